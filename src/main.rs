@@ -1,0 +1,2 @@
+//! The `rltrade` command-line interface.
+fn main() {}
