@@ -1,0 +1,393 @@
+//! `RiskManager`: pre-trade checks with typed decisions, the trading state
+//! (ACTIVE / REDUCING / HALTED), loss halts and the kill switch.
+//!
+//! The same manager guards the environment, the backtest and the live daemon.
+
+mod config;
+mod decision;
+
+pub use config::RiskConfig;
+pub use decision::{ClipReason, HaltReason, RefusalReason, RiskApproved, RiskDecision, RiskRefused};
+
+use serde::{Deserialize, Serialize};
+
+use crate::costs::CostModel;
+use crate::error::Result;
+use crate::order::{OrderPurpose, TargetOrder};
+use crate::portfolio::Portfolio;
+
+/// Milliseconds in a UTC day.
+const MS_PER_DAY: i64 = 86_400_000;
+/// Exposure differences below this count as "no trade".
+const EXPOSURE_EPSILON: f64 = 1e-9;
+
+/// What the risk layer lets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TradingState {
+    /// Every order the limits allow.
+    Active,
+    /// Only orders that shrink the position (toward flat, same side).
+    Reducing,
+    /// Nothing but liquidation.
+    Halted,
+}
+
+/// A change of the trading state reported by [`RiskManager::update_from_equity`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    /// State before.
+    pub from: TradingState,
+    /// State after.
+    pub to: TradingState,
+    /// Why trading halted (set when `to` is HALTED).
+    pub halt_reason: Option<HaltReason>,
+}
+
+/// Pre-trade risk checks and trading state of one account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RiskManager {
+    config: RiskConfig,
+    state: TradingState,
+    halt_reason: Option<HaltReason>,
+    kill_switch: bool,
+    peak_equity: f64,
+    day: Option<i64>,
+    day_start_equity: f64,
+    last_equity: f64,
+}
+
+impl RiskManager {
+    /// A manager in state ACTIVE whose peak and day-start equity are `initial_equity`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] if the config is out of range ([`RiskConfig::validate`]).
+    pub fn new(config: RiskConfig, initial_equity: f64) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            state: TradingState::Active,
+            halt_reason: None,
+            kill_switch: false,
+            peak_equity: initial_equity,
+            day: None,
+            day_start_equity: initial_equity,
+            last_equity: initial_equity,
+        })
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &RiskConfig {
+        &self.config
+    }
+
+    /// The trading state (the kill switch is separate: see [`Self::kill_switch_engaged`]).
+    pub fn state(&self) -> TradingState {
+        self.state
+    }
+
+    /// Why trading is halted, when it is.
+    pub fn halt_reason(&self) -> Option<HaltReason> {
+        self.halt_reason
+    }
+
+    /// True while the kill switch is engaged.
+    pub fn kill_switch_engaged(&self) -> bool {
+        self.kill_switch
+    }
+
+    /// The highest equity marked so far, quote currency.
+    pub fn peak_equity(&self) -> f64 {
+        self.peak_equity
+    }
+
+    /// The pre-trade check of a target order against `portfolio` valued at the order's
+    /// reference price. In order: a finite target and positive equity; the kill switch;
+    /// HALTED; shorts allowed; REDUCING (only |target| ≤ |current exposure| on the same
+    /// side or flat); the order-notional limit (estimated notional
+    /// `|target × equity / (1 + fee) − quantity × price|`, refused above the limit); the
+    /// exposure limit (|target| clipped to `max_exposure`; refused if the clipped order
+    /// would not trade).
+    pub fn check(&self, order: TargetOrder, portfolio: &Portfolio, costs: &CostModel) -> RiskDecision<TargetOrder> {
+        let refuse = |reason| Err(RiskRefused { order, reason });
+        let requested = order.target_exposure;
+        let price = order.reference_price;
+        let equity = portfolio.equity_at(price);
+        if !requested.is_finite() || equity.is_nan() || equity <= 0.0 || price.is_nan() || price <= 0.0 {
+            return refuse(RefusalReason::InvalidTarget { requested });
+        }
+        if self.kill_switch {
+            return refuse(RefusalReason::KillSwitch);
+        }
+        if self.state == TradingState::Halted {
+            return refuse(RefusalReason::Halted { reason: self.halt_reason.unwrap_or(HaltReason::Manual) });
+        }
+        if requested < 0.0 && !self.config.allow_short {
+            return refuse(RefusalReason::ShortNotAllowed { requested });
+        }
+        let current = portfolio.exposure_at(price);
+        if self.state == TradingState::Reducing {
+            let shrinks = requested == 0.0
+                || (requested.signum() == current.signum() && requested.abs() <= current.abs() + EXPOSURE_EPSILON);
+            if !shrinks {
+                return refuse(RefusalReason::ReducingOnly { current_exposure: current, requested });
+            }
+        }
+        let limit = self.config.max_exposure;
+        let (target, clipped) = if requested.abs() > limit {
+            (limit.copysign(requested), Some(ClipReason::MaxExposure { limit, requested }))
+        } else {
+            (requested, None)
+        };
+        if clipped.is_some() && (target - current).abs() < EXPOSURE_EPSILON {
+            return refuse(RefusalReason::MaxExposure { limit, requested });
+        }
+        if let Some(limit) = self.config.max_order_notional {
+            let notional = (target * equity / (1.0 + costs.fee_rate) - portfolio.quantity * price).abs();
+            if notional > limit {
+                return refuse(RefusalReason::MaxOrderNotional { limit, requested: notional });
+            }
+        }
+        Ok(RiskApproved::new(TargetOrder { target_exposure: target, ..order }, clipped))
+    }
+
+    /// Approves closing the position (target 0) in any state: the path of
+    /// flatten-on-halt and of the kill switch's flatten. The order's target and purpose
+    /// are overwritten with 0 and [`OrderPurpose::Liquidation`].
+    pub fn approve_liquidation(&self, order: TargetOrder) -> RiskApproved<TargetOrder> {
+        RiskApproved::new(TargetOrder { target_exposure: 0.0, purpose: OrderPurpose::Liquidation, ..order }, None)
+    }
+
+    /// Feeds the equity marked at a bar's close. `time_ms` is the bar's open time (ms
+    /// since epoch, UTC): the mark counts for the UTC day the bar opened in. The day's
+    /// starting equity is the last equity marked on an earlier day. Trips the daily-loss
+    /// halt (lifted when a new UTC day starts) and the drawdown halt (lifted only by
+    /// [`Self::resume`]). Returns the state change, if any.
+    pub fn update_from_equity(&mut self, time_ms: i64, equity: f64) -> Option<StateChange> {
+        let from = self.state;
+        let day = time_ms.div_euclid(MS_PER_DAY);
+        if self.day != Some(day) {
+            if self.day.is_some() {
+                self.day_start_equity = self.last_equity;
+            }
+            self.day = Some(day);
+            if matches!(self.halt_reason, Some(HaltReason::DailyLoss { .. })) {
+                self.state = TradingState::Active;
+                self.halt_reason = None;
+            }
+        }
+        self.last_equity = equity;
+        self.peak_equity = self.peak_equity.max(equity);
+        if self.state != TradingState::Halted {
+            if let Some(limit) = self.config.max_drawdown {
+                let drawdown = 1.0 - equity / self.peak_equity;
+                if drawdown > limit {
+                    self.halt(HaltReason::MaxDrawdown { limit, drawdown });
+                }
+            }
+        }
+        if self.state != TradingState::Halted {
+            if let Some(limit) = self.config.daily_loss_limit {
+                let loss = 1.0 - equity / self.day_start_equity;
+                if loss > limit {
+                    self.halt(HaltReason::DailyLoss { limit, loss });
+                }
+            }
+        }
+        (self.state != from).then_some(StateChange { from, to: self.state, halt_reason: self.halt_reason })
+    }
+
+    /// Halts trading for `reason`.
+    pub fn halt(&mut self, reason: HaltReason) {
+        self.state = TradingState::Halted;
+        self.halt_reason = Some(reason);
+    }
+
+    /// Puts trading in REDUCING (only orders that shrink the position), unless halted.
+    pub fn set_reducing(&mut self) {
+        if self.state == TradingState::Active {
+            self.state = TradingState::Reducing;
+        }
+    }
+
+    /// Lifts REDUCING or any halt: back to ACTIVE. The drawdown peak restarts at the
+    /// last marked equity, so a drawdown halt does not trip again at once.
+    pub fn resume(&mut self) {
+        self.state = TradingState::Active;
+        self.halt_reason = None;
+        self.peak_equity = self.last_equity;
+    }
+
+    /// Engages the kill switch: every order is refused until released.
+    pub fn engage_kill_switch(&mut self) {
+        self.kill_switch = true;
+    }
+
+    /// Releases the kill switch.
+    pub fn release_kill_switch(&mut self) {
+        self.kill_switch = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExecutionConfig;
+    use crate::fill::Fill;
+    use crate::order::Side;
+
+    fn order(target: f64) -> TargetOrder {
+        TargetOrder {
+            id: 1,
+            decided_at_ms: 0,
+            target_exposure: target,
+            reference_price: 100.0,
+            purpose: OrderPurpose::Signal,
+        }
+    }
+
+    fn costs() -> CostModel {
+        CostModel::from_config(&ExecutionConfig { fee_bps: 0.0, slippage_bps: 0.0, ..ExecutionConfig::default() })
+    }
+
+    /// A portfolio of 10,000 equity holding `exposure` of it at price 100.
+    fn portfolio(exposure: f64) -> Portfolio {
+        let mut p = Portfolio::new(10_000.0);
+        if exposure != 0.0 {
+            let quantity = exposure.abs() * 100.0;
+            let side = if exposure > 0.0 { Side::Buy } else { Side::Sell };
+            p.update_from_fill(&Fill {
+                order_id: 0,
+                time_ms: 0,
+                side,
+                quantity,
+                price: 100.0,
+                reference_price: 100.0,
+                fee: 0.0,
+            });
+        }
+        p
+    }
+
+    fn manager(config: RiskConfig) -> RiskManager {
+        RiskManager::new(config, 10_000.0).unwrap()
+    }
+
+    fn refusal(m: &RiskManager, target: f64, p: &Portfolio) -> RefusalReason {
+        m.check(order(target), p, &costs()).unwrap_err().reason
+    }
+
+    #[test]
+    fn default_limits_approve_long_orders_unclipped() {
+        let m = manager(RiskConfig::default());
+        for target in [0.0, 0.5, 1.0] {
+            let approved = m.check(order(target), &portfolio(0.0), &costs()).unwrap();
+            assert_eq!(approved.order().target_exposure, target);
+            assert_eq!(approved.clipped(), None);
+        }
+    }
+
+    #[test]
+    fn max_exposure_clips_and_refuses_when_already_at_the_limit() {
+        let m = manager(RiskConfig { max_exposure: 0.5, ..RiskConfig::default() });
+        let approved = m.check(order(1.0), &portfolio(0.0), &costs()).unwrap();
+        assert_eq!(approved.order().target_exposure, 0.5);
+        assert_eq!(approved.clipped(), Some(ClipReason::MaxExposure { limit: 0.5, requested: 1.0 }));
+        assert_eq!(refusal(&m, 1.0, &portfolio(0.5)), RefusalReason::MaxExposure { limit: 0.5, requested: 1.0 });
+    }
+
+    #[test]
+    fn max_order_notional_refuses_large_orders() {
+        let m = manager(RiskConfig { max_order_notional: Some(2_000.0), ..RiskConfig::default() });
+        assert_eq!(
+            refusal(&m, 1.0, &portfolio(0.0)),
+            RefusalReason::MaxOrderNotional { limit: 2_000.0, requested: 10_000.0 }
+        );
+        assert!(m.check(order(0.2), &portfolio(0.0), &costs()).is_ok());
+        assert!(m.check(order(1.0), &portfolio(0.9), &costs()).is_ok(), "a 1,000 top-up passes");
+    }
+
+    #[test]
+    fn shorts_need_permission() {
+        let m = manager(RiskConfig::default());
+        assert_eq!(refusal(&m, -1.0, &portfolio(0.0)), RefusalReason::ShortNotAllowed { requested: -1.0 });
+        let m = manager(RiskConfig { allow_short: true, ..RiskConfig::default() });
+        assert_eq!(m.check(order(-1.0), &portfolio(0.0), &costs()).unwrap().order().target_exposure, -1.0);
+    }
+
+    #[test]
+    fn reducing_lets_only_shrinking_orders_through() {
+        let mut m = manager(RiskConfig { allow_short: true, ..RiskConfig::default() });
+        m.set_reducing();
+        assert_eq!(m.state(), TradingState::Reducing);
+        let long = portfolio(1.0);
+        assert!(m.check(order(0.5), &long, &costs()).is_ok());
+        assert!(m.check(order(0.0), &long, &costs()).is_ok());
+        assert_eq!(refusal(&m, -0.5, &long), RefusalReason::ReducingOnly { current_exposure: 1.0, requested: -0.5 });
+        assert_eq!(
+            refusal(&m, 0.5, &portfolio(0.0)),
+            RefusalReason::ReducingOnly { current_exposure: 0.0, requested: 0.5 }
+        );
+        m.resume();
+        assert!(m.check(order(0.5), &portfolio(0.0), &costs()).is_ok());
+    }
+
+    #[test]
+    fn kill_switch_refuses_everything_but_liquidation() {
+        let mut m = manager(RiskConfig::default());
+        m.engage_kill_switch();
+        assert_eq!(refusal(&m, 0.0, &portfolio(1.0)), RefusalReason::KillSwitch);
+        let liquidation = m.approve_liquidation(order(1.0));
+        assert_eq!(liquidation.order().target_exposure, 0.0);
+        assert_eq!(liquidation.order().purpose, OrderPurpose::Liquidation);
+        m.release_kill_switch();
+        assert!(m.check(order(1.0), &portfolio(0.0), &costs()).is_ok());
+    }
+
+    #[test]
+    fn drawdown_halts_until_resumed() {
+        let mut m = manager(RiskConfig { max_drawdown: Some(0.2), ..RiskConfig::default() });
+        assert_eq!(m.update_from_equity(0, 12_000.0), None);
+        assert_eq!(m.update_from_equity(3_600_000, 9_700.0), None, "19.2% below the peak");
+        let change = m.update_from_equity(7_200_000, 9_500.0).unwrap();
+        assert_eq!(change.to, TradingState::Halted);
+        let Some(HaltReason::MaxDrawdown { limit, drawdown }) = change.halt_reason else { panic!("{change:?}") };
+        assert_eq!(limit, 0.2);
+        assert!((drawdown - (1.0 - 9_500.0 / 12_000.0)).abs() < 1e-12);
+        assert!(matches!(refusal(&m, 1.0, &portfolio(0.0)), RefusalReason::Halted { .. }));
+        // a new day does not lift a drawdown halt
+        assert_eq!(m.update_from_equity(2 * MS_PER_DAY, 9_500.0), None);
+        m.resume();
+        assert_eq!(m.state(), TradingState::Active);
+        assert_eq!(m.update_from_equity(2 * MS_PER_DAY + 1, 9_400.0), None, "the peak restarts at resume");
+    }
+
+    #[test]
+    fn daily_loss_halts_for_the_rest_of_the_utc_day() {
+        let mut m = manager(RiskConfig { daily_loss_limit: Some(0.05), ..RiskConfig::default() });
+        m.update_from_equity(MS_PER_DAY - 3_600_000, 10_000.0); // 23:00 of day 0
+        m.update_from_equity(MS_PER_DAY, 11_000.0); // day 1 starts from 10,000 (last mark of day 0)
+        assert_eq!(m.state(), TradingState::Active, "+10% is no loss");
+        let change = m.update_from_equity(MS_PER_DAY + 3_600_000, 9_400.0).unwrap();
+        assert_eq!(change.to, TradingState::Halted);
+        assert!(matches!(change.halt_reason, Some(HaltReason::DailyLoss { limit, .. }) if limit == 0.05));
+        assert_eq!(m.update_from_equity(MS_PER_DAY + 7_200_000, 9_800.0), None, "still halted the same day");
+        let change = m.update_from_equity(2 * MS_PER_DAY, 9_800.0).unwrap();
+        assert_eq!(change.to, TradingState::Active, "lifted on the next UTC day");
+    }
+
+    #[test]
+    fn invalid_targets_and_configs_are_refused() {
+        let m = manager(RiskConfig::default());
+        assert!(matches!(refusal(&m, f64::NAN, &portfolio(0.0)), RefusalReason::InvalidTarget { .. }));
+        for (config, field) in [
+            (RiskConfig { max_exposure: 0.0, ..RiskConfig::default() }, "risk.max_exposure"),
+            (RiskConfig { max_order_notional: Some(-1.0), ..RiskConfig::default() }, "risk.max_order_notional"),
+            (RiskConfig { daily_loss_limit: Some(1.5), ..RiskConfig::default() }, "risk.daily_loss_limit"),
+            (RiskConfig { max_drawdown: Some(0.0), ..RiskConfig::default() }, "risk.max_drawdown"),
+        ] {
+            let err = RiskManager::new(config, 1.0).unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+        }
+    }
+}
