@@ -51,10 +51,7 @@ impl BarSeries {
     /// file data goes through [`crate::data::load_csv`], which returns errors instead.
     pub fn from_bars(symbol: &str, bars: Vec<Bar>) -> Self {
         assert!(bars.len() >= 2, "a bar series needs at least 2 bars");
-        assert!(
-            bars.windows(2).all(|w| w[0].time_ms < w[1].time_ms),
-            "bars must be strictly increasing in time"
-        );
+        assert!(bars.windows(2).all(|w| w[0].time_ms < w[1].time_ms), "bars must be strictly increasing in time");
         let interval_ms = infer_interval_ms(&bars);
         Self {
             source: PathBuf::from("in-memory"),

@@ -79,7 +79,9 @@ pub enum RowProblem {
         previous_line: u64,
     },
     /// A timestamp earlier than the previous row's.
-    #[error("timestamp {time} is before the previous row's {previous_time} (line {previous_line}): rows must be strictly increasing in time")]
+    #[error(
+        "timestamp {time} is before the previous row's {previous_time} (line {previous_line}): rows must be strictly increasing in time"
+    )]
     NotIncreasing {
         /// ISO 8601 UTC of this row.
         time: String,

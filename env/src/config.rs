@@ -1,0 +1,126 @@
+//! Settings of the environment (TOML section `[env]`) and of the splits (`[split]`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which reward the environment pays per step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKind {
+    /// `ln(equity_t / equity_{t−1})`: sums to the log growth of the episode.
+    #[default]
+    LogReturn,
+    /// The differential Sharpe ratio of Moody & Saffell, "Learning to Trade via Direct
+    /// Reinforcement", IEEE Trans. Neural Networks 12(4), 2001, eq. 14.
+    DifferentialSharpe,
+    /// `ln(equity_t / equity_{t−1}) − λ × max(0, drawdown_t − drawdown_{t−1})`, with
+    /// drawdown as a fraction of the running peak: each new bit of drawdown costs λ.
+    DrawdownPenalty,
+}
+
+/// The reward and its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Which reward. Default `log_return`.
+    pub kind: RewardKind,
+    /// Adaptation rate η of the differential Sharpe ratio's moving moments (per bar).
+    /// Default 0.01 (Moody & Saffell 2001 use values of this order).
+    pub dsr_eta: f64,
+    /// λ of the drawdown penalty (reward units per unit of new drawdown). Default 0.5.
+    pub drawdown_penalty: f64,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        Self { kind: RewardKind::LogReturn, dsr_eta: 0.01, drawdown_penalty: 0.5 }
+    }
+}
+
+/// The trading environment's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Bars of features in one observation. Default 32.
+    pub window: usize,
+    /// The action list: action `i` targets exposure `actions[i]` (fraction of equity,
+    /// signed). Default `[0.0, 1.0]` (flat / long); `[-1.0, 0.0, 1.0]` allows shorts
+    /// (needs `risk.allow_short = true`).
+    pub actions: Vec<f64>,
+    /// Steps after which a training episode is truncated. Default 720 (30 days of 1 h bars).
+    pub max_episode_steps: usize,
+    /// A training episode terminates when equity falls to this fraction of the starting
+    /// cash or below. Default 0.5. Backtests never terminate early.
+    pub ruin_fraction: f64,
+    /// The reward.
+    pub reward: RewardConfig,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        Self { window: 32, actions: vec![0.0, 1.0], max_episode_steps: 720, ruin_fraction: 0.5, reward: RewardConfig::default() }
+    }
+}
+
+impl EnvConfig {
+    /// Checks ranges and consistency.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the field (`env.<name>`).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, message: String| Err(Error::Config { field: format!("env.{field}"), message });
+        if self.window == 0 {
+            return bad("window", "must be >= 1".into());
+        }
+        if self.actions.is_empty() {
+            return bad("actions", "must hold at least one target exposure".into());
+        }
+        if let Some(a) = self.actions.iter().find(|a| !a.is_finite()) {
+            return bad("actions", format!("target exposures must be finite, found {a}"));
+        }
+        for (i, a) in self.actions.iter().enumerate() {
+            if self.actions[..i].contains(a) {
+                return bad("actions", format!("target exposure {a} appears twice"));
+            }
+        }
+        if self.max_episode_steps == 0 {
+            return bad("max_episode_steps", "must be >= 1".into());
+        }
+        if !(0.0..1.0).contains(&self.ruin_fraction) {
+            return bad("ruin_fraction", format!("must be in [0, 1), found {}", self.ruin_fraction));
+        }
+        if !(self.reward.dsr_eta > 0.0 && self.reward.dsr_eta < 1.0) {
+            return bad("reward.dsr_eta", format!("must be in (0, 1), found {}", self.reward.dsr_eta));
+        }
+        if !(self.reward.drawdown_penalty.is_finite() && self.reward.drawdown_penalty >= 0.0) {
+            return bad("reward.drawdown_penalty", format!("must be finite and >= 0, found {}", self.reward.drawdown_penalty));
+        }
+        Ok(())
+    }
+}
+
+/// How the bars are split into train / validation / test, in time order.
+///
+/// With dates unset, fractions of the bars; with `train_end` and `validation_end` set
+/// (both, `YYYY-MM-DD` or RFC 3339, UTC, exclusive), by time. A gap of
+/// max(observation window, longest feature lookback) bars is then cut from the start of
+/// validation and of test: gap bars belong to no split and only warm up features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Fraction of the bars in train. Default 0.70.
+    pub train_fraction: f64,
+    /// Fraction of the bars in validation (test gets the rest). Default 0.15.
+    pub validation_fraction: f64,
+    /// First time not in train (exclusive end), UTC. Default: unset (use fractions).
+    pub train_end: Option<String>,
+    /// First time not in validation (exclusive end), UTC. Default: unset.
+    pub validation_end: Option<String>,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self { train_fraction: 0.70, validation_fraction: 0.15, train_end: None, validation_end: None }
+    }
+}

@@ -1,0 +1,490 @@
+//! `TradingEnv`: a gym-like environment that replays historical bars.
+//!
+//! Gymnasium semantics: [`TradingEnv::reset`] returns `(observation, info)`,
+//! [`TradingEnv::step`] returns `(observation, reward, terminated, truncated, info)`.
+//! The action chosen on bar t's close becomes a target order that passes the
+//! `rltrade-exec` risk check and fills at bar t+1's open through its fill simulator:
+//! the environment does no fill or fee arithmetic of its own.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rltrade_exec::{
+    ExecutionConfig, Fill, FillOutcome, FillSimulator, NoFillReason, OrderPurpose, Portfolio, RefusalReason,
+    RiskApproved, RiskConfig, RiskManager, StateChange, TargetOrder, Trade, TradeTracker, TradingState,
+};
+
+use crate::config::EnvConfig;
+use crate::error::{Error, Result};
+use crate::market::MarketData;
+use crate::reward::RewardState;
+use crate::split::SplitName;
+
+/// Position-state values appended after the feature window in every observation:
+/// exposure (signed fraction of equity), unrealized return of the open position
+/// (fraction, signed for the side), and `ln(1 + bars in position)`.
+pub const POSITION_FEATURES: usize = 3;
+
+/// What happened in one step (or at reset), besides observation and reward.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepInfo {
+    /// Index of the bar whose close the observation is taken at.
+    pub index: usize,
+    /// That bar's open time, ms since epoch UTC.
+    pub time_ms: i64,
+    /// Equity marked at that close, quote currency.
+    pub equity: f64,
+    /// Cash, quote currency.
+    pub cash: f64,
+    /// Position, base units (signed).
+    pub position: f64,
+    /// Position value / equity, signed.
+    pub exposure: f64,
+    /// The fill at this bar's open, if an order filled.
+    pub fill: Option<Fill>,
+    /// Why an approved order did not fill at this bar's open.
+    pub no_fill: Option<NoFillReason>,
+    /// The risk refusal of the order this step's action asked for.
+    pub refusal: Option<RefusalReason>,
+    /// A trading-state change at this close (a halt, or a halt lifted).
+    pub state_change: Option<StateChange>,
+}
+
+/// One step's result (gymnasium's 5-tuple).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The next observation, `[obs_dim]` f32.
+    pub observation: Vec<f32>,
+    /// The reward.
+    pub reward: f64,
+    /// The episode ended inside the MDP (ruin).
+    pub terminated: bool,
+    /// The episode was cut (time limit, end of the split's data).
+    pub truncated: bool,
+    /// Details.
+    pub info: StepInfo,
+}
+
+/// A step written into caller-owned buffers (no allocation): the observation went
+/// into the slice given to [`TradingEnv::step_into`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// The reward.
+    pub reward: f64,
+    /// Ruin.
+    pub terminated: bool,
+    /// Time limit or end of data.
+    pub truncated: bool,
+    /// Details.
+    pub info: StepInfo,
+}
+
+/// The trading environment.
+#[derive(Clone, Debug)]
+pub struct TradingEnv {
+    data: Arc<MarketData>,
+    config: EnvConfig,
+    execution: ExecutionConfig,
+    risk_config: RiskConfig,
+    simulator: FillSimulator,
+    split: SplitName,
+    range: Range<usize>,
+    rng: ChaCha8Rng,
+    obs_dim: usize,
+    // episode state
+    t: usize,
+    end: usize,
+    steps: usize,
+    max_steps: usize,
+    evaluation: bool,
+    portfolio: Portfolio,
+    risk: RiskManager,
+    pending: Option<RiskApproved<TargetOrder>>,
+    current_target: f64,
+    bars_in_position: u64,
+    reward: RewardState,
+    next_order_id: u64,
+    trades: Option<TradeTracker>,
+    risk_refusals: u64,
+}
+
+impl TradingEnv {
+    /// An environment over `split` of `data`, with costs and venue rules from
+    /// `execution` and limits from `risk`. Random episode starts use a ChaCha8 stream
+    /// seeded by `seed` (see [`Self::reset`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for invalid settings (an action list with shorts while
+    /// `risk.allow_short` is false, for one), or a split too short for one step after
+    /// the observation warm-up.
+    pub fn new(
+        data: Arc<MarketData>,
+        config: EnvConfig,
+        execution: ExecutionConfig,
+        risk: RiskConfig,
+        split: SplitName,
+        seed: u64,
+    ) -> Result<Self> {
+        config.validate()?;
+        if config.window != data.window {
+            return Err(Error::Config {
+                field: "env.window".into(),
+                message: format!("{} differs from the window the data was split for ({})", config.window, data.window),
+            });
+        }
+        if config.actions.iter().any(|&a| a < 0.0) && !risk.allow_short {
+            return Err(Error::Config {
+                field: "env.actions".into(),
+                message: format!(
+                    "{:?} holds short targets but `risk.allow_short` is false: set it to true or drop negative actions",
+                    config.actions
+                ),
+            });
+        }
+        let simulator = FillSimulator::new(&execution)?;
+        let risk_manager = RiskManager::new(risk.clone(), execution.initial_cash)?;
+        let range = data.splits.range(split);
+        let obs_dim = config.window * data.n_features + POSITION_FEATURES;
+        let mut env = Self {
+            portfolio: Portfolio::new(execution.initial_cash),
+            reward: RewardState::new(&config.reward, execution.initial_cash),
+            data,
+            config,
+            execution,
+            risk_config: risk,
+            simulator,
+            split,
+            range,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            obs_dim,
+            t: 0,
+            end: 0,
+            steps: 0,
+            max_steps: 0,
+            evaluation: false,
+            risk: risk_manager,
+            pending: None,
+            current_target: 0.0,
+            bars_in_position: 0,
+            next_order_id: 0,
+            trades: None,
+            risk_refusals: 0,
+        };
+        let (lo, hi) = env.start_bounds();
+        if lo > hi {
+            return Err(Error::Config {
+                field: "split".into(),
+                message: format!(
+                    "the {} split (bars {}..{}) is too short for the observation warm-up (first full observation at bar {})",
+                    split,
+                    env.range.start,
+                    env.range.end,
+                    env.data.first_observation_index()
+                ),
+            });
+        }
+        Ok(env)
+    }
+
+    /// Selects a stream of the random generator (one per env in a [`crate::VecEnv`]),
+    /// so results do not depend on how envs are spread over threads.
+    pub fn set_rng_stream(&mut self, stream: u64) {
+        self.rng.set_stream(stream);
+    }
+
+    /// Length of an observation: `window × n_features + 3`.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Number of actions.
+    pub fn n_actions(&self) -> usize {
+        self.config.actions.len()
+    }
+
+    /// The action list (target exposures).
+    pub fn actions(&self) -> &[f64] {
+        &self.config.actions
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EnvConfig {
+        &self.config
+    }
+
+    /// The market data.
+    pub fn data(&self) -> &Arc<MarketData> {
+        &self.data
+    }
+
+    /// Index of the bar whose close the current observation is taken at.
+    pub fn index(&self) -> usize {
+        self.t
+    }
+
+    /// The portfolio.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// The risk manager (trading state, halts, kill switch).
+    pub fn risk(&self) -> &RiskManager {
+        &self.risk
+    }
+
+    /// Mutable risk manager, for operators (kill switch, resume).
+    pub fn risk_mut(&mut self) -> &mut RiskManager {
+        &mut self.risk
+    }
+
+    /// Risk refusals since the last reset.
+    pub fn risk_refusals(&self) -> u64 {
+        self.risk_refusals
+    }
+
+    /// The target exposure of the last approved order (0 at reset).
+    pub fn current_target(&self) -> f64 {
+        self.current_target
+    }
+
+    /// Closed trades since the last reset (only when trade recording is on, see
+    /// [`Self::reset_at`]).
+    pub fn closed_trades(&self) -> &[Trade] {
+        self.trades.as_ref().map_or(&[], |t| t.closed())
+    }
+
+    /// The open trade valued at the last close, if any (trade recording on).
+    pub fn open_trade(&self) -> Option<Trade> {
+        self.trades.as_ref().and_then(|t| t.open_trade(self.portfolio.unrealized_pnl()))
+    }
+
+    /// Bounds of a training episode's first decision index: from the first bar of the
+    /// split (or the first full observation, if later) to the last start that leaves a
+    /// full episode (or at least one step) before the split's last bar.
+    fn start_bounds(&self) -> (usize, usize) {
+        let lo = self.range.start.saturating_sub(1).max(self.data.first_observation_index());
+        let last = self.range.end.saturating_sub(1);
+        let hi = last.saturating_sub(self.config.max_episode_steps).max(lo.min(last.saturating_sub(1)));
+        (lo, hi.min(last.saturating_sub(1)))
+    }
+
+    /// Starts a training episode at a random bar of the split (uniform over the starts
+    /// that leave a full episode), flat with the initial cash. `seed` re-seeds the
+    /// generator first (gymnasium's `reset(seed=...)`), keeping the stream.
+    pub fn reset(&mut self, seed: Option<u64>) -> (Vec<f32>, StepInfo) {
+        let mut obs = vec![0.0; self.obs_dim];
+        let info = self.reset_into(seed, &mut obs);
+        (obs, info)
+    }
+
+    /// [`Self::reset`] writing the observation into `obs` (`[obs_dim]`).
+    ///
+    /// # Panics
+    /// Panics if `obs.len() != obs_dim`.
+    pub fn reset_into(&mut self, seed: Option<u64>, obs: &mut [f32]) -> StepInfo {
+        if let Some(seed) = seed {
+            let stream = self.rng.get_stream();
+            self.rng = ChaCha8Rng::seed_from_u64(seed);
+            self.rng.set_stream(stream);
+        }
+        let (lo, hi) = self.start_bounds();
+        let start = self.rng.random_range(lo..=hi);
+        let end = (start + self.config.max_episode_steps).min(self.range.end - 1);
+        self.begin(start, end, false, false);
+        self.write_observation(obs);
+        self.info()
+    }
+
+    /// Starts an evaluation episode (backtest): the first decision at the close of bar
+    /// `start`, the last step marks bar `end` (inclusive); no ruin termination, no time
+    /// limit. With `record_trades`, round trips are kept ([`Self::closed_trades`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `start >= end` or `end` is past the data.
+    pub fn reset_at(&mut self, start: usize, end: usize, record_trades: bool, obs: &mut [f32]) -> Result<StepInfo> {
+        if start >= end || end >= self.data.len() {
+            return Err(Error::Config {
+                field: "backtest window".into(),
+                message: format!("bars {start}..={end} do not fit the {} bars of data", self.data.len()),
+            });
+        }
+        self.begin(start, end, true, record_trades);
+        self.write_observation(obs);
+        Ok(self.info())
+    }
+
+    fn begin(&mut self, start: usize, end: usize, evaluation: bool, record_trades: bool) {
+        let cash = self.execution.initial_cash;
+        self.t = start;
+        self.end = end;
+        self.steps = 0;
+        self.max_steps = end - start;
+        self.evaluation = evaluation;
+        self.portfolio = Portfolio::new(cash);
+        let bar = self.data.series.bars[start];
+        self.portfolio.update_from_bar(bar.close, bar.time_ms + self.data.series.interval_ms, self.simulator.costs());
+        // the config was validated in `new`
+        self.risk = RiskManager::new(self.risk_config.clone(), cash).unwrap_or_else(|_| unreachable!());
+        self.risk.update_from_equity(bar.time_ms, cash);
+        self.pending = None;
+        self.current_target = 0.0;
+        self.bars_in_position = 0;
+        self.reward = RewardState::new(&self.config.reward, cash);
+        self.trades = record_trades.then(TradeTracker::new);
+        self.risk_refusals = 0;
+    }
+
+    /// Takes `action` at the current bar's close and advances one bar (allocating the
+    /// observation; see [`Self::step_into`] for the allocation-free form).
+    ///
+    /// # Errors
+    /// [`Error::InvalidAction`] for an index outside the action list.
+    pub fn step(&mut self, action: usize) -> Result<Step> {
+        let mut observation = vec![0.0; self.obs_dim];
+        let out = self.step_into(action, &mut observation)?;
+        Ok(Step { observation, reward: out.reward, terminated: out.terminated, truncated: out.truncated, info: out.info })
+    }
+
+    /// One step: the action becomes a target order at bar t's close (sent only when the
+    /// target differs from the last approved one), is risk-checked, fills at bar t+1's
+    /// open, the portfolio is marked at t+1's close, and the observation of t+1 is
+    /// written into `obs`. Stepping a finished episode keeps returning its last state
+    /// with `truncated = true`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidAction`] for an index outside the action list.
+    ///
+    /// # Panics
+    /// Panics if `obs.len() != obs_dim`.
+    #[inline]
+    pub fn step_into(&mut self, action: usize, obs: &mut [f32]) -> Result<StepOutcome> {
+        let Some(&target) = self.config.actions.get(action) else {
+            return Err(Error::InvalidAction { action, n_actions: self.config.actions.len() });
+        };
+        let mut info = StepInfo::default();
+        if self.t >= self.end {
+            self.write_observation(obs);
+            return Ok(StepOutcome { reward: 0.0, terminated: false, truncated: true, info: self.info() });
+        }
+        let bars = &self.data.series.bars;
+        let decision_bar = bars[self.t];
+        if target.to_bits() != self.current_target.to_bits() {
+            let order = TargetOrder {
+                id: self.next_order_id,
+                decided_at_ms: decision_bar.time_ms,
+                target_exposure: target,
+                reference_price: decision_bar.close,
+                purpose: OrderPurpose::Signal,
+            };
+            self.next_order_id += 1;
+            match self.risk.check(order, &self.portfolio, self.simulator.costs()) {
+                Ok(approved) => {
+                    self.current_target = target;
+                    self.pending = Some(approved);
+                }
+                Err(refused) => {
+                    self.risk_refusals += 1;
+                    info.refusal = Some(refused.reason);
+                }
+            }
+        }
+
+        self.t += 1;
+        let bar = bars[self.t];
+        let previous_equity = self.portfolio.equity();
+        if let Some(order) = self.pending.take() {
+            match self.simulator.fill(order, &mut self.portfolio, bar.open, bar.time_ms)? {
+                FillOutcome::Filled { fill, effect } => {
+                    if let Some(trades) = self.trades.as_mut() {
+                        trades.on_fill(&fill, &effect, self.portfolio.quantity);
+                    }
+                    if effect.opened_quantity > 0.0 && effect.closed_quantity > 0.0 || self.portfolio.is_flat() {
+                        self.bars_in_position = 0;
+                    }
+                    info.fill = Some(fill);
+                }
+                FillOutcome::NoFill(reason) => info.no_fill = Some(reason),
+            }
+        }
+        let borrow = self.portfolio.update_from_bar(
+            bar.close,
+            bar.time_ms + self.data.series.interval_ms,
+            self.simulator.costs(),
+        );
+        if borrow > 0.0 {
+            if let Some(trades) = self.trades.as_mut() {
+                trades.on_borrow_fee(borrow);
+            }
+        }
+        let equity = self.portfolio.equity();
+        if let Some(change) = self.risk.update_from_equity(bar.time_ms, equity) {
+            info.state_change = Some(change);
+            if change.to == TradingState::Halted && self.risk_config.flatten_on_halt && !self.portfolio.is_flat() {
+                let order = TargetOrder {
+                    id: self.next_order_id,
+                    decided_at_ms: bar.time_ms,
+                    target_exposure: 0.0,
+                    reference_price: bar.close,
+                    purpose: OrderPurpose::Liquidation,
+                };
+                self.next_order_id += 1;
+                self.pending = Some(self.risk.approve_liquidation(order));
+                self.current_target = 0.0;
+            }
+        }
+        self.bars_in_position = if self.portfolio.is_flat() { 0 } else { self.bars_in_position + 1 };
+        let reward = self.reward.reward(previous_equity, equity);
+        self.steps += 1;
+        let terminated = !self.evaluation && equity <= self.config.ruin_fraction * self.execution.initial_cash;
+        let truncated = !terminated && (self.t >= self.end || self.steps >= self.max_steps);
+        self.write_observation(obs);
+        let base = self.info();
+        Ok(StepOutcome { reward, terminated, truncated, info: StepInfo { ..base, ..info_with(base, info) } })
+    }
+
+    fn info(&self) -> StepInfo {
+        let bar = self.data.series.bars[self.t];
+        StepInfo {
+            index: self.t,
+            time_ms: bar.time_ms,
+            equity: self.portfolio.equity(),
+            cash: self.portfolio.cash,
+            position: self.portfolio.quantity,
+            exposure: self.portfolio.exposure_at(bar.close),
+            ..StepInfo::default()
+        }
+    }
+
+    /// Writes the observation at bar `t`: rows `t − window + 1 ..= t` of the normalized
+    /// feature matrix (oldest first; rows before bar 0 are zeros), then the position state.
+    #[inline]
+    fn write_observation(&self, obs: &mut [f32]) {
+        assert_eq!(obs.len(), self.obs_dim, "observation buffer length");
+        let n = self.data.n_features;
+        let window = self.config.window;
+        let (features, state) = obs.split_at_mut(window * n);
+        let first = (self.t + 1).saturating_sub(window);
+        let rows = self.t + 1 - first;
+        let pad = (window - rows) * n;
+        features[..pad].fill(0.0);
+        features[pad..].copy_from_slice(&self.data.features[first * n..(self.t + 1) * n]);
+        let price = self.data.series.bars[self.t].close;
+        state[0] = self.portfolio.exposure_at(price) as f32;
+        state[1] = self.portfolio.unrealized_return() as f32;
+        state[2] = (self.bars_in_position as f32).ln_1p();
+    }
+}
+
+/// Merges the step's events into the end-of-step snapshot.
+#[inline]
+fn info_with(base: StepInfo, events: StepInfo) -> StepInfo {
+    StepInfo {
+        fill: events.fill,
+        no_fill: events.no_fill,
+        refusal: events.refusal,
+        state_change: events.state_change,
+        ..base
+    }
+}
