@@ -1,13 +1,36 @@
 //! `rltrade-env`: market data, causal features, the gym-like trading environment,
 //! the baselines and the backtest.
+//!
+//! The flow: [`data::load_csv`] validates bars into a [`BarSeries`];
+//! [`MarketData`] computes the [`features::FeaturePipeline`] features over it, splits it
+//! by time and normalizes with train-split statistics; [`TradingEnv`] and [`VecEnv`]
+//! replay it with gymnasium semantics, filling through `rltrade-exec`; any [`Policy`]
+//! (the [`baselines`], later the PPO and ONNX policies) runs through
+//! [`backtest::run_backtest`] over one [`backtest::EvaluationWindow`].
 #![deny(missing_docs)]
 
+pub mod backtest;
 pub mod bar;
+pub mod baselines;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod features;
 pub mod indicators;
+pub mod market;
+pub mod metrics;
+pub mod policy;
 pub mod quality;
+pub mod reward;
+pub mod split;
+pub mod trading_env;
+pub mod vec_env;
 
 pub use bar::{Bar, BarSeries};
+pub use config::{EnvConfig, RewardConfig, RewardKind, SplitConfig};
 pub use error::{Error, Result, RowProblem};
+pub use market::MarketData;
+pub use policy::{DecisionContext, Policy, Warmup};
+pub use split::{SplitName, Splits};
+pub use trading_env::{StepInfo, TradingEnv};
+pub use vec_env::{VecEnv, VecStepBuffers};

@@ -147,7 +147,7 @@ impl TradingEnv {
         let risk_manager = RiskManager::new(risk.clone(), execution.initial_cash)?;
         let range = data.splits.range(split);
         let obs_dim = config.window * data.n_features + POSITION_FEATURES;
-        let mut env = Self {
+        let env = Self {
             portfolio: Portfolio::new(execution.initial_cash),
             reward: RewardState::new(&config.reward, execution.initial_cash),
             data,
@@ -212,6 +212,11 @@ impl TradingEnv {
     /// The settings.
     pub fn config(&self) -> &EnvConfig {
         &self.config
+    }
+
+    /// The split episodes are drawn from.
+    pub fn split(&self) -> SplitName {
+        self.split
     }
 
     /// The market data.
@@ -363,6 +368,20 @@ impl TradingEnv {
         let Some(&target) = self.config.actions.get(action) else {
             return Err(Error::InvalidAction { action, n_actions: self.config.actions.len() });
         };
+        self.advance(Some(target), obs)
+    }
+
+    /// Advances one bar without a decision (no order): what the backtest does at bars
+    /// where a policy cannot decide yet. Otherwise as [`Self::step_into`].
+    ///
+    /// # Errors
+    /// Only [`Error::Exec`] for a corrupt price, which validated data never has.
+    pub fn hold_into(&mut self, obs: &mut [f32]) -> Result<StepOutcome> {
+        self.advance(None, obs)
+    }
+
+    #[inline]
+    fn advance(&mut self, target: Option<f64>, obs: &mut [f32]) -> Result<StepOutcome> {
         let mut info = StepInfo::default();
         if self.t >= self.end {
             self.write_observation(obs);
@@ -370,7 +389,7 @@ impl TradingEnv {
         }
         let bars = &self.data.series.bars;
         let decision_bar = bars[self.t];
-        if target.to_bits() != self.current_target.to_bits() {
+        if let Some(target) = target.filter(|t| t.to_bits() != self.current_target.to_bits()) {
             let order = TargetOrder {
                 id: self.next_order_id,
                 decided_at_ms: decision_bar.time_ms,
@@ -441,7 +460,7 @@ impl TradingEnv {
         let truncated = !terminated && (self.t >= self.end || self.steps >= self.max_steps);
         self.write_observation(obs);
         let base = self.info();
-        Ok(StepOutcome { reward, terminated, truncated, info: StepInfo { ..base, ..info_with(base, info) } })
+        Ok(StepOutcome { reward, terminated, truncated, info: info_with(base, info) })
     }
 
     fn info(&self) -> StepInfo {

@@ -1,0 +1,86 @@
+//! The `Policy` trait: what every strategy (baselines, the PPO agent, the exported
+//! ONNX model) implements, so the backtest and the daemon run them all the same way.
+
+use crate::bar::Bar;
+
+/// What a policy sees besides the observation when it decides at a bar's close.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecisionContext<'a> {
+    /// The bar just closed.
+    pub bar: &'a Bar,
+    /// Its index in the series.
+    pub index: usize,
+    /// The target exposure of the last approved order (signed fraction of equity).
+    pub current_target: f64,
+    /// The action list: action `i` targets exposure `actions[i]`.
+    pub actions: &'a [f64],
+}
+
+/// How much history a policy needs before its first decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmup {
+    /// It can decide at the close of this 0-based bar index at the earliest.
+    Bars(usize),
+    /// It needs a full observation window of valid features (the env knows where).
+    Observation,
+}
+
+/// A trading policy: observation and bar context in, action index out.
+pub trait Policy {
+    /// A short name for reports (`buy-and-hold`, `ma:50:200`, a run name).
+    fn name(&self) -> String;
+
+    /// The history the policy needs before it can decide.
+    fn warmup(&self) -> Warmup;
+
+    /// Sees every bar in order, warm-up bars included, before `act` at that bar.
+    /// Baselines update their indicators here; the default does nothing.
+    fn on_bar(&mut self, _bar: &Bar) {}
+
+    /// The action at `context.bar`'s close; `obs` is the env's observation there
+    /// (`[obs_dim]` f32). The returned index must be < `context.actions.len()`.
+    fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize;
+
+    /// Forgets all state (a new run).
+    fn reset(&mut self);
+}
+
+/// The index of the largest value, ties to the lowest index (NaN never wins).
+/// The greedy action of a policy's probabilities or logits.
+///
+/// # Panics
+/// Panics on an empty slice.
+pub fn greedy_action(values: &[f32]) -> usize {
+    assert!(!values.is_empty(), "greedy_action of an empty slice");
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate().skip(1) {
+        if v > values[best] || values[best].is_nan() && !v.is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The index of `target` in `actions` (exact match), if present.
+pub fn action_index(actions: &[f64], target: f64) -> Option<usize> {
+    actions.iter().position(|&a| a == target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_ties_go_to_the_lowest_index() {
+        let cases: [(&[f32], usize); 5] = [
+            (&[0.5, 0.5], 0),
+            (&[0.2, 0.4, 0.4], 1),
+            (&[0.1, 0.2, 0.7], 2),
+            (&[f32::NAN, 0.1], 1),
+            (&[0.3, f32::NAN, 0.3], 0),
+        ];
+        for (values, expected) in cases {
+            assert_eq!(greedy_action(values), expected, "{values:?}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `VecEnv`: N trading environments stepped as a batch into caller-owned buffers,
+//! with auto-reset, optionally across threads.
+//!
+//! Each env draws from its own ChaCha8 stream (`seed`, stream = env index), so results
+//! do not depend on the thread count. Same-step auto-reset (as in Stable-Baselines3):
+//! when an episode ends, its last observation goes to `final_obs` and `obs` holds the
+//! first observation of the next episode.
+
+use std::sync::Arc;
+
+use rltrade_exec::{ExecutionConfig, RiskConfig};
+
+use crate::config::EnvConfig;
+use crate::error::{Error, Result};
+use crate::market::MarketData;
+use crate::split::SplitName;
+use crate::trading_env::TradingEnv;
+
+/// Caller-owned outputs of [`VecEnv::step`], allocated once with [`VecStepBuffers::new`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct VecStepBuffers {
+    /// Observations, row-major `[n_envs, obs_dim]`.
+    pub obs: Vec<f32>,
+    /// Rewards, `[n_envs]`.
+    pub rewards: Vec<f32>,
+    /// Terminated flags (ruin), `[n_envs]`.
+    pub terminated: Vec<bool>,
+    /// Truncated flags (time limit, end of data), `[n_envs]`.
+    pub truncated: Vec<bool>,
+    /// Last observation of the episode that just ended, `[n_envs, obs_dim]`; meaningful
+    /// only where `terminated || truncated` (PPO bootstraps truncated episodes from it).
+    pub final_obs: Vec<f32>,
+    /// Return (sum of rewards) of the episode that just ended, `[n_envs]`, where done.
+    pub episode_return: Vec<f64>,
+    /// Length in steps of the episode that just ended, `[n_envs]`, where done.
+    pub episode_length: Vec<u32>,
+}
+
+impl VecStepBuffers {
+    /// Buffers for `n_envs` environments with observations of `obs_dim`.
+    pub fn new(n_envs: usize, obs_dim: usize) -> Self {
+        Self {
+            obs: vec![0.0; n_envs * obs_dim],
+            rewards: vec![0.0; n_envs],
+            terminated: vec![false; n_envs],
+            truncated: vec![false; n_envs],
+            final_obs: vec![0.0; n_envs * obs_dim],
+            episode_return: vec![0.0; n_envs],
+            episode_length: vec![0; n_envs],
+        }
+    }
+}
+
+/// One env plus its running episode statistics.
+#[derive(Clone, Debug)]
+struct Slot {
+    env: TradingEnv,
+    episode_return: f64,
+    episode_length: u32,
+}
+
+/// N environments over one dataset, stepped together.
+pub struct VecEnv {
+    slots: Vec<Slot>,
+    obs_dim: usize,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl std::fmt::Debug for VecEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VecEnv").field("n_envs", &self.slots.len()).field("obs_dim", &self.obs_dim).finish()
+    }
+}
+
+impl VecEnv {
+    /// `n_envs` environments on `split` of `data`, env `i` on stream `i` of the ChaCha8
+    /// generator seeded with `seed`; `threads` > 1 steps them on a rayon pool of that size.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for `n_envs == 0`, `threads == 0`, invalid env settings, or a
+    /// thread pool that cannot start.
+    pub fn new(
+        data: Arc<MarketData>,
+        config: &EnvConfig,
+        execution: &ExecutionConfig,
+        risk: &RiskConfig,
+        split: SplitName,
+        n_envs: usize,
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self> {
+        if n_envs == 0 || threads == 0 {
+            return Err(Error::Config { field: "n_envs".into(), message: "n_envs and threads must be >= 1".into() });
+        }
+        let prototype = TradingEnv::new(data, config.clone(), execution.clone(), risk.clone(), split, seed)?;
+        let obs_dim = prototype.obs_dim();
+        let slots = (0..n_envs)
+            .map(|i| {
+                let mut env = prototype.clone();
+                env.set_rng_stream(i as u64);
+                Slot { env, episode_return: 0.0, episode_length: 0 }
+            })
+            .collect();
+        let pool = if threads > 1 {
+            Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Config {
+                field: "threads".into(),
+                message: format!("cannot start {threads} threads: {e}"),
+            })?)
+        } else {
+            None
+        };
+        Ok(Self { slots, obs_dim, pool })
+    }
+
+    /// Number of environments.
+    pub fn n_envs(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Observation length of each env.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// The envs, for inspection.
+    pub fn envs(&self) -> impl Iterator<Item = &TradingEnv> {
+        self.slots.iter().map(|s| &s.env)
+    }
+
+    /// Resets every env (each on its own stream) and writes the observations into
+    /// `obs` (`[n_envs, obs_dim]`).
+    ///
+    /// # Errors
+    /// [`Error::BufferSize`] when `obs` has the wrong length.
+    pub fn reset(&mut self, obs: &mut [f32]) -> Result<()> {
+        check_len("obs", obs.len(), self.slots.len() * self.obs_dim)?;
+        for (slot, o) in self.slots.iter_mut().zip(obs.chunks_exact_mut(self.obs_dim)) {
+            slot.env.reset_into(None, o);
+            slot.episode_return = 0.0;
+            slot.episode_length = 0;
+        }
+        Ok(())
+    }
+
+    /// Steps env `i` with `actions[i]` for every i, writing into `out`; finished envs
+    /// are reset at once (see the module docs). No allocation.
+    ///
+    /// # Errors
+    /// [`Error::BufferSize`] for buffers of the wrong size; [`Error::InvalidAction`].
+    pub fn step(&mut self, actions: &[usize], out: &mut VecStepBuffers) -> Result<()> {
+        let n = self.slots.len();
+        check_len("actions", actions.len(), n)?;
+        check_len("obs", out.obs.len(), n * self.obs_dim)?;
+        check_len("final_obs", out.final_obs.len(), n * self.obs_dim)?;
+        for (name, len) in [
+            ("rewards", out.rewards.len()),
+            ("terminated", out.terminated.len()),
+            ("truncated", out.truncated.len()),
+            ("episode_return", out.episode_return.len()),
+            ("episode_length", out.episode_length.len()),
+        ] {
+            check_len(name, len, n)?;
+        }
+        let d = self.obs_dim;
+        let VecStepBuffers { obs, rewards, terminated, truncated, final_obs, episode_return, episode_length } = out;
+        let work = (
+            self.slots.as_mut_slice(),
+            actions,
+            obs.as_mut_slice(),
+            final_obs.as_mut_slice(),
+            rewards.as_mut_slice(),
+            terminated.as_mut_slice(),
+            truncated.as_mut_slice(),
+            episode_return.as_mut_slice(),
+            episode_length.as_mut_slice(),
+        );
+        match &self.pool {
+            None => step_range(work, d),
+            Some(pool) => {
+                let chunk = n.div_ceil(pool.current_num_threads());
+                pool.install(|| split_and_step(work, d, chunk))
+            }
+        }
+    }
+}
+
+type Work<'a> = (
+    &'a mut [Slot],
+    &'a [usize],
+    &'a mut [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+    &'a mut [bool],
+    &'a mut [bool],
+    &'a mut [f64],
+    &'a mut [u32],
+);
+
+/// Recursively halves the work until chunks are at most `chunk` envs, stepping the
+/// halves with `rayon::join` (one task per thread for an even split).
+fn split_and_step(work: Work<'_>, d: usize, chunk: usize) -> Result<()> {
+    let n = work.0.len();
+    if n <= chunk {
+        return step_range(work, d);
+    }
+    let mid = n / 2;
+    let (slots, actions, obs, final_obs, rewards, terminated, truncated, ret, len) = work;
+    let (s0, s1) = slots.split_at_mut(mid);
+    let (a0, a1) = actions.split_at(mid);
+    let (o0, o1) = obs.split_at_mut(mid * d);
+    let (f0, f1) = final_obs.split_at_mut(mid * d);
+    let (r0, r1) = rewards.split_at_mut(mid);
+    let (te0, te1) = terminated.split_at_mut(mid);
+    let (tr0, tr1) = truncated.split_at_mut(mid);
+    let (er0, er1) = ret.split_at_mut(mid);
+    let (el0, el1) = len.split_at_mut(mid);
+    let (x, y) = rayon::join(
+        || split_and_step((s0, a0, o0, f0, r0, te0, tr0, er0, el0), d, chunk),
+        || split_and_step((s1, a1, o1, f1, r1, te1, tr1, er1, el1), d, chunk),
+    );
+    x.and(y)
+}
+
+#[inline]
+fn step_range(work: Work<'_>, d: usize) -> Result<()> {
+    let (slots, actions, obs, final_obs, rewards, terminated, truncated, ret, len) = work;
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let o = &mut obs[i * d..(i + 1) * d];
+        let step = slot.env.step_into(actions[i], o)?;
+        slot.episode_return += step.reward;
+        slot.episode_length += 1;
+        rewards[i] = step.reward as f32;
+        terminated[i] = step.terminated;
+        truncated[i] = step.truncated;
+        if step.terminated || step.truncated {
+            final_obs[i * d..(i + 1) * d].copy_from_slice(o);
+            ret[i] = slot.episode_return;
+            len[i] = slot.episode_length;
+            slot.episode_return = 0.0;
+            slot.episode_length = 0;
+            slot.env.reset_into(None, o);
+        }
+    }
+    Ok(())
+}
+
+fn check_len(name: &'static str, found: usize, expected: usize) -> Result<()> {
+    if found == expected { Ok(()) } else { Err(Error::BufferSize { name, expected, found }) }
+}
