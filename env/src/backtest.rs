@@ -161,7 +161,11 @@ pub struct BacktestSetup {
 ///
 /// # Errors
 /// Invalid settings ([`Error::Config`]), or an action index outside the action list.
-pub fn run_backtest(setup: &BacktestSetup, window: EvaluationWindow, policy: &mut dyn Policy) -> Result<BacktestResult> {
+pub fn run_backtest(
+    setup: &BacktestSetup,
+    window: EvaluationWindow,
+    policy: &mut dyn Policy,
+) -> Result<BacktestResult> {
     let data = &setup.data;
     let bars = &data.series.bars;
     let mut env = TradingEnv::new(
@@ -185,13 +189,23 @@ pub fn run_backtest(setup: &BacktestSetup, window: EvaluationWindow, policy: &mu
     let mut positions = Vec::with_capacity(window.bars());
     if window.start == decision_start {
         // a window that starts at bar 0: its first close is marked before any fill
-        curve.push(EquityPoint { time_ms: info.time_ms, equity: info.equity, cash: info.cash, position: info.position });
+        curve.push(EquityPoint {
+            time_ms: info.time_ms,
+            equity: info.equity,
+            cash: info.cash,
+            position: info.position,
+        });
     }
     let n_actions = env.n_actions();
     while env.index() < window.end {
         let t = env.index();
         let outcome = if t >= first_decision {
-            let context = DecisionContext { bar: &bars[t], index: t, current_target: env.current_target(), actions: env.actions() };
+            let context = DecisionContext {
+                bar: &bars[t],
+                index: t,
+                current_target: env.current_target(),
+                actions: env.actions(),
+            };
             let action = policy.act(&obs, &context);
             if action >= n_actions {
                 return Err(Error::InvalidAction { action, n_actions });
@@ -202,7 +216,12 @@ pub fn run_backtest(setup: &BacktestSetup, window: EvaluationWindow, policy: &mu
         };
         let info = outcome.info;
         policy.on_bar(&bars[info.index]);
-        curve.push(EquityPoint { time_ms: info.time_ms, equity: info.equity, cash: info.cash, position: info.position });
+        curve.push(EquityPoint {
+            time_ms: info.time_ms,
+            equity: info.equity,
+            cash: info.cash,
+            position: info.position,
+        });
     }
     for point in &curve {
         equity.push(point.equity);

@@ -59,7 +59,13 @@ pub struct EnvConfig {
 
 impl Default for EnvConfig {
     fn default() -> Self {
-        Self { window: 32, actions: vec![0.0, 1.0], max_episode_steps: 720, ruin_fraction: 0.5, reward: RewardConfig::default() }
+        Self {
+            window: 32,
+            actions: vec![0.0, 1.0],
+            max_episode_steps: 720,
+            ruin_fraction: 0.5,
+            reward: RewardConfig::default(),
+        }
     }
 }
 
@@ -94,7 +100,10 @@ impl EnvConfig {
             return bad("reward.dsr_eta", format!("must be in (0, 1), found {}", self.reward.dsr_eta));
         }
         if !(self.reward.drawdown_penalty.is_finite() && self.reward.drawdown_penalty >= 0.0) {
-            return bad("reward.drawdown_penalty", format!("must be finite and >= 0, found {}", self.reward.drawdown_penalty));
+            return bad(
+                "reward.drawdown_penalty",
+                format!("must be finite and >= 0, found {}", self.reward.drawdown_penalty),
+            );
         }
         Ok(())
     }

@@ -95,11 +95,7 @@ pub fn compute_metrics(input: &MetricsInput<'_>) -> Metrics {
     }
     let n = returns.len() as f64;
     let mean = returns.iter().sum::<f64>() / n;
-    let std = if bars > 1 {
-        (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
+    let std = if bars > 1 { (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
     let downside = (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
     let sharpe = (std > 0.0).then(|| mean / std * periods.sqrt());
     let sortino = (downside > 0.0).then(|| mean / downside * periods.sqrt());

@@ -206,10 +206,17 @@ mod tests {
     #[test]
     fn bad_settings_name_the_field() {
         let cases = [
-            (SplitConfig { train_fraction: 0.9, validation_fraction: 0.2, ..SplitConfig::default() }, "split.train_fraction"),
+            (
+                SplitConfig { train_fraction: 0.9, validation_fraction: 0.2, ..SplitConfig::default() },
+                "split.train_fraction",
+            ),
             (SplitConfig { train_end: Some("2020-01-01".into()), ..SplitConfig::default() }, "split.train_end"),
             (
-                SplitConfig { train_end: Some("yesterday".into()), validation_end: Some("2020-01-01".into()), ..SplitConfig::default() },
+                SplitConfig {
+                    train_end: Some("yesterday".into()),
+                    validation_end: Some("2020-01-01".into()),
+                    ..SplitConfig::default()
+                },
                 "split.train_end",
             ),
         ];

@@ -349,7 +349,13 @@ impl TradingEnv {
     pub fn step(&mut self, action: usize) -> Result<Step> {
         let mut observation = vec![0.0; self.obs_dim];
         let out = self.step_into(action, &mut observation)?;
-        Ok(Step { observation, reward: out.reward, terminated: out.terminated, truncated: out.truncated, info: out.info })
+        Ok(Step {
+            observation,
+            reward: out.reward,
+            terminated: out.terminated,
+            truncated: out.truncated,
+            info: out.info,
+        })
     }
 
     /// One step: the action becomes a target order at bar t's close (sent only when the
