@@ -1,2 +1,38 @@
-//! The `rltrade` command-line interface.
-fn main() {}
+//! The `rltrade` command-line interface: parses arguments, loads the config and calls
+//! one function per subcommand. Exit codes: 0 success, 1 error, 2 usage error.
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{BenchCommand, Cli, Command, ConfigCommand, DataCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // exits 2 on usage errors
+    init_logging();
+    let result = match cli.command {
+        Command::Data(DataCommand::Check { file, json }) => commands::data_check::run(&file, json),
+        Command::Backtest(args) => commands::backtest::run(&args),
+        Command::Config(ConfigCommand::Show { config }) => commands::config_show::run(config.as_deref()),
+        Command::Bench(BenchCommand::Env { data, seconds, json }) => commands::bench_env::run(&data, seconds, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is for results); `RUST_LOG` sets the level (default info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod quality;
 pub mod reward;
 pub mod split;
+mod step_pool;
 pub mod trading_env;
 pub mod vec_env;
 

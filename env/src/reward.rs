@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn differential_sharpe_matches_a_direct_evaluation() {
         let mut s = state(RewardKind::DifferentialSharpe);
-        let equities = [100.0, 101.0, 100.5, 102.0, 101.0, 103.0];
+        let equities: [f64; 6] = [100.0, 101.0, 100.5, 102.0, 101.0, 103.0];
         let (mut a, mut b) = (0.0f64, 0.0f64);
         for w in equities.windows(2) {
             let r = (w[1] / w[0]).ln();

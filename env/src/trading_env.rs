@@ -498,8 +498,16 @@ impl TradingEnv {
         let price = self.data.series.bars[self.t].close;
         state[0] = self.portfolio.exposure_at(price) as f32;
         state[1] = self.portfolio.unrealized_return() as f32;
-        state[2] = (self.bars_in_position as f32).ln_1p();
+        state[2] = ln_1p_count(self.bars_in_position);
     }
+}
+
+/// `ln(1 + n)` as f32, from a table for the common small counts.
+#[inline]
+fn ln_1p_count(n: u64) -> f32 {
+    static TABLE: std::sync::LazyLock<Vec<f32>> =
+        std::sync::LazyLock::new(|| (0..4_096u32).map(|n| (n as f32).ln_1p()).collect());
+    TABLE.get(n as usize).copied().unwrap_or_else(|| (n as f32).ln_1p())
 }
 
 /// Merges the step's events into the end-of-step snapshot.

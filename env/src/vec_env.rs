@@ -14,6 +14,7 @@ use crate::config::EnvConfig;
 use crate::error::{Error, Result};
 use crate::market::MarketData;
 use crate::split::SplitName;
+use crate::step_pool::StepPool;
 use crate::trading_env::TradingEnv;
 
 /// Caller-owned outputs of [`VecEnv::step`], allocated once with [`VecStepBuffers::new`].
@@ -59,11 +60,26 @@ struct Slot {
     episode_length: u32,
 }
 
+/// Raw views of one batch's caller-owned buffers, handed to the step pool's workers.
+/// Each worker touches only the elements of its own block of envs.
+#[derive(Clone, Copy)]
+struct Batch {
+    obs_dim: usize,
+    actions: *const usize,
+    obs: *mut f32,
+    final_obs: *mut f32,
+    rewards: *mut f32,
+    terminated: *mut bool,
+    truncated: *mut bool,
+    episode_return: *mut f64,
+    episode_length: *mut u32,
+}
+
 /// N environments over one dataset, stepped together.
 pub struct VecEnv {
     slots: Vec<Slot>,
     obs_dim: usize,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<StepPool<Slot, Batch>>,
 }
 
 impl std::fmt::Debug for VecEnv {
@@ -74,11 +90,14 @@ impl std::fmt::Debug for VecEnv {
 
 impl VecEnv {
     /// `n_envs` environments on `split` of `data`, env `i` on stream `i` of the ChaCha8
-    /// generator seeded with `seed`; `threads` > 1 steps them on a rayon pool of that size.
+    /// generator seeded with `seed`; `threads` > 1 steps contiguous blocks of envs on
+    /// that many threads (the caller's included; workers spin briefly between batches,
+    /// then park).
     ///
     /// # Errors
     /// [`Error::Config`] for `n_envs == 0`, `threads == 0`, invalid env settings, or a
-    /// thread pool that cannot start.
+    /// thread that cannot start.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         data: Arc<MarketData>,
         config: &EnvConfig,
@@ -101,14 +120,7 @@ impl VecEnv {
                 Slot { env, episode_return: 0.0, episode_length: 0 }
             })
             .collect();
-        let pool = if threads > 1 {
-            Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Config {
-                field: "threads".into(),
-                message: format!("cannot start {threads} threads: {e}"),
-            })?)
-        } else {
-            None
-        };
+        let pool = if threads > 1 && n_envs > 1 { Some(StepPool::new(n_envs, threads, step_block)?) } else { None };
         Ok(Self { slots, obs_dim, pool })
     }
 
@@ -161,71 +173,44 @@ impl VecEnv {
         ] {
             check_len(name, len, n)?;
         }
-        let d = self.obs_dim;
-        let VecStepBuffers { obs, rewards, terminated, truncated, final_obs, episode_return, episode_length } = out;
-        let work = (
-            self.slots.as_mut_slice(),
-            actions,
-            obs.as_mut_slice(),
-            final_obs.as_mut_slice(),
-            rewards.as_mut_slice(),
-            terminated.as_mut_slice(),
-            truncated.as_mut_slice(),
-            episode_return.as_mut_slice(),
-            episode_length.as_mut_slice(),
-        );
+        let batch = Batch {
+            obs_dim: self.obs_dim,
+            actions: actions.as_ptr(),
+            obs: out.obs.as_mut_ptr(),
+            final_obs: out.final_obs.as_mut_ptr(),
+            rewards: out.rewards.as_mut_ptr(),
+            terminated: out.terminated.as_mut_ptr(),
+            truncated: out.truncated.as_mut_ptr(),
+            episode_return: out.episode_return.as_mut_ptr(),
+            episode_length: out.episode_length.as_mut_ptr(),
+        };
         match &self.pool {
-            None => step_range(work, d),
-            Some(pool) => {
-                let chunk = n.div_ceil(pool.current_num_threads());
-                pool.install(|| split_and_step(work, d, chunk))
-            }
+            None => step_block(&mut self.slots, 0, batch),
+            Some(pool) => pool.run(&mut self.slots, batch),
         }
     }
 }
 
-type Work<'a> = (
-    &'a mut [Slot],
-    &'a [usize],
-    &'a mut [f32],
-    &'a mut [f32],
-    &'a mut [f32],
-    &'a mut [bool],
-    &'a mut [bool],
-    &'a mut [f64],
-    &'a mut [u32],
-);
-
-/// Recursively halves the work until chunks are at most `chunk` envs, stepping the
-/// halves with `rayon::join` (one task per thread for an even split).
-fn split_and_step(work: Work<'_>, d: usize, chunk: usize) -> Result<()> {
-    let n = work.0.len();
-    if n <= chunk {
-        return step_range(work, d);
-    }
-    let mid = n / 2;
-    let (slots, actions, obs, final_obs, rewards, terminated, truncated, ret, len) = work;
-    let (s0, s1) = slots.split_at_mut(mid);
-    let (a0, a1) = actions.split_at(mid);
-    let (o0, o1) = obs.split_at_mut(mid * d);
-    let (f0, f1) = final_obs.split_at_mut(mid * d);
-    let (r0, r1) = rewards.split_at_mut(mid);
-    let (te0, te1) = terminated.split_at_mut(mid);
-    let (tr0, tr1) = truncated.split_at_mut(mid);
-    let (er0, er1) = ret.split_at_mut(mid);
-    let (el0, el1) = len.split_at_mut(mid);
-    let (x, y) = rayon::join(
-        || split_and_step((s0, a0, o0, f0, r0, te0, tr0, er0, el0), d, chunk),
-        || split_and_step((s1, a1, o1, f1, r1, te1, tr1, er1, el1), d, chunk),
-    );
-    x.and(y)
-}
-
-#[inline]
-fn step_range(work: Work<'_>, d: usize) -> Result<()> {
-    let (slots, actions, obs, final_obs, rewards, terminated, truncated, ret, len) = work;
-    for (i, slot) in slots.iter_mut().enumerate() {
-        let o = &mut obs[i * d..(i + 1) * d];
+/// Steps the envs `slots` (global indices `first..first + slots.len()`) and writes
+/// their outputs into the batch buffers.
+fn step_block(slots: &mut [Slot], first: usize, batch: Batch) -> Result<()> {
+    let (n, d) = (slots.len(), batch.obs_dim);
+    // SAFETY: `VecEnv::step` checked every buffer's length for all envs and holds the
+    // `&mut` borrows for the whole call; this block's ranges are disjoint from every
+    // other block's.
+    let (actions, obs, final_obs, rewards, terminated, truncated, ret, len) = unsafe {
+        (
+            std::slice::from_raw_parts(batch.actions.add(first), n),
+            std::slice::from_raw_parts_mut(batch.obs.add(first * d), n * d),
+            std::slice::from_raw_parts_mut(batch.final_obs.add(first * d), n * d),
+            std::slice::from_raw_parts_mut(batch.rewards.add(first), n),
+            std::slice::from_raw_parts_mut(batch.terminated.add(first), n),
+            std::slice::from_raw_parts_mut(batch.truncated.add(first), n),
+            std::slice::from_raw_parts_mut(batch.episode_return.add(first), n),
+            std::slice::from_raw_parts_mut(batch.episode_length.add(first), n),
+        )
+    };
+    for (i, (slot, o)) in slots.iter_mut().zip(obs.chunks_exact_mut(d)).enumerate() {
         let step = slot.env.step_into(actions[i], o)?;
         slot.episode_return += step.reward;
         slot.episode_length += 1;

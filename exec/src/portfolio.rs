@@ -121,6 +121,7 @@ impl Portfolio {
     /// average entry price (volume-weighted over opening fills) and realized PnL
     /// (closed quantity × (fill price − average entry), signed for the side). A fill
     /// larger than the position flips it; the rest opens at the fill price.
+    #[inline]
     pub fn update_from_fill(&mut self, fill: &Fill) -> FillEffect {
         let signed = fill.signed_quantity();
         let notional = fill.notional();
@@ -164,6 +165,7 @@ impl Portfolio {
     /// Marks the portfolio at a bar's close price `price` at `time_ms` (ms since epoch,
     /// UTC). A short position pays the borrow fee of its notional for the time since
     /// the previous mark. Returns the borrow fee charged (quote currency, ≥ 0).
+    #[inline]
     pub fn update_from_bar(&mut self, price: f64, time_ms: i64, costs: &CostModel) -> f64 {
         let mut borrow = 0.0;
         if self.quantity < 0.0 && self.mark_time_ms != i64::MIN {

@@ -80,6 +80,7 @@ impl FillSimulator {
     /// # Errors
     /// The [`NoFillReason`] when nothing would trade; [`Error::InvalidPrice`] is not
     /// possible here: callers pass validated bar prices.
+    #[inline]
     pub fn resolve_quantity(
         &self,
         order: &RiskApproved<TargetOrder>,
@@ -125,6 +126,7 @@ impl FillSimulator {
     ///
     /// # Errors
     /// [`Error::InvalidPrice`] when `price` is not finite and > 0.
+    #[inline]
     pub fn fill(
         &self,
         order: RiskApproved<TargetOrder>,

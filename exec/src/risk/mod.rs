@@ -108,6 +108,7 @@ impl RiskManager {
     /// `|target × equity / (1 + fee) − quantity × price|`, refused above the limit); the
     /// exposure limit (|target| clipped to `max_exposure`; refused if the clipped order
     /// would not trade).
+    #[inline]
     pub fn check(&self, order: TargetOrder, portfolio: &Portfolio, costs: &CostModel) -> RiskDecision<TargetOrder> {
         let refuse = |reason| Err(RiskRefused { order, reason });
         let requested = order.target_exposure;
@@ -163,9 +164,12 @@ impl RiskManager {
     /// starting equity is the last equity marked on an earlier day. Trips the daily-loss
     /// halt (lifted when a new UTC day starts) and the drawdown halt (lifted only by
     /// [`Self::resume`]). Returns the state change, if any.
+    #[inline]
     pub fn update_from_equity(&mut self, time_ms: i64, equity: f64) -> Option<StateChange> {
         let from = self.state;
-        let day = time_ms.div_euclid(MS_PER_DAY);
+        // most marks fall on the same day as the previous one: skip the division then
+        let same_day = self.day.is_some_and(|d| time_ms >= d * MS_PER_DAY && time_ms < (d + 1) * MS_PER_DAY);
+        let day = if same_day { self.day.unwrap_or_default() } else { time_ms.div_euclid(MS_PER_DAY) };
         if self.day != Some(day) {
             if self.day.is_some() {
                 self.day_start_equity = self.last_equity;

