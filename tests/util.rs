@@ -1,0 +1,61 @@
+//! Running the built `rltrade` binary in a temporary directory.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary working directory for one test.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Self { tmp: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Writes `text` to `name` in the directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+}
+
+/// Path of a shipped data file.
+pub fn data(file: &str) -> String {
+    format!("{}/data/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `rltrade args...` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rltrade")).args(args).current_dir(dir).output().expect("run rltrade")
+}
+
+/// Describes a finished command for assertion messages.
+pub fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "command: rltrade {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs and expects exit code `code`; returns stdout.
+pub fn expect_code(dir: &Path, args: &[&str], code: i32) -> (String, String) {
+    let out = run(dir, args);
+    assert_eq!(out.status.code(), Some(code), "{}", describe(args, &out));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Runs, expects success, parses stdout as one JSON object.
+pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let (stdout, _) = expect_code(dir, args, 0);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{stdout}"))
+}
