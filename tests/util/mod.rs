@@ -9,6 +9,12 @@ pub struct Dir {
     pub tmp: tempfile::TempDir,
 }
 
+impl Default for Dir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Dir {
     pub fn new() -> Self {
         Self { tmp: tempfile::tempdir().expect("temp dir") }
