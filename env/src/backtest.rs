@@ -179,9 +179,11 @@ pub fn run_backtest(
     policy.reset();
     let first_decision = first_decision_index(data, policy.warmup());
     let decision_start = window.start.saturating_sub(1);
-    for bar in &bars[..=decision_start] {
+    for bar in &bars[..decision_start] {
         policy.on_bar(bar);
     }
+    policy.begin_window();
+    policy.on_bar(&bars[decision_start]);
     let mut obs = vec![0.0f32; env.obs_dim()];
     let info = env.reset_at(decision_start, window.end, true, &mut obs)?;
     let mut curve = Vec::with_capacity(window.bars());

@@ -46,7 +46,8 @@ impl Policy for BuyAndHold {
 /// SMA = plain mean of the last n closes ([`Sma`]). A cross up at bar t is
 /// `fast[t−1] < slow[t−1]` and `fast[t] > slow[t]` (strict: touching is no cross); a
 /// cross down is the mirror image. Both are decided at t's close and filled at t+1's
-/// open. No position before the first cross. Long-only: a cross up goes all-in long, a
+/// open. No position before the first cross the strategy can act on: crosses during
+/// the warm-up before a backtest window are forgotten ([`Policy::begin_window`]). Long-only: a cross up goes all-in long, a
 /// cross down goes flat; with shorts: stop-and-reverse between +1 and −1. The first
 /// decision is possible at 0-based index `slow` (both SMAs defined at t−1 and t).
 #[derive(Clone, Debug)]
@@ -126,6 +127,11 @@ impl Policy for MaCrossover {
             }
         }
         self.previous = Some((fast, slow));
+    }
+
+    fn begin_window(&mut self) {
+        // crosses during warm-up are history, not signals of this window
+        self.desired = self.flat;
     }
 
     fn act(&mut self, _obs: &[f32], _context: &DecisionContext<'_>) -> usize {

@@ -37,6 +37,12 @@ pub trait Policy {
     /// Baselines update their indicators here; the default does nothing.
     fn on_bar(&mut self, _bar: &Bar) {}
 
+    /// Called once before the first decision of a backtest window, after the warm-up
+    /// bars before the close it first decides at. Signal-driven policies forget events
+    /// seen during warm-up here (the MA crossover takes no position before the first
+    /// cross it can act on); the default does nothing.
+    fn begin_window(&mut self) {}
+
     /// The action at `context.bar`'s close; `obs` is the env's observation there
     /// (`[obs_dim]` f32). The returned index must be < `context.actions.len()`.
     fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize;

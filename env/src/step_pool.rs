@@ -61,16 +61,18 @@ enum Failure {
 // after the Acquire load of the bumped epoch; the items it points to are `Send` and
 // each is touched by one thread per batch.
 // The context `C` holds raw views of the caller's buffers with the same discipline.
-unsafe impl<T: Send, C: Copy> Sync for Shared<T, C> {}
-unsafe impl<T: Send, C: Copy> Send for Shared<T, C> {}
+// The context `C` (raw views of the caller's buffers, same discipline) goes to the
+// workers by value, hence `C: Send`.
+unsafe impl<T: Send, C: Copy + Send> Sync for Shared<T, C> {}
+unsafe impl<T: Send, C: Copy + Send> Send for Shared<T, C> {}
 
 /// Persistent workers over a fixed number of items split into `threads` blocks.
-pub(crate) struct StepPool<T: Send + 'static, C: Copy + 'static> {
+pub(crate) struct StepPool<T: Send + 'static, C: Copy + Send + 'static> {
     shared: Arc<Shared<T, C>>,
     workers: Vec<JoinHandle<()>>,
 }
 
-impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
+impl<T: Send + 'static, C: Copy + Send + 'static> StepPool<T, C> {
     /// A pool for `n` items in `threads` contiguous blocks (block 0 runs on the caller);
     /// `work(block_items, first_index, context)` steps one block. The context carries
     /// raw views of per-call buffers; `work` must touch only the elements of its block.
@@ -94,9 +96,11 @@ impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
             failure: Mutex::new(None),
             work: Box::new(work),
         });
-        let mut workers = Vec::with_capacity(threads - 1);
+        // Built up in place so that a failed spawn drops the pool, which stops and joins
+        // the workers already started.
+        let mut pool = Self { shared, workers: Vec::with_capacity(threads - 1) };
         for block in 1..threads {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(&pool.shared);
             let handle = std::thread::Builder::new()
                 .name(format!("vec-env-{block}"))
                 .spawn(move || worker_loop(&shared, block))
@@ -104,9 +108,9 @@ impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
                     field: "threads".into(),
                     message: format!("cannot spawn a thread: {e}"),
                 })?;
-            workers.push(handle);
+            pool.workers.push(handle);
         }
-        Ok(Self { shared, workers })
+        Ok(pool)
     }
 
     /// Runs `work` over every block of `items` (which must hold the `n` items the pool
@@ -119,9 +123,12 @@ impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
         let shared = &*self.shared;
         let n = *shared.bounds.last().unwrap_or(&0);
         assert_eq!(items.len(), n, "StepPool::run with the wrong number of items");
+        // Every block, block 0 included, is reached through this one pointer: `items`
+        // itself is not touched again until the workers are done.
+        let base = items.as_mut_ptr();
         // SAFETY: no worker reads `job` now: the previous batch ended with every
         // worker done, and the next read happens after the epoch bump below.
-        unsafe { *shared.job.get() = Some(Job { items: items.as_mut_ptr(), n, context }) };
+        unsafe { *shared.job.get() = Some(Job { items: base, n, context }) };
         shared.done.store(0, Ordering::Relaxed);
         shared.epoch.fetch_add(1, Ordering::SeqCst);
         for (block, handle) in self.workers.iter().enumerate() {
@@ -129,7 +136,9 @@ impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
                 handle.thread().unpark();
             }
         }
-        let own = catch_unwind(AssertUnwindSafe(|| (shared.work)(&mut items[..shared.bounds[1]], 0, context)));
+        // SAFETY: block 0 (`0..bounds[1]`) is disjoint from every worker's block.
+        let own_items = unsafe { std::slice::from_raw_parts_mut(base, shared.bounds[1]) };
+        let own = catch_unwind(AssertUnwindSafe(|| (shared.work)(own_items, 0, context)));
         let mut spins = 0u32;
         while shared.done.load(Ordering::Acquire) < self.workers.len() {
             spins += 1;
@@ -154,7 +163,7 @@ impl<T: Send + 'static, C: Copy + 'static> StepPool<T, C> {
     }
 }
 
-fn worker_loop<T: Send, C: Copy>(shared: &Shared<T, C>, block: usize) {
+fn worker_loop<T: Send, C: Copy + Send>(shared: &Shared<T, C>, block: usize) {
     let mut seen = 0u64;
     loop {
         // wait for a new epoch: spin, then park
@@ -204,7 +213,7 @@ fn record<T, C>(shared: &Shared<T, C>, failure: Failure) {
     }
 }
 
-impl<T: Send + 'static, C: Copy + 'static> Drop for StepPool<T, C> {
+impl<T: Send + 'static, C: Copy + Send + 'static> Drop for StepPool<T, C> {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);

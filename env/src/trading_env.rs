@@ -103,6 +103,7 @@ pub struct TradingEnv {
     risk: RiskManager,
     pending: Option<RiskApproved<TargetOrder>>,
     current_target: f64,
+    requested_target: f64,
     bars_in_position: u64,
     reward: RewardState,
     next_order_id: u64,
@@ -167,6 +168,7 @@ impl TradingEnv {
             risk: risk_manager,
             pending: None,
             current_target: 0.0,
+            requested_target: 0.0,
             bars_in_position: 0,
             next_order_id: 0,
             trades: None,
@@ -249,7 +251,7 @@ impl TradingEnv {
         self.risk_refusals
     }
 
-    /// The target exposure of the last approved order (0 at reset).
+    /// The target exposure of the last approved order (0 at reset; 0 after a liquidation).
     pub fn current_target(&self) -> f64 {
         self.current_target
     }
@@ -332,9 +334,10 @@ impl TradingEnv {
         self.portfolio.update_from_bar(bar.close, bar.time_ms + self.data.series.interval_ms, self.simulator.costs());
         // the config was validated in `new`
         self.risk = RiskManager::new(self.risk_config.clone(), cash).unwrap_or_else(|_| unreachable!());
-        self.risk.update_from_equity(bar.time_ms, cash);
+        self.risk.update_from_equity(bar.time_ms + self.data.series.interval_ms, cash);
         self.pending = None;
         self.current_target = 0.0;
+        self.requested_target = 0.0;
         self.bars_in_position = 0;
         self.reward = RewardState::new(&self.config.reward, cash);
         self.trades = record_trades.then(TradeTracker::new);
@@ -359,7 +362,7 @@ impl TradingEnv {
     }
 
     /// One step: the action becomes a target order at bar t's close (sent only when the
-    /// target differs from the last approved one), is risk-checked, fills at bar t+1's
+    /// target differs from the one asked for at the previous decision), is risk-checked, fills at bar t+1's
     /// open, the portfolio is marked at t+1's close, and the observation of t+1 is
     /// written into `obs`. Stepping a finished episode keeps returning its last state
     /// with `truncated = true`.
@@ -395,7 +398,23 @@ impl TradingEnv {
         }
         let bars = &self.data.series.bars;
         let decision_bar = bars[self.t];
-        if let Some(target) = target.filter(|t| t.to_bits() != self.current_target.to_bits()) {
+        let blocked = self.risk.kill_switch_engaged() || self.risk.state() == TradingState::Halted;
+        if blocked && self.risk_config.flatten_on_halt && !self.portfolio.is_flat() && self.pending.is_none() {
+            let order = TargetOrder {
+                id: self.next_order_id,
+                decided_at_ms: decision_bar.time_ms,
+                target_exposure: 0.0,
+                reference_price: decision_bar.close,
+                purpose: OrderPurpose::Liquidation,
+            };
+            self.next_order_id += 1;
+            self.pending = Some(self.risk.approve_liquidation(order));
+            self.current_target = 0.0;
+        }
+        // An order goes out only when the policy asks for another target than last time:
+        // holding a target never rebalances, and a refused request is not re-sent.
+        if let Some(target) = target.filter(|t| t.to_bits() != self.requested_target.to_bits()) {
+            self.requested_target = target;
             let order = TargetOrder {
                 id: self.next_order_id,
                 decided_at_ms: decision_bar.time_ms,
@@ -444,21 +463,8 @@ impl TradingEnv {
             }
         }
         let equity = self.portfolio.equity();
-        if let Some(change) = self.risk.update_from_equity(bar.time_ms, equity) {
-            info.state_change = Some(change);
-            if change.to == TradingState::Halted && self.risk_config.flatten_on_halt && !self.portfolio.is_flat() {
-                let order = TargetOrder {
-                    id: self.next_order_id,
-                    decided_at_ms: bar.time_ms,
-                    target_exposure: 0.0,
-                    reference_price: bar.close,
-                    purpose: OrderPurpose::Liquidation,
-                };
-                self.next_order_id += 1;
-                self.pending = Some(self.risk.approve_liquidation(order));
-                self.current_target = 0.0;
-            }
-        }
+        // the mark's time is the bar's close: a daily-loss halt lifts for the decision at 00:00
+        info.state_change = self.risk.update_from_equity(bar.time_ms + self.data.series.interval_ms, equity);
         self.bars_in_position = if self.portfolio.is_flat() { 0 } else { self.bars_in_position + 1 };
         let reward = self.reward.reward(previous_equity, equity);
         self.steps += 1;

@@ -75,6 +75,10 @@ struct Batch {
     episode_length: *mut u32,
 }
 
+// SAFETY: the pointers are views of the caller's buffers during one `VecEnv::step`;
+// each worker dereferences only its own block (see `step_block`).
+unsafe impl Send for Batch {}
+
 /// N environments over one dataset, stepped together.
 pub struct VecEnv {
     slots: Vec<Slot>,
@@ -164,6 +168,11 @@ impl VecEnv {
         check_len("actions", actions.len(), n)?;
         check_len("obs", out.obs.len(), n * self.obs_dim)?;
         check_len("final_obs", out.final_obs.len(), n * self.obs_dim)?;
+        // validate every action first, so an error never leaves a batch half-stepped
+        let n_actions = self.slots[0].env.n_actions();
+        if let Some(&action) = actions.iter().find(|&&a| a >= n_actions) {
+            return Err(Error::InvalidAction { action, n_actions });
+        }
         for (name, len) in [
             ("rewards", out.rewards.len()),
             ("terminated", out.terminated.len()),

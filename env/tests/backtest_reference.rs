@@ -24,15 +24,17 @@ fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
-/// Long-only MA crossover, written from the definition with no shared code.
-fn reference_ma(closes: &[f64], opens: &[f64], fast: usize, slow: usize) -> (Vec<f64>, usize) {
+/// Long-only MA crossover over the window `start..` (first decision at the close of
+/// bar max(start − 1, slow)), written from the definition with no shared code. Returns
+/// the equity at each close of the window, the round trips and the buy signals.
+fn reference_ma(closes: &[f64], opens: &[f64], fast: usize, slow: usize, start: usize) -> (Vec<f64>, usize, usize) {
     let (fee, slip) = (0.001, 0.0005);
     let (mut cash, mut qty) = (10_000.0, 0.0);
     let mut pending: Option<bool> = None; // Some(true) = go long, Some(false) = go flat
     let mut long = false;
     let mut equity = Vec::new();
-    let mut round_trips = 0;
-    for t in slow..closes.len() {
+    let (mut round_trips, mut buys) = (0, 0);
+    for t in start.max(slow + 1) - 1..closes.len() {
         if let Some(buy) = pending.take() {
             if buy {
                 let price = opens[t] * (1.0 + slip);
@@ -45,18 +47,24 @@ fn reference_ma(closes: &[f64], opens: &[f64], fast: usize, slow: usize) -> (Vec
                 round_trips += 1;
             }
         }
-        equity.push(cash + qty * closes[t]);
+        if t >= start {
+            equity.push(cash + qty * closes[t]);
+        }
+        if t + 1 == closes.len() {
+            break;
+        }
         let sma = |i: usize, n: usize| mean(&closes[i + 1 - n..=i]);
         let (f0, s0, f1, s1) = (sma(t - 1, fast), sma(t - 1, slow), sma(t, fast), sma(t, slow));
         if f0 < s0 && f1 > s1 && !long {
             long = true;
+            buys += 1;
             pending = Some(true);
         } else if f0 > s0 && f1 < s1 && long {
             long = false;
             pending = Some(false);
         }
     }
-    (equity, round_trips)
+    (equity, round_trips, buys)
 }
 
 #[test]
@@ -69,7 +77,7 @@ fn ma_crossover_on_btc_1h_matches_a_reference_loop() {
     let window = evaluation_window(&data, SplitName::All, &[(policy.name(), policy.warmup())]).unwrap();
     assert_eq!((window.start, window.end), (200, bars.len() - 1), "the MA crossover first decides at index slow");
     let result = run_backtest(&setup(Arc::clone(&data)), window, &mut policy).unwrap();
-    let (expected, round_trips) = reference_ma(&closes, &opens, 50, 200);
+    let (expected, round_trips, _) = reference_ma(&closes, &opens, 50, 200, 200);
     assert_eq!(result.equity_curve.len(), expected.len());
     assert_eq!(result.metrics.bars, bars.len() - 200);
     for (i, (got, want)) in result.equity_curve.iter().zip(&expected).enumerate() {
@@ -80,6 +88,25 @@ fn ma_crossover_on_btc_1h_matches_a_reference_loop() {
     assert_eq!(result.risk_refusals, 0, "default limits never bind");
     let fills = result.metrics.num_fills as usize;
     assert!(fills == 2 * round_trips || fills == 2 * round_trips + 1);
+}
+
+#[test]
+fn ma_crossover_on_the_test_split_ignores_crosses_before_the_window() {
+    let data = common::market(common::btc_1h());
+    let bars = &data.series.bars;
+    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let opens: Vec<f64> = bars.iter().map(|b| b.open).collect();
+    let mut policy = MaCrossover::new(50, 200, &[0.0, 1.0], false).unwrap();
+    let window = evaluation_window(&data, SplitName::Test, &[(policy.name(), policy.warmup())]).unwrap();
+    let result = run_backtest(&setup(Arc::clone(&data)), window, &mut policy).unwrap();
+    let (expected, round_trips, _) = reference_ma(&closes, &opens, 50, 200, window.start);
+    assert_eq!(result.equity_curve.len(), expected.len());
+    for (got, want) in result.equity_curve.iter().zip(&expected) {
+        assert!((got.equity - want).abs() <= 1e-9 * want, "{} vs {}", got.equity, want);
+    }
+    assert_eq!(result.metrics.num_trades, round_trips);
+    // the last cross before the window is up: the window still starts flat
+    assert_eq!(result.equity_curve[0].position, 0.0);
 }
 
 #[test]
@@ -147,6 +174,15 @@ fn configured_limits_apply_and_refusals_are_counted() {
     let mut setup = setup(data);
     setup.risk = RiskConfig { max_order_notional: Some(5_000.0), ..RiskConfig::default() };
     let result = run_backtest(&setup, window, &mut policy).unwrap();
-    assert!(result.risk_refusals > 0);
+    let bars = &setup.data.series.bars;
+    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let opens: Vec<f64> = bars.iter().map(|b| b.open).collect();
+    let (_, _, buys) = reference_ma(&closes, &opens, 50, 200, 200);
+    assert_eq!(result.risk_refusals as usize, buys, "one refusal per buy signal");
     assert_eq!(result.metrics.num_fills, 0, "every all-in order of 10,000 is above the limit");
+
+    setup.risk = RiskConfig { kill_switch: true, ..RiskConfig::default() };
+    let mut policy = BuyAndHold::new(&[0.0, 1.0]).unwrap();
+    let result = run_backtest(&setup, window, &mut policy).unwrap();
+    assert_eq!((result.risk_refusals, result.metrics.num_fills), (1, 0), "the kill switch refuses the one order");
 }

@@ -125,20 +125,24 @@ fn drawdown_halt_flattens_and_refuses_orders() {
     env.reset_at(395, 450, true, &mut obs).unwrap();
     let mut halted_at = None;
     let mut liquidated = false;
-    let mut refusals = 0;
-    for _ in 0..20 {
-        let step = env.step(1).unwrap();
+    let mut refusals = Vec::new();
+    for i in 0..20 {
+        // after the halt, ask for flat and then long again: the long request is refused once
+        let action = if (12..14).contains(&i) { 0 } else { 1 };
+        let step = env.step(action).unwrap();
         if step.info.state_change.is_some_and(|c| c.to == TradingState::Halted) {
             halted_at = Some(step.info.index);
         }
         if halted_at.is_some_and(|h| step.info.index == h + 1) {
             liquidated = step.info.fill.is_some_and(|f| f.side == Side::Sell) && step.info.position == 0.0;
         }
-        refusals += usize::from(step.info.refusal.is_some());
+        refusals.extend(step.info.refusal);
     }
     assert_eq!(halted_at, Some(401));
     assert!(liquidated, "flatten on halt sells at the next open");
-    assert!(refusals > 0 && env.risk_refusals() > 0, "the long target is refused while halted");
+    assert_eq!(refusals.len(), 2, "one refusal per request while halted (flat, then long): {refusals:?}");
+    assert!(refusals.iter().all(|r| matches!(r, rltrade_exec::RefusalReason::Halted { .. })));
+    assert_eq!(env.risk_refusals(), 2);
     assert_eq!(env.portfolio().quantity, 0.0);
 }
 
@@ -171,12 +175,15 @@ fn trace(data: Arc<MarketData>, start: usize, end: usize) -> Vec<(Vec<f32>, usiz
     let mut obs = vec![0.0; env.obs_dim()];
     env.reset_at(start, end, true, &mut obs).unwrap();
     let mut out = Vec::new();
+    let choose = |obs: &[f32]| (obs.iter().map(|x| x.to_bits() as u64).sum::<u64>() % 2) as usize;
     while env.index() < end {
-        let action = (obs.iter().map(|x| x.to_bits() as u64).sum::<u64>() % 2) as usize;
+        let action = choose(&obs);
         let step = env.step(action).unwrap();
         out.push((obs.clone(), action, step.info.fill, step.info.equity));
         obs = step.observation;
     }
+    // the observation at t itself and the action decided on it
+    out.push((obs.clone(), choose(&obs), None, env.portfolio().equity()));
     out
 }
 
@@ -212,7 +219,7 @@ fn changing_future_bars_changes_nothing_up_to_t() {
         );
         let a = trace(Arc::clone(&original), start, t);
         let b = trace(changed, start, t);
-        assert_eq!(a.len(), t - start);
+        assert_eq!(a.len(), t - start + 1);
         assert_eq!(a, b, "observations, actions, fills or equity up to bar {t} changed");
     }
 }
@@ -222,8 +229,9 @@ fn normalization_uses_train_only() {
     let series = common::btc_1h();
     let original = common::market(series.clone());
     let mut bars = series.bars.clone();
-    for bar in &mut bars[original.splits.validation.start..] {
+    for bar in &mut bars[original.splits.train.end..] {
         bar.volume *= 100.0;
+        bar.high *= 1.5;
     }
     let changed = common::market(BarSeries { bars, ..series });
     assert_eq!(original.normalization, changed.normalization);
@@ -288,4 +296,28 @@ fn vec_env_rejects_bad_buffers() {
     let mut out = VecStepBuffers::new(4, venv.obs_dim());
     let err = venv.step(&[0, 1, 0], &mut out).unwrap_err();
     assert_eq!(err.to_string(), "buffer `actions` has length 3, expected 4");
+    // a bad action anywhere refuses the whole batch before any env moves
+    venv.reset(&mut out.obs).unwrap();
+    let before: Vec<usize> = venv.envs().map(|e| e.index()).collect();
+    let err = venv.step(&[0, 1, 5, 0], &mut out).unwrap_err();
+    assert_eq!(err.to_string(), "action 5 is out of range: the action list has 2 entries");
+    assert_eq!(venv.envs().map(|e| e.index()).collect::<Vec<_>>(), before);
+}
+
+#[test]
+fn kill_switch_flattens_and_refuses_until_released() {
+    let data = common::market(common::synthetic(2_000, 10));
+    let mut env = env(&data, SplitName::All);
+    let mut obs = vec![0.0; env.obs_dim()];
+    env.reset_at(500, 600, true, &mut obs).unwrap();
+    assert!(env.step(1).unwrap().info.position > 0.0);
+    env.risk_mut().engage_kill_switch();
+    let step = env.step(1).unwrap();
+    assert!(step.info.fill.is_some_and(|f| f.side == Side::Sell), "the kill switch flattens at the next open");
+    assert_eq!(step.info.position, 0.0);
+    let step = env.step(0).unwrap();
+    assert!(matches!(step.info.refusal, Some(rltrade_exec::RefusalReason::KillSwitch)));
+    env.risk_mut().release_kill_switch();
+    let step = env.step(1).unwrap();
+    assert!(step.info.refusal.is_none() && step.info.position > 0.0);
 }

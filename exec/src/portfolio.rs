@@ -129,7 +129,9 @@ impl Portfolio {
         self.fees_paid += fill.fee;
         self.traded_notional += notional;
         self.num_fills += 1;
-        if self.mark_time_ms == i64::MIN {
+        if self.mark_time_ms == i64::MIN || self.quantity == 0.0 {
+            // a position opened from flat owes borrow from its fill on, not from the
+            // last mark (which may lie before a gap in the data)
             self.mark_time_ms = fill.time_ms;
         }
         self.mark_price = fill.price;

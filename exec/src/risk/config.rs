@@ -28,6 +28,9 @@ pub struct RiskConfig {
     /// On a halt or kill switch, close the open position with a liquidation order
     /// (filled at the next open). Default true: a halted strategy should carry no risk.
     pub flatten_on_halt: bool,
+    /// Start with the kill switch engaged: nothing trades until an operator releases
+    /// it. Default false.
+    pub kill_switch: bool,
 }
 
 impl Default for RiskConfig {
@@ -39,6 +42,7 @@ impl Default for RiskConfig {
             max_drawdown: None,
             allow_short: false,
             flatten_on_halt: true,
+            kill_switch: false,
         }
     }
 }

@@ -58,17 +58,18 @@ pub struct RiskManager {
 }
 
 impl RiskManager {
-    /// A manager in state ACTIVE whose peak and day-start equity are `initial_equity`.
+    /// A manager in state ACTIVE whose peak and day-start equity are `initial_equity`,
+    /// with the kill switch engaged if `config.kill_switch` says so.
     ///
     /// # Errors
     /// [`crate::Error::Config`] if the config is out of range ([`RiskConfig::validate`]).
     pub fn new(config: RiskConfig, initial_equity: f64) -> Result<Self> {
         config.validate()?;
         Ok(Self {
+            kill_switch: config.kill_switch,
             config,
             state: TradingState::Active,
             halt_reason: None,
-            kill_switch: false,
             peak_equity: initial_equity,
             day: None,
             day_start_equity: initial_equity,
@@ -159,9 +160,9 @@ impl RiskManager {
         RiskApproved::new(TargetOrder { target_exposure: 0.0, purpose: OrderPurpose::Liquidation, ..order }, None)
     }
 
-    /// Feeds the equity marked at a bar's close. `time_ms` is the bar's open time (ms
-    /// since epoch, UTC): the mark counts for the UTC day the bar opened in. The day's
-    /// starting equity is the last equity marked on an earlier day. Trips the daily-loss
+    /// Feeds the equity marked at a bar's close. `time_ms` is the time of the mark (the
+    /// bar's close time, ms since epoch UTC): a mark at 00:00 opens the new UTC day. The
+    /// day's starting equity is the last equity marked on an earlier day. Trips the daily-loss
     /// halt (lifted when a new UTC day starts) and the drawdown halt (lifted only by
     /// [`Self::resume`]). Returns the state change, if any.
     #[inline]
