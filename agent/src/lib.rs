@@ -1,0 +1,21 @@
+//! `rltrade-agent`: PPO on burn.
+#![deny(missing_docs)]
+
+pub mod actor_critic;
+pub mod cartpole;
+pub mod config;
+pub mod error;
+pub mod gae;
+pub mod init;
+pub mod mlp;
+pub mod ppo;
+pub mod rollout;
+pub mod train;
+pub mod vector_env;
+
+pub use error::{Error, Result};
+
+/// The training device: burn's pure-Rust flex backend with autodiff.
+pub fn training_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex().autodiff()
+}

@@ -1,0 +1,291 @@
+//! The PPO update: clipped surrogate objective, value loss, entropy bonus, global
+//! gradient-norm clipping, Adam; CleanRL's order and names (`b_obs`, `b_logprobs`,
+//! `b_advantages`, `b_returns`, `b_inds`, `mb_inds`).
+//!
+//! Schulman et al., "Proximal Policy Optimization Algorithms", arXiv:1707.06347, 2017
+//! (eq. 7 and 9); implementation details from Huang et al., "The 37 Implementation
+//! Details of PPO", ICLR Blog Track 2022.
+
+use burn::module::{Module, ParamId};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+use crate::actor_critic::ActorCritic;
+use crate::config::PpoConfig;
+use crate::error::{Error, Result};
+use crate::gae::compute_gae;
+use crate::rollout::Rollout;
+
+/// Diagnostics of one update (logged under `losses/` and `charts/`), averaged over the
+/// minibatches of the last epoch that ran, as in CleanRL.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStats {
+    /// Learning rate used.
+    pub learning_rate: f64,
+    /// Clipped surrogate loss.
+    pub policy_loss: f64,
+    /// Value loss (½ squared error, clipped if configured).
+    pub value_loss: f64,
+    /// Mean policy entropy, nats.
+    pub entropy: f64,
+    /// KL estimate `mean(−log ratio)` (Schulman's k1).
+    pub old_approx_kl: f64,
+    /// KL estimate `mean((ratio − 1) − log ratio)` (Schulman's k3).
+    pub approx_kl: f64,
+    /// Fraction of samples whose ratio left [1 − ε, 1 + ε].
+    pub clipfrac: f64,
+    /// `1 − Var(returns − values) / Var(returns)` of the rollout (`None` if returns are constant).
+    pub explained_variance: Option<f64>,
+    /// Global gradient norm before clipping, mean over minibatches.
+    pub grad_norm: f64,
+    /// Epochs run (fewer than `n_epochs` after a `target_kl` stop).
+    pub epochs: usize,
+}
+
+/// The learner: model, optimizer and the buffers of the update.
+pub struct Learner {
+    /// The actor-critic (on an autodiff device).
+    pub model: ActorCritic,
+    /// Adam.
+    pub optimizer: ModuleOptimizer,
+    config: PpoConfig,
+    device: Device,
+    param_ids: Vec<(ParamId, usize)>,
+    advantages: Vec<f32>,
+    returns: Vec<f32>,
+    b_inds: Vec<usize>,
+}
+
+impl Learner {
+    /// A learner for `model` with Adam (ε = `config.adam_eps`).
+    pub fn new(model: ActorCritic, config: &PpoConfig, device: Device) -> Self {
+        let n = config.rollout_size();
+        Self {
+            param_ids: model.param_ids(),
+            model,
+            optimizer: AdamConfig::new().with_epsilon(config.adam_eps as f32).init(),
+            config: config.clone(),
+            device,
+            advantages: vec![0.0; n],
+            returns: vec![0.0; n],
+            b_inds: (0..n).collect(),
+        }
+    }
+
+    /// One PPO update on `rollout` at learning rate `lr`; `update` numbers it for errors.
+    ///
+    /// # Errors
+    /// [`Error::Diverged`] when a loss becomes NaN or infinite.
+    pub fn update(&mut self, rollout: &Rollout, lr: f64, update: u64, rng: &mut impl Rng) -> Result<UpdateStats> {
+        let c = &self.config;
+        let (n, d) = (rollout.len(), rollout.obs_dim);
+        compute_gae(
+            &rollout.rewards,
+            &rollout.values,
+            &rollout.ends,
+            &rollout.next_values,
+            rollout.n_envs,
+            c.gamma,
+            c.gae_lambda,
+            &mut self.advantages,
+            &mut self.returns,
+        );
+        // flat views b_*: the rollout's row-major [n_steps, n_envs] order is already flat
+        let (b_obs, b_actions, b_logprobs, b_values) =
+            (&rollout.obs, &rollout.actions, &rollout.logprobs, &rollout.values);
+        let (b_advantages, b_returns) = (&self.advantages, &self.returns);
+        let batch = c.batch_size;
+        let mut stats = UpdateStats { learning_rate: lr, ..UpdateStats::default() };
+        let mut mb_obs = Vec::with_capacity(batch * d);
+        let (mut mb_actions, mut mb_logprobs, mut mb_adv, mut mb_returns, mut mb_values) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for epoch in 0..c.n_epochs {
+            shuffle(&mut self.b_inds, rng);
+            let mut sums = [0.0f64; 7];
+            let mut minibatches = 0usize;
+            for start in (0..n).step_by(batch) {
+                let mb_inds = &self.b_inds[start..(start + batch).min(n)];
+                let m = mb_inds.len();
+                mb_obs.clear();
+                mb_actions.clear();
+                mb_logprobs.clear();
+                mb_adv.clear();
+                mb_returns.clear();
+                mb_values.clear();
+                for &k in mb_inds {
+                    mb_obs.extend_from_slice(&b_obs[k * d..(k + 1) * d]);
+                    mb_actions.push(b_actions[k] as i64);
+                    mb_logprobs.push(b_logprobs[k]);
+                    mb_adv.push(b_advantages[k]);
+                    mb_returns.push(b_returns[k]);
+                    mb_values.push(b_values[k]);
+                }
+                if c.normalize_advantage && m > 1 {
+                    normalize(&mut mb_adv);
+                }
+                let dev = &self.device;
+                let obs = Tensor::<2>::from_data(TensorData::new(mb_obs.clone(), [m, d]), dev);
+                let actions = Tensor::<2, Int>::from_data(TensorData::new(mb_actions.clone(), [m, 1]), dev);
+                let old_logprobs = Tensor::<1>::from_data(TensorData::new(mb_logprobs.clone(), [m]), dev);
+                let advantages = Tensor::<1>::from_data(TensorData::new(mb_adv.clone(), [m]), dev);
+                let returns = Tensor::<1>::from_data(TensorData::new(mb_returns.clone(), [m]), dev);
+
+                let (logits, new_values) = self.model.forward(obs);
+                let log_probs = log_softmax(logits, 1);
+                let new_logprobs = log_probs.clone().gather(1, actions).reshape([m]);
+                let entropy = (log_probs.clone().exp() * log_probs).sum_dim(1).reshape([m]).neg();
+                let logratio = new_logprobs - old_logprobs;
+                let ratio = logratio.clone().exp();
+
+                let pg_loss1 = advantages.clone().neg() * ratio.clone();
+                let pg_loss2 = advantages.neg() * ratio.clone().clamp(1.0 - c.clip_range, 1.0 + c.clip_range);
+                let pg_loss = pg_loss1.max_pair(pg_loss2).mean();
+                let v_loss = if c.clip_vloss {
+                    let old_values = Tensor::<1>::from_data(TensorData::new(mb_values.clone(), [m]), dev);
+                    let unclipped = (new_values.clone() - returns.clone()).square();
+                    let clipped = old_values.clone() + (new_values - old_values).clamp(-c.clip_range, c.clip_range);
+                    let clipped = (clipped - returns).square();
+                    unclipped.max_pair(clipped).mean().mul_scalar(0.5)
+                } else {
+                    (new_values - returns).square().mean().mul_scalar(0.5)
+                };
+                let entropy_loss = entropy.mean();
+                let loss = pg_loss.clone() - entropy_loss.clone().mul_scalar(c.ent_coef)
+                    + v_loss.clone().mul_scalar(c.vf_coef);
+
+                // diagnostics from detached copies
+                let logratio_host = host(logratio.detach())?;
+                let ratio_host = host(ratio.detach())?;
+                let (mut old_kl, mut kl, mut clipped) = (0.0, 0.0, 0.0);
+                for (lr_, r) in logratio_host.iter().zip(&ratio_host) {
+                    old_kl -= f64::from(*lr_);
+                    kl += f64::from(r - 1.0 - lr_);
+                    clipped += f64::from(u8::from(f64::from((r - 1.0).abs()) > c.clip_range));
+                }
+                let (pg, vl, ent) = (scalar(pg_loss)?, scalar(v_loss)?, scalar(entropy_loss)?);
+                if !(pg.is_finite() && vl.is_finite() && ent.is_finite()) {
+                    return Err(Error::Diverged { update, what: "the loss" });
+                }
+
+                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+                let (grads, grad_norm) = clip_global_norm(grads, &self.param_ids, c.max_grad_norm)?;
+                if !grad_norm.is_finite() {
+                    return Err(Error::Diverged { update, what: "the gradient norm" });
+                }
+                self.model = self.optimizer.step(lr, self.model.clone(), grads);
+
+                let mf = m as f64;
+                for (s, v) in sums.iter_mut().zip([pg, vl, ent, old_kl / mf, kl / mf, clipped / mf, grad_norm]) {
+                    *s += v;
+                }
+                minibatches += 1;
+            }
+            let k = minibatches.max(1) as f64;
+            stats.policy_loss = sums[0] / k;
+            stats.value_loss = sums[1] / k;
+            stats.entropy = sums[2] / k;
+            stats.old_approx_kl = sums[3] / k;
+            stats.approx_kl = sums[4] / k;
+            stats.clipfrac = sums[5] / k;
+            stats.grad_norm = sums[6] / k;
+            stats.epochs = epoch + 1;
+            if c.target_kl.is_some_and(|target| stats.approx_kl > target) {
+                break;
+            }
+        }
+        stats.explained_variance = explained_variance(&rollout.values, &self.returns);
+        Ok(stats)
+    }
+
+    /// Advantages of the last update (`[n_steps, n_envs]`).
+    pub fn advantages(&self) -> &[f32] {
+        &self.advantages
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+
+    /// The model without autodiff (for evaluation forwards and export checks).
+    pub fn valid_model(&self) -> ActorCritic {
+        self.model.valid()
+    }
+}
+
+/// Scales every gradient by `min(1, max_norm / (‖g‖ + 1e-6))` where ‖g‖ is the L2 norm
+/// over all parameters together (PyTorch's `clip_grad_norm_`, as CleanRL and SB3 use).
+/// Returns the gradients and ‖g‖ before clipping.
+fn clip_global_norm(
+    mut grads: GradientsParams,
+    ids: &[(ParamId, usize)],
+    max_norm: f64,
+) -> Result<(GradientsParams, f64)> {
+    let mut squares = 0.0f64;
+    for &(id, rank) in ids {
+        squares += match rank {
+            2 => grads.get::<2>(id).map(scalar_sum_sq2).transpose()?.unwrap_or(0.0),
+            _ => grads.get::<1>(id).map(|g| scalar(g.square().sum())).transpose()?.unwrap_or(0.0),
+        };
+    }
+    let norm = squares.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for &(id, rank) in ids {
+            if rank == 2 {
+                if let Some(g) = grads.remove::<2>(id) {
+                    grads.register(id, g.mul_scalar(scale));
+                }
+            } else if let Some(g) = grads.remove::<1>(id) {
+                grads.register(id, g.mul_scalar(scale));
+            }
+        }
+    }
+    Ok((grads, norm))
+}
+
+fn scalar_sum_sq2(g: Tensor<2>) -> Result<f64> {
+    scalar(g.square().sum())
+}
+
+fn scalar(t: Tensor<1>) -> Result<f64> {
+    let v = host(t)?;
+    Ok(v.first().copied().map(f64::from).unwrap_or(f64::NAN))
+}
+
+fn host(t: Tensor<1>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Config { field: "model".into(), message: format!("cannot read a tensor as f32: {e:?}") })
+}
+
+/// Normalizes to mean 0 and std 1 (population std + 1e-8), as CleanRL.
+fn normalize(x: &mut [f32]) {
+    let n = x.len() as f64;
+    let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let std = var.sqrt() + 1e-8;
+    x.iter_mut().for_each(|v| *v = ((f64::from(*v) - mean) / std) as f32);
+}
+
+/// `1 − Var(y − ŷ) / Var(y)`.
+pub fn explained_variance(predicted: &[f32], actual: &[f32]) -> Option<f64> {
+    let n = actual.len() as f64;
+    let var = |f: &dyn Fn(usize) -> f64| {
+        let mean = (0..actual.len()).map(f).sum::<f64>() / n;
+        (0..actual.len()).map(|k| (f(k) - mean).powi(2)).sum::<f64>() / n
+    };
+    let var_y = var(&|k| f64::from(actual[k]));
+    (var_y > 0.0).then(|| 1.0 - var(&|k| f64::from(actual[k] - predicted[k])) / var_y)
+}
+
+/// Fisher-Yates shuffle with the run's generator.
+pub fn shuffle(x: &mut [usize], rng: &mut impl Rng) {
+    for i in (1..x.len()).rev() {
+        let j = rng.random_range(0..=i);
+        x.swap(i, j);
+    }
+}
