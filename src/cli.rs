@@ -26,6 +26,8 @@ pub enum Command {
     Data(DataCommand),
     /// Backtest a strategy over a window of bars, with fees and slippage.
     Backtest(BacktestArgs),
+    /// Train a PPO agent (one run folder per seed).
+    Train(TrainArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -118,4 +120,43 @@ pub struct BacktestArgs {
     /// Write the trades CSV (`entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl`).
     #[arg(long)]
     pub trades_out: Option<PathBuf>,
+}
+
+/// Which environment `rltrade train` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrainEnvKind {
+    /// The trading environment on the train split of `--data`.
+    Trading,
+    /// CartPole-v1, the PPO sanity check.
+    Cartpole,
+}
+
+/// `rltrade train ...`: flags override the config file.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A TOML config file (sections `[ppo]`, `[train]`, `[env]`, ...).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The environment.
+    #[arg(long, value_enum, default_value = "trading")]
+    pub env: TrainEnvKind,
+    /// The CSV of bars (default: `data.path` of the config).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The run's seed (default `train.seed`).
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Several seeds, comma-separated: one run each, in `--out/seed-<N>/`.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Environment steps in total (default `ppo.total_steps`).
+    #[arg(long)]
+    pub total_steps: Option<u64>,
+    /// The run folder (default `checkpoints/<config name>-s<seed>/`); with `--seeds`, the
+    /// parent of one folder per seed. An existing non-empty folder is an error.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
 }

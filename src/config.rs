@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use rltrade_agent::config::PpoConfig;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, SplitConfig, SplitName};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
@@ -56,6 +57,23 @@ impl Default for BacktestConfig {
     }
 }
 
+/// Settings of `rltrade train` (`[train]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The run's one seed (env resets, action sampling, shuffles, initialization). Default 1.
+    pub seed: u64,
+    /// Backtest the greedy policy on the validation split and write the `last`
+    /// checkpoint every this many updates (and at the end). Default 10.
+    pub validation_every: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self { seed: 1, validation_every: 10 }
+    }
+}
+
 /// Everything a run needs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -74,6 +92,10 @@ pub struct Config {
     pub risk: RiskConfig,
     /// The backtest command.
     pub backtest: BacktestConfig,
+    /// PPO hyperparameters.
+    pub ppo: PpoConfig,
+    /// The train command.
+    pub train: TrainConfig,
 }
 
 impl Config {
@@ -106,6 +128,7 @@ impl Config {
         self.env.validate()?;
         self.execution.validate()?;
         self.risk.validate()?;
+        self.ppo.validate()?;
         Ok(())
     }
 

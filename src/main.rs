@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(DataCommand::Check { file, json }) => commands::data_check::run(&file, json),
         Command::Backtest(args) => commands::backtest::run(&args),
+        Command::Train(args) => commands::train::run(&args),
         Command::Config(ConfigCommand::Show { config }) => commands::config_show::run(config.as_deref()),
         Command::Bench(BenchCommand::Env { data, seconds, json }) => commands::bench_env::run(&data, seconds, json),
     };

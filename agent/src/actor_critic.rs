@@ -55,7 +55,9 @@ impl ActorCriticConfig {
             });
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut net = |d_out: usize, head_gain: f64| -> Vec<Linear> {
+        // Parameter ids by position (not burn's random ids), so that checkpoints of the
+        // same seed are byte-identical.
+        let mut net = |d_out: usize, head_gain: f64, id_base: u64| -> Vec<Linear> {
             let mut widths = vec![self.obs_dim];
             widths.extend(&self.hidden);
             widths.push(d_out);
@@ -64,12 +66,17 @@ impl ActorCriticConfig {
                 .map(|k| {
                     let gain = if k + 1 == n { head_gain } else { std::f64::consts::SQRT_2 };
                     let weight = orthogonal(widths[k], widths[k + 1], gain, &mut rng);
-                    linear(widths[k], widths[k + 1], weight, vec![0.0; widths[k + 1]], device)
+                    let mut layer = linear(widths[k], widths[k + 1], weight, vec![0.0; widths[k + 1]], device);
+                    layer.weight.id = ParamId::from(id_base + 2 * k as u64);
+                    if let Some(bias) = layer.bias.as_mut() {
+                        bias.id = ParamId::from(id_base + 2 * k as u64 + 1);
+                    }
+                    layer
                 })
                 .collect()
         };
-        let actor = net(self.n_actions, 0.01);
-        let critic = net(1, 1.0);
+        let actor = net(self.n_actions, 0.01, 1_000);
+        let critic = net(1, 1.0, 2_000);
         Ok(ActorCritic { actor, critic })
     }
 }

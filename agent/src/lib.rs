@@ -3,13 +3,17 @@
 
 pub mod actor_critic;
 pub mod cartpole;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod gae;
 pub mod init;
 pub mod mlp;
+pub mod policy;
 pub mod ppo;
 pub mod rollout;
+pub mod run_dir;
+pub mod trading_run;
 pub mod train;
 pub mod vector_env;
 

@@ -4,3 +4,4 @@ pub mod backtest;
 pub mod bench_env;
 pub mod config_show;
 pub mod data_check;
+pub mod train;

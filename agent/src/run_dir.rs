@@ -1,0 +1,74 @@
+//! The run folder: one per training run, holding the resolved config, provenance,
+//! `metrics.jsonl` and checkpoints. Every file is written atomically (temporary file,
+//! then rename).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `path` (and parents). An existing non-empty folder is an error: runs are
+    /// never overwritten.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the folder cannot be created or is not empty.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.exists() && fs::read_dir(path).map_err(|e| io(path, e))?.next().is_some() {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the run folder exists and is not empty: pick another --out",
+                ),
+            });
+        }
+        fs::create_dir_all(path).map_err(|e| io(path, e))?;
+        Ok(Self { path: path.to_path_buf() })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `bytes` to `name` inside the folder atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomically(&self.path.join(name), bytes)
+    }
+
+    /// Appends one line to `name` (for `metrics.jsonl`) and flushes it.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn append_line(&self, name: &str, line: &str) -> Result<()> {
+        let path = self.path.join(name);
+        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
+        writeln!(file, "{line}").map_err(|e| io(&path, e))?;
+        file.flush().map_err(|e| io(&path, e))
+    }
+}
+
+/// Writes `bytes` to `path` through `path.tmp` and a rename.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io { path: path.to_path_buf(), source }
+}

@@ -1,0 +1,171 @@
+//! `rltrade train`: PPO on the trading environment (or CartPole), one run folder per seed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
+use rltrade_env::bar::format_interval;
+use rltrade_env::data::{load_csv, load_csv_with_symbol};
+use rltrade_env::{MarketData, SplitName};
+use serde_json::json;
+
+use crate::cli::{TrainArgs, TrainEnvKind};
+use crate::config::Config;
+use crate::output::print_json;
+
+/// Resolves config and flags, trains each seed, prints a summary (or JSON).
+///
+/// # Errors
+/// Bad config or data, an existing run folder, training errors.
+pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(path) = &args.data {
+        config.data.path.clone_from(path);
+    }
+    if let Some(steps) = args.total_steps {
+        config.ppo.total_steps = steps;
+    }
+    let seeds: Vec<u64> = match (&args.seeds, args.seed) {
+        (Some(list), _) => list.clone(),
+        (None, Some(seed)) => vec![seed],
+        (None, None) => vec![config.train.seed],
+    };
+    config.validate()?;
+    let config_name = match (&args.env, &args.config) {
+        (TrainEnvKind::Cartpole, None) => "cartpole".to_string(),
+        (_, Some(path)) => path.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned()),
+        (_, None) => "default".to_string(),
+    };
+    let env = match args.env {
+        TrainEnvKind::Cartpole => TrainingEnv::CartPole,
+        TrainEnvKind::Trading => {
+            let path = &config.data.path;
+            let series = if config.data.symbol.is_empty() {
+                load_csv(path)?
+            } else {
+                load_csv_with_symbol(path, &config.data.symbol)?
+            };
+            tracing::info!(
+                "loaded {} bars of {} ({})",
+                series.len(),
+                series.symbol,
+                format_interval(series.interval_ms)
+            );
+            let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
+            TrainingEnv::Trading {
+                data,
+                env: config.env.clone(),
+                execution: config.execution.clone(),
+                risk: config.risk.clone(),
+            }
+        }
+    };
+    let mut reports = Vec::new();
+    for &seed in &seeds {
+        let run_dir = match (&args.out, args.seeds.is_some()) {
+            (Some(out), true) => out.join(format!("seed-{seed}")),
+            (Some(out), false) => out.clone(),
+            (None, _) => PathBuf::from("checkpoints").join(format!("{config_name}-s{seed}")),
+        };
+        let mut resolved = config.clone();
+        resolved.train.seed = seed;
+        let run = TrainingRun {
+            env: env.clone(),
+            ppo: config.ppo.clone(),
+            seed,
+            validation_every: config.train.validation_every,
+            run_dir: run_dir.clone(),
+            config_toml: resolved.to_toml()?,
+            provenance: provenance(&env, &resolved, seed, &config.data.path),
+        };
+        tracing::info!("training seed {seed} into {}", run_dir.display());
+        let report = run_training(&run, |line| tracing::info!("{line}"))
+            .with_context(|| format!("training seed {seed} into {}", run_dir.display()))?;
+        tracing::info!(
+            "seed {seed}: {} steps at {:.0} steps/s, mean return of the last 20 episodes {}",
+            report.total_steps,
+            report.steps_per_second,
+            report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
+        );
+        reports.push(report);
+    }
+    if args.json {
+        print_json(&report_json(&reports, args.seeds.is_some(), args.out.as_deref()))?;
+    } else {
+        for r in &reports {
+            println!(
+                "{}: seed {}, {} steps, {:.0} steps/s, mean return (last 20 episodes) {}, best validation Sharpe {}",
+                r.run_dir.display(),
+                r.seed,
+                r.total_steps,
+                r.steps_per_second,
+                r.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}")),
+                r.best_validation_sharpe.map_or_else(|| "-".into(), |s| format!("{s:.3}")),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_json(reports: &[RunReport], many: bool, out: Option<&Path>) -> serde_json::Value {
+    let total_steps: u64 = reports.iter().map(|r| r.total_steps).sum();
+    let sps = reports.iter().map(|r| r.steps_per_second).sum::<f64>() / reports.len().max(1) as f64;
+    let mut v = json!({
+        "total_steps": total_steps,
+        "steps_per_second": sps,
+        "runs": reports,
+    });
+    if many {
+        v["run_dirs"] = json!(reports.iter().map(|r| r.run_dir.clone()).collect::<Vec<_>>());
+        v["out"] = json!(out);
+        let means: Vec<f64> = reports.iter().filter_map(|r| r.mean_return_last_20_episodes).collect();
+        v["mean_return_last_20_episodes"] =
+            json!((!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64));
+    } else if let Some(r) = reports.first() {
+        v["run_dir"] = json!(r.run_dir);
+        v["mean_return_last_20_episodes"] = json!(r.mean_return_last_20_episodes);
+        v["best_validation_sharpe"] = json!(r.best_validation_sharpe);
+        v["seed"] = json!(r.seed);
+    }
+    v
+}
+
+/// `run.json`: what the run was trained on and with.
+fn provenance(env: &TrainingEnv, config: &Config, seed: u64, data_path: &Path) -> serde_json::Value {
+    let git_commit = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let mut v = json!({
+        "seed": seed,
+        "rltrade_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit,
+        "ppo": config.ppo,
+    });
+    if let TrainingEnv::Trading { data, .. } = env {
+        let bars = &data.series.bars;
+        v["env"] = json!("trading");
+        v["data_file"] = json!(data_path.display().to_string());
+        v["data_sha256"] = json!(data.series.sha256);
+        v["symbol"] = json!(data.series.symbol);
+        v["interval_ms"] = json!(data.series.interval_ms);
+        v["splits"] = json!({
+            "gap": data.splits.gap,
+            "train": data.splits.boundary(SplitName::Train, bars),
+            "validation": data.splits.boundary(SplitName::Validation, bars),
+            "test": data.splits.boundary(SplitName::Test, bars),
+        });
+        v["features"] = json!({
+            "config": data.feature_config,
+            "names": rltrade_env::features::FEATURE_NAMES,
+            "normalization": data.normalization,
+        });
+    } else {
+        v["env"] = json!("cartpole");
+    }
+    v
+}
