@@ -132,6 +132,27 @@ impl Config {
         Ok(())
     }
 
+    /// Loads and validates the bars of `[data]` (symbol from `data.symbol`, or the file name).
+    ///
+    /// # Errors
+    /// The file's first hard data error, naming file and line.
+    pub fn load_series(&self) -> anyhow::Result<rltrade_env::BarSeries> {
+        let path = &self.data.path;
+        let series = if self.data.symbol.is_empty() {
+            rltrade_env::data::load_csv(path)?
+        } else {
+            rltrade_env::data::load_csv_with_symbol(path, &self.data.symbol)?
+        };
+        tracing::info!(
+            "loaded {} bars of {} ({}) from {}",
+            series.len(),
+            series.symbol,
+            rltrade_env::bar::format_interval(series.interval_ms),
+            path.display()
+        );
+        Ok(series)
+    }
+
     /// The config as TOML.
     ///
     /// # Errors

@@ -8,7 +8,6 @@ use anyhow::Context;
 use rltrade_env::backtest::{BacktestResult, BacktestSetup, evaluation_window, run_backtest};
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
-use rltrade_env::data::{load_csv, load_csv_with_symbol};
 use rltrade_env::{MarketData, Policy};
 use rltrade_exec::TradeSide;
 use serde_json::{Value, json};
@@ -26,16 +25,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     apply_overrides(&mut config, args);
     config.validate()?;
 
-    let path = &config.data.path;
-    let series =
-        if config.data.symbol.is_empty() { load_csv(path)? } else { load_csv_with_symbol(path, &config.data.symbol)? };
-    tracing::info!(
-        "loaded {} bars of {} ({}) from {}",
-        series.len(),
-        series.symbol,
-        format_interval(series.interval_ms),
-        path.display()
-    );
+    let series = config.load_series()?;
     let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
 
     let mut policy: Box<dyn Policy> = match config.backtest.strategy {

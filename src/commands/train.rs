@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
-use rltrade_env::bar::format_interval;
-use rltrade_env::data::{load_csv, load_csv_with_symbol};
 use rltrade_env::{MarketData, SplitName};
 use serde_json::json;
 
@@ -41,18 +39,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let env = match args.env {
         TrainEnvKind::Cartpole => TrainingEnv::CartPole,
         TrainEnvKind::Trading => {
-            let path = &config.data.path;
-            let series = if config.data.symbol.is_empty() {
-                load_csv(path)?
-            } else {
-                load_csv_with_symbol(path, &config.data.symbol)?
-            };
-            tracing::info!(
-                "loaded {} bars of {} ({})",
-                series.len(),
-                series.symbol,
-                format_interval(series.interval_ms)
-            );
+            let series = config.load_series()?;
             let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
             TrainingEnv::Trading {
                 data,
