@@ -21,12 +21,6 @@ impl GreedyPolicy {
         let logits = vec![0.0; weights.actor.d_out()];
         Self { name: name.into(), scratch: weights.scratch(), weights, logits }
     }
-
-    /// The logits of one observation (`[obs_dim]` → `[n_actions]`).
-    pub fn logits(&mut self, obs: &[f32]) -> &[f32] {
-        self.weights.logits(obs, &mut self.scratch, &mut self.logits);
-        &self.logits
-    }
 }
 
 impl Policy for GreedyPolicy {

@@ -6,7 +6,7 @@
 //! (eq. 7 and 9); implementation details from Huang et al., "The 37 Implementation
 //! Details of PPO", ICLR Blog Track 2022.
 
-use burn::module::{Module, ParamId};
+use burn::module::ParamId;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -99,9 +99,6 @@ impl Learner {
         let (b_advantages, b_returns) = (&self.advantages, &self.returns);
         let batch = c.batch_size;
         let mut stats = UpdateStats { learning_rate: lr, ..UpdateStats::default() };
-        let mut mb_obs = Vec::with_capacity(batch * d);
-        let (mut mb_actions, mut mb_logprobs, mut mb_adv, mut mb_returns, mut mb_values) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for epoch in 0..c.n_epochs {
             shuffle(&mut self.b_inds, rng);
             let mut sums = [0.0f64; 7];
@@ -109,12 +106,10 @@ impl Learner {
             for start in (0..n).step_by(batch) {
                 let mb_inds = &self.b_inds[start..(start + batch).min(n)];
                 let m = mb_inds.len();
-                mb_obs.clear();
-                mb_actions.clear();
-                mb_logprobs.clear();
-                mb_adv.clear();
-                mb_returns.clear();
-                mb_values.clear();
+                let mut mb_obs = Vec::with_capacity(m * d);
+                let (mut mb_actions, mut mb_logprobs) = (Vec::with_capacity(m), Vec::with_capacity(m));
+                let (mut mb_adv, mut mb_returns, mut mb_values) =
+                    (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
                 for &k in mb_inds {
                     mb_obs.extend_from_slice(&b_obs[k * d..(k + 1) * d]);
                     mb_actions.push(b_actions[k] as i64);
@@ -127,11 +122,11 @@ impl Learner {
                     normalize(&mut mb_adv);
                 }
                 let dev = &self.device;
-                let obs = Tensor::<2>::from_data(TensorData::new(mb_obs.clone(), [m, d]), dev);
-                let actions = Tensor::<2, Int>::from_data(TensorData::new(mb_actions.clone(), [m, 1]), dev);
-                let old_logprobs = Tensor::<1>::from_data(TensorData::new(mb_logprobs.clone(), [m]), dev);
-                let advantages = Tensor::<1>::from_data(TensorData::new(mb_adv.clone(), [m]), dev);
-                let returns = Tensor::<1>::from_data(TensorData::new(mb_returns.clone(), [m]), dev);
+                let obs = Tensor::<2>::from_data(TensorData::new(mb_obs, [m, d]), dev);
+                let actions = Tensor::<2, Int>::from_data(TensorData::new(mb_actions, [m, 1]), dev);
+                let old_logprobs = Tensor::<1>::from_data(TensorData::new(mb_logprobs, [m]), dev);
+                let advantages = Tensor::<1>::from_data(TensorData::new(mb_adv, [m]), dev);
+                let returns = Tensor::<1>::from_data(TensorData::new(mb_returns, [m]), dev);
 
                 let (logits, new_values) = self.model.forward(obs);
                 let log_probs = log_softmax(logits, 1);
@@ -144,7 +139,7 @@ impl Learner {
                 let pg_loss2 = advantages.neg() * ratio.clone().clamp(1.0 - c.clip_range, 1.0 + c.clip_range);
                 let pg_loss = pg_loss1.max_pair(pg_loss2).mean();
                 let v_loss = if c.clip_vloss {
-                    let old_values = Tensor::<1>::from_data(TensorData::new(mb_values.clone(), [m]), dev);
+                    let old_values = Tensor::<1>::from_data(TensorData::new(mb_values, [m]), dev);
                     let unclipped = (new_values.clone() - returns.clone()).square();
                     let clipped = old_values.clone() + (new_values - old_values).clamp(-c.clip_range, c.clip_range);
                     let clipped = (clipped - returns).square();
@@ -199,21 +194,6 @@ impl Learner {
         stats.explained_variance = explained_variance(&rollout.values, &self.returns);
         Ok(stats)
     }
-
-    /// Advantages of the last update (`[n_steps, n_envs]`).
-    pub fn advantages(&self) -> &[f32] {
-        &self.advantages
-    }
-
-    /// The model being trained.
-    pub fn model(&self) -> &ActorCritic {
-        &self.model
-    }
-
-    /// The model without autodiff (for evaluation forwards and export checks).
-    pub fn valid_model(&self) -> ActorCritic {
-        self.model.valid()
-    }
 }
 
 /// Scales every gradient by `min(1, max_norm / (‖g‖ + 1e-6))` where ‖g‖ is the L2 norm
@@ -227,7 +207,7 @@ fn clip_global_norm(
     let mut squares = 0.0f64;
     for &(id, rank) in ids {
         squares += match rank {
-            2 => grads.get::<2>(id).map(scalar_sum_sq2).transpose()?.unwrap_or(0.0),
+            2 => grads.get::<2>(id).map(|g| scalar(g.square().sum())).transpose()?.unwrap_or(0.0),
             _ => grads.get::<1>(id).map(|g| scalar(g.square().sum())).transpose()?.unwrap_or(0.0),
         };
     }
@@ -245,10 +225,6 @@ fn clip_global_norm(
         }
     }
     Ok((grads, norm))
-}
-
-fn scalar_sum_sq2(g: Tensor<2>) -> Result<f64> {
-    scalar(g.square().sum())
 }
 
 fn scalar(t: Tensor<1>) -> Result<f64> {

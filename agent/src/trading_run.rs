@@ -152,7 +152,7 @@ fn train_with_logging<E: VectorEnv>(
     let started = std::time::Instant::now();
     let every = run.validation_every.max(1);
     let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
-    let (learner, _weights, summary) = train(env, &run.ppo, run.seed, |log: &UpdateLog<'_>| {
+    let (_, _, summary) = train(env, &run.ppo, run.seed, |log: &UpdateLog<'_>| {
         returns.extend(log.episodes.iter().map(|e| e.0));
         let mut line = metrics_line(log, started.elapsed().as_secs_f64());
         let checkpoint_now = log.update % every == 0 || log.update == log.num_updates;
@@ -197,7 +197,6 @@ fn train_with_logging<E: VectorEnv>(
         ));
         Ok(Control::Continue)
     })?;
-    drop(learner);
     Ok((summary, best))
 }
 

@@ -53,8 +53,8 @@ pub fn first_decision_index(data: &MarketData, warmup: Warmup) -> usize {
 ///
 /// # Errors
 /// [`Error::InsufficientWarmup`] when a named split starts too early for a policy
-/// (saying how many bars are missing); [`Error::TooFewBars`]-like config errors when
-/// `all` leaves no bar to trade.
+/// (saying how many bars are missing); [`Error::Config`] when the window leaves no bar
+/// to trade.
 pub fn evaluation_window(
     data: &MarketData,
     split: SplitName,

@@ -300,8 +300,7 @@ impl TradingEnv {
         let start = self.rng.random_range(lo..=hi);
         let end = (start + self.config.max_episode_steps).min(self.range.end - 1);
         self.begin(start, end, false, false);
-        self.write_observation(obs);
-        self.info()
+        self.observe(obs)
     }
 
     /// Starts an evaluation episode (backtest): the first decision at the close of bar
@@ -318,8 +317,7 @@ impl TradingEnv {
             });
         }
         self.begin(start, end, true, record_trades);
-        self.write_observation(obs);
-        Ok(self.info())
+        Ok(self.observe(obs))
     }
 
     fn begin(&mut self, start: usize, end: usize, evaluation: bool, record_trades: bool) {
@@ -393,8 +391,7 @@ impl TradingEnv {
     fn advance(&mut self, target: Option<f64>, obs: &mut [f32]) -> Result<StepOutcome> {
         let mut info = StepInfo::default();
         if self.t >= self.end {
-            self.write_observation(obs);
-            return Ok(StepOutcome { reward: 0.0, terminated: false, truncated: true, info: self.info() });
+            return Ok(StepOutcome { reward: 0.0, terminated: false, truncated: true, info: self.observe(obs) });
         }
         let bars = &self.data.series.bars;
         let decision_bar = bars[self.t];
@@ -470,28 +467,15 @@ impl TradingEnv {
         self.steps += 1;
         let terminated = !self.evaluation && equity <= self.config.ruin_fraction * self.execution.initial_cash;
         let truncated = !terminated && (self.t >= self.end || self.steps >= self.max_steps);
-        self.write_observation(obs);
-        let base = self.info();
+        let base = self.observe(obs);
         Ok(StepOutcome { reward, terminated, truncated, info: info_with(base, info) })
     }
 
-    fn info(&self) -> StepInfo {
-        let bar = self.data.series.bars[self.t];
-        StepInfo {
-            index: self.t,
-            time_ms: bar.time_ms,
-            equity: self.portfolio.equity(),
-            cash: self.portfolio.cash,
-            position: self.portfolio.quantity,
-            exposure: self.portfolio.exposure_at(bar.close),
-            ..StepInfo::default()
-        }
-    }
-
-    /// Writes the observation at bar `t`: rows `t − window + 1 ..= t` of the normalized
-    /// feature matrix (oldest first; rows before bar 0 are zeros), then the position state.
+    /// Writes the observation at bar `t` into `obs` and returns the matching info:
+    /// rows `t − window + 1 ..= t` of the normalized feature matrix (oldest first; rows
+    /// before bar 0 are zeros), then the position state.
     #[inline]
-    fn write_observation(&self, obs: &mut [f32]) {
+    fn observe(&self, obs: &mut [f32]) -> StepInfo {
         assert_eq!(obs.len(), self.obs_dim, "observation buffer length");
         let n = self.data.n_features;
         let window = self.config.window;
@@ -501,10 +485,20 @@ impl TradingEnv {
         let pad = (window - rows) * n;
         features[..pad].fill(0.0);
         features[pad..].copy_from_slice(&self.data.features[first * n..(self.t + 1) * n]);
-        let price = self.data.series.bars[self.t].close;
-        state[0] = self.portfolio.exposure_at(price) as f32;
+        let bar = self.data.series.bars[self.t];
+        let exposure = self.portfolio.exposure_at(bar.close);
+        state[0] = exposure as f32;
         state[1] = self.portfolio.unrealized_return() as f32;
         state[2] = ln_1p_count(self.bars_in_position);
+        StepInfo {
+            index: self.t,
+            time_ms: bar.time_ms,
+            equity: self.portfolio.equity(),
+            cash: self.portfolio.cash,
+            position: self.portfolio.quantity,
+            exposure,
+            ..StepInfo::default()
+        }
     }
 }
 

@@ -103,12 +103,13 @@ fn bench_vec(
     let mut out = VecStepBuffers::new(n_envs, venv.obs_dim());
     venv.reset(&mut out.obs)?;
     let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let n_actions = config.actions.len();
     let mut actions = vec![0usize; n_envs];
     let mut batches = 0u64;
     let start = Instant::now();
     while start.elapsed() < budget {
         for _ in 0..64 {
-            actions.iter_mut().for_each(|a| *a = rng.random_range(0..2));
+            actions.iter_mut().for_each(|a| *a = rng.random_range(0..n_actions));
             venv.step(&actions, &mut out)?;
         }
         batches += 64;
