@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use rltrade_env::SplitName;
 
+use rltrade_agent::compare::arms::BaselineSpec;
+use rltrade_agent::export::CheckpointChoice;
+
 use crate::config::Strategy;
 
 /// rltrade: reinforcement-learning trading on historical OHLCV bars, with an honest
@@ -28,6 +31,11 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Train a PPO agent (one run folder per seed).
     Train(TrainArgs),
+    /// Export a run's checkpoint to ONNX with its model card, checked against burn.
+    Export(ExportArgs),
+    /// Compare exported RL policies with baselines out of sample (bootstrap intervals,
+    /// fee sensitivity, plot and report).
+    Compare(CompareArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -87,6 +95,9 @@ pub struct BacktestArgs {
     /// The strategy.
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
+    /// The model folder of `--strategy model`: an export or a run (its `export/`).
+    #[arg(long, required_if_eq("strategy", "model"))]
+    pub model: Option<PathBuf>,
     /// Fast SMA period (bars) of the MA crossover.
     #[arg(long)]
     pub fast: Option<usize>,
@@ -157,6 +168,76 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rltrade export ...`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run folder.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Which checkpoint: best (by validation Sharpe) or last.
+    #[arg(long, default_value = "best", value_parser = parse_checkpoint)]
+    pub checkpoint: CheckpointChoice,
+    /// The export folder (default `<run>/export/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_checkpoint(s: &str) -> Result<CheckpointChoice, String> {
+    match s {
+        "best" => Ok(CheckpointChoice::Best),
+        "last" => Ok(CheckpointChoice::Last),
+        other => Err(format!("`{other}`: expected best or last")),
+    }
+}
+
+/// `rltrade compare ...`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The CSV of bars (default: the first model card's data file).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Model folders: exports (holding model_card.json) or runs (holding export/).
+    /// Runs that differ only in seed form one arm.
+    #[arg(long, num_args = 1.., required = true)]
+    pub models: Vec<PathBuf>,
+    /// A baseline: buy-and-hold, ma:FAST:SLOW or ma:auto; repeatable (default all of
+    /// buy-and-hold, ma:50:200, ma:auto).
+    #[arg(long)]
+    pub baseline: Vec<BaselineSpec>,
+    /// The evaluation split (boundaries from the model cards).
+    #[arg(long, default_value = "test")]
+    pub split: SplitName,
+    /// Fee levels in bps, comma-separated; the first drives the main table (default: the
+    /// config's fee, then 0 and 20).
+    #[arg(long, value_delimiter = ',')]
+    pub fee_bps: Option<Vec<f64>>,
+    /// Slippage in bps (default: the config's, 5).
+    #[arg(long)]
+    pub slippage_bps: Option<f64>,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Mean block length of the bootstrap, bars (default n^(1/3)).
+    #[arg(long)]
+    pub block_len: Option<f64>,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub bootstrap_seed: u64,
+    /// A TOML config file (costs, cash and risk limits for every arm).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The output folder for report.md, equity.svg and compare.json (default
+    /// `<first run>/compare/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }

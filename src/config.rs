@@ -35,6 +35,9 @@ pub enum Strategy {
     MaCrossover,
     /// Buy at the first open of the window and hold.
     BuyAndHold,
+    /// An exported RL policy (`--model DIR`), greedy, through ONNX Runtime; the window,
+    /// actions, features and split dates come from its model card.
+    Model,
 }
 
 /// Settings of `rltrade backtest` (`[backtest]`).

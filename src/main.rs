@@ -19,16 +19,34 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Check { file, json }) => commands::data_check::run(&file, json),
         Command::Backtest(args) => commands::backtest::run(&args),
         Command::Train(args) => commands::train::run(&args),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Compare(args) => commands::compare::run(&args),
         Command::Config(ConfigCommand::Show { config }) => commands::config_show::run(config.as_deref()),
         Command::Bench(BenchCommand::Env { data, seconds, json }) => commands::bench_env::run(&data, seconds, json),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_chain(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, `: `-separated, skipping a cause whose text the message
+/// before it already holds (errors that print their source themselves).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+    }
+    text
 }
 
 /// Logs go to stderr (stdout is for results); `RUST_LOG` sets the level (default info).

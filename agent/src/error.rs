@@ -40,6 +40,17 @@ pub enum Error {
         /// Which quantity.
         what: &'static str,
     },
+    /// An export failed its checks (parity, splits).
+    #[error("export {path}: {message}")]
+    Export {
+        /// The export folder.
+        path: PathBuf,
+        /// What failed, with the numbers.
+        message: String,
+    },
+    /// The exported policy could not be loaded or run.
+    #[error(transparent)]
+    Policy(#[from] rltrade_policy::Error),
 }
 
 /// Result alias of `rltrade-agent`.

@@ -4,11 +4,14 @@
 pub mod actor_critic;
 pub mod cartpole;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod gae;
 pub mod init;
 pub mod mlp;
+pub mod onnx_graph;
 pub mod policy;
 pub mod ppo;
 pub mod rollout;

@@ -244,6 +244,9 @@ pub fn run_backtest(
         borrow_fees_paid: portfolio.borrow_fees_paid,
         num_fills: portfolio.num_fills,
     });
+    if let Some(message) = policy.take_failure() {
+        return Err(Error::PolicyFailed { policy: policy.name(), message });
+    }
     let mut trades = env.closed_trades().to_vec();
     trades.extend(env.open_trade());
     Ok(BacktestResult {

@@ -178,6 +178,15 @@ pub enum Error {
         /// Length given.
         found: usize,
     },
+    /// A policy could not decide (an inference error, an invalid output); the backtest
+    /// built on it is not valid.
+    #[error("policy `{policy}` failed: {message}")]
+    PolicyFailed {
+        /// The policy's name.
+        policy: String,
+        /// Its first failure.
+        message: String,
+    },
     /// An error from the execution core.
     #[error(transparent)]
     Exec(#[from] rltrade_exec::Error),

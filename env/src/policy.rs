@@ -49,6 +49,13 @@ pub trait Policy {
 
     /// Forgets all state (a new run).
     fn reset(&mut self);
+
+    /// Takes the first failure since the last call, if any: a decision the policy could
+    /// not make (an inference error, a NaN output), for which it held its position.
+    /// [`crate::backtest::run_backtest`] fails with it. The default never fails.
+    fn take_failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The index of the largest value, ties to the lowest index (NaN never wins).

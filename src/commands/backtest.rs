@@ -10,6 +10,7 @@ use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{MarketData, Policy};
 use rltrade_exec::TradeSide;
+use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde_json::{Value, json};
 
 use crate::cli::BacktestArgs;
@@ -25,10 +26,29 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     apply_overrides(&mut config, args);
     config.validate()?;
 
+    let mut onnx = None;
+    if config.backtest.strategy == Strategy::Model {
+        let dir = args.model.as_deref().context("--strategy model needs --model DIR")?;
+        let model = OnnxModel::load(dir)?;
+        let card = model.card();
+        if args.data.is_none() && args.config.is_none() {
+            // the data the model was trained on
+            config.data.path = card.data.file.clone().into();
+        }
+        config.env.window = card.window;
+        config.env.actions.clone_from(&card.actions);
+        config.features = card.features.clone();
+        config.split = card.split.clone();
+        onnx = Some(model);
+    }
     let series = config.load_series()?;
-    let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
+    let data = Arc::new(match &onnx {
+        Some(model) => model.card().market_data(series)?,
+        None => MarketData::new(series, &config.features, &config.split, config.env.window, None)?,
+    });
 
     let mut policy: Box<dyn Policy> = match config.backtest.strategy {
+        Strategy::Model => Box::new(OnnxPolicy::new(onnx.take().context("the model was loaded above")?)),
         Strategy::MaCrossover => Box::new(MaCrossover::new(
             config.backtest.fast,
             config.backtest.slow,

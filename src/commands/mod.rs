@@ -2,6 +2,8 @@
 
 pub mod backtest;
 pub mod bench_env;
+pub mod compare;
 pub mod config_show;
 pub mod data_check;
+pub mod export;
 pub mod train;

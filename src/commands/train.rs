@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_env::{MarketData, SplitName};
 use serde_json::json;
@@ -76,6 +77,18 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             report.steps_per_second,
             report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
         );
+        if matches!(env, TrainingEnv::Trading { .. }) {
+            let export = super::export::export_run(&run_dir, CheckpointChoice::Best, None)
+                .with_context(|| format!("exporting {}", run_dir.display()))?;
+            let p = &export.card.parity;
+            tracing::info!(
+                "exported the best checkpoint to {}: parity on {} test observations, max abs error ONNX Runtime {:.2e}, tract {:.2e}",
+                export.out_dir.display(),
+                p.observations,
+                p.ort_max_abs_error,
+                p.tract_max_abs_error
+            );
+        }
         reports.push(report);
     }
     if args.json {

@@ -38,8 +38,24 @@ pub fn data(file: &str) -> String {
 }
 
 /// Runs `rltrade args...` in `dir`.
+/// The project's ONNX Runtime library is used unless `ORT_DYLIB_PATH` says otherwise
+/// (`scripts/test.sh` installs it and sets the variable).
 pub fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rltrade")).args(args).current_dir(dir).output().expect("run rltrade")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        command.env(
+            "ORT_DYLIB_PATH",
+            format!("{}/.ort/onnxruntime/capi/libonnxruntime.so.1.31.1", env!("CARGO_MANIFEST_DIR")),
+        );
+    }
+    command.args(args).current_dir(dir).output().expect("run rltrade")
+}
+
+/// Runs `rltrade args...` in `dir` with extra environment variables.
+pub fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
+    command.envs(env.iter().copied());
+    command.args(args).current_dir(dir).output().expect("run rltrade")
 }
 
 /// Describes a finished command for assertion messages.

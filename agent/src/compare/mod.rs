@@ -1,0 +1,413 @@
+//! The offline A/B comparison: RL policies (exported, run through ONNX Runtime) against
+//! baselines, out of sample, through one backtest code path, one set of costs and risk
+//! limits, and one evaluation window.
+//!
+//! For each arm and fee level every run is backtested; Sharpe and total return get 95%
+//! intervals from a paired stationary block bootstrap of per-bar returns
+//! ([`bootstrap`]), and every RL arm gets its paired difference to every baseline.
+
+pub mod arms;
+pub mod bootstrap;
+pub mod plot;
+pub mod report;
+
+use std::sync::Arc;
+
+use rltrade_env::backtest::{BacktestResult, BacktestSetup, EvaluationWindow, evaluation_window, run_backtest};
+use rltrade_env::baselines::{BuyAndHold, MaCrossover};
+use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName};
+use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_policy::{OnnxModel, OnnxPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use self::arms::ArmKind;
+use self::arms::{BaselineSpec, MA_AUTO_GRID, RlArmSpec};
+use self::bootstrap::{BootstrapConfig, Interval, differences, paired_draws, percentile_interval, returns_from_equity};
+use crate::error::{Error, Result};
+
+/// What to compare, on which data, with which costs.
+#[derive(Clone, Debug)]
+pub struct CompareRequest {
+    /// The bars (checked against every model's card: symbol, interval).
+    pub series: BarSeries,
+    /// RL arms (at least one).
+    pub rl_arms: Vec<RlArmSpec>,
+    /// Baseline arms.
+    pub baselines: Vec<BaselineSpec>,
+    /// The evaluation split (its boundaries come from the models' cards).
+    pub split: SplitName,
+    /// Fee levels in bps of fill notional; the first drives the main table.
+    pub fees_bps: Vec<f64>,
+    /// Cash, slippage and venue rules (the fee is replaced by each level).
+    pub execution: ExecutionConfig,
+    /// Risk limits, the same for every arm.
+    pub risk: RiskConfig,
+    /// Bootstrap settings.
+    pub bootstrap: BootstrapConfig,
+}
+
+/// One arm's results at the main fee.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ArmReport {
+    /// `buy-and-hold`, `ma:50:200`, `ma:auto`, or the RL arm's run name.
+    pub name: String,
+    /// RL or baseline.
+    pub kind: ArmKind,
+    /// The seeds of an RL arm (empty for baselines).
+    pub seeds: Vec<u64>,
+    /// For `ma:auto`: the pair chosen on the validation split (`ma:F:S`).
+    pub chosen: Option<String>,
+    /// The backtest metrics (for RL: the mean over seeds of every numeric field).
+    pub metrics: Map<String, Value>,
+    /// Standard deviation of Sharpe over seeds (ddof 1; `None` for one run).
+    pub sharpe_std: Option<f64>,
+    /// Standard deviation of total return over seeds (ddof 1; `None` for one run).
+    pub total_return_std: Option<f64>,
+    /// 95% bootstrap interval of Sharpe (of the seed mean for RL).
+    pub sharpe_ci95: Interval,
+    /// 95% bootstrap interval of total return (a fraction; of the seed mean for RL).
+    pub total_return_ci95: Interval,
+    /// One backtest per seed (one for a baseline), at the main fee.
+    #[serde(skip)]
+    pub runs: Vec<BacktestResult>,
+}
+
+/// The paired difference RL arm − baseline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DifferenceReport {
+    /// The RL arm.
+    pub arm: String,
+    /// The baseline.
+    pub baseline: String,
+    /// Sharpe difference (point estimate: mean over seeds minus the baseline's).
+    pub sharpe_diff: Option<f64>,
+    /// Its 95% paired bootstrap interval.
+    pub sharpe_diff_ci95: Interval,
+    /// Total return difference (fractions).
+    pub total_return_diff: f64,
+    /// Its 95% paired bootstrap interval.
+    pub total_return_diff_ci95: Interval,
+    /// Share of resamples in which the RL arm's Sharpe is higher.
+    pub prob_sharpe_higher: f64,
+}
+
+/// One arm at one fee level.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FeeArm {
+    /// Arm name.
+    pub name: String,
+    /// Sharpe (mean over seeds for RL).
+    pub sharpe: Option<f64>,
+    /// Total return, a fraction (mean over seeds for RL).
+    pub total_return: f64,
+    /// Final equity, quote currency (mean over seeds for RL).
+    pub final_equity: f64,
+    /// Turnover (mean over seeds for RL).
+    pub turnover: f64,
+}
+
+/// All arms at one fee level.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FeeRow {
+    /// Fee, bps of fill notional.
+    pub fee_bps: f64,
+    /// The arms.
+    pub arms: Vec<FeeArm>,
+}
+
+/// The whole comparison.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompareReport {
+    /// Arms at the main fee.
+    pub arms: Vec<ArmReport>,
+    /// RL − baseline paired differences.
+    pub differences: Vec<DifferenceReport>,
+    /// Every arm at every fee level.
+    pub fee_sensitivity: Vec<FeeRow>,
+    /// The evaluation window.
+    pub window: EvaluationWindow,
+    /// Open time of the window's first bar, ms since epoch UTC.
+    pub first_bar_ms: i64,
+    /// Open time of its last bar.
+    pub last_bar_ms: i64,
+    /// Symbol.
+    pub symbol: String,
+    /// Bar interval, ms.
+    pub interval_ms: i64,
+    /// The data file's SHA-256.
+    pub data_sha256: String,
+    /// Main fee, bps.
+    pub fee_bps: f64,
+    /// Slippage, bps.
+    pub slippage_bps: f64,
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Bootstrap resamples.
+    pub bootstrap_resamples: usize,
+    /// Mean block length used, bars.
+    pub bootstrap_mean_block_len: f64,
+    /// Bootstrap seed.
+    pub bootstrap_seed: u64,
+}
+
+struct RlModel {
+    seed: u64,
+    policy: OnnxPolicy,
+    data: Arc<MarketData>,
+    env: EnvConfig,
+}
+
+/// Runs the comparison.
+///
+/// # Errors
+/// No RL arm or fee, models that do not fit the data or each other (splits, action
+/// lists), missing ONNX Runtime, backtest errors, an inference error in a run.
+pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
+    let config_err = |field: &str, message: String| Error::Config { field: field.into(), message };
+    let Some(&main_fee) = request.fees_bps.first() else {
+        return Err(config_err("--fee-bps", "give at least one fee level".into()));
+    };
+    // Load every model with its own market data (its card's features, normalization, split dates).
+    let mut rl: Vec<(String, Vec<RlModel>)> = Vec::new();
+    let mut first: Option<(String, rltrade_env::Splits)> = None;
+    for arm in &request.rl_arms {
+        let mut models = Vec::new();
+        for (seed, dir) in &arm.models {
+            let model = OnnxModel::load(dir)?;
+            let card = model.card().clone();
+            let data = Arc::new(card.market_data(request.series.clone())?);
+            match &first {
+                Some((name, splits)) if *splits != data.splits => {
+                    return Err(config_err(
+                        "--models",
+                        format!("{name} and {} split the data differently: compare them separately", card.name),
+                    ));
+                }
+                Some(_) => {}
+                None => first = Some((card.name.clone(), data.splits.clone())),
+            }
+            let env = EnvConfig { window: card.window, actions: card.actions.clone(), ..EnvConfig::default() };
+            models.push(RlModel { seed: *seed, policy: OnnxPolicy::new(model).with_name(&arm.name), data, env });
+        }
+        rl.push((arm.name.clone(), models));
+    }
+    if first.is_none() {
+        return Err(config_err("--models", "give at least one model".into()));
+    }
+    let base_data = Arc::clone(&rl[0].1[0].data);
+    let base_env = rl[0].1[0].env.clone();
+    let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| BacktestSetup {
+        data: Arc::clone(data),
+        env: env.clone(),
+        execution: ExecutionConfig { fee_bps: fee, ..request.execution.clone() },
+        risk: request.risk.clone(),
+    };
+
+    // ma:auto: the grid's best validation Sharpe at the main fee.
+    let mut baselines: Vec<(BaselineSpec, Option<String>)> = Vec::new();
+    for spec in &request.baselines {
+        let chosen = match spec {
+            BaselineSpec::MaAuto => {
+                let (fast, slow) = choose_ma(&setup_at(&base_data, &base_env, main_fee), request.risk.allow_short)?;
+                Some(format!("ma:{fast}:{slow}"))
+            }
+            _ => None,
+        };
+        baselines.push((*spec, chosen));
+    }
+    let make_baseline = |spec: &BaselineSpec, chosen: &Option<String>| -> Result<Box<dyn Policy>> {
+        let actions = &base_env.actions;
+        Ok(match spec {
+            BaselineSpec::BuyAndHold => Box::new(BuyAndHold::new(actions)?),
+            BaselineSpec::Ma { fast, slow } => {
+                Box::new(MaCrossover::new(*fast, *slow, actions, request.risk.allow_short)?)
+            }
+            BaselineSpec::MaAuto => {
+                let pair: BaselineSpec =
+                    chosen.as_deref().unwrap_or_default().parse().map_err(|m| config_err("ma:auto", m))?;
+                let BaselineSpec::Ma { fast, slow } = pair else { unreachable!("ma:auto chooses an MA pair") };
+                Box::new(MaCrossover::new(fast, slow, actions, request.risk.allow_short)?)
+            }
+        })
+    };
+
+    // One window for every arm.
+    let mut warmups = Vec::new();
+    for (_, models) in &rl {
+        warmups.extend(models.iter().map(|m| (m.policy.name(), m.policy.warmup())));
+    }
+    for (spec, chosen) in &baselines {
+        let p = make_baseline(spec, chosen)?;
+        warmups.push((p.name(), p.warmup()));
+    }
+    let window = evaluation_window(&base_data, request.split, &warmups)?;
+
+    // Backtest every arm at every fee.
+    let mut per_fee: Vec<Vec<Vec<BacktestResult>>> = Vec::new(); // [fee][arm][seed]
+    for &fee in &request.fees_bps {
+        let mut arms_at_fee = Vec::new();
+        for (_, models) in rl.iter_mut() {
+            let mut runs = Vec::new();
+            for m in models.iter_mut() {
+                m.policy.reset();
+                runs.push(run_backtest(&setup_at(&m.data, &m.env, fee), window, &mut m.policy)?);
+            }
+            arms_at_fee.push(runs);
+        }
+        for (spec, chosen) in &baselines {
+            let mut p = make_baseline(spec, chosen)?;
+            arms_at_fee.push(vec![run_backtest(&setup_at(&base_data, &base_env, fee), window, p.as_mut())?]);
+        }
+        per_fee.push(arms_at_fee);
+    }
+
+    // Bootstrap at the main fee, paired across arms.
+    let main = &per_fee[0];
+    let initial = request.execution.initial_cash;
+    let returns: Vec<Vec<Vec<f64>>> = main
+        .iter()
+        .map(|runs| {
+            runs.iter()
+                .map(|r| returns_from_equity(initial, &r.equity_curve.iter().map(|p| p.equity).collect::<Vec<_>>()))
+                .collect()
+        })
+        .collect();
+    let periods = request.series.periods_per_year();
+    let draws = paired_draws(&returns, periods, &request.bootstrap);
+    let n_bars = returns.first().and_then(|a| a.first()).map_or(0, Vec::len);
+
+    let mut arms = Vec::new();
+    let names: Vec<(String, ArmKind, Vec<u64>, Option<String>)> = rl
+        .iter()
+        .map(|(name, models)| (name.clone(), ArmKind::Rl, models.iter().map(|m| m.seed).collect(), None))
+        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], chosen.clone())))
+        .collect();
+    for (((name, kind, seeds, chosen), runs), d) in names.into_iter().zip(main).zip(&draws) {
+        let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
+        let totals: Vec<f64> = runs.iter().map(|r| r.metrics.total_return).collect();
+        arms.push(ArmReport {
+            name,
+            kind,
+            seeds,
+            chosen,
+            metrics: mean_metrics(runs)?,
+            sharpe_std: sample_std(&sharpes),
+            total_return_std: sample_std(&totals),
+            sharpe_ci95: percentile_interval(&d.sharpe),
+            total_return_ci95: percentile_interval(&d.total_return),
+            runs: runs.clone(),
+        });
+    }
+    let mut diffs = Vec::new();
+    for (i, a) in arms.iter().enumerate().filter(|(_, a)| a.kind == ArmKind::Rl) {
+        for (j, b) in arms.iter().enumerate().filter(|(_, b)| b.kind == ArmKind::Baseline) {
+            let ds = differences(&draws[i].sharpe, &draws[j].sharpe);
+            let dr = differences(&draws[i].total_return, &draws[j].total_return);
+            let sharpe = |arm: &ArmReport| arm.metrics.get("sharpe").and_then(Value::as_f64);
+            let total = |arm: &ArmReport| arm.metrics.get("total_return").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            diffs.push(DifferenceReport {
+                arm: a.name.clone(),
+                baseline: b.name.clone(),
+                sharpe_diff: sharpe(a).zip(sharpe(b)).map(|(x, y)| x - y),
+                sharpe_diff_ci95: percentile_interval(&ds),
+                total_return_diff: total(a) - total(b),
+                total_return_diff_ci95: percentile_interval(&dr),
+                prob_sharpe_higher: ds.iter().filter(|x| **x > 0.0).count() as f64 / ds.len().max(1) as f64,
+            });
+        }
+    }
+    let fee_sensitivity = request
+        .fees_bps
+        .iter()
+        .zip(&per_fee)
+        .map(|(&fee_bps, arms_at_fee)| FeeRow {
+            fee_bps,
+            arms: arms
+                .iter()
+                .zip(arms_at_fee)
+                .map(|(arm, runs)| {
+                    let mean = |f: &dyn Fn(&BacktestResult) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+                    let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
+                    FeeArm {
+                        name: arm.name.clone(),
+                        sharpe: (!sharpes.is_empty()).then(|| sharpes.iter().sum::<f64>() / sharpes.len() as f64),
+                        total_return: mean(&|r| r.metrics.total_return),
+                        final_equity: mean(&|r| r.metrics.final_equity),
+                        turnover: mean(&|r| r.metrics.turnover),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let first_run = &main[0][0];
+    Ok(CompareReport {
+        arms,
+        differences: diffs,
+        fee_sensitivity,
+        window,
+        first_bar_ms: first_run.first_bar_ms,
+        last_bar_ms: first_run.last_bar_ms,
+        symbol: request.series.symbol.clone(),
+        interval_ms: request.series.interval_ms,
+        data_sha256: request.series.sha256.clone(),
+        fee_bps: main_fee,
+        slippage_bps: request.execution.slippage_bps,
+        initial_cash: initial,
+        bootstrap_resamples: request.bootstrap.resamples,
+        bootstrap_mean_block_len: bootstrap::mean_block_len(&request.bootstrap, n_bars),
+        bootstrap_seed: request.bootstrap.seed,
+    })
+}
+
+/// The MA pair of [`MA_AUTO_GRID`] with the highest Sharpe on the validation split
+/// (no Sharpe ranks last; ties go to the first in grid order).
+///
+/// # Errors
+/// Backtest errors (too little history before the validation split).
+pub fn choose_ma(setup: &BacktestSetup, allow_short: bool) -> Result<(usize, usize)> {
+    let mut best: Option<((usize, usize), f64)> = None;
+    for &(fast, slow) in &MA_AUTO_GRID {
+        let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;
+        let window = evaluation_window(&setup.data, SplitName::Validation, &[(p.name(), p.warmup())])?;
+        let sharpe = run_backtest(setup, window, &mut p)?.metrics.sharpe.unwrap_or(f64::NEG_INFINITY);
+        if best.is_none_or(|(_, s)| sharpe > s) {
+            best = Some(((fast, slow), sharpe));
+        }
+    }
+    Ok(best.map_or((50, 200), |(pair, _)| pair))
+}
+
+/// Mean over runs of every numeric metric (a field that is `null` in any run is `null`).
+fn mean_metrics(runs: &[BacktestResult]) -> Result<Map<String, Value>> {
+    let objects: Vec<Map<String, Value>> = runs
+        .iter()
+        .map(|r| match serde_json::to_value(&r.metrics) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => {
+                Err(Error::Config { field: "metrics".into(), message: "metrics do not serialize to an object".into() })
+            }
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Map::new();
+    if let Some(first) = objects.first() {
+        for key in first.keys() {
+            let values: Option<Vec<f64>> = objects.iter().map(|o| o.get(key).and_then(Value::as_f64)).collect();
+            let v = match values {
+                Some(v) if !v.is_empty() => serde_json::json!(v.iter().sum::<f64>() / v.len() as f64),
+                _ => Value::Null,
+            };
+            out.insert(key.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
+fn sample_std(x: &[f64]) -> Option<f64> {
+    if x.len() < 2 {
+        return None;
+    }
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    Some((x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt())
+}

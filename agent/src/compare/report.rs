@@ -1,0 +1,142 @@
+//! `report.md`: the comparison in words and tables, with an honest verdict: an RL arm
+//! "beats" a baseline only when the whole 95% interval of its paired Sharpe difference
+//! is above zero, "loses to" it when the whole interval is below, and otherwise the
+//! difference is not distinguishable from noise.
+
+use std::fmt::Write as _;
+
+use rltrade_env::bar::{format_interval, format_time_ms};
+
+use super::arms::MA_AUTO_GRID;
+use super::{ArmKind, CompareReport, DifferenceReport};
+
+/// The verdict on one paired difference, from its Sharpe interval.
+pub fn verdict(d: &DifferenceReport) -> &'static str {
+    let [lo, hi] = d.sharpe_diff_ci95;
+    if lo > 0.0 {
+        "beats"
+    } else if hi < 0.0 {
+        "loses to"
+    } else {
+        "is not distinguishable from"
+    }
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.filter(|x| x.is_finite()).map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() { format!("{:.2}%", v * 100.0) } else { "–".into() }
+}
+
+/// The markdown report; `plot_file` is the plot's file name next to it; `provenance`
+/// lines (data file, models) go under "Setup".
+pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Out-of-sample comparison: {} {}\n", report.symbol, format_interval(report.interval_ms));
+    md.push_str("## Verdict\n\n");
+    if report.differences.is_empty() {
+        md.push_str("No RL arm to compare.\n");
+    }
+    for d in &report.differences {
+        let _ = writeln!(
+            md,
+            "- **{}** {} **{}** on Sharpe: difference {} (95% interval {} to {}; higher in {:.0}% of resamples); total return difference {} ({} to {}).",
+            d.arm,
+            verdict(d),
+            d.baseline,
+            num(d.sharpe_diff, 3),
+            num(Some(d.sharpe_diff_ci95[0]), 3),
+            num(Some(d.sharpe_diff_ci95[1]), 3),
+            d.prob_sharpe_higher * 100.0,
+            pct(d.total_return_diff),
+            pct(d.total_return_diff_ci95[0]),
+            pct(d.total_return_diff_ci95[1]),
+        );
+    }
+    md.push_str("\n## Setup\n\n");
+    let _ = writeln!(
+        md,
+        "- Window: the `{}` split, {} to {} ({} bars), the same for every arm.",
+        report.window.split,
+        format_time_ms(report.first_bar_ms),
+        format_time_ms(report.last_bar_ms),
+        report.window.bars()
+    );
+    let _ = writeln!(
+        md,
+        "- Costs: fee {} bps of fill notional, slippage {} bps; starting cash {}; fills at the next bar's open.",
+        report.fee_bps, report.slippage_bps, report.initial_cash
+    );
+    let _ = writeln!(md, "- Data SHA-256: `{}`.", report.data_sha256);
+    for line in provenance {
+        let _ = writeln!(md, "- {line}");
+    }
+    for a in report.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
+        let _ = writeln!(
+            md,
+            "- RL arm `{}`: {} run(s), seeds {:?}, greedy policy through ONNX Runtime.",
+            a.name,
+            a.seeds.len(),
+            a.seeds
+        );
+    }
+    let _ = writeln!(
+        md,
+        "- `ma:auto`: the (fast, slow) pair of {:?} with the best Sharpe on the validation split.",
+        MA_AUTO_GRID
+    );
+    let _ = writeln!(
+        md,
+        "- Intervals: paired stationary block bootstrap of per-bar returns (Politis & Romano 1994), {} resamples, mean block length {:.1} bars, seed {}; 2.5%/97.5% percentiles.",
+        report.bootstrap_resamples, report.bootstrap_mean_block_len, report.bootstrap_seed
+    );
+
+    md.push_str("\n## Metrics\n\n");
+    md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | trades | turnover | exposure | fees |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for a in &report.arms {
+        let m = |k: &str| a.metrics.get(k).and_then(serde_json::Value::as_f64);
+        let name = a.chosen.as_ref().map_or_else(|| a.name.clone(), |c| format!("{} ({c})", a.name));
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} ({} to {}) | {} ({} to {}) | {} | {} | {} | {} | {} | {} | {} | {} |",
+            if a.kind == ArmKind::Rl { "rl" } else { "baseline" },
+            if a.seeds.is_empty() { "–".into() } else { a.seeds.len().to_string() },
+            num(m("final_equity"), 2),
+            pct(m("total_return").unwrap_or(f64::NAN)),
+            pct(a.total_return_ci95[0]),
+            pct(a.total_return_ci95[1]),
+            num(m("sharpe"), 3),
+            num(Some(a.sharpe_ci95[0]), 3),
+            num(Some(a.sharpe_ci95[1]), 3),
+            num(a.sharpe_std, 3),
+            num(m("sortino"), 3),
+            pct(m("max_drawdown").unwrap_or(f64::NAN)),
+            num(m("calmar"), 3),
+            num(m("num_trades"), 1),
+            num(m("turnover"), 2),
+            pct(m("exposure").unwrap_or(f64::NAN)),
+            num(m("fees_paid"), 2),
+        );
+    }
+    md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean.\n");
+
+    md.push_str("\n## Fee sensitivity\n\n| fee (bps) |");
+    for a in &report.arms {
+        let _ = write!(md, " {} Sharpe | {} return |", a.name, a.name);
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|---|".repeat(report.arms.len()));
+    md.push('\n');
+    for row in &report.fee_sensitivity {
+        let _ = write!(md, "| {} |", row.fee_bps);
+        for a in &row.arms {
+            let _ = write!(md, " {} | {} |", num(a.sharpe, 3), pct(a.total_return));
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "\n## Equity\n\n![equity curves]({plot_file})");
+    md
+}

@@ -1,0 +1,296 @@
+//! `model_card.json`: what an exported policy was trained on and how to feed it.
+//!
+//! The card is the contract between training and every later use (backtest, compare,
+//! the serving daemon): the observation layout (window, features, normalization,
+//! position features), the action list, the symbol and interval, the splits (as dates,
+//! so the same test split is found again), the data file's SHA-256 and the ONNX file's
+//! SHA-256. Wall-clock facts (`created_at`) live here, never in `policy.onnx`, so that
+//! the same seed exports a byte-identical ONNX file.
+
+use std::path::Path;
+
+use rltrade_env::bar::format_interval;
+use rltrade_env::features::{FEATURE_NAMES, FeatureConfig, Normalization};
+use rltrade_env::split::SplitBoundary;
+use rltrade_env::trading_env::POSITION_FEATURES;
+use rltrade_env::{BarSeries, MarketData, SplitConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The card format this build writes and reads.
+pub const MODEL_CARD_FORMAT: u32 = 1;
+/// The ONNX graph's input: observations `[batch, obs_dim]` f32.
+pub const INPUT_OBS: &str = "obs";
+/// The ONNX graph's output: action probabilities `[batch, n_actions]` f32.
+pub const OUTPUT_PROBS: &str = "probs";
+/// The ONNX graph's output: action logits `[batch, n_actions]` f32.
+pub const OUTPUT_LOGITS: &str = "logits";
+
+/// The ONNX file as the card describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxInfo {
+    /// File name inside the export folder (`policy.onnx`).
+    pub file: String,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// The ONNX opset the graph imports.
+    pub opset: i64,
+    /// Input name ([`INPUT_OBS`]).
+    pub input: String,
+    /// Output names ([`OUTPUT_PROBS`], [`OUTPUT_LOGITS`]).
+    pub outputs: Vec<String>,
+    /// Hidden layer widths of the actor MLP (tanh).
+    pub hidden: Vec<usize>,
+}
+
+/// The data file the model was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataInfo {
+    /// The path as given at training time.
+    pub file: String,
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Number of bars.
+    pub n_bars: usize,
+}
+
+/// Split boundaries on the training data (bar indices and times).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitBoundaries {
+    /// Warm-up gap between splits, in bars.
+    pub gap: usize,
+    /// The train split.
+    pub train: SplitBoundary,
+    /// The validation split.
+    pub validation: SplitBoundary,
+    /// The test split.
+    pub test: SplitBoundary,
+}
+
+/// Agreement of ONNX Runtime (and tract) with burn on recorded observations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parity {
+    /// Observations compared (recorded on the test split).
+    pub observations: usize,
+    /// Max |ort − burn| over probabilities and logits.
+    pub ort_max_abs_error: f64,
+    /// Max |tract − burn| over probabilities and logits.
+    pub tract_max_abs_error: f64,
+    /// Observations whose top two probabilities differ by more than the tie tolerance.
+    pub decisive_observations: usize,
+    /// Decisive observations where ONNX Runtime's greedy action equals burn's.
+    pub greedy_agreements: usize,
+}
+
+/// Versions of what built and checked the export.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Versions {
+    /// rltrade's version.
+    pub rltrade: String,
+    /// The git commit of the training run, when known.
+    pub git_commit: Option<String>,
+    /// burn's version (training).
+    pub burn: String,
+    /// ONNX Runtime's version used for the parity check.
+    pub onnxruntime: String,
+    /// tract-onnx's version (writing and cross-check).
+    pub tract_onnx: String,
+}
+
+/// `model_card.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    /// [`MODEL_CARD_FORMAT`].
+    pub format_version: u32,
+    /// The run's name (its folder name), used as the arm name in comparisons.
+    pub name: String,
+    /// When the export was written, RFC 3339 UTC (wall clock; not part of the ONNX file).
+    pub created_at: String,
+    /// The ONNX file.
+    pub onnx: OnnxInfo,
+    /// Observation length: `window × n_features + position_features`.
+    pub obs_dim: usize,
+    /// Bars of features per observation.
+    pub window: usize,
+    /// Feature names, in observation order (oldest bar first within the window).
+    pub feature_names: Vec<String>,
+    /// Position features appended after the window (exposure, unrealized PnL, ...).
+    pub position_features: usize,
+    /// The action list: action `i` targets exposure `actions[i]` (signed fraction of equity).
+    pub actions: Vec<f64>,
+    /// Symbol, upper case (e.g. `BTCUSD`).
+    pub symbol: String,
+    /// Bar interval in ms.
+    pub interval_ms: i64,
+    /// Bar interval as exchanges name it (`1h`).
+    pub interval: String,
+    /// The feature pipeline's settings.
+    pub features: FeatureConfig,
+    /// Normalization statistics, fitted on the train split.
+    pub normalization: Normalization,
+    /// The training data.
+    pub data: DataInfo,
+    /// The splits as dates (`train_end`, `validation_end`): applied to the same file they
+    /// give the same bar ranges; applied to a longer file, the same dates.
+    pub split: SplitConfig,
+    /// The split boundaries on the training data.
+    pub splits: SplitBoundaries,
+    /// Training facts: seed, steps, checkpoint, validation Sharpe, PPO settings, the
+    /// environment, execution and risk settings it was trained with.
+    pub training: serde_json::Value,
+    /// The parity check run at export.
+    pub parity: Parity,
+    /// Versions.
+    pub versions: Versions,
+}
+
+impl ModelCard {
+    /// Reads and checks a card.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if unreadable; [`Error::Card`] naming the field when malformed, of
+    /// another format version, or inconsistent (obs_dim, feature names).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let card: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::Card { path: path.to_path_buf(), message: format!("malformed: {e}") })?;
+        card.check_consistent().map_err(|message| Error::Card { path: path.to_path_buf(), message })?;
+        Ok(card)
+    }
+
+    /// The card as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn check_consistent(&self) -> std::result::Result<(), String> {
+        if self.format_version != MODEL_CARD_FORMAT {
+            return Err(format!(
+                "format_version {} is not supported (this build reads {MODEL_CARD_FORMAT}): export the run again",
+                self.format_version
+            ));
+        }
+        let n_features = self.feature_names.len();
+        if self.normalization.mean.len() != n_features || self.normalization.std.len() != n_features {
+            return Err(format!(
+                "normalization: {} means and {} stds for {n_features} features",
+                self.normalization.mean.len(),
+                self.normalization.std.len()
+            ));
+        }
+        let expected = self.window * n_features + self.position_features;
+        if self.obs_dim != expected {
+            return Err(format!(
+                "obs_dim: {} but window {} × {n_features} features + {} position features = {expected}",
+                self.obs_dim, self.window, self.position_features
+            ));
+        }
+        if self.actions.len() < 2 || self.actions.iter().any(|a| !a.is_finite()) {
+            return Err(format!("actions: {:?} must hold at least two finite exposures", self.actions));
+        }
+        if self.interval_ms <= 0 {
+            return Err(format!("interval_ms: {} must be positive", self.interval_ms));
+        }
+        Ok(())
+    }
+
+    /// The number of actions.
+    pub fn n_actions(&self) -> usize {
+        self.actions.len()
+    }
+
+    /// Checks that `series` is data this model can trade: same interval and symbol (compared without case
+    /// and separators).
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] naming `symbol` or `interval`.
+    pub fn check_series(&self, series: &BarSeries) -> Result<()> {
+        if series.interval_ms != self.interval_ms {
+            return Err(self.mismatch(
+                "interval",
+                &format_interval(self.interval_ms),
+                &format_interval(series.interval_ms),
+            ));
+        }
+        if normalize_symbol(&series.symbol) != normalize_symbol(&self.symbol) {
+            return Err(self.mismatch("symbol", &self.symbol, &series.symbol));
+        }
+        Ok(())
+    }
+
+    /// Checks the observation layout this build produces against the card's: feature
+    /// names and count, position features and `obs_dim`, and the action list.
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] naming the field.
+    pub fn check_layout(&self, features: &FeatureConfig, window: usize, actions: &[f64]) -> Result<()> {
+        let names: Vec<String> = FEATURE_NAMES.iter().map(|s| (*s).to_string()).collect();
+        if names != self.feature_names {
+            return Err(self.mismatch("feature_names", &self.feature_names.join(","), &names.join(",")));
+        }
+        if *features != self.features {
+            return Err(self.mismatch("features", &format!("{:?}", self.features), &format!("{features:?}")));
+        }
+        if window != self.window {
+            return Err(self.mismatch("window", &self.window.to_string(), &window.to_string()));
+        }
+        if POSITION_FEATURES != self.position_features {
+            return Err(self.mismatch(
+                "position_features",
+                &self.position_features.to_string(),
+                &POSITION_FEATURES.to_string(),
+            ));
+        }
+        let obs_dim = window * names.len() + POSITION_FEATURES;
+        if obs_dim != self.obs_dim {
+            return Err(self.mismatch("obs_dim", &self.obs_dim.to_string(), &obs_dim.to_string()));
+        }
+        if actions.len() != self.actions.len() {
+            return Err(self.mismatch(
+                "action count",
+                &format!("{} {:?}", self.actions.len(), self.actions),
+                &format!("{} {actions:?}", actions.len()),
+            ));
+        }
+        if actions != self.actions.as_slice() {
+            return Err(self.mismatch("actions", &format!("{:?}", self.actions), &format!("{actions:?}")));
+        }
+        Ok(())
+    }
+
+    /// Market data for this model from `series`: the card's features, window, split
+    /// dates and normalization statistics (never refitted), after [`Self::check_series`].
+    ///
+    /// # Errors
+    /// A symbol or interval mismatch; the env's errors (too few bars for a split, ...).
+    pub fn market_data(&self, series: BarSeries) -> Result<MarketData> {
+        self.check_series(&series)?;
+        Ok(MarketData::new(series, &self.features, &self.split, self.window, Some(self.normalization.clone()))?)
+    }
+
+    fn mismatch(&self, field: &str, expected: &str, found: &str) -> Error {
+        Error::Mismatch {
+            model: self.name.clone(),
+            field: field.to_string(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+}
+
+/// Symbols compare without case and separators: `BTC-USD`, `btc/usd` and `BTCUSD` are one.
+fn normalize_symbol(symbol: &str) -> String {
+    symbol.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// The interval text for `interval_ms` (re-exported for writers of cards).
+pub fn interval_name(interval_ms: i64) -> String {
+    format_interval(interval_ms)
+}

