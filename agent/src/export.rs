@@ -105,7 +105,7 @@ pub struct ExportReport {
 /// the numbers), I/O errors.
 pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     let checkpoint_dir = request.run_dir.join("checkpoints").join(request.checkpoint.as_str());
-    let device = Device::flex();
+    let device = crate::inference_device();
     let (model, state) = load_checkpoint(&checkpoint_dir, &device)?;
     let setup = &request.setup;
     let data = &setup.data;

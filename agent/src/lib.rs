@@ -22,6 +22,11 @@ pub mod vector_env;
 
 pub use error::{Error, Result};
 
+/// The inference device (export, parity checks): burn's flex backend without autodiff.
+pub fn inference_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}
+
 /// The training device: burn's pure-Rust flex backend with autodiff.
 pub fn training_device() -> burn::tensor::Device {
     burn::tensor::Device::flex().autodiff()

@@ -39,6 +39,31 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
     if report.differences.is_empty() {
         md.push_str("No RL arm to compare.\n");
     }
+    let sharpe = |name: &str| {
+        report
+            .arms
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.metrics.get("sharpe"))
+            .and_then(serde_json::Value::as_f64)
+    };
+    for rl in report.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
+        let best = report
+            .arms
+            .iter()
+            .filter(|a| a.kind == ArmKind::Baseline)
+            .filter_map(|a| sharpe(&a.name).map(|s| (a.name.as_str(), s)))
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        if let (Some(s), Some((name, b))) = (sharpe(&rl.name), best) {
+            let _ = writeln!(
+                md,
+                "**{}** (mean of {} seed(s)) had a Sharpe of {s:.3} after fees, {} the best baseline, {name} ({b:.3}).\n",
+                rl.name,
+                rl.seeds.len(),
+                if s > b { "above" } else { "below" }
+            );
+        }
+    }
     for d in &report.differences {
         let _ = writeln!(
             md,
