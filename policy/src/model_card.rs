@@ -294,3 +294,109 @@ fn normalize_symbol(symbol: &str) -> String {
 pub fn interval_name(interval_ms: i64) -> String {
     format_interval(interval_ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use rltrade_env::Bar;
+    use rltrade_env::split::SplitBoundary;
+
+    use super::*;
+
+    fn boundary() -> SplitBoundary {
+        SplitBoundary { start: 0, end: 2, start_ms: 0, last_ms: 1, start_time: String::new(), last_time: String::new() }
+    }
+
+    fn card() -> ModelCard {
+        let n = FEATURE_NAMES.len();
+        ModelCard {
+            format_version: MODEL_CARD_FORMAT,
+            name: "btc-s1".into(),
+            created_at: "2026-11-21T00:00:00Z".into(),
+            onnx: OnnxInfo {
+                file: "policy.onnx".into(),
+                sha256: "0".repeat(64),
+                opset: 17,
+                input: INPUT_OBS.into(),
+                outputs: vec![OUTPUT_PROBS.into(), OUTPUT_LOGITS.into()],
+                hidden: vec![64, 64],
+            },
+            obs_dim: 32 * n + POSITION_FEATURES,
+            window: 32,
+            feature_names: FEATURE_NAMES.iter().map(|s| (*s).to_string()).collect(),
+            position_features: POSITION_FEATURES,
+            actions: vec![0.0, 1.0],
+            symbol: "BTC-USD".into(),
+            interval_ms: 3_600_000,
+            interval: "1h".into(),
+            features: FeatureConfig::default(),
+            normalization: Normalization { mean: vec![0.0; n], std: vec![1.0; n], clip: 5.0 },
+            data: DataInfo { file: "btc.csv".into(), sha256: "0".repeat(64), n_bars: 10 },
+            split: SplitConfig::default(),
+            splits: SplitBoundaries { gap: 0, train: boundary(), validation: boundary(), test: boundary() },
+            training: serde_json::json!({}),
+            parity: Parity {
+                observations: 1,
+                ort_max_abs_error: 0.0,
+                tract_max_abs_error: 0.0,
+                decisive_observations: 1,
+                greedy_agreements: 1,
+            },
+            versions: Versions {
+                rltrade: "0.1.0".into(),
+                git_commit: None,
+                burn: "0.22.1".into(),
+                onnxruntime: "1.31.1".into(),
+                tract_onnx: "0.23.9".into(),
+            },
+        }
+    }
+
+    fn series(symbol: &str, interval_ms: i64) -> BarSeries {
+        let bars = (0..5)
+            .map(|i| Bar { time_ms: i * interval_ms, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 })
+            .collect();
+        BarSeries::from_bars(symbol, bars)
+    }
+
+    #[test]
+    fn the_layout_this_build_produces_fits_and_each_difference_is_named() {
+        let card = card();
+        card.check_layout(&FeatureConfig::default(), 32, &[0.0, 1.0]).unwrap();
+        let field = |r: Result<()>| match r {
+            Err(Error::Mismatch { field, .. }) => field,
+            other => panic!("expected a mismatch, got {other:?}"),
+        };
+        assert_eq!(field(card.check_layout(&FeatureConfig::default(), 16, &[0.0, 1.0])), "window");
+        assert_eq!(field(card.check_layout(&FeatureConfig::default(), 32, &[-1.0, 0.0, 1.0])), "action count");
+        assert_eq!(field(card.check_layout(&FeatureConfig::default(), 32, &[0.0, 0.5])), "actions");
+        let other = FeatureConfig { rsi_period: 7, ..FeatureConfig::default() };
+        assert_eq!(field(card.check_layout(&other, 32, &[0.0, 1.0])), "features");
+    }
+
+    #[test]
+    fn series_must_have_the_interval_and_symbol() {
+        let card = card();
+        card.check_series(&series("BTCUSD", 3_600_000)).unwrap();
+        card.check_series(&series("btc/usd", 3_600_000)).unwrap();
+        let err = card.check_series(&series("BTCUSD", 1_800_000)).unwrap_err().to_string();
+        assert!(err.contains("interval") && err.contains("1h") && err.contains("30m"), "{err}");
+        let err = card.check_series(&series("ETHUSD", 3_600_000)).unwrap_err().to_string();
+        assert!(err.contains("symbol") && err.contains("ETHUSD"), "{err}");
+    }
+
+    #[test]
+    fn an_inconsistent_or_foreign_card_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model_card.json");
+        let write = |c: &ModelCard| std::fs::write(&path, c.to_json()).unwrap();
+        write(&card());
+        assert_eq!(ModelCard::load(&path).unwrap(), card());
+        write(&ModelCard { obs_dim: 100, ..card() });
+        let err = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(err.contains("model_card.json") && err.contains("obs_dim: 100"), "{err}");
+        write(&ModelCard { format_version: 99, ..card() });
+        assert!(ModelCard::load(&path).unwrap_err().to_string().contains("format_version 99"));
+        std::fs::write(&path, "{\"name\": 1}").unwrap();
+        assert!(ModelCard::load(&path).unwrap_err().to_string().contains("malformed"));
+    }
+}
