@@ -375,7 +375,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Lower-case hex SHA-256 of bytes.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(2 * digest.len());

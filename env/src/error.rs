@@ -178,6 +178,13 @@ pub enum Error {
         /// Length given.
         found: usize,
     },
+    /// A saved environment state ([`crate::trading_env::TradingEnvState`],
+    /// [`crate::vec_env::VecEnvState`]) does not fit the environment it is restored into.
+    #[error("saved environment state: {message}")]
+    InvalidState {
+        /// What does not fit.
+        message: String,
+    },
     /// An error from the execution core.
     #[error(transparent)]
     Exec(#[from] rltrade_exec::Error),
