@@ -141,6 +141,29 @@ pub fn save_checkpoint(
     Ok(())
 }
 
+/// Completes a [`save_checkpoint`] into `dir` that was interrupted between its two
+/// renames (the old checkpoint moved to `<dir>.old`, the new one still at `<dir>.tmp`):
+/// puts the new one in place if it is complete (every file matches `state.json`), else
+/// the old one. Does nothing when `dir` exists. Returns whether it moved a folder.
+///
+/// # Errors
+/// [`Error::Io`] when a folder cannot be renamed.
+pub fn recover_interrupted_save(dir: &Path) -> Result<bool> {
+    if dir.exists() {
+        return Ok(false);
+    }
+    let (tmp, old) = (dir.with_extension("tmp"), dir.with_extension("old"));
+    let source = if tmp.is_dir() && read_state(&tmp).is_ok() {
+        tmp
+    } else if old.is_dir() {
+        old
+    } else {
+        return Ok(false);
+    };
+    fs::rename(&source, dir).map_err(|e| Error::Io { path: source.clone(), source: e })?;
+    Ok(true)
+}
+
 /// Loads the model and state of the checkpoint in `dir` onto `device`, checking that
 /// every file is there, matches its SHA-256 in `state.json`, and is consistent with it.
 ///

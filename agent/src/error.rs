@@ -32,8 +32,8 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A run folder cannot be resumed as asked: its config, data or environment differ
-    /// from the ones given, or it has nothing to resume from.
+    /// A run folder cannot be resumed as asked: its config, data file or environment
+    /// differ from the ones given.
     #[error("cannot resume {path}: {message}")]
     Resume {
         /// The run folder (or the file in it that differs).

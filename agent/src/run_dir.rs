@@ -71,7 +71,7 @@ impl RunDir {
 }
 
 /// Keeps the first `updates` lines of the JSON-lines file `name` (`metrics.jsonl`) and
-/// drops the rest, atomically: what a run resumed from the checkpoint of update
+/// drops the rest, atomically (a missing file holds 0 updates): what a run resumed from the checkpoint of update
 /// `updates` does, so that every update appears once. Line i must be the object of
 /// update i (its `update` field).
 ///
@@ -80,6 +80,9 @@ impl RunDir {
 /// missing, not JSON, or of another update.
 pub fn keep_first_updates(dir: &RunDir, name: &str, updates: u64) -> Result<()> {
     let path = dir.path().join(name);
+    if updates == 0 && !path.exists() {
+        return Ok(());
+    }
     let text = fs::read_to_string(&path).map_err(|e| io(&path, e))?;
     let mut kept = String::new();
     let mut lines = text.lines();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cartpole::CartPoleVecEnv;
-use crate::checkpoint::{CheckpointState, ResumeState, load_resume, save_checkpoint};
+use crate::checkpoint::{CheckpointState, ResumeState, load_resume, recover_interrupted_save, save_checkpoint};
 use crate::config::PpoConfig;
 use crate::error::{Error, Result};
 use crate::mlp::ActorCriticWeights;
@@ -94,7 +94,8 @@ pub struct RunReport {
     pub best_validation_sharpe: Option<f64>,
     /// Share of wall time spent collecting rollouts.
     pub collect_share: f64,
-    /// The update the run resumed from (`None` for a run started here).
+    /// The update the run resumed from (`None` for a run started here; 0 for a resumed
+    /// run that had not finished its first update).
     pub resumed_from_update: Option<u64>,
 }
 
@@ -117,8 +118,8 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
         dir
     };
     let config_sha256 = rltrade_env::data::sha256_file(&dir.path().join("config.toml"))?;
-    let resume = if run.resume { Some(resume_point(run, &dir, &config_sha256)?) } else { None };
-    let resumed_from_update = resume.as_ref().map(|(r, _)| r.state.update);
+    let resume = if run.resume { resume_point(run, &dir, &config_sha256)? } else { None };
+    let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
     let env_seed = derive_seed(run.seed, SeedPurpose::Env);
     let logging = Logging { run, dir: &dir, config_sha256 };
     let (summary, best) = match &run.env {
@@ -161,14 +162,17 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
 }
 
 /// Loads `checkpoints/last` of the run folder, checks it belongs to `run`, cuts
-/// `metrics.jsonl` to its update and notes the resume in `run.json`.
-fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<(Resume, ResumeState)> {
+/// `metrics.jsonl` to its update and notes the resume in `run.json`. `None` when the
+/// run stopped before its first update ended: it then starts over in its folder.
+fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<Option<(Resume, ResumeState)>> {
     let last = dir.path().join("checkpoints").join("last");
+    for checkpoint in ["last", "best"] {
+        recover_interrupted_save(&dir.path().join("checkpoints").join(checkpoint))?;
+    }
     if !last.exists() {
-        return Err(Error::Resume {
-            path: dir.path().to_path_buf(),
-            message: "it has no checkpoints/last (the run stopped before its first update ended): start it anew".into(),
-        });
+        keep_first_updates(dir, "metrics.jsonl", 0)?;
+        record_resume(dir, 0, &run.provenance)?;
+        return Ok(None);
     }
     let (resume, state, resume_state) = load_resume(&last, &crate::training_device())?;
     let mismatch = |message: String| Error::Checkpoint { path: last.clone(), message };
@@ -186,7 +190,7 @@ fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<
     }
     keep_first_updates(dir, "metrics.jsonl", state.update)?;
     record_resume(dir, state.update, &run.provenance)?;
-    Ok((resume, resume_state))
+    Ok(Some((resume, resume_state)))
 }
 
 /// The greedy policy's Sharpe and total return on the validation split.

@@ -223,8 +223,26 @@ fn a_resume_that_does_not_fit_or_a_damaged_checkpoint_is_refused_by_name() {
         fs::write(last.join("state.json"), text.replace("\"version\": 2", "\"version\": 1")).unwrap();
     });
     assert!(err.contains("state.json has layout version 1, this build reads version 2"), "{err}");
-    let err = damaged("no-checkpoint", &|last| fs::remove_dir_all(last).unwrap());
-    assert!(err.contains("it has no checkpoints/last"), "{err}");
+    // a save interrupted between its two renames: the complete new folder, else the old one
+    for (name, keep_new) in [("between-renames", true), ("before-new-complete", false)] {
+        let copy = tmp.path().join(name);
+        copy_dir(&dir, &copy);
+        let last = copy.join("checkpoints/last");
+        copy_dir(&last, &copy.join("checkpoints/last.tmp"));
+        fs::rename(&last, copy.join("checkpoints/last.old")).unwrap();
+        if !keep_new {
+            fs::remove_file(copy.join("checkpoints/last.tmp/resume.cbor")).unwrap();
+        }
+        let report = run_training(&TrainingRun { resume: true, ..run(&env, &copy, 4) }, go_on).unwrap();
+        assert_eq!((report.resumed_from_update, report.updates), (Some(2), 4), "{name}");
+    }
+    // a run stopped before its first update ended starts over in its folder
+    let copy = tmp.path().join("before-first-update");
+    copy_dir(&dir, &copy);
+    fs::remove_dir_all(copy.join("checkpoints")).unwrap();
+    let report = run_training(&TrainingRun { resume: true, ..run(&env, &copy, 4) }, go_on).unwrap();
+    assert_eq!((report.resumed_from_update, report.updates), (Some(0), 4));
+    assert_eq!(metrics(&copy), metrics(&tmp.path().join("between-renames")));
     let err = damaged("short-metrics", &|last| {
         let metrics = last.join("../../metrics.jsonl");
         let text = fs::read_to_string(&metrics).unwrap();
