@@ -76,6 +76,9 @@ impl ProgressBarDisplay {
             let bar = ProgressBar::with_draw_target(Some(progress.num_updates), ProgressDrawTarget::stderr())
                 .with_style(style)
                 .with_position(progress.update.saturating_sub(1));
+            // the estimator takes the starting position as seen, so the ETA counts only
+            // the updates of this session
+            bar.tick();
             bar.reset_eta();
             bar
         });
