@@ -167,6 +167,8 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
     dir.write("bars.csv", &(fewer[..fewer.len() - 1].join("\n") + "\n"));
     let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed"], 1);
     assert!(stderr.contains("the data file's SHA-256 differs"), "{stderr}");
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "nothing", "--json"], 1);
+    assert!(stderr.contains("nothing: no config.toml, so no run to resume here"), "{stderr}");
     let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed", "--out", "elsewhere"], 2);
     assert!(stderr.contains("--out"), "{stderr}");
 }

@@ -23,6 +23,13 @@ use crate::output::print_json;
 /// Bad config or data, an existing run folder, training errors.
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     // a resumed run's own config is the default; a --config given must equal it
+    if let Some(dir) = &args.resume {
+        anyhow::ensure!(
+            dir.join("config.toml").is_file(),
+            "{}: no config.toml, so no run to resume here (a run killed before writing it left nothing to keep: start it with --out)",
+            dir.display()
+        );
+    }
     let config_file = match (&args.config, &args.resume) {
         (None, Some(dir)) => Some(dir.join("config.toml")),
         (path, _) => path.clone(),
