@@ -148,9 +148,9 @@ pub struct TrainArgs {
     /// A TOML config file (sections `[ppo]`, `[train]`, `[env]`, ...).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The environment.
-    #[arg(long, value_enum, default_value = "trading")]
-    pub env: TrainEnvKind,
+    /// The environment (default trading; a resumed run keeps its own).
+    #[arg(long, value_enum)]
+    pub env: Option<TrainEnvKind>,
     /// The CSV of bars (default: `data.path` of the config).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -167,6 +167,10 @@ pub struct TrainArgs {
     /// parent of one folder per seed. An existing non-empty folder is an error.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in DIR from its last checkpoint. DIR's config.toml is the config;
+    /// flags given must agree with it, and the data file must have the same SHA-256.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "out"])]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,

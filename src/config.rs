@@ -66,8 +66,9 @@ impl Default for BacktestConfig {
 pub struct TrainConfig {
     /// The run's one seed (env resets, action sampling, shuffles, initialization). Default 1.
     pub seed: u64,
-    /// Backtest the greedy policy on the validation split and write the `last`
-    /// checkpoint every this many updates (and at the end). Default 10.
+    /// Backtest the greedy policy on the validation split (and update the `best`
+    /// checkpoint) every this many updates and at the end; `last` is written after
+    /// every update. Default 10.
     pub validation_every: u64,
 }
 

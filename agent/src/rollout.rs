@@ -63,6 +63,27 @@ impl Collector {
         })
     }
 
+    /// A collector that continues from the observations `next_obs` (`[n_envs, obs_dim]`)
+    /// pending when a run was checkpointed; `env` is not reset (it was restored).
+    ///
+    /// # Errors
+    /// [`rltrade_env::Error::BufferSize`] when `next_obs` does not fit `env`.
+    pub fn resume<E: VectorEnv>(env: &E, weights: &ActorCriticWeights, next_obs: Vec<f32>) -> Result<Self> {
+        let (n, d) = (env.n_envs(), env.obs_dim());
+        if next_obs.len() != n * d {
+            return Err(
+                rltrade_env::Error::BufferSize { name: "next_obs", expected: n * d, found: next_obs.len() }.into()
+            );
+        }
+        Ok(Self {
+            next_obs,
+            out: VecStepBuffers::new(n, d),
+            actions: vec![0; n],
+            logits: vec![0.0; env.n_actions()],
+            scratch: weights.scratch(),
+        })
+    }
+
     /// Runs `n_steps` steps of every env with actions sampled from `weights`' policy,
     /// filling `rollout`.
     ///

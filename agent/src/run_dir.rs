@@ -34,6 +34,17 @@ impl RunDir {
         Ok(Self { path: path.to_path_buf() })
     }
 
+    /// An existing run folder, to resume the run in it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `path` is not a folder.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.is_dir() {
+            return Err(io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no run folder here to resume")));
+        }
+        Ok(Self { path: path.to_path_buf() })
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
@@ -57,6 +68,37 @@ impl RunDir {
         writeln!(file, "{line}").map_err(|e| io(&path, e))?;
         file.flush().map_err(|e| io(&path, e))
     }
+}
+
+/// Keeps the first `updates` lines of the JSON-lines file `name` (`metrics.jsonl`) and
+/// drops the rest, atomically (a missing file holds 0 updates): what a run resumed from the checkpoint of update
+/// `updates` does, so that every update appears once. Line i must be the object of
+/// update i (its `update` field).
+///
+/// # Errors
+/// [`Error::Io`]; [`Error::Checkpoint`] naming the file and line when a kept line is
+/// missing, not JSON, or of another update.
+pub fn keep_first_updates(dir: &RunDir, name: &str, updates: u64) -> Result<()> {
+    let path = dir.path().join(name);
+    if updates == 0 && !path.exists() {
+        return Ok(());
+    }
+    let text = fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    let mut kept = String::new();
+    let mut lines = text.lines();
+    for expected in 1..=updates {
+        let bad =
+            |message: String| Error::Checkpoint { path: path.clone(), message: format!("line {expected}: {message}") };
+        let line = lines.next().ok_or_else(|| bad(format!("missing: the checkpoint is at update {updates}")))?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let update = value.get("update").and_then(serde_json::Value::as_u64);
+        if update != Some(expected) {
+            return Err(bad(format!("holds update {update:?}, expected {expected}")));
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    write_atomically(&path, kept.as_bytes())
 }
 
 /// Writes `bytes` to `path` through `path.tmp` and a rename.

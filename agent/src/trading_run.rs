@@ -1,6 +1,12 @@
 //! A training run from the CLI: the environment (trading or CartPole), the run folder,
-//! `metrics.jsonl`, validation backtests of the greedy policy every K updates, and the
-//! `last` and `best` checkpoints (best by validation Sharpe).
+//! `metrics.jsonl` and TensorBoard events (`tb/`) with CleanRL's tags, validation
+//! backtests of the greedy policy every K updates, the `best` checkpoint (by validation
+//! Sharpe) and, after every update, the resumable `last` checkpoint.
+//!
+//! Each update writes, in order: its TensorBoard events, its `metrics.jsonl` line,
+//! `best` (if it improved), `last`. A run stopped anywhere resumes from `last`: lines
+//! and events of later updates are dropped (`metrics.jsonl` is cut, TensorBoard is told
+//! to purge them), and the updates after it run again exactly as before.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,13 +18,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cartpole::CartPoleVecEnv;
-use crate::checkpoint::{CheckpointState, save_checkpoint};
+use crate::checkpoint::{CheckpointState, ResumeState, load_resume, recover_interrupted_save, save_checkpoint};
 use crate::config::PpoConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mlp::ActorCriticWeights;
 use crate::policy::GreedyPolicy;
-use crate::run_dir::RunDir;
-use crate::train::{Control, SeedPurpose, TrainSummary, UpdateLog, derive_seed, mean_last, train};
+use crate::progress::Progress;
+use crate::resume::{check_run_folder, record_resume};
+use crate::run_dir::{RunDir, keep_first_updates};
+use crate::tensorboard::EventWriter;
+use crate::train::{Control, Resume, SeedPurpose, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
 use crate::vector_env::VectorEnv;
 
 /// Fields of `metrics.jsonl` that measure wall-clock time: they differ between two runs
@@ -53,14 +62,17 @@ pub struct TrainingRun {
     pub ppo: PpoConfig,
     /// The one seed of the run.
     pub seed: u64,
-    /// Validation backtest (and `last` checkpoint) every this many updates, and at the end.
+    /// Validation backtest (and `best` checkpoint) every this many updates, and at the end.
     pub validation_every: u64,
-    /// The run folder (must not exist or be empty).
+    /// The run folder (must not exist or be empty, unless `resume`).
     pub run_dir: PathBuf,
     /// The resolved configuration, saved as `config.toml`.
     pub config_toml: String,
     /// Provenance saved in `run.json` (data file, SHA-256, git commit, ...).
     pub provenance: Value,
+    /// Continue the run in `run_dir` from its `checkpoints/last` instead of starting one:
+    /// `config_toml` and the data's SHA-256 must equal the folder's.
+    pub resume: bool,
 }
 
 /// What a finished run reports (`rltrade train --json`).
@@ -82,18 +94,34 @@ pub struct RunReport {
     pub best_validation_sharpe: Option<f64>,
     /// Share of wall time spent collecting rollouts.
     pub collect_share: f64,
+    /// The update the run resumed from (`None` for a run started here; 0 for a resumed
+    /// run that had not finished its first update).
+    pub resumed_from_update: Option<u64>,
 }
 
-/// Runs training, writing the run folder; `progress` receives one line per update.
+/// Runs training (or, with `run.resume`, continues it), writing the run folder;
+/// `progress` sees every update and may stop the run there (it stays resumable).
 ///
 /// # Errors
-/// A non-empty run folder, invalid settings, environment or I/O errors, divergence.
-pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&str)) -> Result<RunReport> {
+/// A non-empty run folder (new runs), a folder that differs from `run` or has no
+/// checkpoint (resumed runs), invalid settings, environment or I/O errors, divergence.
+pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Control) -> Result<RunReport> {
     run.ppo.validate()?;
-    let dir = RunDir::create(&run.run_dir)?;
-    dir.write("config.toml", run.config_toml.as_bytes())?;
-    dir.write("run.json", serde_json::to_string_pretty(&run.provenance).unwrap_or_default().as_bytes())?;
+    let dir = if run.resume {
+        let dir = RunDir::open(&run.run_dir)?;
+        check_run_folder(&dir, &run.config_toml, &run.provenance)?;
+        dir
+    } else {
+        let dir = RunDir::create(&run.run_dir)?;
+        dir.write("config.toml", run.config_toml.as_bytes())?;
+        dir.write("run.json", serde_json::to_string_pretty(&run.provenance).unwrap_or_default().as_bytes())?;
+        dir
+    };
+    let config_sha256 = rltrade_env::data::sha256_file(&dir.path().join("config.toml"))?;
+    let resume = if run.resume { resume_point(run, &dir, &config_sha256)? } else { None };
+    let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
     let env_seed = derive_seed(run.seed, SeedPurpose::Env);
+    let logging = Logging { run, dir: &dir, config_sha256 };
     let (summary, best) = match &run.env {
         TrainingEnv::Trading { data, env, execution, risk } => {
             let mut venv = VecEnv::new(
@@ -112,11 +140,11 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&str)) -> Result
                 execution: execution.clone(),
                 risk: risk.clone(),
             };
-            train_with_logging(run, &dir, &mut venv, Some(&setup), &mut progress)?
+            logging.train(&mut venv, Some(&setup), resume, &mut progress)?
         }
         TrainingEnv::CartPole => {
             let mut venv = CartPoleVecEnv::new(run.ppo.n_envs, env_seed);
-            train_with_logging(run, &dir, &mut venv, None, &mut progress)?
+            logging.train(&mut venv, None, resume, &mut progress)?
         }
     };
     let total = summary.collect_seconds + summary.update_seconds;
@@ -129,7 +157,40 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&str)) -> Result
         mean_return_last_20_episodes: summary.mean_return_last_20(),
         best_validation_sharpe: best,
         collect_share: if total > 0.0 { summary.collect_seconds / total } else { 0.0 },
+        resumed_from_update,
     })
+}
+
+/// Loads `checkpoints/last` of the run folder, checks it belongs to `run`, cuts
+/// `metrics.jsonl` to its update and notes the resume in `run.json`. `None` when the
+/// run stopped before its first update ended: it then starts over in its folder.
+fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<Option<(Resume, ResumeState)>> {
+    let last = dir.path().join("checkpoints").join("last");
+    for checkpoint in ["last", "best"] {
+        recover_interrupted_save(&dir.path().join("checkpoints").join(checkpoint))?;
+    }
+    if !last.exists() {
+        keep_first_updates(dir, "metrics.jsonl", 0)?;
+        record_resume(dir, 0, &run.provenance)?;
+        return Ok(None);
+    }
+    let (resume, state, resume_state) = load_resume(&last, &crate::training_device())?;
+    let mismatch = |message: String| Error::Checkpoint { path: last.clone(), message };
+    if state.config_sha256 != config_sha256 {
+        return Err(mismatch(format!(
+            "it was written for another config.toml (SHA-256 {}, the run folder's is {config_sha256})",
+            state.config_sha256
+        )));
+    }
+    if state.seed != run.seed || state.hidden != run.ppo.hidden {
+        return Err(mismatch(format!(
+            "it is of seed {} with hidden layers {:?}, this run has seed {} and {:?}",
+            state.seed, state.hidden, run.seed, run.ppo.hidden
+        )));
+    }
+    keep_first_updates(dir, "metrics.jsonl", state.update)?;
+    record_resume(dir, state.update, &run.provenance)?;
+    Ok(Some((resume, resume_state)))
 }
 
 /// The greedy policy's Sharpe and total return on the validation split.
@@ -140,30 +201,47 @@ fn validate(setup: &BacktestSetup, weights: &ActorCriticWeights) -> Result<(Opti
     Ok((result.metrics.sharpe, result.metrics.total_return))
 }
 
-fn train_with_logging<E: VectorEnv>(
-    run: &TrainingRun,
-    dir: &RunDir,
-    env: &mut E,
-    validation: Option<&BacktestSetup>,
-    progress: &mut impl FnMut(&str),
-) -> Result<(TrainSummary, Option<f64>)> {
-    let mut returns: Vec<f64> = Vec::new();
-    let mut best: Option<f64> = None;
-    let started = std::time::Instant::now();
-    let every = run.validation_every.max(1);
-    let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
-    let (_, _, summary) = train(env, &run.ppo, run.seed, |log: &UpdateLog<'_>| {
-        returns.extend(log.episodes.iter().map(|e| e.0));
-        let mut line = metrics_line(log, started.elapsed().as_secs_f64());
-        let checkpoint_now = log.update % every == 0 || log.update == log.num_updates;
-        let mut sharpe = None;
-        if checkpoint_now {
-            if let Some(setup) = validation {
-                let (s, total_return) = validate(setup, log.weights)?;
-                sharpe = s;
-                line.insert("validation/sharpe".into(), json!(s));
-                line.insert("validation/total_return".into(), json!(total_return));
+/// What every update writes, and where.
+struct Logging<'a> {
+    run: &'a TrainingRun,
+    dir: &'a RunDir,
+    config_sha256: String,
+}
+
+impl Logging<'_> {
+    /// Trains on `env` (validating on `validation`, if any), from `resume` if given,
+    /// writing metrics, events and checkpoints after every update.
+    fn train<E: VectorEnv>(
+        &self,
+        env: &mut E,
+        validation: Option<&BacktestSetup>,
+        resume: Option<(Resume, ResumeState)>,
+        progress: &mut impl FnMut(&Progress) -> Control,
+    ) -> Result<(TrainSummary, Option<f64>)> {
+        let (run, dir) = (self.run, self.dir);
+        let (resume, mut best) = match resume {
+            Some((resume, state)) => (Some(resume), state.best_validation_sharpe),
+            None => (None, None),
+        };
+        let restart_step = resume.as_ref().map(|r| r.state.global_step + 1);
+        let mut events = EventWriter::create(&dir.path().join("tb"), restart_step)?;
+        let every = run.validation_every.max(1);
+        let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
+        let checkpoints = dir.path().join("checkpoints");
+        let (_, _, summary) = train_from(env, &run.ppo, run.seed, resume, |log: &UpdateLog<'_>| {
+            let mut line = metrics_line(log);
+            let validate_now = log.update % every == 0 || log.update == log.num_updates;
+            let mut sharpe = None;
+            if validate_now {
+                if let Some(setup) = validation {
+                    let (s, total_return) = validate(setup, log.weights)?;
+                    sharpe = s;
+                    line.insert("validation/sharpe".into(), json!(s));
+                    line.insert("validation/total_return".into(), json!(total_return));
+                }
             }
+            write_events(&mut events, &line, log.global_step)?;
+            dir.append_line("metrics.jsonl", &Value::Object(line).to_string())?;
             let state = CheckpointState {
                 update: log.update,
                 global_step: log.global_step,
@@ -172,36 +250,51 @@ fn train_with_logging<E: VectorEnv>(
                 n_actions,
                 hidden: run.ppo.hidden.clone(),
                 validation_sharpe: sharpe,
+                config_sha256: self.config_sha256.clone(),
             };
-            save_checkpoint(&dir.path().join("checkpoints").join("last"), log.learner, &state)?;
-            // best by validation Sharpe (trading), else the last one
-            let better = match (sharpe, best) {
-                (Some(s), Some(b)) => s > b,
-                (Some(_), None) => true,
-                (None, _) => validation.is_none(),
-            };
+            // best by validation Sharpe (trading), else the latest validated one
+            let better = validate_now
+                && match (sharpe, best) {
+                    (Some(s), Some(b)) => s > b,
+                    (Some(_), None) => true,
+                    (None, _) => validation.is_none(),
+                };
             if better {
                 best = sharpe.or(best);
-                save_checkpoint(&dir.path().join("checkpoints").join("best"), log.learner, &state)?;
+                save_checkpoint(&checkpoints.join("best"), log.learner, &state, None)?;
             }
+            let resume_state = ResumeState { loop_state: log.loop_state(), best_validation_sharpe: best };
+            save_checkpoint(&checkpoints.join("last"), log.learner, &state, Some(&resume_state))?;
+            Ok(progress(&Progress {
+                update: log.update,
+                num_updates: log.num_updates,
+                global_step: log.global_step,
+                mean_return_last_20: mean_last(log.episode_returns, 20),
+                steps_per_second: log.steps_per_second,
+                validation_sharpe: sharpe,
+                best_validation_sharpe: best,
+            }))
+        })?;
+        Ok((summary, best))
+    }
+}
+
+/// Writes every number of a `metrics.jsonl` line but `update` and `global_step` as a
+/// TensorBoard scalar at `global_step` (CleanRL's x axis), then flushes.
+fn write_events(events: &mut EventWriter, line: &Map<String, Value>, global_step: u64) -> Result<()> {
+    for (tag, value) in line {
+        if tag == "update" || tag == "global_step" {
+            continue;
         }
-        dir.append_line("metrics.jsonl", &Value::Object(line).to_string())?;
-        progress(&format!(
-            "update {}/{} step {} return(last 20) {} sps {:.0}{}",
-            log.update,
-            log.num_updates,
-            log.global_step,
-            mean_last(&returns, 20).map_or_else(|| "-".into(), |m| format!("{m:.4}")),
-            log.steps_per_second,
-            sharpe.map_or_else(String::new, |s| format!(" validation sharpe {s:.3}")),
-        ));
-        Ok(Control::Continue)
-    })?;
-    Ok((summary, best))
+        if let Some(v) = value.as_f64() {
+            events.scalar(tag, v, global_step)?;
+        }
+    }
+    events.flush()
 }
 
 /// One `metrics.jsonl` line, with CleanRL's TensorBoard tags as keys.
-fn metrics_line(log: &UpdateLog<'_>, elapsed: f64) -> Map<String, Value> {
+fn metrics_line(log: &UpdateLog<'_>) -> Map<String, Value> {
     let s = log.stats;
     let n = log.episodes.len();
     let mean = |f: &dyn Fn(&(f64, u32)) -> f64| (n > 0).then(|| log.episodes.iter().map(f).sum::<f64>() / n as f64);
@@ -227,6 +320,6 @@ fn metrics_line(log: &UpdateLog<'_>, elapsed: f64) -> Map<String, Value> {
     put("charts/SPS", json!(log.steps_per_second));
     put("time/collect_seconds", json!(log.collect_seconds));
     put("time/update_seconds", json!(log.update_seconds));
-    put("time/elapsed_seconds", json!(elapsed));
+    put("time/elapsed_seconds", json!(log.elapsed_seconds));
     m
 }

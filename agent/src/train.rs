@@ -1,19 +1,23 @@
 //! The training loop: collect a rollout with the plain-f32 policy, update with burn,
 //! copy the new weights back, report; CleanRL's loop without the logging, which the
-//! caller does in `on_update`.
+//! caller does in `on_update`. A run can stop after any update and continue later from
+//! its [`LoopState`] with the same result as if it had never stopped ([`train_from`]).
 
+use std::path::PathBuf;
 use std::time::Instant;
 
+use burn::optim::OptimizerRecord;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use crate::actor_critic::ActorCriticConfig;
+use crate::actor_critic::{ActorCritic, ActorCriticConfig};
 use crate::config::PpoConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mlp::ActorCriticWeights;
 use crate::ppo::{Learner, UpdateStats};
 use crate::rollout::{Collector, Rollout};
-use crate::vector_env::VectorEnv;
+use crate::vector_env::{EnvState, VectorEnv};
 
 /// What a seed is used for: each purpose gets its own generator derived from the run's
 /// one seed ([`derive_seed`]).
@@ -59,6 +63,75 @@ pub struct UpdateLog<'a> {
     pub learner: &'a Learner,
     /// The policy weights after the update.
     pub weights: &'a ActorCriticWeights,
+    /// Returns of every episode finished so far in the run (resumed sessions included).
+    pub episode_returns: &'a [f64],
+    /// Wall seconds of the run so far (resumed sessions included).
+    pub elapsed_seconds: f64,
+    env: &'a dyn VectorEnv,
+    rng: &'a ChaCha8Rng,
+    next_obs: &'a [f32],
+    collect_seconds_total: f64,
+    update_seconds_total: f64,
+}
+
+impl UpdateLog<'_> {
+    /// Everything besides the model and optimizer that the loop carries into the next
+    /// update: saved with them, it lets [`train_from`] continue the run exactly.
+    pub fn loop_state(&self) -> LoopState {
+        LoopState {
+            update: self.update,
+            global_step: self.global_step,
+            rng: self.rng.clone(),
+            env: self.env.state(),
+            next_obs: self.next_obs.to_vec(),
+            minibatch_order: self.learner.minibatch_order().to_vec(),
+            episode_returns: self.episode_returns.to_vec(),
+            collect_seconds: self.collect_seconds_total,
+            update_seconds: self.update_seconds_total,
+            elapsed_seconds: self.elapsed_seconds,
+        }
+    }
+}
+
+/// The training loop's state after an update, besides model and optimizer. CleanRL's
+/// loop also carries `next_done`; here an episode's end is stored with the step that
+/// ended it and envs reset within that step, so no done flag is pending between
+/// rollouts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Updates done.
+    pub update: u64,
+    /// Environment steps done (all envs).
+    pub global_step: u64,
+    /// The agent's generator (action sampling and minibatch shuffles).
+    pub rng: ChaCha8Rng,
+    /// The environments (episodes, generators, running episode statistics).
+    pub env: EnvState,
+    /// The pending observations, `[n_envs, obs_dim]` (CleanRL's `next_obs`).
+    pub next_obs: Vec<f32>,
+    /// The minibatch order `b_inds`, `[n_envs × n_steps]`.
+    pub minibatch_order: Vec<usize>,
+    /// Returns of every finished episode, in order.
+    pub episode_returns: Vec<f64>,
+    /// Seconds spent collecting rollouts so far.
+    pub collect_seconds: f64,
+    /// Seconds spent in gradient updates so far.
+    pub update_seconds: f64,
+    /// Wall seconds of the run so far.
+    pub elapsed_seconds: f64,
+}
+
+/// Where a resumed run continues: the checkpointed model and optimizer with the loop
+/// state saved beside them.
+pub struct Resume {
+    /// The checkpoint it was loaded from (for errors).
+    pub path: PathBuf,
+    /// The actor-critic after the checkpointed update.
+    pub model: ActorCritic,
+    /// Adam's state after the checkpointed update.
+    pub optimizer: OptimizerRecord,
+    /// The rest.
+    pub state: LoopState,
 }
 
 /// Whether to go on after an update.
@@ -110,20 +183,27 @@ pub fn train<E: VectorEnv>(
     env: &mut E,
     config: &PpoConfig,
     seed: u64,
+    on_update: impl FnMut(&UpdateLog<'_>) -> Result<Control>,
+) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
+    train_from(env, config, seed, None, on_update)
+}
+
+/// [`train`], or with `resume`, the continuation of a run from a checkpoint: `env` is
+/// built as for the original run (not reset: its state is restored), and the updates
+/// after `resume.state.update` run exactly as they would have without the stop.
+///
+/// # Errors
+/// As [`train`]; [`Error::Checkpoint`] naming `resume.path` when the saved state does
+/// not fit `env` or `config`.
+pub fn train_from<E: VectorEnv>(
+    env: &mut E,
+    config: &PpoConfig,
+    seed: u64,
+    resume: Option<Resume>,
     mut on_update: impl FnMut(&UpdateLog<'_>) -> Result<Control>,
 ) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
     config.validate()?;
     let device = crate::training_device();
-    let model = ActorCriticConfig::new(env.obs_dim(), env.n_actions())
-        .with_hidden(config.hidden.clone())
-        .init(derive_seed(seed, SeedPurpose::Init), &device)?;
-    let mut learner = Learner::new(model, config, device);
-    let mut weights = learner.model.to_weights()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, SeedPurpose::Agent));
-    let mut collector = Collector::new(env, &weights)?;
-    let mut rollout = Rollout::new(config.n_steps, config.n_envs.max(env.n_envs()), env.obs_dim());
-    let num_updates = config.num_updates();
-    let start = Instant::now();
     let mut summary = TrainSummary {
         total_steps: 0,
         updates: 0,
@@ -132,7 +212,53 @@ pub fn train<E: VectorEnv>(
         collect_seconds: 0.0,
         update_seconds: 0.0,
     };
-    for update in 1..=num_updates {
+    let mut elapsed_before = 0.0;
+    let (mut learner, mut weights, mut rng, mut collector) = match resume {
+        None => {
+            let model = ActorCriticConfig::new(env.obs_dim(), env.n_actions())
+                .with_hidden(config.hidden.clone())
+                .init(derive_seed(seed, SeedPurpose::Init), &device)?;
+            let learner = Learner::new(model, config, device);
+            let weights = learner.model.to_weights()?;
+            let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, SeedPurpose::Agent));
+            let collector = Collector::new(env, &weights)?;
+            (learner, weights, rng, collector)
+        }
+        Some(Resume { path, model, optimizer, state }) => {
+            let fail = |message: String| Error::Checkpoint { path: path.clone(), message };
+            let mut learner = Learner::new(model, config, device);
+            learner.optimizer = learner.optimizer.clone().load_record(optimizer);
+            learner.set_minibatch_order(&state.minibatch_order).map_err(|e| fail(e.to_string()))?;
+            let weights = learner.model.to_weights()?;
+            if weights.actor.d_in() != env.obs_dim() || weights.actor.d_out() != env.n_actions() {
+                return Err(fail(format!(
+                    "the model maps {} inputs to {} actions, the environment has {} and {}",
+                    weights.actor.d_in(),
+                    weights.actor.d_out(),
+                    env.obs_dim(),
+                    env.n_actions()
+                )));
+            }
+            env.restore(&state.env).map_err(|e| fail(e.to_string()))?;
+            let collector = Collector::resume(env, &weights, state.next_obs)
+                .map_err(|e| fail(format!("pending observations: {e}")))?;
+            summary.total_steps = state.global_step;
+            summary.updates = state.update;
+            summary.episode_returns = state.episode_returns;
+            summary.collect_seconds = state.collect_seconds;
+            summary.update_seconds = state.update_seconds;
+            elapsed_before = state.elapsed_seconds;
+            if elapsed_before > 0.0 {
+                summary.steps_per_second = summary.total_steps as f64 / elapsed_before;
+            }
+            (learner, weights, state.rng, collector)
+        }
+    };
+    let mut rollout = Rollout::new(config.n_steps, config.n_envs.max(env.n_envs()), env.obs_dim());
+    let num_updates = config.num_updates();
+    let start = Instant::now();
+    let first = summary.updates + 1;
+    for update in first..=num_updates {
         let lr = if config.anneal_lr {
             config.learning_rate * (1.0 - (update - 1) as f64 / num_updates as f64)
         } else {
@@ -149,7 +275,8 @@ pub fn train<E: VectorEnv>(
         summary.collect_seconds += (t1 - t0).as_secs_f64();
         summary.update_seconds += (t2 - t1).as_secs_f64();
         summary.episode_returns.extend(rollout.episodes.iter().map(|e| e.0));
-        summary.steps_per_second = summary.total_steps as f64 / start.elapsed().as_secs_f64();
+        let elapsed_seconds = elapsed_before + start.elapsed().as_secs_f64();
+        summary.steps_per_second = summary.total_steps as f64 / elapsed_seconds;
         let log = UpdateLog {
             update,
             num_updates,
@@ -161,6 +288,13 @@ pub fn train<E: VectorEnv>(
             update_seconds: (t2 - t1).as_secs_f64(),
             learner: &learner,
             weights: &weights,
+            episode_returns: &summary.episode_returns,
+            elapsed_seconds,
+            env: &*env,
+            rng: &rng,
+            next_obs: &collector.next_obs,
+            collect_seconds_total: summary.collect_seconds,
+            update_seconds_total: summary.update_seconds,
         };
         if on_update(&log)? == Control::Stop {
             break;

@@ -2,6 +2,19 @@
 //! [`rltrade_env::VecEnv`] and by the CartPole sanity environment.
 
 pub use rltrade_env::VecStepBuffers;
+use serde::{Deserialize, Serialize};
+
+use crate::cartpole::CartPoleVecEnv;
+
+/// The saved state of a [`VectorEnv`] between two steps: every env's episode, random
+/// generator and running episode statistics (part of a resumable checkpoint).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EnvState {
+    /// The trading [`rltrade_env::VecEnv`].
+    Trading(rltrade_env::VecEnvState),
+    /// The CartPole envs, whole.
+    CartPole(CartPoleVecEnv),
+}
 
 /// N environments stepped together with same-step auto-reset (see
 /// [`rltrade_env::vec_env`]).
@@ -22,6 +35,13 @@ pub trait VectorEnv {
     /// # Errors
     /// Buffers of the wrong size, an invalid action.
     fn step(&mut self, actions: &[usize], out: &mut VecStepBuffers) -> rltrade_env::Result<()>;
+    /// The state between steps, for a checkpoint.
+    fn state(&self) -> EnvState;
+    /// Continues from `state` (taken by [`Self::state`] of an env built the same way).
+    ///
+    /// # Errors
+    /// [`rltrade_env::Error::InvalidState`] when `state` is of another kind or does not fit.
+    fn restore(&mut self, state: &EnvState) -> rltrade_env::Result<()>;
 }
 
 impl VectorEnv for rltrade_env::VecEnv {
@@ -43,5 +63,18 @@ impl VectorEnv for rltrade_env::VecEnv {
 
     fn step(&mut self, actions: &[usize], out: &mut VecStepBuffers) -> rltrade_env::Result<()> {
         rltrade_env::VecEnv::step(self, actions, out)
+    }
+
+    fn state(&self) -> EnvState {
+        EnvState::Trading(rltrade_env::VecEnv::state(self))
+    }
+
+    fn restore(&mut self, state: &EnvState) -> rltrade_env::Result<()> {
+        match state {
+            EnvState::Trading(saved) => rltrade_env::VecEnv::restore(self, saved),
+            EnvState::CartPole(_) => {
+                Err(rltrade_env::Error::InvalidState { message: "it is CartPole's, not a trading env's".into() })
+            }
+        }
     }
 }

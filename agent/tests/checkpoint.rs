@@ -5,6 +5,7 @@ use std::fs;
 use rltrade_agent::checkpoint::load_checkpoint;
 use rltrade_agent::config::PpoConfig;
 use rltrade_agent::trading_run::{TrainingEnv, TrainingRun, run_training};
+use rltrade_agent::train::Control;
 
 fn trained_run(dir: &std::path::Path) -> std::path::PathBuf {
     let run = TrainingRun {
@@ -22,8 +23,9 @@ fn trained_run(dir: &std::path::Path) -> std::path::PathBuf {
         run_dir: dir.join("run"),
         config_toml: String::new(),
         provenance: serde_json::json!({}),
+        resume: false,
     };
-    run_training(&run, |_| {}).unwrap();
+    run_training(&run, |_| Control::Continue).unwrap();
     dir.join("run/checkpoints/last")
 }
 
@@ -38,7 +40,7 @@ fn a_checkpoint_loads_and_bad_ones_name_the_problem() {
     let copy = |name: &str| {
         let dir = tmp.path().join(name);
         fs::create_dir_all(&dir).unwrap();
-        for f in ["model.bpk", "optimizer.bpk", "state.json"] {
+        for f in ["model.bpk", "optimizer.bpk", "resume.cbor", "state.json"] {
             fs::copy(last.join(f), dir.join(f)).unwrap();
         }
         dir
@@ -52,7 +54,11 @@ fn a_checkpoint_loads_and_bad_ones_name_the_problem() {
     let truncated = copy("truncated-model");
     let bytes = fs::read(truncated.join("model.bpk")).unwrap();
     fs::write(truncated.join("model.bpk"), &bytes[..bytes.len() / 2]).unwrap();
-    assert!(err(&truncated).contains("model.bpk is missing, corrupt"), "{}", err(&truncated));
+    assert!(err(&truncated).contains("model.bpk is corrupt: its SHA-256 is"), "{}", err(&truncated));
+
+    let no_optimizer = copy("no-optimizer");
+    fs::remove_file(no_optimizer.join("optimizer.bpk")).unwrap();
+    assert!(err(&no_optimizer).contains("optimizer.bpk is missing"), "{}", err(&no_optimizer));
 
     let mismatched = copy("mismatched");
     let text = fs::read_to_string(mismatched.join("state.json")).unwrap().replace("\"obs_dim\": 4", "\"obs_dim\": 7");

@@ -187,6 +187,13 @@ pub enum Error {
         /// Its first failure.
         message: String,
     },
+    /// A saved environment state ([`crate::trading_env::TradingEnvState`],
+    /// [`crate::vec_env::VecEnvState`]) does not fit the environment it is restored into.
+    #[error("saved environment state: {message}")]
+    InvalidState {
+        /// What does not fit.
+        message: String,
+    },
     /// An error from the execution core.
     #[error(transparent)]
     Exec(#[from] rltrade_exec::Error),

@@ -33,5 +33,5 @@ pub use error::{Error, Result, RowProblem};
 pub use market::MarketData;
 pub use policy::{DecisionContext, Policy, Warmup};
 pub use split::{SplitName, Splits};
-pub use trading_env::{StepInfo, TradingEnv};
-pub use vec_env::{VecEnv, VecStepBuffers};
+pub use trading_env::{StepInfo, TradingEnv, TradingEnvState};
+pub use vec_env::{VecEnv, VecEnvState, VecStepBuffers};

@@ -1,10 +1,13 @@
 //! Per-step rewards: log return of equity, the differential Sharpe ratio, and log
 //! return with a drawdown penalty.
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::{RewardConfig, RewardKind};
 
-/// Running state of the reward over one episode.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Running state of the reward over one episode (serializable, so a training run can be
+/// resumed mid-episode).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardState {
     kind: RewardKind,
     eta: f64,

@@ -15,6 +15,7 @@ use rltrade_exec::{
     ExecutionConfig, Fill, FillOutcome, FillSimulator, NoFillReason, OrderPurpose, Portfolio, RefusalReason,
     RiskApproved, RiskConfig, RiskManager, StateChange, TargetOrder, Trade, TradeTracker, TradingState,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::config::EnvConfig;
 use crate::error::{Error, Result};
@@ -79,6 +80,30 @@ pub struct StepOutcome {
     pub truncated: bool,
     /// Details.
     pub info: StepInfo,
+}
+
+/// The episode state of a [`TradingEnv`] between two steps, with its random generator:
+/// what a resumed training run restores ([`TradingEnv::state`],
+/// [`TradingEnv::restore`]). Data, settings and split are not part of it: they come
+/// from the run's config. No order is pending between steps (an approved order fills,
+/// or fails to, within the step that approved it), so none is saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TradingEnvState {
+    rng: ChaCha8Rng,
+    t: usize,
+    end: usize,
+    steps: usize,
+    max_steps: usize,
+    evaluation: bool,
+    portfolio: Portfolio,
+    risk: RiskManager,
+    current_target: f64,
+    requested_target: f64,
+    bars_in_position: u64,
+    reward: RewardState,
+    next_order_id: u64,
+    trades: Option<TradeTracker>,
+    risk_refusals: u64,
 }
 
 /// The trading environment.
@@ -194,6 +219,82 @@ impl TradingEnv {
     /// so results do not depend on how envs are spread over threads.
     pub fn set_rng_stream(&mut self, stream: u64) {
         self.rng.set_stream(stream);
+    }
+
+    /// The episode state and random generator, to be restored later with
+    /// [`Self::restore`] (on an environment built from the same data and settings).
+    pub fn state(&self) -> TradingEnvState {
+        debug_assert!(self.pending.is_none(), "no order is pending between steps");
+        TradingEnvState {
+            rng: self.rng.clone(),
+            t: self.t,
+            end: self.end,
+            steps: self.steps,
+            max_steps: self.max_steps,
+            evaluation: self.evaluation,
+            portfolio: self.portfolio,
+            risk: self.risk.clone(),
+            current_target: self.current_target,
+            requested_target: self.requested_target,
+            bars_in_position: self.bars_in_position,
+            reward: self.reward,
+            next_order_id: self.next_order_id,
+            trades: self.trades.clone(),
+            risk_refusals: self.risk_refusals,
+        }
+    }
+
+    /// Continues from `state` (taken with [`Self::state`]): the next step is the one the
+    /// saved environment would have taken, with the same random draws.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when `state` cannot belong to this environment: bar
+    /// indices outside the data (or, for a training episode, outside the split), other
+    /// risk limits or another initial cash. The environment is unchanged then.
+    pub fn restore(&mut self, state: &TradingEnvState) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidState { message });
+        if state.end >= self.data.len() || state.t > state.end || state.steps > state.max_steps {
+            return invalid(format!(
+                "bar {} (episode end {}, step {} of {}) does not fit the {} bars of data",
+                state.t,
+                state.end,
+                state.steps,
+                state.max_steps,
+                self.data.len()
+            ));
+        }
+        if !state.evaluation && (state.end >= self.range.end || state.t + 1 < self.range.start) {
+            return invalid(format!(
+                "training episode at bars {}..={} lies outside the {} split (bars {}..{})",
+                state.t, state.end, self.split, self.range.start, self.range.end
+            ));
+        }
+        if state.risk.config() != &self.risk_config {
+            return invalid("it was saved with other risk limits".into());
+        }
+        if state.portfolio.initial_cash.to_bits() != self.execution.initial_cash.to_bits() {
+            return invalid(format!(
+                "it was saved with initial cash {}, this environment has {}",
+                state.portfolio.initial_cash, self.execution.initial_cash
+            ));
+        }
+        self.rng = state.rng.clone();
+        self.t = state.t;
+        self.end = state.end;
+        self.steps = state.steps;
+        self.max_steps = state.max_steps;
+        self.evaluation = state.evaluation;
+        self.portfolio = state.portfolio;
+        self.risk = state.risk.clone();
+        self.pending = None;
+        self.current_target = state.current_target;
+        self.requested_target = state.requested_target;
+        self.bars_in_position = state.bars_in_position;
+        self.reward = state.reward;
+        self.next_order_id = state.next_order_id;
+        self.trades = state.trades.clone();
+        self.risk_refusals = state.risk_refusals;
+        Ok(())
     }
 
     /// Length of an observation: `window × n_features + 3`.

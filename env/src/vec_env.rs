@@ -9,13 +9,14 @@
 use std::sync::Arc;
 
 use rltrade_exec::{ExecutionConfig, RiskConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::config::EnvConfig;
 use crate::error::{Error, Result};
 use crate::market::MarketData;
 use crate::split::SplitName;
 use crate::step_pool::StepPool;
-use crate::trading_env::TradingEnv;
+use crate::trading_env::{TradingEnv, TradingEnvState};
 
 /// Caller-owned outputs of [`VecEnv::step`], allocated once with [`VecStepBuffers::new`].
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +50,29 @@ impl VecStepBuffers {
             episode_return: vec![0.0; n_envs],
             episode_length: vec![0; n_envs],
         }
+    }
+}
+
+/// The state of every env of a [`VecEnv`] between two steps: each env's episode and
+/// generator ([`TradingEnvState`]) with its running episode return and length. Taken
+/// with [`VecEnv::state`], restored with [`VecEnv::restore`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VecEnvState {
+    envs: Vec<SlotState>,
+}
+
+/// One env's saved state and its running episode statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SlotState {
+    env: TradingEnvState,
+    episode_return: f64,
+    episode_length: u32,
+}
+
+impl VecEnvState {
+    /// Number of environments saved.
+    pub fn n_envs(&self) -> usize {
+        self.envs.len()
     }
 }
 
@@ -141,6 +165,46 @@ impl VecEnv {
     /// The envs, for inspection.
     pub fn envs(&self) -> impl Iterator<Item = &TradingEnv> {
         self.slots.iter().map(|s| &s.env)
+    }
+
+    /// Every env's episode state, generator and running episode statistics.
+    pub fn state(&self) -> VecEnvState {
+        VecEnvState {
+            envs: self
+                .slots
+                .iter()
+                .map(|s| SlotState {
+                    env: s.env.state(),
+                    episode_return: s.episode_return,
+                    episode_length: s.episode_length,
+                })
+                .collect(),
+        }
+    }
+
+    /// Continues from `state` (see [`TradingEnv::restore`]); the caller keeps the
+    /// observations that were pending when it was taken.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for another number of envs or an env state that does not
+    /// fit (naming the env); no env is changed then.
+    pub fn restore(&mut self, state: &VecEnvState) -> Result<()> {
+        if state.envs.len() != self.slots.len() {
+            return Err(Error::InvalidState {
+                message: format!("it holds {} envs, this VecEnv has {}", state.envs.len(), self.slots.len()),
+            });
+        }
+        let mut restored = self.slots.clone();
+        for (i, (slot, saved)) in restored.iter_mut().zip(&state.envs).enumerate() {
+            slot.env.restore(&saved.env).map_err(|e| match e {
+                Error::InvalidState { message } => Error::InvalidState { message: format!("env {i}: {message}") },
+                other => other,
+            })?;
+            slot.episode_return = saved.episode_return;
+            slot.episode_length = saved.episode_length;
+        }
+        self.slots = restored;
+        Ok(())
     }
 
     /// Resets every env (each on its own stream) and writes the observations into

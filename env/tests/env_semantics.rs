@@ -321,3 +321,48 @@ fn kill_switch_flattens_and_refuses_until_released() {
     let step = env.step(1).unwrap();
     assert!(step.info.refusal.is_none() && step.info.position > 0.0);
 }
+
+/// Steps `venv` with `n` seeded random actions, returning every output.
+fn trace_vec(venv: &mut VecEnv, actions_seed: u64, n: usize) -> Vec<VecStepBuffers> {
+    let mut rng = ChaCha8Rng::seed_from_u64(actions_seed);
+    let mut out = VecStepBuffers::new(venv.n_envs(), venv.obs_dim());
+    let mut actions = vec![0usize; venv.n_envs()];
+    (0..n)
+        .map(|_| {
+            actions.iter_mut().for_each(|a| *a = rng.random_range(0..2));
+            venv.step(&actions, &mut out).unwrap();
+            out.clone()
+        })
+        .collect()
+}
+
+#[test]
+fn vec_env_state_restores_the_same_future_and_refuses_what_does_not_fit() {
+    let data = common::market(common::synthetic(4_000, 11));
+    let config = EnvConfig { max_episode_steps: 100, ..EnvConfig::default() };
+    let risk = RiskConfig { max_drawdown: Some(0.05), ..RiskConfig::default() };
+    let make = |n_envs: usize, seed: u64, risk: &RiskConfig| {
+        VecEnv::new(Arc::clone(&data), &config, &ExecutionConfig::default(), risk, SplitName::Train, n_envs, seed, 1)
+            .unwrap()
+    };
+    let mut a = make(4, 3, &risk);
+    let mut obs = vec![0.0; 4 * a.obs_dim()];
+    a.reset(&mut obs).unwrap();
+    trace_vec(&mut a, 1, 150);
+    let state = a.state();
+    assert_eq!(state.n_envs(), 4);
+    let expected = trace_vec(&mut a, 2, 300);
+    assert!(expected.iter().any(|o| o.truncated.iter().any(|&t| t)), "episodes end, so the generators are used");
+
+    // another seed and a fresh reset: only the restored state decides the future
+    let mut b = make(4, 77, &risk);
+    b.reset(&mut obs).unwrap();
+    b.restore(&state).unwrap();
+    assert_eq!(trace_vec(&mut b, 2, 300), expected);
+
+    let err = make(3, 3, &risk).restore(&state).unwrap_err().to_string();
+    assert!(err.contains("holds 4 envs, this VecEnv has 3"), "{err}");
+    let mut other_limits = make(4, 3, &RiskConfig::default());
+    let err = other_limits.restore(&state).unwrap_err().to_string();
+    assert!(err.contains("env 0: it was saved with other risk limits"), "{err}");
+}

@@ -1,12 +1,16 @@
-//! `rltrade train`: PPO on the trading environment (or CartPole), one run folder per seed.
+//! `rltrade train`: PPO on the trading environment (or CartPole), one run folder per seed;
+//! `--resume DIR` continues a stopped run.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_agent::export::CheckpointChoice;
+use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
+use rltrade_agent::train::Control;
 use rltrade_env::{MarketData, SplitName};
 use serde_json::json;
 
@@ -19,7 +23,19 @@ use crate::output::print_json;
 /// # Errors
 /// Bad config or data, an existing run folder, training errors.
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(args.config.as_deref())?;
+    // a resumed run's own config is the default; a --config given must equal it
+    if let Some(dir) = &args.resume {
+        anyhow::ensure!(
+            dir.join("config.toml").is_file(),
+            "{}: no config.toml, so no run to resume here (a run killed before writing it left nothing to keep: start it with --out)",
+            dir.display()
+        );
+    }
+    let config_file = match (&args.config, &args.resume) {
+        (None, Some(dir)) => Some(dir.join("config.toml")),
+        (path, _) => path.clone(),
+    };
+    let mut config = Config::load(config_file.as_deref())?;
     if let Some(path) = &args.data {
         config.data.path.clone_from(path);
     }
@@ -32,12 +48,17 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         (None, None) => vec![config.train.seed],
     };
     config.validate()?;
-    let config_name = match (&args.env, &args.config) {
+    let env_kind = match (args.env, &args.resume) {
+        (Some(kind), _) => kind,
+        (None, Some(dir)) => env_of_run(dir),
+        (None, None) => TrainEnvKind::Trading,
+    };
+    let config_name = match (&env_kind, &args.config) {
         (TrainEnvKind::Cartpole, None) => "cartpole".to_string(),
         (_, Some(path)) => path.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned()),
         (_, None) => "default".to_string(),
     };
-    let env = match args.env {
+    let env = match env_kind {
         TrainEnvKind::Cartpole => TrainingEnv::CartPole,
         TrainEnvKind::Trading => {
             let series = config.load_series()?;
@@ -52,10 +73,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let mut reports = Vec::new();
     for &seed in &seeds {
-        let run_dir = match (&args.out, args.seeds.is_some()) {
-            (Some(out), true) => out.join(format!("seed-{seed}")),
-            (Some(out), false) => out.clone(),
-            (None, _) => PathBuf::from("checkpoints").join(format!("{config_name}-s{seed}")),
+        let run_dir = match (&args.resume, &args.out, args.seeds.is_some()) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(out), true) => out.join(format!("seed-{seed}")),
+            (None, Some(out), false) => out.clone(),
+            (None, None, _) => PathBuf::from("checkpoints").join(format!("{config_name}-s{seed}")),
         };
         let mut resolved = config.clone();
         resolved.train.seed = seed;
@@ -67,10 +89,23 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             run_dir: run_dir.clone(),
             config_toml: resolved.to_toml()?,
             provenance: provenance(&env, &resolved, seed, &config.data.path),
+            resume: args.resume.is_some(),
         };
-        tracing::info!("training seed {seed} into {}", run_dir.display());
-        let report = run_training(&run, |line| tracing::info!("{line}"))
-            .with_context(|| format!("training seed {seed} into {}", run_dir.display()))?;
+        let verb = if run.resume { "resuming" } else { "training" };
+        tracing::info!("{verb} seed {seed} in {}", run_dir.display());
+        // a bar on a terminal; plain log lines otherwise (and always with --json)
+        let mut bar = (!args.json && std::io::stderr().is_terminal()).then(ProgressBarDisplay::new);
+        let report = run_training(&run, |p| {
+            match bar.as_mut() {
+                Some(bar) => bar.show(p),
+                None => tracing::info!("{}", p.line()),
+            }
+            Control::Continue
+        });
+        if let Some(bar) = bar.as_mut() {
+            bar.finish();
+        }
+        let report = report.with_context(|| format!("{verb} seed {seed} in {}", run_dir.display()))?;
         tracing::info!(
             "seed {seed}: {} steps at {:.0} steps/s, mean return of the last 20 episodes {}",
             report.total_steps,
@@ -96,9 +131,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     } else {
         for r in &reports {
             println!(
-                "{}: seed {}, {} steps, {:.0} steps/s, mean return (last 20 episodes) {}, best validation Sharpe {}",
+                "{}: seed {}{}, {} steps, {:.0} steps/s, mean return (last 20 episodes) {}, best validation Sharpe {}",
                 r.run_dir.display(),
                 r.seed,
+                r.resumed_from_update.map_or_else(String::new, |u| format!(" (resumed from update {u})")),
                 r.total_steps,
                 r.steps_per_second,
                 r.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}")),
@@ -107,6 +143,17 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The environment a run folder was trained on, from its `run.json` (trading when it
+/// cannot tell; resuming then checks `run.json` and names what is wrong).
+fn env_of_run(dir: &Path) -> TrainEnvKind {
+    let run: Option<serde_json::Value> =
+        std::fs::read_to_string(dir.join("run.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    match run.as_ref().and_then(|r| r["env"].as_str()) {
+        Some("cartpole") => TrainEnvKind::Cartpole,
+        _ => TrainEnvKind::Trading,
+    }
 }
 
 fn report_json(reports: &[RunReport], many: bool, out: Option<&Path>) -> serde_json::Value {
@@ -128,6 +175,7 @@ fn report_json(reports: &[RunReport], many: bool, out: Option<&Path>) -> serde_j
         v["mean_return_last_20_episodes"] = json!(r.mean_return_last_20_episodes);
         v["best_validation_sharpe"] = json!(r.best_validation_sharpe);
         v["seed"] = json!(r.seed);
+        v["resumed_from_update"] = json!(r.resumed_from_update);
     }
     v
 }
