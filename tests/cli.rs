@@ -194,3 +194,32 @@ fn bench_env_prints_json() {
     assert!(v["vec_env_steps_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(v["cases"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn bench_ppo_prints_json_for_sb3_defaults_and_a_config() {
+    let dir = Dir::new();
+    // no configs/btc_1h_ppo.toml in the temp dir: SB3's defaults only
+    let v = json(dir.path(), &["bench", "ppo", "--data", &data(BTC_1H), "--updates", "1", "--json"]);
+    assert!(v["sb3_defaults_steps_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["config_steps_per_s"].is_null(), "{v}");
+    let cases = v["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!((cases[0]["n_steps"].as_u64(), cases[0]["batch_size"].as_u64()), (Some(2048), Some(64)));
+    assert_eq!(cases[0]["minibatch_steps"], 320, "10 epochs of 32 minibatches");
+    let collect = cases[0]["collect_share"].as_f64().unwrap();
+    assert!(collect > 0.0 && collect < 1.0, "{v}");
+
+    let config = dir.write(
+        "small.toml",
+        &format!("[data]\npath = \"{}\"\n[ppo]\nn_envs = 2\nn_steps = 128\nn_epochs = 2\n", data(BTC_1H)),
+    );
+    let args = ["bench", "ppo", "--data", &data(BTC_1H), "--config", config.to_str().unwrap(), "--updates", "1"];
+    let v = json(dir.path(), &[&args[..], &["--json"]].concat());
+    assert!(v["config_steps_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    let small = &v["cases"][1];
+    assert_eq!((small["case"].as_str(), small["env_steps"].as_u64()), (Some("small"), Some(256)));
+    assert_eq!(small["minibatch_steps"], 8, "2 epochs of 4 minibatches");
+
+    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--config", "missing.toml"], 1);
+    assert!(err.contains("missing.toml"), "{err}");
+}

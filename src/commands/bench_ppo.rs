@@ -91,21 +91,22 @@ pub fn run(data_path: &Path, config_path: Option<&Path>, updates: u64, json: boo
     if updates == 0 {
         anyhow::bail!("--updates must be >= 1");
     }
-    let mut defaults = Config::default();
-    defaults.data.path = data_path.to_path_buf();
-    let mut cases = vec![measure("SB3 defaults", &defaults, updates)?];
-
+    // the config first, so that a bad file fails before anything is measured
     let shipped = match config_path {
         Some(path) => Some(path.to_path_buf()),
         None => Some(Path::new(SHIPPED_CONFIG).to_path_buf()).filter(|p| p.exists()),
     };
-    match &shipped {
-        Some(path) => {
-            let config = Config::load(Some(path))?;
+    let config = shipped.as_deref().map(|path| Config::load(Some(path))).transpose()?;
+
+    let mut defaults = Config::default();
+    defaults.data.path = data_path.to_path_buf();
+    let mut cases = vec![measure("SB3 defaults", &defaults, updates)?];
+    match (&shipped, &config) {
+        (Some(path), Some(config)) => {
             let name = path.file_stem().map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
-            cases.push(measure(&name, &config, updates).with_context(|| format!("config {}", path.display()))?);
+            cases.push(measure(&name, config, updates).with_context(|| format!("config {}", path.display()))?);
         }
-        None => tracing::info!("{SHIPPED_CONFIG} not found: measuring SB3's defaults only"),
+        _ => tracing::info!("{SHIPPED_CONFIG} not found: measuring SB3's defaults only"),
     }
 
     if json {
