@@ -54,13 +54,7 @@ impl Collector {
         let (n, d) = (env.n_envs(), env.obs_dim());
         let mut next_obs = vec![0.0; n * d];
         env.reset(&mut next_obs)?;
-        Ok(Self {
-            next_obs,
-            out: VecStepBuffers::new(n, d),
-            actions: vec![0; n],
-            logits: vec![0.0; env.n_actions()],
-            scratch: weights.scratch(),
-        })
+        Self::resume(env, weights, next_obs)
     }
 
     /// A collector that continues from the observations `next_obs` (`[n_envs, obs_dim]`)
