@@ -129,7 +129,7 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     std::fs::create_dir_all(&tmp).map_err(|e| Error::Io { path: tmp.clone(), source: e })?;
     std::fs::write(tmp.join(ONNX_FILE), &onnx).map_err(|e| Error::Io { path: tmp.join(ONNX_FILE), source: e })?;
 
-    let name = request.run_dir.file_name().map_or_else(|| "model".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = run_name(&request.run_dir);
     let bars = &data.series.bars;
     let splits = &data.splits;
     let mut training = request.training.clone();
@@ -214,6 +214,19 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     std::fs::rename(&tmp, &request.out_dir).map_err(|e| Error::Io { path: request.out_dir.clone(), source: e })?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(ExportReport { out_dir: request.out_dir.clone(), card })
+}
+
+/// A run's name for its card: the folder name, or `<parent>-s<N>` for a `seed-<N>` folder
+/// of `rltrade train --seeds` (so the name says which runs it belongs with).
+pub fn run_name(run_dir: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let own = name(run_dir).unwrap_or_else(|| "model".into());
+    match (own.strip_prefix("seed-"), run_dir.parent().and_then(name)) {
+        (Some(seed), Some(parent)) if !seed.is_empty() && seed.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{parent}-s{seed}")
+        }
+        _ => own,
+    }
 }
 
 /// Observations seen by burn's greedy policy trading the test split (at most `limit`),
@@ -369,4 +382,16 @@ fn top_two_margin(p: &[f32]) -> f32 {
 fn chrono_now() -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     format_time_ms(ms - ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_folders_are_named_after_their_parent() {
+        assert_eq!(run_name(Path::new("checkpoints/btc_1h_ppo/seed-2")), "btc_1h_ppo-s2");
+        assert_eq!(run_name(Path::new("checkpoints/default-s1")), "default-s1");
+        assert_eq!(run_name(Path::new("runs/seed-x")), "seed-x");
+    }
 }

@@ -40,15 +40,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     for dir in &args.models {
         let export = resolve_export_dir(dir)?;
         let card = ModelCard::load(&export.join(MODEL_CARD_FILE))?;
-        let run_dir = if export.ends_with(rltrade_policy::model_dir::EXPORT_DIR) && export != *dir {
-            dir.clone()
-        } else {
-            export.parent().map(Path::to_path_buf).unwrap_or_default()
-        };
         let seed = card.training["seed"].as_u64().unwrap_or(0);
         let t = &card.training;
         let settings = json!({"ppo": t["ppo"], "reward": t["reward"], "env": t["env"], "execution": t["execution"], "risk": t["risk"], "data": card.data.sha256});
-        runs.push((arm_name(&card.name, &run_dir), seed, export, settings));
+        runs.push((arm_name(&card.name), seed, export, settings));
         cards.push(card);
     }
     let arms = group_by_seed(runs)?;

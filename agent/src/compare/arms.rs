@@ -1,7 +1,7 @@
 //! The arms of a comparison: RL models grouped by seed, and baselines (`buy-and-hold`,
 //! `ma:F:S`, `ma:auto`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,13 +83,10 @@ pub struct RlArmSpec {
     pub models: Vec<(u64, PathBuf)>,
 }
 
-/// The arm name of a run folder: `X/seed-N` → `X`; `name-sN` → `name`; else the folder name.
-pub fn arm_name(run_name: &str, run_dir: &Path) -> String {
-    if run_name.starts_with("seed-") {
-        if let Some(parent) = run_dir.parent().and_then(|p| p.file_name()) {
-            return parent.to_string_lossy().into_owned();
-        }
-    }
+/// The arm name of a run (its card's name): `name-sN` → `name`; else the name itself.
+/// Exports of `rltrade train --seeds` runs are named `<parent>-s<N>`, so the seeds of one
+/// config form one arm.
+pub fn arm_name(run_name: &str) -> String {
     match run_name.rsplit_once("-s") {
         Some((base, seed)) if !base.is_empty() && !seed.is_empty() && seed.bytes().all(|b| b.is_ascii_digit()) => {
             base.to_string()
@@ -147,9 +144,9 @@ mod tests {
 
     #[test]
     fn runs_that_differ_in_seed_form_one_arm() {
-        assert_eq!(arm_name("seed-3", Path::new("checkpoints/btc/seed-3")), "btc");
-        assert_eq!(arm_name("btc_1h_ppo-s2", Path::new("x/btc_1h_ppo-s2")), "btc_1h_ppo");
-        assert_eq!(arm_name("mymodel", Path::new("mymodel")), "mymodel");
+        assert_eq!(arm_name("btc_1h_ppo-s2"), "btc_1h_ppo");
+        assert_eq!(arm_name("mymodel"), "mymodel");
+        assert_eq!(arm_name("run-sx"), "run-sx");
         let s = serde_json::json!({"lr": 1});
         let arms = group_by_seed(vec![
             ("a".into(), 1, "a1".into(), s.clone()),
