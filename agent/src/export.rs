@@ -104,6 +104,7 @@ pub struct ExportReport {
 /// (the message says how to install it), a failed parity check ([`Error::Export`] with
 /// the numbers), I/O errors.
 pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
+    let (tmp, old) = sibling_paths(&request.out_dir, &request.run_dir)?;
     let checkpoint_dir = request.run_dir.join("checkpoints").join(request.checkpoint.as_str());
     let device = crate::inference_device();
     let (model, state) = load_checkpoint(&checkpoint_dir, &device)?;
@@ -124,7 +125,6 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     let weights = model.to_weights()?;
     let onnx = policy_onnx(&weights.actor);
 
-    let tmp = request.out_dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| Error::Io { path: tmp.clone(), source: e })?;
     std::fs::write(tmp.join(ONNX_FILE), &onnx).map_err(|e| Error::Io { path: tmp.join(ONNX_FILE), source: e })?;
@@ -206,7 +206,6 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     card.parity = check_parity(&tmp, &model, &device, &onnx, &observations, obs_dim, card.n_actions())?;
     std::fs::write(tmp.join(MODEL_CARD_FILE), card.to_json())
         .map_err(|e| Error::Io { path: tmp.join(MODEL_CARD_FILE), source: e })?;
-    let old = request.out_dir.with_extension("old");
     let _ = std::fs::remove_dir_all(&old);
     if request.out_dir.exists() {
         std::fs::rename(&request.out_dir, &old).map_err(|e| Error::Io { path: request.out_dir.clone(), source: e })?;
@@ -214,6 +213,22 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     std::fs::rename(&tmp, &request.out_dir).map_err(|e| Error::Io { path: request.out_dir.clone(), source: e })?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(ExportReport { out_dir: request.out_dir.clone(), card })
+}
+
+/// The temporary and the previous-export folders beside `out_dir` (`.<name>.tmp`,
+/// `.<name>.old`); an `out_dir` without a name (`.`, `/`) or holding the run is refused.
+fn sibling_paths(out_dir: &Path, run_dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let refuse =
+        |why: &str| Error::Export { path: out_dir.to_path_buf(), message: format!("cannot export here: {why}") };
+    let (Some(name), Some(parent)) = (out_dir.file_name(), out_dir.parent()) else {
+        return Err(refuse("give a folder with a name (the export replaces it)"));
+    };
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if absolute(run_dir).starts_with(absolute(out_dir)) {
+        return Err(refuse("it holds the run folder, which the export would replace"));
+    }
+    let name = name.to_string_lossy();
+    Ok((parent.join(format!(".{name}.tmp")), parent.join(format!(".{name}.old"))))
 }
 
 /// A run's name for its card: the folder name, or `<parent>-s<N>` for a `seed-<N>` folder
@@ -393,5 +408,17 @@ mod tests {
         assert_eq!(run_name(Path::new("checkpoints/btc_1h_ppo/seed-2")), "btc_1h_ppo-s2");
         assert_eq!(run_name(Path::new("checkpoints/default-s1")), "default-s1");
         assert_eq!(run_name(Path::new("runs/seed-x")), "seed-x");
+    }
+
+    #[test]
+    fn an_export_folder_without_a_name_or_holding_the_run_is_refused() {
+        let run = Path::new("checkpoints/btc/seed-1");
+        for out in [Path::new("."), Path::new("/"), Path::new("checkpoints/btc"), run] {
+            let err = sibling_paths(out, run).unwrap_err().to_string();
+            assert!(err.contains("cannot export here"), "{out:?}: {err}");
+        }
+        let (tmp, old) = sibling_paths(Path::new("checkpoints/btc/seed-1/export"), run).unwrap();
+        assert_eq!(tmp, Path::new("checkpoints/btc/seed-1/.export.tmp"));
+        assert_eq!(old, Path::new("checkpoints/btc/seed-1/.export.old"));
     }
 }

@@ -266,12 +266,15 @@ impl ModelCard {
     }
 
     /// Market data for this model from `series`: the card's features, window, split
-    /// dates and normalization statistics (never refitted), after [`Self::check_series`].
+    /// dates and normalization statistics (never refitted), after [`Self::check_series`]
+    /// and [`Self::check_layout`] (the observation this build computes must be the one
+    /// the model was trained on).
     ///
     /// # Errors
-    /// A symbol or interval mismatch; the env's errors (too few bars for a split, ...).
+    /// A symbol, interval or layout mismatch; the env's errors (too few bars for a split, ...).
     pub fn market_data(&self, series: BarSeries) -> Result<MarketData> {
         self.check_series(&series)?;
+        self.check_layout(&self.features, self.window, &self.actions)?;
         Ok(MarketData::new(series, &self.features, &self.split, self.window, Some(self.normalization.clone()))?)
     }
 

@@ -96,6 +96,8 @@ impl Policy for OnnxPolicy {
     fn reset(&mut self) {
         self.probs.fill(0.0);
         self.logits.fill(0.0);
+        self.invalid_outputs = 0;
+        self.first_error = None;
     }
 
     fn take_failure(&mut self) -> Option<String> {

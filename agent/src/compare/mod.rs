@@ -13,9 +13,11 @@ pub mod report;
 
 use std::sync::Arc;
 
-use rltrade_env::backtest::{BacktestResult, BacktestSetup, EvaluationWindow, evaluation_window, run_backtest};
+use rltrade_env::backtest::{
+    BacktestResult, BacktestSetup, EvaluationWindow, evaluation_window, first_decision_index, run_backtest,
+};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
-use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName};
+use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde::{Deserialize, Serialize};
@@ -235,7 +237,10 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     // One window for every arm.
     let mut warmups = Vec::new();
     for (_, models) in &rl {
-        warmups.extend(models.iter().map(|m| (m.policy.name(), m.policy.warmup())));
+        // each model's first decidable bar on its own data (window, feature lookback)
+        warmups.extend(
+            models.iter().map(|m| (m.policy.name(), Warmup::Bars(first_decision_index(&m.data, m.policy.warmup())))),
+        );
     }
     for (spec, chosen) in &baselines {
         let p = make_baseline(spec, chosen)?;
@@ -250,7 +255,6 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
         for (_, models) in rl.iter_mut() {
             let mut runs = Vec::new();
             for m in models.iter_mut() {
-                m.policy.reset();
                 runs.push(run_backtest(&setup_at(&m.data, &m.env, fee), window, &mut m.policy)?);
             }
             arms_at_fee.push(runs);
@@ -328,10 +332,11 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 .zip(arms_at_fee)
                 .map(|(arm, runs)| {
                     let mean = |f: &dyn Fn(&BacktestResult) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
-                    let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
+                    // undefined when any seed's Sharpe is (as in the main table)
+                    let sharpes: Option<Vec<f64>> = runs.iter().map(|r| r.metrics.sharpe).collect();
                     FeeArm {
                         name: arm.name.clone(),
-                        sharpe: (!sharpes.is_empty()).then(|| sharpes.iter().sum::<f64>() / sharpes.len() as f64),
+                        sharpe: sharpes.map(|s| s.iter().sum::<f64>() / s.len() as f64),
                         total_return: mean(&|r| r.metrics.total_return),
                         final_equity: mean(&|r| r.metrics.final_equity),
                         turnover: mean(&|r| r.metrics.turnover),

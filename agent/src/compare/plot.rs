@@ -20,6 +20,12 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// The date (`YYYY-MM-DD`) of a time in ms since epoch UTC.
+fn day(time_ms: i64) -> String {
+    let text = format_time_ms(time_ms);
+    text.get(..10).unwrap_or(&text).to_string()
+}
+
 /// Writes the equity curves of `report`'s arms at the main fee to `path` (SVG,
 /// 1000×600 px): x is the bar's open time, y the equity in quote currency.
 ///
@@ -57,8 +63,8 @@ pub fn write_equity_svg(report: &CompareReport, path: &Path) -> Result<()> {
     let title = format!(
         "{} equity, {} to {} ({} bps fee, {} bps slippage)",
         report.symbol,
-        &format_time_ms(report.first_bar_ms)[..10],
-        &format_time_ms(report.last_bar_ms)[..10],
+        day(report.first_bar_ms),
+        day(report.last_bar_ms),
         report.fee_bps,
         report.slippage_bps
     );
@@ -72,7 +78,7 @@ pub fn write_equity_svg(report: &CompareReport, path: &Path) -> Result<()> {
     chart
         .configure_mesh()
         .x_labels(8)
-        .x_label_formatter(&|i| format_time_ms(times[(*i).min(n - 1)])[..10].to_string())
+        .x_label_formatter(&|i| day(times[(*i).min(n - 1)]))
         .y_desc("equity")
         .draw()
         .map_err(|e| fail(e.to_string()))?;

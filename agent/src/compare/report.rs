@@ -60,7 +60,11 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
                 "**{}** (mean of {} seed(s)) had a Sharpe of {s:.3} after fees, {} the best baseline, {name} ({b:.3}).\n",
                 rl.name,
                 rl.seeds.len(),
-                if s > b { "above" } else { "below" }
+                match s.total_cmp(&b) {
+                    std::cmp::Ordering::Greater => "above",
+                    std::cmp::Ordering::Equal => "equal to",
+                    std::cmp::Ordering::Less => "below",
+                }
             );
         }
     }
