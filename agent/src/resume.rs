@@ -22,10 +22,8 @@ pub fn check_run_folder(dir: &RunDir, config_toml: &str, provenance: &Value) -> 
     if let Some(difference) = first_difference(&saved, config_toml) {
         return Err(Error::Resume { path: config_path, message: format!("the config differs: {difference}") });
     }
-    let run_path = dir.path().join("run.json");
-    let text = std::fs::read_to_string(&run_path).map_err(|e| Error::Io { path: run_path.clone(), source: e })?;
-    let run: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Resume { path: run_path.clone(), message: format!("run.json is not JSON: {e}") })?;
+    let run_path = dir.path().join(crate::run_dir::RUN_JSON);
+    let run = crate::run_dir::read_run_json(dir.path())?;
     for (key, what) in [("env", "environment"), ("data_sha256", "data file's SHA-256")] {
         let (before, now) = (&run[key], &provenance[key]);
         if before != now {
@@ -42,11 +40,11 @@ pub fn check_run_folder(dir: &RunDir, config_toml: &str, provenance: &Value) -> 
 /// `provenance`) to the `resumes` list of `dir`'s `run.json`.
 ///
 /// # Errors
-/// [`Error::Io`]; [`Error::Resume`] when `run.json` is not a JSON object.
+/// [`Error::Io`] when `run.json` is unreadable or not JSON; [`Error::Resume`] when it is
+/// not a JSON object.
 pub fn record_resume(dir: &RunDir, from_update: u64, provenance: &Value) -> Result<()> {
-    let path = dir.path().join("run.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
-    let mut run: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let path = dir.path().join(crate::run_dir::RUN_JSON);
+    let mut run = crate::run_dir::read_run_json(dir.path())?;
     let Some(object) = run.as_object_mut() else {
         return Err(Error::Resume { path, message: "run.json is not a JSON object".into() });
     };

@@ -101,6 +101,20 @@ pub fn keep_first_updates(dir: &RunDir, name: &str, updates: u64) -> Result<()> 
     write_atomically(&path, kept.as_bytes())
 }
 
+/// The file holding a run's provenance (seed, data file and SHA-256, splits, features).
+pub const RUN_JSON: &str = "run.json";
+
+/// Reads the `run.json` of the run folder `dir`.
+///
+/// # Errors
+/// [`Error::Io`] naming the file when it is missing, unreadable or not JSON.
+pub fn read_run_json(dir: &Path) -> Result<serde_json::Value> {
+    let path = dir.join(RUN_JSON);
+    let text = fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not JSON: {e}"))))
+}
+
 /// Writes `bytes` to `path` through `path.tmp` and a rename.
 ///
 /// # Errors

@@ -13,7 +13,6 @@ use rltrade_agent::compare::report::{render, verdict};
 use rltrade_agent::compare::{ArmKind, CompareReport, CompareRequest, run_compare};
 use rltrade_agent::run_dir::write_atomically;
 use rltrade_env::bar::{format_interval, format_time_ms};
-use rltrade_env::data::load_csv;
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 use serde_json::{Value, json};
@@ -51,7 +50,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.clone(),
         None => PathBuf::from(&cards[0].data.file),
     };
-    let series = load_csv(&data_path)?;
+    config.data.path.clone_from(&data_path);
+    let series = config.load_series()?;
     let fees = args.fee_bps.clone().unwrap_or_else(|| {
         let main = config.execution.fee_bps;
         let mut v = vec![main];

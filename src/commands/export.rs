@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rltrade_agent::export::{CheckpointChoice, ExportReport, ExportRequest, PARITY_TOLERANCE, export_policy};
+use rltrade_agent::run_dir::{RUN_JSON, read_run_json};
 use rltrade_env::MarketData;
 use rltrade_env::backtest::BacktestSetup;
 use rltrade_env::features::Normalization;
 use rltrade_policy::model_dir::EXPORT_DIR;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cli::ExportArgs;
 use crate::config::Config;
@@ -68,11 +69,9 @@ pub fn print_parity(report: &ExportReport) {
 /// # Errors
 /// See [`run`].
 pub fn export_run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<PathBuf>) -> anyhow::Result<ExportReport> {
-    let run_json_path = run_dir.join("run.json");
-    let text = std::fs::read_to_string(&run_json_path)
-        .with_context(|| format!("{}: not a training run folder", run_dir.display()))?;
-    let provenance: Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: malformed", run_json_path.display()))?;
+    let run_json_path = run_dir.join(RUN_JSON);
+    let provenance =
+        read_run_json(run_dir).with_context(|| format!("{}: not a training run folder", run_dir.display()))?;
     if provenance["env"] != "trading" {
         bail!(
             "{}: only trading runs export a trading policy (this run trained on {})",

@@ -148,8 +148,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// The environment a run folder was trained on, from its `run.json` (trading when it
 /// cannot tell; resuming then checks `run.json` and names what is wrong).
 fn env_of_run(dir: &Path) -> TrainEnvKind {
-    let run: Option<serde_json::Value> =
-        std::fs::read_to_string(dir.join("run.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let run = rltrade_agent::run_dir::read_run_json(dir).ok();
     match run.as_ref().and_then(|r| r["env"].as_str()) {
         Some("cartpole") => TrainEnvKind::Cartpole,
         _ => TrainEnvKind::Trading,
