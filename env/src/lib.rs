@@ -33,5 +33,5 @@ pub use error::{Error, Result, RowProblem};
 pub use market::MarketData;
 pub use policy::{DecisionContext, Policy, Warmup};
 pub use split::{SplitName, Splits};
-pub use trading_env::{StepInfo, TradingEnv, TradingEnvState};
+pub use trading_env::{POSITION_FEATURES, StepInfo, TradingEnv, TradingEnvState, position_features};
 pub use vec_env::{VecEnv, VecEnvState, VecStepBuffers};

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rltrade_exec::{
-    ExecutionConfig, Fill, FillOutcome, FillSimulator, NoFillReason, OrderPurpose, Portfolio, RefusalReason,
-    RiskApproved, RiskConfig, RiskManager, StateChange, TargetOrder, Trade, TradeTracker, TradingState,
+    Account, ExecutionConfig, Fill, FillOutcome, FillSimulator, NoFillReason, Portfolio, RefusalReason, RiskConfig,
+    RiskManager, StateChange, Trade,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,7 @@ pub struct StepOutcome {
 /// what a resumed training run restores ([`TradingEnv::state`],
 /// [`TradingEnv::restore`]). Data, settings and split are not part of it: they come
 /// from the run's config. No order is pending between steps (an approved order fills,
-/// or fails to, within the step that approved it), so none is saved.
+/// or fails to, within the step that approved it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradingEnvState {
     rng: ChaCha8Rng,
@@ -95,15 +95,8 @@ pub struct TradingEnvState {
     steps: usize,
     max_steps: usize,
     evaluation: bool,
-    portfolio: Portfolio,
-    risk: RiskManager,
-    current_target: f64,
-    requested_target: f64,
-    bars_in_position: u64,
+    account: Account,
     reward: RewardState,
-    next_order_id: u64,
-    trades: Option<TradeTracker>,
-    risk_refusals: u64,
 }
 
 /// The trading environment.
@@ -124,16 +117,8 @@ pub struct TradingEnv {
     steps: usize,
     max_steps: usize,
     evaluation: bool,
-    portfolio: Portfolio,
-    risk: RiskManager,
-    pending: Option<RiskApproved<TargetOrder>>,
-    current_target: f64,
-    requested_target: f64,
-    bars_in_position: u64,
+    account: Account,
     reward: RewardState,
-    next_order_id: u64,
-    trades: Option<TradeTracker>,
-    risk_refusals: u64,
 }
 
 impl TradingEnv {
@@ -170,11 +155,11 @@ impl TradingEnv {
             });
         }
         let simulator = FillSimulator::new(&execution)?;
-        let risk_manager = RiskManager::new(risk.clone(), execution.initial_cash)?;
+        let account = Account::new(execution.initial_cash, risk.clone(), false)?;
         let range = data.splits.range(split);
         let obs_dim = config.window * data.n_features + POSITION_FEATURES;
         let env = Self {
-            portfolio: Portfolio::new(execution.initial_cash),
+            account,
             reward: RewardState::new(&config.reward, execution.initial_cash),
             data,
             config,
@@ -190,14 +175,6 @@ impl TradingEnv {
             steps: 0,
             max_steps: 0,
             evaluation: false,
-            risk: risk_manager,
-            pending: None,
-            current_target: 0.0,
-            requested_target: 0.0,
-            bars_in_position: 0,
-            next_order_id: 0,
-            trades: None,
-            risk_refusals: 0,
         };
         let (lo, hi) = env.start_bounds();
         if lo > hi {
@@ -224,7 +201,7 @@ impl TradingEnv {
     /// The episode state and random generator, to be restored later with
     /// [`Self::restore`] (on an environment built from the same data and settings).
     pub fn state(&self) -> TradingEnvState {
-        debug_assert!(self.pending.is_none(), "no order is pending between steps");
+        debug_assert!(self.account.pending.is_none(), "no order is pending between steps");
         TradingEnvState {
             rng: self.rng.clone(),
             t: self.t,
@@ -232,15 +209,8 @@ impl TradingEnv {
             steps: self.steps,
             max_steps: self.max_steps,
             evaluation: self.evaluation,
-            portfolio: self.portfolio,
-            risk: self.risk.clone(),
-            current_target: self.current_target,
-            requested_target: self.requested_target,
-            bars_in_position: self.bars_in_position,
+            account: self.account.clone(),
             reward: self.reward,
-            next_order_id: self.next_order_id,
-            trades: self.trades.clone(),
-            risk_refusals: self.risk_refusals,
         }
     }
 
@@ -269,13 +239,13 @@ impl TradingEnv {
                 state.t, state.end, self.split, self.range.start, self.range.end
             ));
         }
-        if state.risk.config() != &self.risk_config {
+        if state.account.risk.config() != &self.risk_config {
             return invalid("it was saved with other risk limits".into());
         }
-        if state.portfolio.initial_cash.to_bits() != self.execution.initial_cash.to_bits() {
+        if state.account.portfolio.initial_cash.to_bits() != self.execution.initial_cash.to_bits() {
             return invalid(format!(
                 "it was saved with initial cash {}, this environment has {}",
-                state.portfolio.initial_cash, self.execution.initial_cash
+                state.account.portfolio.initial_cash, self.execution.initial_cash
             ));
         }
         self.rng = state.rng.clone();
@@ -284,16 +254,9 @@ impl TradingEnv {
         self.steps = state.steps;
         self.max_steps = state.max_steps;
         self.evaluation = state.evaluation;
-        self.portfolio = state.portfolio;
-        self.risk = state.risk.clone();
-        self.pending = None;
-        self.current_target = state.current_target;
-        self.requested_target = state.requested_target;
-        self.bars_in_position = state.bars_in_position;
+        self.account = state.account.clone();
+        self.account.pending = None;
         self.reward = state.reward;
-        self.next_order_id = state.next_order_id;
-        self.trades = state.trades.clone();
-        self.risk_refusals = state.risk_refusals;
         Ok(())
     }
 
@@ -334,38 +297,38 @@ impl TradingEnv {
 
     /// The portfolio.
     pub fn portfolio(&self) -> &Portfolio {
-        &self.portfolio
+        &self.account.portfolio
     }
 
     /// The risk manager (trading state, halts, kill switch).
     pub fn risk(&self) -> &RiskManager {
-        &self.risk
+        &self.account.risk
     }
 
     /// Mutable risk manager, for operators (kill switch, resume).
     pub fn risk_mut(&mut self) -> &mut RiskManager {
-        &mut self.risk
+        &mut self.account.risk
     }
 
     /// Risk refusals since the last reset.
     pub fn risk_refusals(&self) -> u64 {
-        self.risk_refusals
+        self.account.risk_refusals
     }
 
     /// The target exposure of the last approved order (0 at reset; 0 after a liquidation).
     pub fn current_target(&self) -> f64 {
-        self.current_target
+        self.account.current_target
     }
 
     /// Closed trades since the last reset (only when trade recording is on, see
     /// [`Self::reset_at`]).
     pub fn closed_trades(&self) -> &[Trade] {
-        self.trades.as_ref().map_or(&[], |t| t.closed())
+        self.account.trades.as_ref().map_or(&[], |t| t.closed())
     }
 
     /// The open trade valued at the last close, if any (trade recording on).
     pub fn open_trade(&self) -> Option<Trade> {
-        self.trades.as_ref().and_then(|t| t.open_trade(self.portfolio.unrealized_pnl()))
+        self.account.trades.as_ref().and_then(|t| t.open_trade(self.account.portfolio.unrealized_pnl()))
     }
 
     /// Bounds of a training episode's first decision index: from the first bar of the
@@ -428,19 +391,11 @@ impl TradingEnv {
         self.steps = 0;
         self.max_steps = end - start;
         self.evaluation = evaluation;
-        self.portfolio = Portfolio::new(cash);
         let bar = self.data.series.bars[start];
-        self.portfolio.update_from_bar(bar.close, bar.time_ms + self.data.series.interval_ms, self.simulator.costs());
         // the config was validated in `new`
-        self.risk = RiskManager::new(self.risk_config.clone(), cash).unwrap_or_else(|_| unreachable!());
-        self.risk.update_from_equity(bar.time_ms + self.data.series.interval_ms, cash);
-        self.pending = None;
-        self.current_target = 0.0;
-        self.requested_target = 0.0;
-        self.bars_in_position = 0;
+        self.account = Account::new(cash, self.risk_config.clone(), record_trades).unwrap_or_else(|_| unreachable!());
+        self.account.start(bar.close, bar.time_ms + self.data.series.interval_ms, &self.simulator);
         self.reward = RewardState::new(&self.config.reward, cash);
-        self.trades = record_trades.then(TradeTracker::new);
-        self.risk_refusals = 0;
     }
 
     /// Takes `action` at the current bar's close and advances one bar (allocating the
@@ -496,74 +451,21 @@ impl TradingEnv {
         }
         let bars = &self.data.series.bars;
         let decision_bar = bars[self.t];
-        let blocked = self.risk.kill_switch_engaged() || self.risk.state() == TradingState::Halted;
-        if blocked && self.risk_config.flatten_on_halt && !self.portfolio.is_flat() && self.pending.is_none() {
-            let order = TargetOrder {
-                id: self.next_order_id,
-                decided_at_ms: decision_bar.time_ms,
-                target_exposure: 0.0,
-                reference_price: decision_bar.close,
-                purpose: OrderPurpose::Liquidation,
-            };
-            self.next_order_id += 1;
-            self.pending = Some(self.risk.approve_liquidation(order));
-            self.current_target = 0.0;
-        }
-        // An order goes out only when the policy asks for another target than last time:
-        // holding a target never rebalances, and a refused request is not re-sent.
-        if let Some(target) = target.filter(|t| t.to_bits() != self.requested_target.to_bits()) {
-            self.requested_target = target;
-            let order = TargetOrder {
-                id: self.next_order_id,
-                decided_at_ms: decision_bar.time_ms,
-                target_exposure: target,
-                reference_price: decision_bar.close,
-                purpose: OrderPurpose::Signal,
-            };
-            self.next_order_id += 1;
-            match self.risk.check(order, &self.portfolio, self.simulator.costs()) {
-                Ok(approved) => {
-                    self.current_target = target;
-                    self.pending = Some(approved);
-                }
-                Err(refused) => {
-                    self.risk_refusals += 1;
-                    info.refusal = Some(refused.reason);
-                }
-            }
-        }
+        let decision = self.account.decide(target, decision_bar.time_ms, decision_bar.close, &self.simulator);
+        info.refusal = decision.refusal();
 
         self.t += 1;
         let bar = bars[self.t];
-        let previous_equity = self.portfolio.equity();
-        if let Some(order) = self.pending.take() {
-            match self.simulator.fill(order, &mut self.portfolio, bar.open, bar.time_ms)? {
-                FillOutcome::Filled { fill, effect } => {
-                    if let Some(trades) = self.trades.as_mut() {
-                        trades.on_fill(&fill, &effect, self.portfolio.quantity);
-                    }
-                    if effect.opened_quantity > 0.0 && effect.closed_quantity > 0.0 || self.portfolio.is_flat() {
-                        self.bars_in_position = 0;
-                    }
-                    info.fill = Some(fill);
-                }
-                FillOutcome::NoFill(reason) => info.no_fill = Some(reason),
-            }
+        let previous_equity = self.account.portfolio.equity();
+        match self.account.fill_pending(bar.open, bar.time_ms, &self.simulator)? {
+            Some(FillOutcome::Filled { fill, .. }) => info.fill = Some(fill),
+            Some(FillOutcome::NoFill(reason)) => info.no_fill = Some(reason),
+            None => {}
         }
-        let borrow = self.portfolio.update_from_bar(
-            bar.close,
-            bar.time_ms + self.data.series.interval_ms,
-            self.simulator.costs(),
-        );
-        if borrow > 0.0 {
-            if let Some(trades) = self.trades.as_mut() {
-                trades.on_borrow_fee(borrow);
-            }
-        }
-        let equity = self.portfolio.equity();
         // the mark's time is the bar's close: a daily-loss halt lifts for the decision at 00:00
-        info.state_change = self.risk.update_from_equity(bar.time_ms + self.data.series.interval_ms, equity);
-        self.bars_in_position = if self.portfolio.is_flat() { 0 } else { self.bars_in_position + 1 };
+        let mark = self.account.mark(bar.close, bar.time_ms + self.data.series.interval_ms, &self.simulator);
+        let equity = mark.equity;
+        info.state_change = mark.state_change;
         let reward = self.reward.reward(previous_equity, equity);
         self.steps += 1;
         let terminated = !self.evaluation && equity <= self.config.ruin_fraction * self.execution.initial_cash;
@@ -587,20 +489,34 @@ impl TradingEnv {
         features[..pad].fill(0.0);
         features[pad..].copy_from_slice(&self.data.features[first * n..(self.t + 1) * n]);
         let bar = self.data.series.bars[self.t];
-        let exposure = self.portfolio.exposure_at(bar.close);
-        state[0] = exposure as f32;
-        state[1] = self.portfolio.unrealized_return() as f32;
-        state[2] = ln_1p_count(self.bars_in_position);
+        let exposure = position_features(&self.account, bar.close, state);
         StepInfo {
             index: self.t,
             time_ms: bar.time_ms,
-            equity: self.portfolio.equity(),
-            cash: self.portfolio.cash,
-            position: self.portfolio.quantity,
+            equity: self.account.portfolio.equity(),
+            cash: self.account.portfolio.cash,
+            position: self.account.portfolio.quantity,
             exposure,
             ..StepInfo::default()
         }
     }
+}
+
+/// Writes the [`POSITION_FEATURES`] of `account` marked at `close` into `out` (`[3]`):
+/// exposure (signed fraction of equity), the open position's unrealized return
+/// (fraction), `ln(1 + bars in position)`. Returns the exposure as f64. The env's
+/// observations and the daemon's share this one definition.
+///
+/// # Panics
+/// Panics if `out.len() != POSITION_FEATURES`.
+#[inline]
+pub fn position_features(account: &Account, close: f64, out: &mut [f32]) -> f64 {
+    assert_eq!(out.len(), POSITION_FEATURES, "position feature buffer length");
+    let exposure = account.portfolio.exposure_at(close);
+    out[0] = exposure as f32;
+    out[1] = account.portfolio.unrealized_return() as f32;
+    out[2] = ln_1p_count(account.bars_in_position);
+    exposure
 }
 
 /// `ln(1 + n)` as f32, from a table for the common small counts.

@@ -8,6 +8,7 @@
 //! units, fees and slippage configured in basis points, times in ms since the epoch (UTC).
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod config;
 pub mod costs;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod risk;
 pub mod simulator;
 pub mod trades;
 
+pub use account::{Account, Decision, Mark};
 pub use config::ExecutionConfig;
 pub use costs::CostModel;
 pub use error::{Error, Result};

@@ -101,7 +101,8 @@ pub enum ClipReason {
 
 /// An order that passed the pre-trade risk check, possibly clipped. Only
 /// [`crate::risk::RiskManager`] can build one; brokers and the simulator take nothing else.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// It deserializes only so a journaled or checkpointed pending order can be restored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RiskApproved<T> {
     order: T,
     clipped: Option<ClipReason>,

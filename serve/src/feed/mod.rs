@@ -1,0 +1,90 @@
+//! Feeds: where closed bars come from. Every feed sends [`FeedEvent`]s into one
+//! channel that the daemon's engine consumes in order.
+
+use rltrade_env::Bar;
+use serde::Serialize;
+
+/// Kinds of bad input a feed skips (counted in the `rltrade_feed_bad_input_total`
+/// metric by `kind`, logged once per kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadInputKind {
+    /// A response body that is not the documented JSON shape.
+    MalformedJson,
+    /// A NaN, infinite or non-positive price, negative volume, or high/low that do not
+    /// bound open and close.
+    InvalidPrice,
+    /// A bar whose open time was already delivered.
+    Duplicate,
+    /// A bar older than the last one delivered.
+    OutOfOrder,
+    /// A bar whose open time is not a multiple of the interval after the last one.
+    Misaligned,
+}
+
+impl BadInputKind {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidPrice => "invalid_price",
+            Self::Duplicate => "duplicate",
+            Self::OutOfOrder => "out_of_order",
+            Self::Misaligned => "misaligned",
+        }
+    }
+
+    /// Every kind (metric label pre-registration).
+    pub const ALL: [BadInputKind; 5] =
+        [Self::MalformedJson, Self::InvalidPrice, Self::Duplicate, Self::OutOfOrder, Self::Misaligned];
+}
+
+/// What a feed reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedEvent {
+    /// A closed bar, validated, strictly later than every bar sent before.
+    Bar(Bar),
+    /// Input the feed skipped.
+    BadInput {
+        /// What was wrong.
+        kind: BadInputKind,
+        /// Details for the log (the offending value, the bar time).
+        message: String,
+    },
+    /// No closed bar for two intervals: the feed is stale (trading goes to REDUCING).
+    Stale {
+        /// Open time of the last bar delivered (ms since epoch UTC), if any.
+        last_bar_ms: Option<i64>,
+    },
+    /// Bars flow again after [`FeedEvent::Stale`].
+    Fresh,
+    /// A transport problem the feed is retrying (connection refused, HTTP 5xx, 429/418).
+    Retrying {
+        /// The error, for the log.
+        message: String,
+        /// How long the feed waits before the next try, ms.
+        wait_ms: u64,
+    },
+    /// The feed has no more bars (end of a replay).
+    End,
+}
+
+/// Checks a bar's invariants (prices finite and > 0, volume finite and ≥ 0,
+/// `low ≤ min(open, close) ≤ max(open, close) ≤ high`); the message names the field.
+pub fn check_bar(bar: &Bar) -> Result<(), String> {
+    for (name, value) in [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close)] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(format!("bar at {} ms: {name} is {value}, must be finite and > 0", bar.time_ms));
+        }
+    }
+    if !(bar.volume.is_finite() && bar.volume >= 0.0) {
+        return Err(format!("bar at {} ms: volume is {}, must be finite and >= 0", bar.time_ms, bar.volume));
+    }
+    if bar.low > bar.open.min(bar.close) || bar.high < bar.open.max(bar.close) {
+        return Err(format!(
+            "bar at {} ms: low {} / high {} do not bound open {} and close {}",
+            bar.time_ms, bar.low, bar.high, bar.open, bar.close
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! `rltrade-serve`: the serving daemon and the I/O side of execution.
+//!
+//! A feed (a replayed CSV or Binance spot klines over REST) delivers closed OHLCV
+//! bars; per bar and strategy the strategy runner updates the env's
+//! `FeaturePipeline`, evaluates the policy (an exported ONNX model or the MA
+//! crossover, both through the env's `Policy` trait), and drives the strategy's
+//! `rltrade_exec::Account`: risk check, then the broker. Everything goes into the
+//! SQLite journal before it is acted on, so a killed daemon restarts where it
+//! stopped. An axum HTTP API exposes health, Prometheus metrics, positions, signals,
+//! the live A/B table and the kill switch.
+#![deny(missing_docs)]
+
+pub mod broker;
+pub mod error;
+pub mod feed;
+
+pub use error::{Error, Result};
