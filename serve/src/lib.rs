@@ -10,8 +10,21 @@
 //! the live A/B table and the kill switch.
 #![deny(missing_docs)]
 
+pub mod ab;
+pub mod api;
+pub mod bench;
 pub mod broker;
+pub mod config;
+pub mod daemon;
+pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod feed;
+pub mod journal;
+pub mod metrics;
+pub mod observation;
+pub mod signal;
+pub mod strategy;
 
+pub use config::ServeConfig;
 pub use error::{Error, Result};

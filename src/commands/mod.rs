@@ -1,10 +1,13 @@
 //! One module per subcommand; each has a `run` returning the exit code.
 
+pub mod ab_report;
 pub mod backtest;
 pub mod bench_env;
 pub mod bench_ppo;
+pub mod bench_serve;
 pub mod compare;
 pub mod config_show;
 pub mod data_check;
 pub mod export;
+pub mod serve;
 pub mod train;

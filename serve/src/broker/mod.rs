@@ -1,9 +1,10 @@
 //! Brokers: where risk-approved orders go.
 //!
-//! - [`paper::PaperBroker`]: the `rltrade-exec` fill model (next bar's open, fees,
-//!   slippage), the same code as the backtest. The default.
-//! - [`exchange::ExchangeBroker`]: Binance spot REST, HMAC-SHA256 signed market orders
-//!   with client order ids (testnet unless `--live`).
+//! - paper: the `rltrade-exec` fill model (next bar's open, fees, slippage) through
+//!   `Account::fill_pending`, the same code as the backtest; the default, run inside
+//!   the engine.
+//! - exchange: Binance spot REST, HMAC-SHA256 signed market orders with client order
+//!   ids (testnet unless `--live`).
 
 use rltrade_exec::Side;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,133 @@
+//! Live A/B: the backtest metrics of every strategy over the same journaled bars, plus
+//! orders and fills counted from the journal (`GET /ab`, `rltrade ab-report`).
+
+use std::collections::HashMap;
+
+use rltrade_env::metrics::{Metrics, MetricsInput, compute_metrics};
+use rltrade_exec::Account;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::journal::Journal;
+
+/// One strategy's row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AbRow {
+    /// Strategy name.
+    pub name: String,
+    /// Equity at the last journaled close, quote currency.
+    pub final_equity: f64,
+    /// Fills journaled.
+    pub num_fills: u64,
+    /// Orders journaled (approved signals and liquidations).
+    pub num_orders: u64,
+    /// Risk refusals journaled.
+    pub num_refusals: u64,
+    /// The backtest's metrics over the journaled marks (`null` when undefined).
+    #[serde(flatten)]
+    pub metrics: Option<Metrics>,
+}
+
+/// The A/B table: `{"strategies": [...]}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AbReport {
+    /// Feed symbol.
+    pub symbol: String,
+    /// First and last journaled traded bar (open times, ms since epoch UTC).
+    pub bars: Option<(i64, i64)>,
+    /// One row per strategy, in the daemon's order.
+    pub strategies: Vec<AbRow>,
+}
+
+/// Builds the report from `journal`, with the accounts of `accounts` (the engine's
+/// live ones) or, when absent, the journal's saved ones.
+///
+/// # Errors
+/// SQLite errors or a corrupt journal.
+pub fn report(journal: &Journal, accounts: Option<&HashMap<String, Account>>) -> Result<AbReport> {
+    let Some(meta) = journal.meta()? else {
+        return Ok(AbReport { symbol: String::new(), bars: None, strategies: Vec::new() });
+    };
+    let saved;
+    let accounts = match accounts {
+        Some(a) => a,
+        None => {
+            saved = journal.accounts()?;
+            &saved
+        }
+    };
+    let orders = journal.orders()?;
+    let fills = journal.fills()?;
+    let refusals = journal.refusal_counts()?;
+    let mut rows = Vec::new();
+    let mut span = None;
+    for spec in &meta.strategies {
+        let name = spec.name();
+        let marks = journal.equity(&name)?;
+        let account = accounts.get(&name);
+        let equity: Vec<f64> = marks.iter().map(|m| m.equity).collect();
+        let positions: Vec<f64> = marks.iter().map(|m| m.position).collect();
+        let metrics = match (account, marks.first(), marks.last()) {
+            (Some(account), Some(first), Some(last)) => {
+                span = Some((first.bar_ms, last.bar_ms));
+                let portfolio = &account.portfolio;
+                let closed = account.trades.as_ref().map_or(&[][..], |t| t.closed());
+                Some(compute_metrics(&MetricsInput {
+                    initial_equity: portfolio.initial_cash,
+                    equity: &equity,
+                    positions: &positions,
+                    interval_ms: meta.interval_ms,
+                    duration_ms: last.bar_ms - first.bar_ms + meta.interval_ms,
+                    closed_trades: closed,
+                    traded_notional: portfolio.traded_notional,
+                    fees_paid: portfolio.fees_paid,
+                    borrow_fees_paid: portfolio.borrow_fees_paid,
+                    num_fills: portfolio.num_fills,
+                }))
+            }
+            _ => None,
+        };
+        let final_equity = marks.last().map(|m| m.equity).or(account.map(|a| a.portfolio.cash)).unwrap_or(0.0);
+        rows.push(AbRow {
+            final_equity,
+            num_fills: fills.iter().filter(|f| f.strategy == name).count() as u64,
+            num_orders: orders.iter().filter(|o| o.strategy == name).count() as u64,
+            num_refusals: refusals.get(&name).copied().unwrap_or(0),
+            metrics,
+            name,
+        });
+    }
+    Ok(AbReport { symbol: meta.symbol, bars: span, strategies: rows })
+}
+
+/// The report as a text table.
+pub fn render(report: &AbReport) -> String {
+    let mut out = format!("live A/B on {}", report.symbol);
+    if let Some((first, last)) = report.bars {
+        out.push_str(&format!(
+            ", bars {} → {}",
+            rltrade_env::bar::format_time_ms(first),
+            rltrade_env::bar::format_time_ms(last)
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<28} {:>12} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8}\n",
+        "strategy", "final equity", "return", "sharpe", "max dd", "orders", "fills", "refused"
+    ));
+    for row in &report.strategies {
+        let (ret, sharpe, dd) = match &row.metrics {
+            Some(m) => (
+                format!("{:.2}%", m.total_return * 100.0),
+                m.sharpe.map_or("n/a".into(), |s| format!("{s:.3}")),
+                format!("{:.1}%", m.max_drawdown * 100.0),
+            ),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        out.push_str(&format!(
+            "{:<28} {:>12.2} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8}\n",
+            row.name, row.final_equity, ret, sharpe, dd, row.num_orders, row.num_fills, row.num_refusals
+        ));
+    }
+    out
+}

@@ -1,0 +1,204 @@
+//! The HTTP API (axum). [`router`] builds it, so tests drive it without a socket.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /health` | `{"status": "ok" \| "degraded", ...}`; degraded while the feed is stale or trading is halted |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /positions` | every strategy's position, equity, trading state |
+//! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
+//! | `GET /ab` | the live A/B table (as `rltrade ab-report --json`) |
+//! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled |
+//! | `POST /resume` | kill switch released, halts lifted |
+//! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap |
+//!
+//! POST routes need `Authorization: Bearer <token>`: 401 without it, 403 with a wrong
+//! one, 403 for every POST when the daemon has no token.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::engine::Engine;
+
+/// The bearer token of POST routes. Its `Debug` never prints it.
+#[derive(Clone)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Wraps a token.
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    /// Constant-time comparison with `candidate`.
+    fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The engine (the feed loop holds the lock only while it processes one bar).
+    pub engine: Arc<Mutex<Engine>>,
+    /// The POST token, if configured.
+    pub token: Option<ApiToken>,
+}
+
+impl AppState {
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        // a panic while holding the lock is a bug; keep serving what is there
+        self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The router with every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/positions", get(positions))
+        .route("/signals", get(signals))
+        .route("/ab", get(ab))
+        .route("/kill", post(kill))
+        .route("/resume", post(resume))
+        .route("/models/reload", post(reload))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// 401 without a bearer token, 403 with a wrong one or when none is configured.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(expected) = &state.token else {
+        return Err(error(StatusCode::FORBIDDEN, "no API token is configured (RLTRADE_API_TOKEN or --token-file)"));
+    };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => Err(error(StatusCode::UNAUTHORIZED, "missing `Authorization: Bearer <token>`")),
+        Some(token) if expected.matches(token.trim()) => Ok(()),
+        Some(_) => Err(error(StatusCode::FORBIDDEN, "wrong token")),
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let engine = state.engine();
+    let positions = engine.positions();
+    let halted: Vec<&str> = positions
+        .iter()
+        .filter(|p| p.kill_switch || p.trading_state == rltrade_exec::TradingState::Halted)
+        .map(|p| p.strategy.as_str())
+        .collect();
+    let stale = engine.feed_stale();
+    let status = if stale || !halted.is_empty() { "degraded" } else { "ok" };
+    Json(json!({
+        "status": status,
+        "feed_stale": stale,
+        "last_bar_ms": engine.last_bar().map(|b| b.time_ms),
+        "trading_started": engine.started(),
+        "halted": halted,
+        "strategies": positions.len(),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.engine().metrics().encode();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+async fn positions(State(state): State<AppState>) -> Response {
+    Json(state.engine().positions()).into_response()
+}
+
+/// `?limit=N`.
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn signals(State(state): State<AppState>, Query(query): Query<Limit>) -> Response {
+    let limit = query.limit.unwrap_or(100).min(10_000);
+    match state.engine().journal().signals(limit) {
+        Ok(signals) => Json(signals).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn ab(State(state): State<AppState>) -> Response {
+    let engine = state.engine();
+    let accounts = engine.accounts();
+    match crate::ab::report(engine.journal(), Some(&accounts)) {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `?flatten=true`.
+#[derive(Debug, Deserialize)]
+struct Flatten {
+    #[serde(default)]
+    flatten: bool,
+}
+
+async fn kill(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<Flatten>) -> Response {
+    if let Err(response) = authorize(&state, &headers) {
+        return response;
+    }
+    match state.engine().kill(query.flatten) {
+        Ok(()) => Json(json!({ "kill_switch": true, "flatten": query.flatten })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(response) = authorize(&state, &headers) {
+        return response;
+    }
+    match state.engine().resume() {
+        Ok(()) => Json(json!({ "kill_switch": false })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Body of `POST /models/reload`.
+#[derive(Debug, Deserialize)]
+struct Reload {
+    strategy: String,
+    path: PathBuf,
+}
+
+async fn reload(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(response) = authorize(&state, &headers) {
+        return response;
+    }
+    let request: Reload = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body must be {{\"strategy\", \"path\"}}: {e}")),
+    };
+    let result = state.engine().reload(&request.strategy, &request.path);
+    match result {
+        Ok(sha256) => Json(json!({ "strategy": request.strategy, "sha256": sha256 })).into_response(),
+        Err(e) => {
+            tracing::warn!(strategy = %request.strategy, "reload refused, the old model keeps serving: {e}");
+            error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; the old model keeps serving"))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `[serve]`: the daemon's settings. Every field has a default; `rltrade serve` flags
+//! override them. Costs and risk limits come from the shared `[execution]` and `[risk]`
+//! sections, so the daemon trades with the backtest's numbers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use rltrade_env::SplitName;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::journal::SyncMode;
+
+/// Replay speed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Speed {
+    /// As fast as possible (`"max"`).
+    Max(MaxSpeed),
+    /// This many times real time (one bar per `interval / X`).
+    Factor(f64),
+}
+
+/// The literal `"max"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaxSpeed {
+    /// As fast as possible.
+    Max,
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text == "max" {
+            return Ok(Self::Max(MaxSpeed::Max));
+        }
+        match text.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Self::Factor(x)),
+            _ => Err(format!("`{text}`: expected `max` or a factor > 0 (e.g. 3600 = one hour per second)")),
+        }
+    }
+}
+
+/// Which broker receives orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    /// Paper: the `rltrade-exec` fill model at the next bar's open.
+    Paper,
+    /// Binance spot REST (testnet unless `--live`).
+    Binance,
+}
+
+/// Binance spot settings (`[serve.exchange]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// Market-data base URL (public klines). Default `https://api.binance.com`.
+    pub base_url: String,
+    /// Order base URL when not `--live`. Default `https://testnet.binance.vision`.
+    pub testnet_url: String,
+    /// Exchange symbol. Default `BTCUSDT`.
+    pub symbol: String,
+    /// Kline interval (`1m` … `1d`). Default `1h`.
+    pub interval: String,
+    /// Poll period, ms. Default 5,000.
+    pub poll_ms: u64,
+    /// Closed bars fetched before trading starts, to warm up features and indicators. Default 500.
+    pub warmup_bars: usize,
+    /// Environment variable holding the API key. Default `BINANCE_API_KEY`.
+    pub api_key_env: String,
+    /// Environment variable holding the API secret. Default `BINANCE_API_SECRET`.
+    pub api_secret_env: String,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.binance.com".into(),
+            testnet_url: "https://testnet.binance.vision".into(),
+            symbol: "BTCUSDT".into(),
+            interval: "1h".into(),
+            poll_ms: 5_000,
+            warmup_bars: 500,
+            api_key_env: "BINANCE_API_KEY".into(),
+            api_secret_env: "BINANCE_API_SECRET".into(),
+        }
+    }
+}
+
+/// The daemon's settings (`[serve]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Exported models (export or run folders), one strategy each. Default none.
+    pub models: Vec<PathBuf>,
+    /// MA crossovers as `ma:FAST:SLOW`. Default none (`--baseline` adds).
+    pub baselines: Vec<String>,
+    /// A CSV to replay; empty = the exchange feed. Default empty.
+    pub replay: PathBuf,
+    /// The replayed split (`all`, `train`, `validation`, `test`); bars before it only
+    /// warm up features and indicators, as in the backtest. Default `test`.
+    pub split: SplitName,
+    /// Replay speed: `"max"` or a factor of real time. Default `"max"`.
+    pub speed: Speed,
+    /// Replay: flush and exit 0 at the end of the feed. Default false.
+    pub exit_at_end: bool,
+    /// The SQLite journal. Default `journal.db` (working directory).
+    pub journal: PathBuf,
+    /// `normal` (survives a killed process; replay and paper) or `full` (every commit
+    /// on disk). Default `normal`; the exchange broker always uses `full`.
+    pub synchronous: SyncMode,
+    /// Traded bars per journal transaction with `normal` (1 with `full`). Default 256.
+    pub bars_per_commit: usize,
+    /// HTTP API address; port 0 picks a free port. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// File holding the API bearer token; empty = `RLTRADE_API_TOKEN`. Default empty.
+    pub token_file: PathBuf,
+    /// Where orders go. Default `paper`.
+    pub broker: BrokerKind,
+    /// Send orders to the real exchange (needs API keys). Default false (testnet).
+    pub live: bool,
+    /// The exchange feed and broker.
+    pub exchange: ExchangeConfig,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            models: Vec::new(),
+            baselines: Vec::new(),
+            replay: PathBuf::new(),
+            split: SplitName::Test,
+            speed: Speed::Max(MaxSpeed::Max),
+            exit_at_end: false,
+            journal: PathBuf::from("journal.db"),
+            synchronous: SyncMode::Normal,
+            bars_per_commit: 256,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token_file: PathBuf::new(),
+            broker: BrokerKind::Paper,
+            live: false,
+            exchange: ExchangeConfig::default(),
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Checks ranges and combinations.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.models.is_empty() && self.baselines.is_empty() {
+            return Err(Error::Config {
+                field: "serve.models / serve.baselines".into(),
+                message: "no strategy: give --model DIR and/or --baseline ma:FAST:SLOW".into(),
+            });
+        }
+        for spec in &self.baselines {
+            parse_baseline(spec)?;
+        }
+        if self.bars_per_commit == 0 {
+            return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
+        }
+        if self.broker == BrokerKind::Binance && self.replay.as_os_str().len() > 0 {
+            return Err(Error::Config {
+                field: "serve.broker".into(),
+                message: "a replay trades on paper only; the binance broker needs the exchange feed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The API token: the first line of `token_file`, else `RLTRADE_API_TOKEN`; `None`
+    /// when neither is set (every POST is then refused with 403).
+    ///
+    /// # Errors
+    /// An unreadable or empty token file.
+    pub fn api_token(&self) -> Result<Option<crate::api::ApiToken>> {
+        if !self.token_file.as_os_str().is_empty() {
+            let text = std::fs::read_to_string(&self.token_file).map_err(|e| Error::io(&self.token_file, e))?;
+            let token = text.lines().next().unwrap_or("").trim().to_string();
+            if token.is_empty() {
+                return Err(Error::Config {
+                    field: "serve.token_file".into(),
+                    message: format!("{} is empty", self.token_file.display()),
+                });
+            }
+            return Ok(Some(crate::api::ApiToken::new(token)));
+        }
+        Ok(std::env::var("RLTRADE_API_TOKEN").ok().filter(|t| !t.is_empty()).map(crate::api::ApiToken::new))
+    }
+}
+
+/// Parses `ma:FAST:SLOW` into the periods.
+///
+/// # Errors
+/// [`Error::Config`] for anything else.
+pub fn parse_baseline(spec: &str) -> Result<(usize, usize)> {
+    let bad = || Error::Config {
+        field: "serve.baselines".into(),
+        message: format!("`{spec}`: expected ma:FAST:SLOW with 0 < FAST < SLOW (e.g. ma:50:200)"),
+    };
+    let mut parts = spec.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("ma"), Some(fast), Some(slow), None) => {
+            let fast: usize = fast.parse().map_err(|_| bad())?;
+            let slow: usize = slow.parse().map_err(|_| bad())?;
+            if fast == 0 || fast >= slow {
+                return Err(bad());
+            }
+            Ok((fast, slow))
+        }
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,551 @@
+//! [`Engine`]: the synchronous heart of the daemon. Takes closed bars in order, runs
+//! every strategy on each, journals what happened, and answers the operator (kill
+//! switch, resume, model reload). No I/O but the journal; the tokio side
+//! ([`crate::daemon`]) owns feeds, timers and HTTP.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rltrade_env::Bar;
+use rltrade_exec::{FillOutcome, TradingState};
+use serde::Serialize;
+
+use crate::broker::client_order_id;
+use crate::error::{Error, Result};
+use crate::fault;
+use crate::journal::{BarPhase, Journal, JournalMeta, SyncMode};
+use crate::metrics::{Metrics, ReasonLabels, strategy_label};
+use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
+
+/// How the engine journals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineSettings {
+    /// Feed symbol.
+    pub symbol: String,
+    /// Bar interval, ms.
+    pub interval_ms: i64,
+    /// Where bars come from (recorded in the journal; a restart must match).
+    pub feed: String,
+    /// SQLite `synchronous`.
+    pub sync: SyncMode,
+    /// Traded bars per journal transaction (1 = every bar commits).
+    pub bars_per_commit: usize,
+}
+
+/// A strategy's position as served by `GET /positions`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PositionView {
+    /// Strategy.
+    pub strategy: String,
+    /// Position, base units (signed).
+    pub position: f64,
+    /// Cash, quote currency.
+    pub cash: f64,
+    /// Equity at the last close, quote currency.
+    pub equity: f64,
+    /// Position value / equity at the last close.
+    pub exposure: f64,
+    /// `ACTIVE`, `REDUCING` or `HALTED`.
+    pub trading_state: TradingState,
+    /// True while the kill switch is engaged.
+    pub kill_switch: bool,
+    /// Why trading halted, if it did.
+    pub halt_reason: Option<String>,
+    /// Target exposure of the order waiting for the next open, if any.
+    pub pending_target: Option<f64>,
+    /// SHA-256 of the model serving (empty for baselines).
+    pub model_sha256: String,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    runners: Vec<StrategyRunner>,
+    journal: Journal,
+    meta: JournalMeta,
+    settings: EngineSettings,
+    metrics: Arc<Metrics>,
+    history: Vec<Bar>,
+    started: bool,
+    last_bar: Option<Bar>,
+    uncommitted: u64,
+    feed_stale: bool,
+}
+
+impl Engine {
+    /// Opens the journal at `path` and either starts it for `runners` or, when it holds
+    /// a run, checks that `runners` and the feed are the same (by model SHA-256 and
+    /// strategy list) and restores every account and the policies' state from it.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
+    /// set (naming both), or a corrupt one.
+    pub fn open(path: &Path, settings: EngineSettings, runners: Vec<StrategyRunner>, metrics: Arc<Metrics>) -> Result<Self> {
+        let mut journal = Journal::open(path, settings.sync)?;
+        let specs: Vec<StrategySpec> = runners.iter().map(|r| r.spec.clone()).collect();
+        let mut names = std::collections::HashSet::new();
+        for spec in &specs {
+            if !names.insert(spec.name()) {
+                return Err(Error::Config {
+                    field: "strategies".into(),
+                    message: format!("{} appears twice; strategy names must be unique", spec.name()),
+                });
+            }
+        }
+        let meta = match journal.meta()? {
+            Some(meta) => {
+                let refuse = |what: &str, journal_value: String, now: String| Error::Journal {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "was started with {what} {journal_value}, this daemon has {now}; use a new --journal or the same settings"
+                    ),
+                };
+                if meta.symbol != settings.symbol || meta.interval_ms != settings.interval_ms {
+                    return Err(refuse(
+                        "feed",
+                        format!("{} every {} ms", meta.symbol, meta.interval_ms),
+                        format!("{} every {} ms", settings.symbol, settings.interval_ms),
+                    ));
+                }
+                if meta.feed != settings.feed {
+                    return Err(refuse("feed", meta.feed.clone(), settings.feed.clone()));
+                }
+                if meta.strategies != specs {
+                    return Err(refuse("strategies", describe(&meta.strategies), describe(&specs)));
+                }
+                meta
+            }
+            None => {
+                let meta = JournalMeta {
+                    journal_id: new_journal_id(),
+                    symbol: settings.symbol.clone(),
+                    interval_ms: settings.interval_ms,
+                    strategies: specs,
+                    feed: settings.feed.clone(),
+                };
+                journal.init(&meta)?;
+                meta
+            }
+        };
+        let mut engine = Self {
+            runners,
+            journal,
+            meta,
+            settings,
+            metrics,
+            history: Vec::new(),
+            started: false,
+            last_bar: None,
+            uncommitted: 0,
+            feed_stale: false,
+        };
+        engine.restore()?;
+        Ok(engine)
+    }
+
+    /// Rebuilds the policies' state from the journaled bars and restores each account
+    /// (positions, pending order, halts, kill switch).
+    fn restore(&mut self) -> Result<()> {
+        let bars = self.journal.bars()?;
+        if bars.is_empty() {
+            return Ok(());
+        }
+        for (bar, phase) in &bars {
+            if *phase == BarPhase::Traded && !self.started {
+                self.started = true;
+                for runner in &mut self.runners {
+                    runner.begin_window();
+                }
+            }
+            for runner in &mut self.runners {
+                runner.warm(bar);
+            }
+            self.history.push(*bar);
+        }
+        self.last_bar = bars.last().map(|(bar, _)| *bar);
+        let mut accounts = self.journal.accounts()?;
+        for runner in &mut self.runners {
+            if let Some(account) = accounts.remove(&runner.name()) {
+                runner.account = account;
+            } else if self.started {
+                return Err(Error::Journal {
+                    path: self.journal.path().to_path_buf(),
+                    message: format!("has traded bars but no account for {}", runner.name()),
+                });
+            }
+        }
+        let traded = bars.iter().filter(|(_, p)| *p == BarPhase::Traded).count();
+        tracing::info!(
+            journal = %self.journal.path().display(),
+            bars = bars.len(),
+            traded,
+            "restored from the journal; resuming after the last processed bar"
+        );
+        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), None, "restart", "restored from the journal")?;
+        for runner in &self.runners {
+            self.publish(runner);
+        }
+        Ok(())
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The journal's meta.
+    pub fn meta(&self) -> &JournalMeta {
+        &self.meta
+    }
+
+    /// The strategies.
+    pub fn runners(&self) -> &[StrategyRunner] {
+        &self.runners
+    }
+
+    /// The last bar fed (warm-up or traded), journaled or in the open transaction.
+    pub fn last_bar(&self) -> Option<Bar> {
+        self.last_bar
+    }
+
+    /// True once the first traded bar was processed.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// True while the feed is stale.
+    pub fn feed_stale(&self) -> bool {
+        self.feed_stale
+    }
+
+    /// The shared metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn check_order(&self, bar: &Bar) -> Result<()> {
+        if let Some(last) = self.last_bar {
+            if bar.time_ms <= last.time_ms {
+                return Err(Error::Journal {
+                    path: self.journal.path().to_path_buf(),
+                    message: format!("bar {} is not after the last processed bar {}", bar.time_ms, last.time_ms),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds a warm-up bar: features and indicators only, journaled as `warmup`.
+    ///
+    /// # Errors
+    /// A bar not after the last one, or SQLite errors.
+    pub fn warm(&mut self, bar: &Bar) -> Result<()> {
+        self.check_order(bar)?;
+        if self.started {
+            return Err(Error::Config { field: "feed".into(), message: "a warm-up bar after trading started".into() });
+        }
+        self.journal.begin()?;
+        self.journal.insert_bar(bar, BarPhase::Warmup)?;
+        fault::point(fault::DURING_WARMUP);
+        for runner in &mut self.runners {
+            runner.warm(bar);
+        }
+        self.history.push(*bar);
+        self.last_bar = Some(*bar);
+        Ok(())
+    }
+
+    /// Processes a traded bar: every strategy fills its pending order at the open,
+    /// marks the close and (when `decide`) decides at the close; all of it is
+    /// journaled, committing every `bars_per_commit` bars. The first traded bar only
+    /// marks the starting cash and decides. `arrived` is when the bar was received
+    /// (latency metrics).
+    ///
+    /// # Errors
+    /// A bar not after the last one, or SQLite errors.
+    pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<()> {
+        self.check_order(bar)?;
+        self.journal.begin()?;
+        self.journal.insert_bar(bar, BarPhase::Traded)?;
+        let first = !self.started;
+        if first {
+            self.started = true;
+            for runner in &mut self.runners {
+                runner.begin_window();
+            }
+        }
+        for i in 0..self.runners.len() {
+            let pending_id = self.runners[i].account.pending.map(|p| p.order().id);
+            let outcome = if first {
+                self.runners[i].start(bar, decide, arrived)
+            } else {
+                self.runners[i].on_bar(bar, decide, arrived)?
+            };
+            if outcome.fill.is_some() {
+                fault::point(fault::FILL_APPLIED_BEFORE_JOURNAL);
+            }
+            self.record(i, bar, first, pending_id, &outcome)?;
+        }
+        self.history.push(*bar);
+        self.last_bar = Some(*bar);
+        self.metrics.last_bar_ms.set(bar.time_ms);
+        self.uncommitted += 1;
+        if self.uncommitted >= self.settings.bars_per_commit as u64 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, i: usize, bar: &Bar, first: bool, pending_id: Option<u64>, outcome: &BarOutcome) -> Result<()> {
+        let runner = &self.runners[i];
+        let name = runner.name();
+        let label = strategy_label(&name);
+        if let (Some(fill), Some(order_id)) = (&outcome.fill, pending_id) {
+            self.journal.insert_fill_outcome(&name, order_id, fill)?;
+            if matches!(fill, FillOutcome::Filled { .. }) {
+                self.metrics.fills.get_or_create(&label).inc();
+            }
+        }
+        if !first {
+            // the first traded bar's close is the starting cash, as in the backtest's curve
+            self.journal.insert_equity(&name, bar.time_ms, &outcome.mark, &runner.account, bar.close)?;
+        }
+        if let Some(change) = outcome.mark.state_change {
+            let message = format!("{:?} → {:?} ({:?})", change.from, change.to, change.halt_reason);
+            tracing::warn!(strategy = %name, "trading state {message}");
+            self.journal.insert_event(Some(bar.time_ms), Some(&name), "trading_state", &message)?;
+        }
+        if let Some(signal) = &outcome.signal {
+            self.journal.insert_signal(signal)?;
+            self.metrics.signals.get_or_create(&label).inc();
+            if signal.invalid_output {
+                self.metrics.invalid_outputs.get_or_create(&label).inc();
+            }
+            self.metrics.bar_to_order_latency.get_or_create(&label).observe(signal.latency_us as f64 * 1e-6);
+        }
+        if let Some(us) = outcome.inference_us {
+            self.metrics.inference_latency.get_or_create(&label).observe(us * 1e-6);
+        }
+        let journal_id = self.meta.journal_id.clone();
+        let index = runner.index;
+        self.journal.insert_decision(&name, bar.time_ms, &outcome.decision, |id| client_order_id(&journal_id, index, id))?;
+        let approved = outcome.decision.liquidation.is_some() as u64
+            + matches!(outcome.decision.signal, Some(Ok(_))) as u64;
+        if approved > 0 {
+            self.metrics.orders.get_or_create(&label).inc_by(approved);
+        }
+        if let Some(reason) = outcome.decision.refusal() {
+            self.metrics
+                .risk_refusals
+                .get_or_create(&ReasonLabels { strategy: name.clone(), reason: reason.name().into() })
+                .inc();
+        }
+        self.publish(&self.runners[i]);
+        Ok(())
+    }
+
+    fn publish(&self, runner: &StrategyRunner) {
+        let label = strategy_label(&runner.name());
+        let account = &runner.account;
+        self.metrics.equity.get_or_create(&label).set(account.portfolio.equity());
+        let close = self.last_bar.map_or(0.0, |b| b.close);
+        let exposure = if close > 0.0 { account.portfolio.exposure_at(close) } else { 0.0 };
+        self.metrics.exposure.get_or_create(&label).set(exposure);
+        let halted = account.risk.kill_switch_engaged() || account.risk.state() == TradingState::Halted;
+        self.metrics.halted.get_or_create(&label).set(i64::from(halted));
+    }
+
+    /// Commits the open transaction with every account as of the last bar: its bars
+    /// count as processed.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn flush(&mut self) -> Result<()> {
+        if !self.journal.in_transaction() {
+            return Ok(());
+        }
+        if let Some(bar) = self.last_bar {
+            for runner in &self.runners {
+                self.journal.save_account(&runner.name(), bar.time_ms, &runner.account)?;
+            }
+        }
+        fault::point(fault::BEFORE_COMMIT);
+        self.journal.commit()?;
+        fault::point(fault::AFTER_COMMIT);
+        if self.runners.iter().any(|r| r.account.pending.is_some()) {
+            fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
+        }
+        self.metrics.bars_processed.inc_by(self.uncommitted);
+        self.uncommitted = 0;
+        Ok(())
+    }
+
+    /// `POST /kill`: engages every strategy's kill switch and cancels open orders;
+    /// with `flatten`, queues a liquidation of every position for the next open.
+    /// Committed at once.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn kill(&mut self, flatten: bool) -> Result<()> {
+        self.flush()?;
+        self.journal.begin()?;
+        let bar = self.last_bar;
+        for i in 0..self.runners.len() {
+            let name = self.runners[i].name();
+            let runner = &mut self.runners[i];
+            runner.account.risk.engage_kill_switch();
+            if let Some(cancelled) = runner.account.cancel_pending() {
+                self.journal.set_order_status(&name, cancelled.order().id, "cancelled", Some("kill switch"))?;
+            }
+            if let (true, Some(bar)) = (flatten, bar) {
+                if let Some(order) = runner.account.liquidate(bar.time_ms, bar.close) {
+                    let decision = rltrade_exec::Decision { liquidation: Some(order), signal: None };
+                    let journal_id = self.meta.journal_id.clone();
+                    let index = runner.index;
+                    self.journal.insert_decision(&name, bar.time_ms, &decision, |id| {
+                        client_order_id(&journal_id, index, id)
+                    })?;
+                }
+            }
+            let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
+            self.journal.insert_event(bar.map(|b| b.time_ms), Some(&name), "kill", message)?;
+            tracing::warn!(strategy = %name, "{message}");
+        }
+        self.save_accounts_and_commit()
+    }
+
+    /// `POST /resume`: releases the kill switch and lifts halts and REDUCING (unless
+    /// the feed is stale). Committed at once.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn resume(&mut self) -> Result<()> {
+        self.flush()?;
+        self.journal.begin()?;
+        let bar_ms = self.last_bar.map(|b| b.time_ms);
+        for runner in &mut self.runners {
+            runner.account.risk.release_kill_switch();
+            if !self.feed_stale {
+                runner.account.risk.resume();
+            }
+            self.journal.insert_event(bar_ms, Some(&runner.name()), "resume", "trading resumed by the operator")?;
+        }
+        self.save_accounts_and_commit()
+    }
+
+    fn save_accounts_and_commit(&mut self) -> Result<()> {
+        let bar_ms = self.last_bar.map_or(0, |b| b.time_ms);
+        for runner in &self.runners {
+            self.journal.save_account(&runner.name(), bar_ms, &runner.account)?;
+        }
+        self.journal.commit()?;
+        for runner in &self.runners {
+            self.publish(runner);
+        }
+        Ok(())
+    }
+
+    /// Marks the feed stale (every strategy to REDUCING) or fresh again (REDUCING
+    /// lifted back to ACTIVE; halts stay).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_feed_stale(&mut self, stale: bool) -> Result<()> {
+        if stale == self.feed_stale {
+            return Ok(());
+        }
+        self.feed_stale = stale;
+        self.metrics.feed_stale.set(i64::from(stale));
+        self.flush()?;
+        self.journal.begin()?;
+        let bar_ms = self.last_bar.map(|b| b.time_ms);
+        for runner in &mut self.runners {
+            if stale {
+                runner.account.risk.set_reducing();
+            } else if runner.account.risk.state() == TradingState::Reducing {
+                runner.account.risk.resume();
+            }
+        }
+        let message = if stale { "feed stale: trading REDUCING" } else { "feed fresh: trading ACTIVE" };
+        tracing::warn!("{message}");
+        self.journal.insert_event(bar_ms, None, "feed", message)?;
+        self.save_accounts_and_commit()
+    }
+
+    /// `POST /models/reload`: validates the model at `path` against the feed, warms
+    /// its features on every bar so far, and swaps it in for `strategy`. A bad model
+    /// leaves the old one serving. The journal's strategy list records the new SHA-256
+    /// (a restart must use the new model).
+    ///
+    /// # Errors
+    /// An unknown strategy, a baseline, or the new model's load or validation error.
+    pub fn reload(&mut self, strategy: &str, path: &Path) -> Result<String> {
+        let Some(i) = self.runners.iter().position(|r| r.name() == strategy) else {
+            return Err(Error::Config {
+                field: "strategy".into(),
+                message: format!(
+                    "no strategy named {strategy} (have {})",
+                    self.runners.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        };
+        self.flush()?;
+        self.runners[i].reload(path, &self.history)?;
+        let sha = self.runners[i].model_sha256().to_string();
+        self.meta.strategies[i] = self.runners[i].spec.clone();
+        self.journal.update_meta(&self.meta)?;
+        let message = format!("model reloaded from {} (sha256 {sha})", path.display());
+        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(strategy), "reload", &message)?;
+        tracing::info!(strategy, "{message}");
+        Ok(sha)
+    }
+
+    /// Every strategy's position.
+    pub fn positions(&self) -> Vec<PositionView> {
+        let close = self.last_bar.map_or(0.0, |b| b.close);
+        self.runners
+            .iter()
+            .map(|r| {
+                let a = &r.account;
+                PositionView {
+                    strategy: r.name(),
+                    position: a.portfolio.quantity,
+                    cash: a.portfolio.cash,
+                    equity: if close > 0.0 { a.portfolio.equity_at(close) } else { a.portfolio.cash },
+                    exposure: if close > 0.0 { a.portfolio.exposure_at(close) } else { 0.0 },
+                    trading_state: a.risk.state(),
+                    kill_switch: a.risk.kill_switch_engaged(),
+                    halt_reason: a.risk.halt_reason().map(|h| format!("{h:?}")),
+                    pending_target: a.pending.map(|p| p.order().target_exposure),
+                    model_sha256: r.model_sha256().to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// Accounts by strategy name (reconciliation, tests).
+    pub fn accounts(&self) -> HashMap<String, rltrade_exec::Account> {
+        self.runners.iter().map(|r| (r.name(), r.account.clone())).collect()
+    }
+}
+
+fn describe(specs: &[StrategySpec]) -> String {
+    let parts: Vec<String> = specs
+        .iter()
+        .map(|s| match s {
+            StrategySpec::Model { name, sha256 } => format!("{name} (model sha256 {})", &sha256[..sha256.len().min(12)]),
+            StrategySpec::MaCrossover { .. } => s.name(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// 8 hex characters from the clock and the process id: unique enough per journal
+/// (client order ids carry it).
+fn new_journal_id() -> String {
+    use sha2::{Digest, Sha256};
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    hex::encode(&Sha256::digest(seed.as_bytes())[..4])
+}

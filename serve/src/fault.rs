@@ -1,0 +1,53 @@
+//! Named crash points for the kill tests: with the `fault-injection` feature,
+//! `RLTRADE_FAULT=<point>[:<n>]` aborts the process (no unwinding, no flush) the n-th
+//! time (default 1st) execution reaches `point`. Without the feature every point is a
+//! no-op the compiler removes.
+//!
+//! Points: [`BEFORE_COMMIT`], [`AFTER_COMMIT`], [`ORDER_JOURNALED_BEFORE_FILL`],
+//! [`FILL_APPLIED_BEFORE_JOURNAL`], [`DURING_WARMUP`].
+
+/// Bars written into the open transaction, before `COMMIT`.
+pub const BEFORE_COMMIT: &str = "before_commit";
+/// Right after a `COMMIT`.
+pub const AFTER_COMMIT: &str = "after_commit";
+/// An order is journaled (committed) and its fill is not.
+pub const ORDER_JOURNALED_BEFORE_FILL: &str = "order_journaled_before_fill";
+/// A fill was applied to the in-memory account, not yet journaled.
+pub const FILL_APPLIED_BEFORE_JOURNAL: &str = "fill_applied_before_journal";
+/// While warm-up bars are being journaled.
+pub const DURING_WARMUP: &str = "during_warmup";
+
+/// Aborts the process when `RLTRADE_FAULT` names `point` and its hit count is reached.
+#[inline]
+pub fn point(point: &'static str) {
+    #[cfg(feature = "fault-injection")]
+    armed::hit(point);
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = point;
+}
+
+#[cfg(feature = "fault-injection")]
+mod armed {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn hit(point: &str) {
+        let target = TARGET.get_or_init(|| {
+            let spec = std::env::var("RLTRADE_FAULT").ok()?;
+            let (name, n) = match spec.split_once(':') {
+                Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
+                None => (spec, 1),
+            };
+            Some((name, n))
+        });
+        if let Some((name, n)) = target {
+            if name == point && HITS.fetch_add(1, Ordering::Relaxed) + 1 == *n {
+                eprintln!("fault injection: aborting at {point}");
+                std::process::abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The durable journal: one SQLite file in WAL mode ([`schema.sql`](./schema.sql)).
+//!
+//! A bar counts as processed when the transaction holding its signals, risk decisions,
+//! orders, fills and equity marks commits; each strategy's account (positions, risk
+//! state, halts, kill switch, pending order) is saved in the same transaction. An
+//! order is journaled in the transaction of the bar it was decided at, before a broker
+//! sees it. With [`SyncMode::Normal`] several bars may share a transaction (replay and
+//! paper); a crash loses only uncommitted bars, which a restart processes again from
+//! the feed, so the journal ends as if never interrupted.
+
+mod read;
+
+pub use read::{EquityRow, FillRow, OrderRow};
+
+use std::path::{Path, PathBuf};
+
+use rltrade_env::Bar;
+use rltrade_exec::{Account, Decision, Fill, FillOutcome, Mark, TargetOrder};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::signal::Signal;
+use crate::strategy::StrategySpec;
+
+/// The journal's format; a file of another format is refused.
+pub const JOURNAL_FORMAT: u32 = 1;
+
+/// SQLite's `synchronous` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `synchronous=NORMAL`: survives the process being killed (not a power cut); the
+    /// default for replay and paper.
+    Normal,
+    /// `synchronous=FULL`: every commit reaches the disk; what an exchange broker uses,
+    /// committing each order before sending it.
+    Full,
+}
+
+/// What a journal was started with: a restart must match it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalMeta {
+    /// Random id of this journal (part of every client order id).
+    pub journal_id: String,
+    /// Feed symbol.
+    pub symbol: String,
+    /// Bar interval, ms.
+    pub interval_ms: i64,
+    /// The strategies, in order.
+    pub strategies: Vec<StrategySpec>,
+    /// Where bars come from (`replay:<file sha256>:<split>` or `exchange:<base url>`).
+    pub feed: String,
+}
+
+/// Phase of a journaled bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarPhase {
+    /// Fed to features and indicators only.
+    Warmup,
+    /// Traded: signals, orders, fills and marks belong to it.
+    Traded,
+}
+
+/// The SQLite journal.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    in_transaction: bool,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path` in WAL mode with `sync`.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] when the file cannot be opened, is not SQLite, or holds
+    /// another journal format.
+    pub fn open(path: &Path, sync: SyncMode) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| journal_error(path, "cannot open", e))?;
+        let sync_value = match sync {
+            SyncMode::Normal => "NORMAL",
+            SyncMode::Full => "FULL",
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| conn.pragma_update(None, "synchronous", sync_value))
+            .and_then(|()| conn.execute_batch(include_str!("schema.sql")))
+            .map_err(|e| journal_error(path, "is not a usable SQLite journal", e))?;
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false };
+        match journal.meta_value("format")? {
+            Some(format) if format != JOURNAL_FORMAT.to_string() => {
+                return Err(journal.error(format!("has format {format}, this daemon writes {JOURNAL_FORMAT}")));
+            }
+            _ => {}
+        }
+        Ok(journal)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::Journal { path: self.path.clone(), message: message.into() }
+    }
+
+    fn sql<T>(&self, what: &str, result: rusqlite::Result<T>) -> Result<T> {
+        result.map_err(|e| self.error(format!("{what}: {e}")))
+    }
+
+    fn meta_value(&self, key: &str) -> Result<Option<String>> {
+        let value = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get::<_, String>(0))
+            .optional();
+        self.sql("reading meta", value)
+    }
+
+    /// The journal's meta, `None` for a new journal.
+    ///
+    /// # Errors
+    /// A corrupt meta row.
+    pub fn meta(&self) -> Result<Option<JournalMeta>> {
+        let Some(text) = self.meta_value("run")? else { return Ok(None) };
+        serde_json::from_str(&text).map(Some).map_err(|e| self.error(format!("meta `run` is corrupt: {e}")))
+    }
+
+    /// Records the meta of a new journal.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn init(&mut self, meta: &JournalMeta) -> Result<()> {
+        let text = serde_json::to_string(meta).unwrap_or_default();
+        let result = self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1), ('run', ?2)",
+            params![JOURNAL_FORMAT.to_string(), text],
+        );
+        self.sql("writing meta", result).map(|_| ())
+    }
+
+    /// Replaces the strategy list in the meta (after a model reload).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn update_meta(&mut self, meta: &JournalMeta) -> Result<()> {
+        self.begin()?;
+        self.init(meta)?;
+        self.commit()
+    }
+
+    /// Starts a transaction unless one is open.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn begin(&mut self) -> Result<()> {
+        if !self.in_transaction {
+            let result = self.conn.execute_batch("BEGIN IMMEDIATE");
+            self.sql("BEGIN", result)?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the open transaction, if any: its bars count as processed.
+    ///
+    /// # Errors
+    /// SQLite errors (the transaction is rolled back by SQLite then).
+    pub fn commit(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.in_transaction = false;
+            let result = self.conn.execute_batch("COMMIT");
+            self.sql("COMMIT", result)?;
+        }
+        Ok(())
+    }
+
+    /// True while a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
+    /// Journals a bar fed to the strategies.
+    ///
+    /// # Errors
+    /// SQLite errors (a bar journaled twice among them).
+    pub fn insert_bar(&mut self, bar: &Bar, phase: BarPhase) -> Result<()> {
+        let phase = match phase {
+            BarPhase::Warmup => "warmup",
+            BarPhase::Traded => "traded",
+        };
+        let result = self
+            .conn
+            .prepare_cached("INSERT INTO bars (time_ms, open, high, low, close, volume, phase) VALUES (?1,?2,?3,?4,?5,?6,?7)")
+            .and_then(|mut s| s.execute(params![bar.time_ms, bar.open, bar.high, bar.low, bar.close, bar.volume, phase]));
+        self.sql("inserting a bar", result).map(|_| ())
+    }
+
+    /// Journals a signal.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn insert_signal(&mut self, signal: &Signal) -> Result<()> {
+        let probs = serde_json::to_string(&signal.probs).unwrap_or_default();
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO signals (strategy, bar_ms, symbol, model_sha256, action, target_exposure, probs, \
+                 invalid_output, latency_us) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    signal.strategy,
+                    signal.bar_ms,
+                    signal.symbol,
+                    signal.model_sha256,
+                    signal.action as i64,
+                    signal.target_exposure,
+                    probs,
+                    signal.invalid_output,
+                    signal.latency_us as i64
+                ])
+            });
+        self.sql("inserting a signal", result).map(|_| ())
+    }
+
+    /// Journals a decision: the liquidation and the signal's risk check, and every
+    /// approved order (status `pending`) under its client order id `client_id(order_id)`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn insert_decision(
+        &mut self,
+        strategy: &str,
+        bar_ms: i64,
+        decision: &Decision,
+        client_id: impl Fn(u64) -> String,
+    ) -> Result<()> {
+        if let Some(order) = decision.liquidation {
+            self.insert_risk(strategy, bar_ms, &order, "liquidation", Some(0.0), None)?;
+            self.insert_order(strategy, bar_ms, &order, &client_id(order.id))?;
+        }
+        match &decision.signal {
+            Some(Ok(approved)) => {
+                let order = approved.order();
+                let (outcome, reason) = match approved.clipped() {
+                    Some(clip) => ("clipped", Some(format!("{clip:?}"))),
+                    None => ("approved", None),
+                };
+                // requested: the target before clipping
+                let requested = match approved.clipped() {
+                    Some(rltrade_exec::ClipReason::MaxExposure { requested, .. }) => requested,
+                    None => order.target_exposure,
+                };
+                let requested_order = TargetOrder { target_exposure: requested, ..*order };
+                self.insert_risk(strategy, bar_ms, &requested_order, outcome, Some(order.target_exposure), reason)?;
+                self.insert_order(strategy, bar_ms, order, &client_id(order.id))?;
+            }
+            Some(Err(refused)) => {
+                let reason = format!("{}: {:?}", refused.reason.name(), refused.reason);
+                self.insert_risk(strategy, bar_ms, &refused.order, "refused", None, Some(reason))?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn insert_risk(
+        &mut self,
+        strategy: &str,
+        bar_ms: i64,
+        order: &TargetOrder,
+        outcome: &str,
+        approved: Option<f64>,
+        reason: Option<String>,
+    ) -> Result<()> {
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO risk_decisions (strategy, bar_ms, order_id, requested, outcome, approved, reason) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![strategy, bar_ms, order.id as i64, order.target_exposure, outcome, approved, reason])
+            });
+        self.sql("inserting a risk decision", result).map(|_| ())
+    }
+
+    fn insert_order(&mut self, strategy: &str, bar_ms: i64, order: &TargetOrder, client_id: &str) -> Result<()> {
+        let purpose = match order.purpose {
+            rltrade_exec::OrderPurpose::Signal => "signal",
+            rltrade_exec::OrderPurpose::Liquidation => "liquidation",
+        };
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO orders (strategy, order_id, client_order_id, decided_bar_ms, purpose, target_exposure, \
+                 reference_price, status) VALUES (?1,?2,?3,?4,?5,?6,?7,'pending') \
+                 ON CONFLICT (strategy, order_id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    strategy,
+                    order.id as i64,
+                    client_id,
+                    bar_ms,
+                    purpose,
+                    order.target_exposure,
+                    order.reference_price
+                ])
+            });
+        self.sql("inserting an order", result).map(|_| ())
+    }
+
+    /// Sets an order's status (`filled`, `no_fill`, `cancelled`, `rejected`, `replaced`)
+    /// with a reason.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_order_status(&mut self, strategy: &str, order_id: u64, status: &str, reason: Option<&str>) -> Result<()> {
+        let result = self
+            .conn
+            .prepare_cached("UPDATE orders SET status = ?3, status_reason = ?4 WHERE strategy = ?1 AND order_id = ?2")
+            .and_then(|mut s| s.execute(params![strategy, order_id as i64, status, reason]));
+        self.sql("updating an order", result).map(|_| ())
+    }
+
+    /// Journals the outcome of a pending order at a bar's open: the fill (and the
+    /// order's status `filled`), or the order's status `no_fill` with the reason.
+    ///
+    /// # Errors
+    /// SQLite errors (a second fill of one order among them).
+    pub fn insert_fill_outcome(&mut self, strategy: &str, order_id: u64, outcome: &FillOutcome) -> Result<()> {
+        match outcome {
+            FillOutcome::Filled { fill, .. } => self.insert_fill(strategy, fill),
+            FillOutcome::NoFill(reason) => {
+                self.set_order_status(strategy, order_id, "no_fill", Some(&format!("{reason:?}")))
+            }
+        }
+    }
+
+    /// Journals a fill and marks its order `filled`.
+    ///
+    /// # Errors
+    /// SQLite errors (a second fill of one order among them).
+    pub fn insert_fill(&mut self, strategy: &str, fill: &Fill) -> Result<()> {
+        let side = match fill.side {
+            rltrade_exec::Side::Buy => "buy",
+            rltrade_exec::Side::Sell => "sell",
+        };
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO fills (strategy, order_id, time_ms, side, quantity, price, reference_price, fee) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    strategy,
+                    fill.order_id as i64,
+                    fill.time_ms,
+                    side,
+                    fill.quantity,
+                    fill.price,
+                    fill.reference_price,
+                    fill.fee
+                ])
+            });
+        self.sql("inserting a fill", result)?;
+        self.set_order_status(strategy, fill.order_id, "filled", None)
+    }
+
+    /// Journals the equity mark of a traded bar.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn insert_equity(&mut self, strategy: &str, bar_ms: i64, mark: &Mark, account: &Account, close: f64) -> Result<()> {
+        let state = format!("{:?}", account.risk.state()).to_uppercase();
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO equity (strategy, bar_ms, equity, cash, position, exposure, trading_state) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    strategy,
+                    bar_ms,
+                    mark.equity,
+                    account.portfolio.cash,
+                    account.portfolio.quantity,
+                    account.portfolio.exposure_at(close),
+                    state
+                ])
+            });
+        self.sql("inserting an equity mark", result).map(|_| ())
+    }
+
+    /// Saves a strategy's account as of `bar_ms` (what a restart restores).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn save_account(&mut self, strategy: &str, bar_ms: i64, account: &Account) -> Result<()> {
+        let text = serde_json::to_string(account).unwrap_or_default();
+        let result = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO accounts (strategy, bar_ms, account) VALUES (?1,?2,?3)")
+            .and_then(|mut s| s.execute(params![strategy, bar_ms, text]));
+        self.sql("saving an account", result).map(|_| ())
+    }
+
+    /// Logs an operator event (halt, kill switch, resume, reload, reconciliation),
+    /// committed at once when no transaction is open.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn insert_event(&mut self, bar_ms: Option<i64>, strategy: Option<&str>, kind: &str, message: &str) -> Result<()> {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let result = self.conn.execute(
+            "INSERT INTO events (bar_ms, strategy, kind, message, at_wall_ms) VALUES (?1,?2,?3,?4,?5)",
+            params![bar_ms, strategy, kind, message, wall],
+        );
+        self.sql("inserting an event", result).map(|_| ())
+    }
+}
+
+fn journal_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    Error::Journal { path: path.to_path_buf(), message: format!("{what}: {e}") }
+}

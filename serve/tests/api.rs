@@ -1,0 +1,197 @@
+//! The HTTP API through its router (no socket): reads, the bearer token on every POST,
+//! the kill switch and resume, a refused model reload, Prometheus names.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use rltrade_env::Bar;
+use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_serve::api::{ApiToken, AppState, router};
+use rltrade_serve::engine::{Engine, EngineSettings};
+use rltrade_serve::journal::SyncMode;
+use rltrade_serve::metrics::Metrics;
+use rltrade_serve::strategy::StrategyRunner;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const HOUR: i64 = 3_600_000;
+
+/// A zig-zag of closes that makes SMA(2) cross SMA(4) several times.
+fn bars(n: usize) -> Vec<Bar> {
+    (0..n)
+        .map(|i| {
+            let close = 100.0 + 10.0 * ((i as f64) * 0.7).sin();
+            Bar { time_ms: i as i64 * HOUR, open: close, high: close + 1.0, low: close - 1.0, close, volume: 1.0 }
+        })
+        .collect()
+}
+
+fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let settings = EngineSettings {
+        symbol: "BTCUSD".into(),
+        interval_ms: HOUR,
+        feed: "test".into(),
+        sync: SyncMode::Normal,
+        bars_per_commit: 4,
+    };
+    let mut engine = Engine::open(&dir.join("journal.db"), settings, vec![runner], Arc::new(Metrics::new())).unwrap();
+    let bars = bars(n);
+    for bar in &bars[..5] {
+        engine.warm(bar).unwrap();
+    }
+    for bar in &bars[5..] {
+        engine.on_bar(bar, true, Instant::now()).unwrap();
+    }
+    engine.flush().unwrap();
+    Arc::new(Mutex::new(engine))
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = router(state.clone()).oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn reads_report_health_positions_signals_ab_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState { engine: engine(dir.path(), 60), token: Some(ApiToken::new("s3cret".into())) };
+
+    let (status, body) = call(&state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let health = json(&body);
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["last_bar_ms"], 59 * HOUR);
+
+    let (_, body) = call(&state, "GET", "/positions", None, "").await;
+    let positions = json(&body);
+    assert_eq!(positions[0]["strategy"], "ma:2:4");
+    assert_eq!(positions[0]["trading_state"], "ACTIVE");
+
+    let (_, body) = call(&state, "GET", "/signals?limit=3", None, "").await;
+    let signals = json(&body);
+    assert_eq!(signals.as_array().unwrap().len(), 3);
+    assert_eq!(signals[0]["bar_ms"], 59 * HOUR, "newest first");
+
+    let (_, body) = call(&state, "GET", "/ab", None, "").await;
+    let ab = json(&body);
+    let row = &ab["strategies"][0];
+    assert_eq!(row["name"], "ma:2:4");
+    assert!(row["num_fills"].as_u64().unwrap() >= 2, "{ab}");
+    assert!(row["final_equity"].as_f64().unwrap() > 0.0 && row["sharpe"].is_number(), "{ab}");
+
+    let (status, text) = call(&state, "GET", "/metrics", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    for name in [
+        "rltrade_bars_processed_total 55",
+        "rltrade_signals_total{strategy=\"ma:2:4\"}",
+        "rltrade_fills_total{strategy=\"ma:2:4\"}",
+        "rltrade_feed_bad_input_total{kind=\"malformed_json\"} 0",
+        "rltrade_feed_stale 0",
+        "rltrade_bar_to_order_latency_seconds_bucket",
+        "rltrade_equity{strategy=\"ma:2:4\"}",
+        "rltrade_exposure{strategy=\"ma:2:4\"}",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn posts_need_the_bearer_token_and_kill_resume_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState { engine: engine(dir.path(), 60), token: Some(ApiToken::new("s3cret".into())) };
+    assert_eq!(call(&state, "POST", "/kill", None, "").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&state, "POST", "/kill", Some("wrong"), "").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&state, "POST", "/resume", None, "").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&state, "POST", "/models/reload", Some("wrong"), "{}").await.0, StatusCode::FORBIDDEN);
+    assert!(!format!("{:?}", state.token).contains("s3cret"), "the token is never printed");
+
+    let (status, _) = call(&state, "POST", "/kill?flatten=true", Some("s3cret"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let positions = json(&call(&state, "GET", "/positions", None, "").await.1);
+    assert_eq!(positions[0]["kill_switch"], true);
+    let health = json(&call(&state, "GET", "/health", None, "").await.1);
+    assert_eq!(health["status"], "degraded");
+    // the kill switch is journaled: a restart fails closed
+    {
+        let engine = state.engine.lock().unwrap();
+        let saved = engine.journal().accounts().unwrap();
+        assert!(saved["ma:2:4"].risk.kill_switch_engaged());
+    }
+    let (status, _) = call(&state, "POST", "/resume", Some("s3cret"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let positions = json(&call(&state, "GET", "/positions", None, "").await.1);
+    assert_eq!(positions[0]["kill_switch"], false);
+
+    // a baseline cannot be reloaded; bad bodies are 400
+    let (status, body) =
+        call(&state, "POST", "/models/reload", Some("s3cret"), r#"{"strategy": "ma:2:4", "path": "/nope"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("not a model") && body.contains("old model keeps serving"), "{body}");
+    let (status, _) = call(&state, "POST", "/models/reload", Some("s3cret"), "not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn without_a_configured_token_every_post_is_forbidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState { engine: engine(dir.path(), 20), token: None };
+    for uri in ["/kill", "/resume", "/models/reload"] {
+        assert_eq!(call(&state, "POST", uri, Some("anything"), "{}").await.0, StatusCode::FORBIDDEN, "{uri}");
+    }
+}
+
+#[test]
+fn a_restarted_engine_restores_accounts_and_refuses_other_strategies() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let engine = engine(dir.path(), 40);
+        let engine = engine.lock().unwrap();
+        (engine.accounts(), engine.last_bar())
+    };
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let settings = |feed: &str| EngineSettings {
+        symbol: "BTCUSD".into(),
+        interval_ms: HOUR,
+        feed: feed.into(),
+        sync: SyncMode::Normal,
+        bars_per_commit: 4,
+    };
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let engine =
+        Engine::open(&dir.path().join("journal.db"), settings("test"), vec![runner], Arc::new(Metrics::new())).unwrap();
+    assert_eq!(engine.accounts(), before.0);
+    assert_eq!(engine.last_bar(), before.1);
+    drop(engine);
+
+    let other = StrategyRunner::ma_crossover(0, 3, 5, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let err = Engine::open(&dir.path().join("journal.db"), settings("test"), vec![other], Arc::new(Metrics::new()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("was started with strategies [ma:2:4]") && err.contains("ma:3:5"), "{err}");
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let err = Engine::open(&dir.path().join("journal.db"), settings("other"), vec![runner], Arc::new(Metrics::new()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("was started with feed test"), "{err}");
+
+    std::fs::write(dir.path().join("bad.db"), b"this is not sqlite at all, not even close............").unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let err = Engine::open(&dir.path().join("bad.db"), settings("test"), vec![runner], Arc::new(Metrics::new()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.db") && err.contains("not a usable SQLite journal"), "{err}");
+}

