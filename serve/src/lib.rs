@@ -10,6 +10,7 @@
 //! the live A/B table and the kill switch.
 #![deny(missing_docs)]
 
+pub mod binance;
 pub mod broker;
 pub mod error;
 pub mod feed;
