@@ -5,6 +5,8 @@
 //! - [`exchange::ExchangeBroker`]: Binance spot REST, HMAC-SHA256 signed market orders
 //!   with client order ids (testnet unless `--live`).
 
+pub mod exchange;
+
 use rltrade_exec::Side;
 use serde::{Deserialize, Serialize};
 

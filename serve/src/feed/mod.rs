@@ -1,6 +1,8 @@
 //! Feeds: where closed bars come from. Every feed sends [`FeedEvent`]s into one
 //! channel that the daemon's engine consumes in order.
 
+pub mod exchange;
+
 use rltrade_env::Bar;
 use serde::Serialize;
 
