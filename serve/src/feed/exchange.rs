@@ -102,14 +102,15 @@ impl ExchangeFeed {
             match self.client.klines(&request).await {
                 Ok(page) => {
                     backoff = self.config.first_backoff;
-                    let mut bad: Vec<BadRow> = page.bad_rows.clone();
+                    // Rows that did not parse or have invalid prices first, then the bars
+                    // in order (with the duplicates and out-of-order rows among them).
+                    for row in &page.bad_rows {
+                        report(tx, &mut reported, row.clone()).await?;
+                    }
                     let mut delivered = false;
                     for kline in &page.klines {
-                        if cursor.is_none() && sequencer.last_ms().is_none() && after_ms.is_none() {
-                            // First poll without a start: only the latest closed bar.
-                            if page.klines.last() != Some(kline) {
-                                continue;
-                            }
+                        if cursor.is_none() && after_ms.is_none() && page.klines.last() != Some(kline) {
+                            continue; // first poll without a start: only the latest closed bar
                         }
                         if after_ms.is_some_and(|a| kline.open_time_ms <= a) && sequencer.last_ms().is_none() {
                             continue;
@@ -123,16 +124,8 @@ impl ExchangeFeed {
                                 send(tx, FeedEvent::Bar(kline.bar())).await?;
                                 delivered = true;
                             }
-                            Err(row) => bad.push(row),
+                            Err(row) => report(tx, &mut reported, row).await?,
                         }
-                    }
-                    for row in bad {
-                        if let Some(t) = row.open_time_ms {
-                            if !reported.insert((row.kind, t)) {
-                                continue;
-                            }
-                        }
-                        send(tx, FeedEvent::BadInput { kind: row.kind, message: row.message }).await?;
                     }
                     if let Some(last) = sequencer.last_ms() {
                         reported.retain(|(_, t)| *t > last);
@@ -165,7 +158,11 @@ impl ExchangeFeed {
                 }
             }
             let reference = sequencer.last_ms().map_or(start_ref, |last| last + interval_ms);
-            if !stale && self.client.now_ms() >= reference + self.config.stale_after_intervals * interval_ms {
+            let backfilling = wait.is_zero();
+            if !stale
+                && !backfilling
+                && self.client.now_ms() >= reference + self.config.stale_after_intervals * interval_ms
+            {
                 stale = true;
                 send(tx, FeedEvent::Stale { last_bar_ms: sequencer.last_ms() }).await?;
             }
@@ -178,6 +175,20 @@ impl ExchangeFeed {
         }
         Ok(())
     }
+}
+
+/// Sends a skipped row as [`FeedEvent::BadInput`], once per kind and bar time.
+async fn report(
+    tx: &mpsc::Sender<FeedEvent>,
+    reported: &mut HashSet<(BadInputKind, i64)>,
+    row: BadRow,
+) -> Result<(), Closed> {
+    if let Some(t) = row.open_time_ms {
+        if !reported.insert((row.kind, t)) {
+            return Ok(());
+        }
+    }
+    send(tx, FeedEvent::BadInput { kind: row.kind, message: row.message }).await
 }
 
 async fn send(tx: &mpsc::Sender<FeedEvent>, event: FeedEvent) -> Result<(), Closed> {
