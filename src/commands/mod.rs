@@ -6,5 +6,6 @@ pub mod bench_ppo;
 pub mod compare;
 pub mod config_show;
 pub mod data_check;
+pub mod data_fetch;
 pub mod export;
 pub mod train;

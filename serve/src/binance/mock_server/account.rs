@@ -1,4 +1,5 @@
 //! SIGNED endpoints: orders, trades and balances.
+#![allow(clippy::result_large_err, reason = "the error is the HTTP answer itself, built once per request")]
 
 use std::collections::HashMap;
 
