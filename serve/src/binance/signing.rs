@@ -114,6 +114,13 @@ mod tests {
     }
 
     #[test]
+    fn missing_env_var_is_named() {
+        let err =
+            Credentials::from_env("RLTRADE_TEST_SURELY_UNSET_KEY", "RLTRADE_TEST_SURELY_UNSET_SECRET").unwrap_err();
+        assert!(err.to_string().contains("RLTRADE_TEST_SURELY_UNSET_KEY"), "{err}");
+    }
+
+    #[test]
     fn debug_and_display_redact() {
         let c = Credentials::new("my-api-key", "my-secret");
         let shown = format!("{c:?} {} {}", c.api_key, c.secret);
