@@ -120,6 +120,38 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Download closed klines from Binance spot into a bar CSV (paged, rate-limited,
+    /// resumable: an existing --out of the same interval is continued after its last bar).
+    Fetch(FetchArgs),
+}
+
+/// `rltrade data fetch ...`
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Exchange symbol, e.g. BTCUSDT.
+    #[arg(long)]
+    pub symbol: String,
+    /// Bar interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d.
+    #[arg(long)]
+    pub interval: String,
+    /// First bar's open time: YYYY-MM-DD (midnight UTC) or RFC 3339.
+    #[arg(long)]
+    pub start: String,
+    /// End, exclusive: YYYY-MM-DD or RFC 3339 (default: now; only closed bars anyway).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// The CSV to write (timestamp,open,high,low,close,volume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// REST base URL of the exchange.
+    #[arg(long, default_value = rltrade_serve::binance::LIVE_URL)]
+    pub base_url: String,
+    /// Least time between two requests, ms.
+    #[arg(long, default_value_t = 200)]
+    pub min_gap_ms: u64,
+    /// Per-request timeout, s.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_s: u64,
 }
 
 /// `rltrade config ...`

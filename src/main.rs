@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Data(DataCommand::Check { file, json }) => commands::data_check::run(&file, json),
+        Command::Data(DataCommand::Fetch(args)) => commands::data_fetch::run(&args),
         Command::Backtest(args) => commands::backtest::run(&args),
         Command::Train(args) => commands::train::run(&args),
         Command::Export(args) => commands::export::run(&args),

@@ -47,6 +47,15 @@ pub enum Error {
         /// The exchange's `{"code", "msg"}` or the transport error.
         message: String,
     },
+    /// A data file that cannot be used or written as asked: fetched bars that fail
+    /// validation, or an existing file to resume that does not fit the request.
+    #[error("{path}: {message}")]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the values.
+        message: String,
+    },
     /// Broker and journal disagree (reconciliation); trading halts.
     #[error("reconciliation of {strategy}: {message}")]
     Reconciliation {

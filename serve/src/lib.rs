@@ -13,6 +13,7 @@
 pub mod ab;
 pub mod api;
 pub mod bench;
+pub mod binance;
 pub mod broker;
 pub mod config;
 pub mod daemon;

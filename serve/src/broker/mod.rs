@@ -6,6 +6,8 @@
 //! - exchange: Binance spot REST, HMAC-SHA256 signed market orders with client order
 //!   ids (testnet unless `--live`).
 
+pub mod exchange;
+
 use rltrade_exec::Side;
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,7 @@
 //! Feeds: where closed bars come from. Every feed sends [`FeedEvent`]s into one
 //! channel that the daemon's engine consumes in order.
 
+pub mod exchange;
 pub mod replay;
 
 use rltrade_env::Bar;

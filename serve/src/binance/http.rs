@@ -1,0 +1,89 @@
+//! Sending one request and sorting its answer into a body or an [`ApiError`].
+
+use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
+use serde::Deserialize;
+
+use super::error::{ApiError, DEFAULT_RETRY_AFTER_MS};
+
+/// Most characters of a non-JSON error body kept in [`ApiError::Http`].
+const MAX_BODY_SHOWN: usize = 200;
+
+/// Binance's error body.
+#[derive(Deserialize)]
+struct CodeMsg {
+    code: i64,
+    msg: String,
+}
+
+/// Sends `request` and returns the body of a 2XX answer.
+///
+/// # Errors
+/// [`ApiError::Transport`] without an answer (or a body cut short),
+/// [`ApiError::RateLimited`] for 429/418, [`ApiError::Api`] for a `{"code","msg"}`
+/// body, else [`ApiError::Http`].
+pub(crate) async fn send(endpoint: &str, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
+    let transport = |e: reqwest::Error| ApiError::Transport {
+        endpoint: endpoint.to_owned(),
+        message: without_url(&e),
+        timed_out: e.is_timeout(),
+    };
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let retry_after_ms = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1_000));
+    let body = response.bytes().await.map_err(transport)?.to_vec();
+    if status.is_success() {
+        return Ok(body);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS || status.as_u16() == 418 {
+        return Err(ApiError::RateLimited {
+            endpoint: endpoint.to_owned(),
+            status: status.as_u16(),
+            retry_after_ms: retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
+        });
+    }
+    if let Ok(CodeMsg { code, msg }) = serde_json::from_slice::<CodeMsg>(&body) {
+        return Err(ApiError::Api { endpoint: endpoint.to_owned(), status: status.as_u16(), code, msg });
+    }
+    let text = String::from_utf8_lossy(&body);
+    Err(ApiError::Http {
+        endpoint: endpoint.to_owned(),
+        status: status.as_u16(),
+        body: text.chars().take(MAX_BODY_SHOWN).collect(),
+    })
+}
+
+/// Parses a 2XX body as `T`.
+///
+/// # Errors
+/// [`ApiError::Malformed`] naming the serde error.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed { endpoint: endpoint.to_owned(), message: e.to_string() })
+}
+
+/// reqwest's message without the URL (which would repeat the endpoint and its query,
+/// where a signature lives).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the body failed"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut causes = Vec::new();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() { kind.to_owned() } else { format!("{kind}: {}", causes.join(": ")) }
+}

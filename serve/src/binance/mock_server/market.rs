@@ -1,0 +1,96 @@
+//! Public market data: `GET /api/v3/klines` and `GET /api/v3/time`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rltrade_env::Bar;
+use serde_json::{Value, json};
+
+use super::{Endpoint, Fault, Shared, api_error, begin, fault_response, lock};
+use crate::binance::klines::{Interval, MAX_LIMIT};
+
+/// Binance's default `limit`.
+const DEFAULT_LIMIT: usize = 500;
+
+/// `GET /api/v3/klines?symbol&interval[&startTime][&endTime][&limit]`: rows with open
+/// time in `[startTime, endTime]`, the first `limit` of them (the last `limit` without
+/// `startTime`), the open bar last when set.
+pub(super) async fn klines(State(shared): State<Shared>, Query(params): Query<HashMap<String, String>>) -> Response {
+    let fault = begin(&shared, Endpoint::Klines);
+    if let Some(response) = fault_response(fault) {
+        return response;
+    }
+    if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
+        tokio::time::sleep(wait).await;
+    }
+    let state = lock(&shared);
+    let config = &state.config;
+    if params.get("symbol") != Some(&config.symbol) {
+        return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    }
+    if params.get("interval").and_then(|i| Interval::parse(i)) != Some(config.interval) {
+        return api_error(StatusCode::BAD_REQUEST, -1120, "Invalid interval.");
+    }
+    let int = |name: &str| params.get(name).map(|v| v.parse::<i64>());
+    let (start, end, limit) = match (int("startTime"), int("endTime"), int("limit")) {
+        (Some(Err(_)), _, _) | (_, Some(Err(_)), _) | (_, _, Some(Err(_))) => {
+            return api_error(StatusCode::BAD_REQUEST, -1100, "Illegal characters found in a parameter.");
+        }
+        (s, e, l) => (s.and_then(Result::ok), e.and_then(Result::ok), l.and_then(Result::ok)),
+    };
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(l) if (1..=i64::from(MAX_LIMIT)).contains(&l) => l as usize,
+        Some(_) => return api_error(StatusCode::BAD_REQUEST, -1130, "Invalid data sent for a parameter."),
+    };
+    let in_range = |b: &&Bar| start.is_none_or(|s| b.time_ms >= s) && end.is_none_or(|e| b.time_ms <= e);
+    let mut selected: Vec<Bar> = config.bars.iter().chain(config.open_bar.iter()).filter(in_range).copied().collect();
+    if start.is_some() {
+        selected.truncate(limit);
+    } else {
+        selected.drain(..selected.len().saturating_sub(limit));
+    }
+    let interval_ms = config.interval.ms();
+    let mut rows: Vec<Value> = selected.iter().map(|b| row(b, interval_ms)).collect();
+    drop(state);
+    if let Some(first) = rows.first().cloned() {
+        match fault {
+            Some(Fault::NanPrice) => rows[0][4] = json!("NaN"),
+            Some(Fault::NegativePrice) => rows[0][3] = json!("-1.00000000"),
+            Some(Fault::DuplicateRow) => rows.insert(1, first),
+            Some(Fault::OutOfOrderRow) => rows.push(first),
+            _ => {}
+        }
+    }
+    axum::Json(Value::Array(rows)).into_response()
+}
+
+/// A kline row in Binance's 12-field shape (prices and volumes as 8-decimal strings).
+fn row(bar: &Bar, interval_ms: i64) -> Value {
+    let s = |x: f64| format!("{x:.8}");
+    json!([
+        bar.time_ms,
+        s(bar.open),
+        s(bar.high),
+        s(bar.low),
+        s(bar.close),
+        s(bar.volume),
+        bar.time_ms + interval_ms - 1,
+        s(bar.volume * bar.close),
+        100,
+        s(bar.volume / 2.0),
+        s(bar.volume * bar.close / 2.0),
+        "0"
+    ])
+}
+
+/// `GET /api/v3/time` → `{"serverTime": ms}`.
+pub(super) async fn time(State(shared): State<Shared>) -> Response {
+    if let Some(response) = fault_response(begin(&shared, Endpoint::Time)) {
+        return response;
+    }
+    let now = (lock(&shared).config.clock)();
+    axum::Json(json!({"serverTime": now})).into_response()
+}

@@ -1,0 +1,466 @@
+//! [`ExchangeBroker`]: Binance spot over signed REST (testnet unless `live`).
+//!
+//! Orders are MARKET orders with the journal's client order id as `newClientOrderId`,
+//! `newOrderRespType=FULL`, `recvWindow` and `timestamp`, signed with HMAC-SHA256
+//! (<https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-trade>).
+//!
+//! **Never a duplicate order.** When an order request gets no answer (timeout,
+//! connection error) or a 5XX, its fate is unknown: Binance says the order may have
+//! executed. The broker then asks `GET /api/v3/order?origClientOrderId=` before
+//! anything else. Only `-2013 Order does not exist.` allows a resend, with the **same**
+//! client id, and only once the original request's `recvWindow` has passed (the
+//! exchange refuses a request older than its `recvWindow`, so a late copy of the first
+//! one can no longer execute). Binance itself refuses a repeated `newClientOrderId`
+//! only while the first order is open, so this query is the real guard.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::Method;
+use rltrade_exec::Side;
+use serde::Deserialize;
+
+use super::{OrderOutcome, OrderRequest};
+use crate::binance::clock::{Clock, system_clock};
+use crate::binance::error::ApiError;
+use crate::binance::http;
+use crate::binance::signing::Credentials;
+use crate::binance::{LIVE_URL, TESTNET_URL};
+use crate::{Error, Result};
+
+/// Binance's code for "Order does not exist.".
+pub const ORDER_DOES_NOT_EXIST: i64 = -2013;
+/// Binance's code for a refused new order (`Duplicate order sent.`, `Account has
+/// insufficient balance for requested action.`).
+pub const NEW_ORDER_REJECTED: i64 = -2010;
+
+/// Where and how the broker trades.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExchangeBrokerConfig {
+    /// REST base URL: [`TESTNET_URL`] unless `live`; a loopback URL
+    /// (`http://127.0.0.1:…`, a mock exchange) is accepted too.
+    pub base_url: String,
+    /// Real money: allows [`LIVE_URL`] (or any other URL).
+    pub live: bool,
+    /// The symbol traded (`BTCUSDT`); orders for others are refused.
+    pub symbol: String,
+    /// Its base asset (`BTC`).
+    pub base_asset: String,
+    /// Its quote asset (`USDT`), the currency of prices and fees.
+    pub quote_asset: String,
+    /// `recvWindow`, ms (Binance's default 5,000, at most 60,000).
+    pub recv_window_ms: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Resends of an order the exchange says does not exist, at most.
+    pub max_resends: u32,
+}
+
+impl ExchangeBrokerConfig {
+    /// Testnet, `recvWindow` 5 s, timeout 10 s, 2 resends.
+    pub fn testnet(symbol: &str, base_asset: &str, quote_asset: &str) -> Self {
+        Self {
+            base_url: TESTNET_URL.to_owned(),
+            live: false,
+            symbol: symbol.to_owned(),
+            base_asset: base_asset.to_owned(),
+            quote_asset: quote_asset.to_owned(),
+            recv_window_ms: 5_000,
+            timeout: Duration::from_secs(10),
+            max_resends: 2,
+        }
+    }
+}
+
+/// Free and locked balances of the traded symbol's assets.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Balances {
+    /// Base asset available, base units.
+    pub base_free: f64,
+    /// Base asset in open orders.
+    pub base_locked: f64,
+    /// Quote asset available, quote currency.
+    pub quote_free: f64,
+    /// Quote asset in open orders.
+    pub quote_locked: f64,
+}
+
+/// An order still open at the exchange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenOrder {
+    /// `clientOrderId`.
+    pub client_order_id: String,
+    /// Exchange order id.
+    pub order_id: u64,
+    /// Buy or sell.
+    pub side: Side,
+    /// Ordered quantity, base units.
+    pub quantity: f64,
+    /// Executed so far, base units.
+    pub executed: f64,
+    /// Creation time, ms since the epoch UTC.
+    pub time_ms: i64,
+}
+
+/// Binance spot broker (see the module docs).
+pub struct ExchangeBroker {
+    http: reqwest::Client,
+    config: ExchangeBrokerConfig,
+    credentials: Credentials,
+    clock: Clock,
+}
+
+impl fmt::Debug for ExchangeBroker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeBroker")
+            .field("config", &self.config)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The order as `POST`/`GET`/`DELETE /api/v3/order` return it (the fields used).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderJson {
+    order_id: u64,
+    client_order_id: String,
+    side: String,
+    orig_qty: String,
+    executed_qty: String,
+    cummulative_quote_qty: String,
+    transact_time: Option<i64>,
+    update_time: Option<i64>,
+    time: Option<i64>,
+    fills: Option<Vec<FillJson>>,
+}
+
+/// A fill of a FULL order response or a trade of `GET /api/v3/myTrades`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FillJson {
+    price: String,
+    commission: String,
+    commission_asset: String,
+}
+
+#[derive(Deserialize)]
+struct AccountJson {
+    balances: Vec<BalanceJson>,
+}
+
+#[derive(Deserialize)]
+struct BalanceJson {
+    asset: String,
+    free: String,
+    locked: String,
+}
+
+/// Whether `url` is a loopback address (a mock exchange).
+fn is_loopback(url: &str) -> bool {
+    ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p))
+}
+
+/// A decimal string of Binance's (`"0.00100000"`) as f64.
+fn number(endpoint: &str, field: &str, text: &str) -> Result<f64, ApiError> {
+    text.parse::<f64>().map_err(|_| ApiError::Malformed {
+        endpoint: endpoint.to_owned(),
+        message: format!("field `{field}`: {text:?} is not a number"),
+    })
+}
+
+/// A quantity as Binance takes it: at most 8 decimals, no exponent, no trailing zeros.
+fn format_quantity(quantity: f64) -> String {
+    let text = format!("{quantity:.8}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl ExchangeBroker {
+    /// A broker for `config` with `credentials` on the system clock.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (`base_url`) when the URL is neither the testnet nor loopback
+    /// and `live` is false; [`Error::Exchange`] if the HTTP client cannot be built.
+    pub fn new(config: ExchangeBrokerConfig, credentials: Credentials) -> Result<Self> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        if !config.live && base_url != TESTNET_URL && !is_loopback(&base_url) {
+            return Err(Error::Config {
+                field: "base_url".into(),
+                message: format!(
+                    "{base_url} is not the Binance testnet ({TESTNET_URL}); trading at {LIVE_URL} or elsewhere needs live = true"
+                ),
+            });
+        }
+        let http = reqwest::Client::builder().timeout(config.timeout).build().map_err(|e| Error::Exchange {
+            endpoint: base_url.clone(),
+            message: format!("cannot build the HTTP client: {e}"),
+        })?;
+        Ok(Self { http, config: ExchangeBrokerConfig { base_url, ..config }, credentials, clock: system_clock() })
+    }
+
+    /// The same broker timestamping requests with `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The configuration (base URL without a trailing `/`).
+    pub fn config(&self) -> &ExchangeBrokerConfig {
+        &self.config
+    }
+
+    /// Sends a SIGNED request; `params` go first, then `recvWindow`, `timestamp` and
+    /// the `signature` of all of them. Returns the body of a 2XX answer and the
+    /// timestamp sent.
+    async fn signed(&self, method: Method, path: &str, params: &[(&str, String)]) -> (i64, Result<Vec<u8>, ApiError>) {
+        let timestamp = (self.clock)();
+        let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        query.push(format!("recvWindow={}", self.config.recv_window_ms));
+        query.push(format!("timestamp={timestamp}"));
+        let query = query.join("&");
+        let signature = self.credentials.sign(&query);
+        let endpoint = format!("{method} {}{path}", self.config.base_url);
+        let url = format!("{}{path}?{query}&signature={signature}", self.config.base_url);
+        let request = self.http.request(method, url).header("X-MBX-APIKEY", self.credentials.api_key.expose());
+        (timestamp, http::send(&endpoint, request).await)
+    }
+
+    fn endpoint(&self, method: &str, path: &str) -> String {
+        format!("{method} {}{path}", self.config.base_url)
+    }
+
+    /// Sends `order` as a MARKET order and returns what the exchange did (see the
+    /// module docs for unknown fates). Refusals (`{"code","msg"}`, e.g. `-2010`
+    /// insufficient balance) are `Ok(OrderOutcome::Rejected)`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for another symbol than the broker's; [`Error::Exchange`] when
+    /// rate limited (nothing placed), or when the fate stays unknown (the query failed
+    /// too: the order is **not** resent), or after `max_resends` resends.
+    pub async fn submit(&self, order: &OrderRequest) -> Result<OrderOutcome> {
+        if order.symbol != self.config.symbol {
+            return Err(Error::Config {
+                field: "symbol".into(),
+                message: format!(
+                    "order {} is for {}, this broker trades {}",
+                    order.client_order_id, order.symbol, self.config.symbol
+                ),
+            });
+        }
+        let id = &order.client_order_id;
+        let params = [
+            ("symbol", order.symbol.clone()),
+            ("side", if order.side == Side::Buy { "BUY" } else { "SELL" }.to_owned()),
+            ("type", "MARKET".to_owned()),
+            ("quantity", format_quantity(order.quantity)),
+            ("newClientOrderId", id.clone()),
+            ("newOrderRespType", "FULL".to_owned()),
+        ];
+        let mut resends = 0;
+        loop {
+            let (sent_at, answer) = self.signed(Method::POST, "/api/v3/order", &params).await;
+            let endpoint = self.endpoint("POST", "/api/v3/order");
+            let err = match answer.and_then(|body| http::parse_json::<OrderJson>(&endpoint, &body)) {
+                Ok(json) => return Ok(self.outcome(&endpoint, &json, json.fills.as_deref())?),
+                Err(err) => err,
+            };
+            let duplicate =
+                matches!(&err, ApiError::Api { code: NEW_ORDER_REJECTED, msg, .. } if msg.contains("Duplicate"));
+            match &err {
+                ApiError::Api { code, msg, .. } if !duplicate => {
+                    return Ok(OrderOutcome::Rejected { code: *code, message: msg.clone() });
+                }
+                ApiError::RateLimited { .. } => return Err(err.into()),
+                _ => {} // unknown fate (timeout, 5XX, malformed 2XX) or a duplicate: ask
+            }
+            tracing::warn!("order {id}: {err}; querying it by client order id before anything else");
+            let found = match self.query_unknown(id, sent_at).await {
+                Ok(found) => found,
+                Err(query_err) => {
+                    return Err(Error::Exchange {
+                        endpoint: err.endpoint().to_owned(),
+                        message: format!(
+                            "order {id}: fate unknown ({}); query failed too ({query_err}); not resent",
+                            err.detail()
+                        ),
+                    });
+                }
+            };
+            match found {
+                Some(outcome) => return Ok(outcome),
+                None if resends < self.config.max_resends => {
+                    resends += 1;
+                    tracing::warn!(
+                        "order {id}: the exchange has no such order; resending with the same id ({resends})"
+                    );
+                }
+                None => {
+                    return Err(Error::Exchange {
+                        endpoint: err.endpoint().to_owned(),
+                        message: format!("order {id}: not placed after {resends} resends ({})", err.detail()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Looks for the order `client_order_id` whose request (timestamped `sent_at`) got
+    /// no clear answer: at once, and if it does not exist, again once that request is
+    /// past its `recvWindow` (a late copy of it can no longer execute then).
+    async fn query_unknown(&self, client_order_id: &str, sent_at: i64) -> Result<Option<OrderOutcome>, ApiError> {
+        if let Some(found) = self.query_api(client_order_id).await? {
+            return Ok(Some(found));
+        }
+        let ready_at = sent_at.saturating_add(i64::try_from(self.config.recv_window_ms).unwrap_or(i64::MAX));
+        let wait_ms = ready_at.saturating_sub((self.clock)());
+        if wait_ms <= 0 {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(wait_ms.unsigned_abs())).await;
+        self.query_api(client_order_id).await
+    }
+
+    /// The order with `client_order_id` (`GET /api/v3/order?origClientOrderId=`);
+    /// `None` when the exchange says `-2013 Order does not exist.`. A filled order's
+    /// fee comes from its trades (`GET /api/v3/myTrades?orderId=`).
+    ///
+    /// # Errors
+    /// [`Error::Exchange`] for every other failure.
+    pub async fn query(&self, client_order_id: &str) -> Result<Option<OrderOutcome>> {
+        Ok(self.query_api(client_order_id).await?)
+    }
+
+    async fn query_api(&self, client_order_id: &str) -> Result<Option<OrderOutcome>, ApiError> {
+        let params = [("symbol", self.config.symbol.clone()), ("origClientOrderId", client_order_id.to_owned())];
+        let endpoint = self.endpoint("GET", "/api/v3/order");
+        let body = match self.signed(Method::GET, "/api/v3/order", &params).await.1 {
+            Ok(body) => body,
+            Err(ApiError::Api { code: ORDER_DOES_NOT_EXIST, .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let json: OrderJson = http::parse_json(&endpoint, &body)?;
+        self.outcome_with_trades(&endpoint, &json).await.map(Some)
+    }
+
+    /// Cancels the open order `client_order_id` (`DELETE /api/v3/order`) and returns
+    /// what it executed before ([`OrderOutcome::Open`] if nothing).
+    ///
+    /// # Errors
+    /// [`Error::Exchange`], e.g. `-2011 Unknown order sent.` for an order not open.
+    pub async fn cancel(&self, client_order_id: &str) -> Result<OrderOutcome> {
+        let params = [("symbol", self.config.symbol.clone()), ("origClientOrderId", client_order_id.to_owned())];
+        let endpoint = self.endpoint("DELETE", "/api/v3/order");
+        let body = self.signed(Method::DELETE, "/api/v3/order", &params).await.1?;
+        let json: OrderJson = http::parse_json(&endpoint, &body)?;
+        Ok(self.outcome_with_trades(&endpoint, &json).await?)
+    }
+
+    /// Open orders of the broker's symbol (`GET /api/v3/openOrders?symbol=`).
+    ///
+    /// # Errors
+    /// [`Error::Exchange`].
+    pub async fn open_orders(&self) -> Result<Vec<OpenOrder>> {
+        let endpoint = self.endpoint("GET", "/api/v3/openOrders");
+        let body = self.signed(Method::GET, "/api/v3/openOrders", &[("symbol", self.config.symbol.clone())]).await.1?;
+        let orders: Vec<OrderJson> = http::parse_json(&endpoint, &body)?;
+        let mut open = Vec::with_capacity(orders.len());
+        for o in orders {
+            open.push(OpenOrder {
+                side: if o.side == "BUY" { Side::Buy } else { Side::Sell },
+                quantity: number(&endpoint, "origQty", &o.orig_qty)?,
+                executed: number(&endpoint, "executedQty", &o.executed_qty)?,
+                time_ms: o.time.unwrap_or_default(),
+                client_order_id: o.client_order_id,
+                order_id: o.order_id,
+            });
+        }
+        Ok(open)
+    }
+
+    /// Free and locked balances of the base and quote assets (`GET /api/v3/account`);
+    /// an asset the account does not list counts 0.
+    ///
+    /// # Errors
+    /// [`Error::Exchange`].
+    pub async fn balances(&self) -> Result<Balances> {
+        let endpoint = self.endpoint("GET", "/api/v3/account");
+        let body = self.signed(Method::GET, "/api/v3/account", &[]).await.1?;
+        let account: AccountJson = http::parse_json(&endpoint, &body)?;
+        let mut balances = Balances::default();
+        for b in &account.balances {
+            let (free, locked) = (number(&endpoint, "free", &b.free)?, number(&endpoint, "locked", &b.locked)?);
+            if b.asset == self.config.base_asset {
+                (balances.base_free, balances.base_locked) = (free, locked);
+            } else if b.asset == self.config.quote_asset {
+                (balances.quote_free, balances.quote_locked) = (free, locked);
+            }
+        }
+        Ok(balances)
+    }
+
+    /// The outcome of an order answer, its fee from `fills` (FULL responses, trades).
+    /// Commissions in the base asset are converted at the fill's price; commissions in
+    /// a third asset (BNB) are not known in quote and are left out, with a warning.
+    fn outcome(&self, endpoint: &str, json: &OrderJson, fills: Option<&[FillJson]>) -> Result<OrderOutcome, ApiError> {
+        let executed = number(endpoint, "executedQty", &json.executed_qty)?;
+        if executed <= 0.0 {
+            return Ok(OrderOutcome::Open);
+        }
+        let quote = number(endpoint, "cummulativeQuoteQty", &json.cummulative_quote_qty)?;
+        let mut fee = 0.0;
+        for fill in fills.unwrap_or_default() {
+            let commission = number(endpoint, "commission", &fill.commission)?;
+            if fill.commission_asset == self.config.quote_asset {
+                fee += commission;
+            } else if fill.commission_asset == self.config.base_asset {
+                fee += commission * number(endpoint, "price", &fill.price)?;
+            } else if commission != 0.0 {
+                tracing::warn!(
+                    "order {}: commission {commission} {} not counted in the quote fee",
+                    json.client_order_id,
+                    fill.commission_asset
+                );
+            }
+        }
+        let time_ms = json.transact_time.or(json.update_time).or(json.time).unwrap_or_default();
+        Ok(OrderOutcome::Filled { quantity: executed, price: quote / executed, fee, time_ms })
+    }
+
+    /// [`Self::outcome`] of an answer without fills, fetching the order's trades when
+    /// it executed something.
+    async fn outcome_with_trades(&self, endpoint: &str, json: &OrderJson) -> Result<OrderOutcome, ApiError> {
+        if number(endpoint, "executedQty", &json.executed_qty)? <= 0.0 {
+            return Ok(OrderOutcome::Open);
+        }
+        let trades_endpoint = self.endpoint("GET", "/api/v3/myTrades");
+        let params = [("symbol", self.config.symbol.clone()), ("orderId", json.order_id.to_string())];
+        let body = self.signed(Method::GET, "/api/v3/myTrades", &params).await.1?;
+        let trades: Vec<FillJson> = http::parse_json(&trades_endpoint, &body)?;
+        self.outcome(endpoint, json, Some(&trades))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_query_values() {
+        assert_eq!(format_quantity(0.1 + 0.2), "0.3");
+        assert_eq!(format_quantity(1.0), "1");
+        assert_eq!(format_quantity(0.00012345), "0.00012345");
+        assert_eq!(encode("rt-ab_1.~"), "rt-ab_1.~");
+        assert_eq!(encode("a b&c"), "a%20b%26c");
+    }
+}
