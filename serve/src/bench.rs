@@ -103,6 +103,7 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
             feed: "bench".into(),
             sync,
             bars_per_commit: if sync == SyncMode::Full { 1 } else { 256 },
+            lot_step: execution.lot_step,
         };
         let mut engine = Engine::open(&path, settings, runners, Arc::new(Metrics::new()))?;
         let traded = &bars[..limit.min(bars.len())];

@@ -14,9 +14,12 @@ use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
 use crate::api::{AppState, router};
+use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
 use crate::config::{BrokerKind, ServeConfig, Speed, parse_baseline};
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{Error, Result};
+use crate::feed::FeedEvent;
+use crate::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use crate::feed::replay::{ReplayPlan, ReplayStep};
 use crate::journal::SyncMode;
 use crate::metrics::Metrics;
@@ -112,50 +115,81 @@ pub fn run(setup: DaemonSetup) -> Result<()> {
 }
 
 async fn serve(setup: DaemonSetup) -> Result<()> {
-    let Some(series) = setup.replay.clone() else {
-        return Err(Error::Config {
-            field: "serve.replay".into(),
-            message: "the exchange feed is not wired into `rltrade serve` yet: give --replay FILE".into(),
-        });
-    };
     if setup.serve.broker != BrokerKind::Paper {
-        return Err(Error::Config { field: "serve.broker".into(), message: "a replay trades on paper only".into() });
+        return Err(Error::Config {
+            field: "serve.broker".into(),
+            message: "only the paper broker is wired into `rltrade serve` so far (the Binance order client is \
+                      `rltrade_serve::broker::exchange`)"
+                .into(),
+        });
     }
-    let plan = replay_plan(&setup, &series)?;
-    let runners = build_runners(&setup, &series.symbol, series.interval_ms)?;
+    match setup.replay.clone() {
+        Some(series) => serve_replay(setup, series).await,
+        None => serve_exchange(setup).await,
+    }
+}
+
+/// The HTTP server, running until `stop` turns true.
+struct Api {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Api {
+    async fn start(setup: &DaemonSetup, engine: &Arc<Mutex<Engine>>) -> Result<Self> {
+        let state = AppState { engine: Arc::clone(engine), token: setup.serve.api_token()? };
+        if state.token.is_none() {
+            tracing::warn!("no API token (RLTRADE_API_TOKEN or --token-file): POST endpoints answer 403");
+        }
+        let listen = setup.serve.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Config { field: "serve.listen".into(), message: format!("{listen}: {e}") })?;
+        let address: SocketAddr = listener.local_addr().map_err(|e| Error::io("listen socket", e))?;
+        eprintln!("rltrade serve: listening on http://{address}");
+        let (stop, mut rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        Ok(Self { stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn open_engine(setup: &DaemonSetup, symbol: &str, interval_ms: i64, feed: String) -> Result<Arc<Mutex<Engine>>> {
+    let runners = build_runners(setup, symbol, interval_ms)?;
     let sync = setup.serve.synchronous;
     let settings = EngineSettings {
-        symbol: series.symbol.clone(),
-        interval_ms: series.interval_ms,
-        feed: format!("replay:{}:{}", series.sha256, setup.serve.split),
+        symbol: symbol.to_string(),
+        interval_ms,
+        feed,
         sync,
         bars_per_commit: if sync == SyncMode::Full { 1 } else { setup.serve.bars_per_commit },
+        lot_step: setup.execution.lot_step,
     };
-    let metrics = Arc::new(Metrics::new());
-    let engine = Engine::open(&setup.serve.journal, settings, runners, metrics)?;
-    let engine = Arc::new(Mutex::new(engine));
-    let state = AppState { engine: Arc::clone(&engine), token: setup.serve.api_token()? };
-    if state.token.is_none() {
-        tracing::warn!("no API token (RLTRADE_API_TOKEN or --token-file): POST endpoints answer 403");
-    }
+    let engine = Engine::open(&setup.serve.journal, settings, runners, Arc::new(Metrics::new()))?;
+    Ok(Arc::new(Mutex::new(engine)))
+}
 
-    let listener = tokio::net::TcpListener::bind(setup.serve.listen)
-        .await
-        .map_err(|e| Error::Config { field: "serve.listen".into(), message: format!("{}: {e}", setup.serve.listen) })?;
-    let address: SocketAddr = listener.local_addr().map_err(|e| Error::io("listen socket", e))?;
-    eprintln!("rltrade serve: listening on http://{address}");
+fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
+    let plan = replay_plan(&setup, &series)?;
+    let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
+    let engine = open_engine(&setup, &series.symbol, series.interval_ms, feed)?;
+    let api = Api::start(&setup, &engine).await?;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (server_stop_tx, server_stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(async move {
-        let mut rx = server_stop_rx;
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
-
     let feed_engine = Arc::clone(&engine);
     let feed_stop = Arc::clone(&stop);
     let speed = setup.serve.speed;
@@ -178,15 +212,129 @@ async fn serve(setup: DaemonSetup) -> Result<()> {
             feed.await.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }))
         }
     };
-    let flushed = engine.lock().unwrap_or_else(|p| p.into_inner()).flush();
-    let _ = server_stop_tx.send(true);
-    let _ = server.await;
+    let flushed = lock(&engine).flush();
+    api.stop().await;
     outcome.and(flushed)
+}
+
+/// Binance spot klines: warm up on the last `warmup_bars` closed bars (first start
+/// only), then trade every new closed bar; a restart resumes after the journal's last
+/// bar and the feed backfills the gap.
+async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
+    let exchange = &setup.serve.exchange;
+    let interval = Interval::parse(&exchange.interval).ok_or_else(|| Error::Config {
+        field: "serve.exchange.interval".into(),
+        message: format!("`{}`: expected one of {}", exchange.interval, Interval::names()),
+    })?;
+    let client = KlinesClient::new(&exchange.base_url, Duration::from_secs(10))?;
+    let feed_name = format!("exchange:{}", exchange.base_url);
+    let engine = open_engine(&setup, &exchange.symbol, interval.ms(), feed_name)?;
+    if lock(&engine).last_bar().is_none() {
+        warm_up(&client, exchange, interval, &engine).await?;
+    }
+    let api = Api::start(&setup, &engine).await?;
+    let mut config = ExchangeFeedConfig::new(&exchange.symbol, interval);
+    config.poll = Duration::from_millis(exchange.poll_ms.max(1));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (feed_stop, feed_stop_rx) = tokio::sync::watch::channel(false);
+    let after = lock(&engine).last_bar().map(|b| b.time_ms);
+    let feed = tokio::spawn(ExchangeFeed::new(client, config).run(after, tx, feed_stop_rx));
+    let mut logged = std::collections::HashSet::new();
+    let outcome = loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break Ok(()) };
+                if let Err(e) = on_feed_event(&engine, event, &mut logged) {
+                    break Err(e);
+                }
+            }
+            () = shutdown_signal() => {
+                tracing::info!("shutting down: no more bars, flushing the journal");
+                break Ok(());
+            }
+        }
+    };
+    let _ = feed_stop.send(true);
+    let _ = feed.await;
+    let flushed = lock(&engine).flush();
+    api.stop().await;
+    outcome.and(flushed)
+}
+
+fn on_feed_event(
+    engine: &Mutex<Engine>,
+    event: FeedEvent,
+    logged: &mut std::collections::HashSet<crate::feed::BadInputKind>,
+) -> Result<()> {
+    let mut engine = lock(engine);
+    match event {
+        FeedEvent::Bar(bar) => {
+            if engine.last_bar().is_some_and(|last| bar.time_ms <= last.time_ms) {
+                return Ok(());
+            }
+            engine.on_bar(&bar, true, Instant::now())?;
+            engine.flush()?;
+        }
+        FeedEvent::BadInput { kind, message } => {
+            let label = crate::metrics::KindLabel { kind: kind.as_str().into() };
+            engine.metrics().bad_input.get_or_create(&label).inc();
+            if logged.insert(kind) {
+                tracing::warn!(kind = kind.as_str(), "bad feed input skipped (logged once per kind): {message}");
+            }
+        }
+        FeedEvent::Stale { last_bar_ms } => {
+            tracing::warn!(?last_bar_ms, "no closed bar for two intervals");
+            engine.set_feed_stale(true)?;
+        }
+        FeedEvent::Fresh => engine.set_feed_stale(false)?,
+        FeedEvent::Retrying { message, wait_ms } => tracing::warn!(wait_ms, "feed retrying: {message}"),
+        FeedEvent::End => {}
+    }
+    Ok(())
+}
+
+/// Feeds the last `warmup_bars` closed bars as warm-up (features and indicators only).
+async fn warm_up(
+    client: &KlinesClient,
+    exchange: &crate::config::ExchangeConfig,
+    interval: Interval,
+    engine: &Mutex<Engine>,
+) -> Result<()> {
+    let now = client.now_ms();
+    let mut start = now - (exchange.warmup_bars as i64 + 1) * interval.ms();
+    let mut bars = Vec::new();
+    let mut sequencer = Sequencer::new(interval, None);
+    loop {
+        let request = KlinesRequest {
+            symbol: exchange.symbol.clone(),
+            interval,
+            start_ms: Some(start),
+            end_ms: None,
+            limit: 1000,
+        };
+        let page = client.klines(&request).await.map_err(Error::from)?;
+        let Some(last) = page.last_open_time_ms else { break };
+        for kline in &page.klines {
+            if sequencer.accept(kline).is_ok() && crate::feed::check_bar(&kline.bar()).is_ok() {
+                bars.push(kline.bar());
+            }
+        }
+        if page.rows < 1000 {
+            break;
+        }
+        start = last + 1;
+    }
+    tracing::info!(bars = bars.len(), "warming up on closed bars from {}", exchange.base_url);
+    let mut engine = lock(engine);
+    for bar in &bars {
+        engine.warm(bar)?;
+    }
+    engine.flush()
 }
 
 /// Feeds the replay's bars after the journal's last one into the engine.
 fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: Speed, interval_ms: i64) -> Result<()> {
-    let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
+    let lock = || lock(engine);
     let start = plan.resume_index(lock().last_bar().map(|b| b.time_ms));
     let pause = match speed {
         Speed::Max(_) => None,

@@ -32,6 +32,8 @@ pub struct EngineSettings {
     pub sync: SyncMode,
     /// Traded bars per journal transaction (1 = every bar commits).
     pub bars_per_commit: usize,
+    /// The venue's lot step, base units (reconciliation tolerance: max(lot step, 1e-8)).
+    pub lot_step: f64,
 }
 
 /// A strategy's position as served by `GET /positions`.
@@ -82,7 +84,12 @@ impl Engine {
     /// # Errors
     /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
     /// set (naming both), or a corrupt one.
-    pub fn open(path: &Path, settings: EngineSettings, runners: Vec<StrategyRunner>, metrics: Arc<Metrics>) -> Result<Self> {
+    pub fn open(
+        path: &Path,
+        settings: EngineSettings,
+        runners: Vec<StrategyRunner>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
         let mut journal = Journal::open(path, settings.sync)?;
         let specs: Vec<StrategySpec> = runners.iter().map(|r| r.spec.clone()).collect();
         let mut names = std::collections::HashSet::new();
@@ -184,8 +191,41 @@ impl Engine {
             "restored from the journal; resuming after the last processed bar"
         );
         self.journal.insert_event(self.last_bar.map(|b| b.time_ms), None, "restart", "restored from the journal")?;
+        self.reconcile()?;
         for runner in &self.runners {
             self.publish(runner);
+        }
+        Ok(())
+    }
+
+    /// Paper reconciliation: each restored account against the journal's fill ledger.
+    /// Position = Σ signed fill quantities; cash = initial cash − Σ signed notionals −
+    /// Σ fees − borrow fees. A quantity difference above max(lot step, 1e-8) or a cash
+    /// difference above 0.01 halts the strategy (manual halt, journaled, logged, and
+    /// counted in `rltrade_reconciliation_mismatches_total`).
+    fn reconcile(&mut self) -> Result<()> {
+        let fills = self.journal.fills()?;
+        let tolerance = self.settings.lot_step.max(1e-8);
+        for i in 0..self.runners.len() {
+            let name = self.runners[i].name();
+            let account = &self.runners[i].account;
+            let (mut quantity, mut cash) = (0.0, account.portfolio.initial_cash - account.portfolio.borrow_fees_paid);
+            for fill in fills.iter().filter(|f| f.strategy == name) {
+                let sign = if fill.side == "buy" { 1.0 } else { -1.0 };
+                quantity += sign * fill.quantity;
+                cash -= sign * fill.quantity * fill.price + fill.fee;
+            }
+            let (dq, dc) = ((quantity - account.portfolio.quantity).abs(), (cash - account.portfolio.cash).abs());
+            if dq > tolerance || dc > 0.01 {
+                let message = format!(
+                    "journal fills give position {quantity} and cash {cash:.2}, the account has {} and {:.2}: halted",
+                    account.portfolio.quantity, account.portfolio.cash
+                );
+                tracing::error!(strategy = %name, "reconciliation: {message}");
+                self.metrics.reconciliation_mismatches.get_or_create(&strategy_label(&name)).inc();
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), "reconciliation", &message)?;
+            }
         }
         Ok(())
     }
@@ -298,7 +338,14 @@ impl Engine {
         Ok(())
     }
 
-    fn record(&mut self, i: usize, bar: &Bar, first: bool, pending_id: Option<u64>, outcome: &BarOutcome) -> Result<()> {
+    fn record(
+        &mut self,
+        i: usize,
+        bar: &Bar,
+        first: bool,
+        pending_id: Option<u64>,
+        outcome: &BarOutcome,
+    ) -> Result<()> {
         let runner = &self.runners[i];
         let name = runner.name();
         let label = strategy_label(&name);
@@ -330,9 +377,10 @@ impl Engine {
         }
         let journal_id = self.meta.journal_id.clone();
         let index = runner.index;
-        self.journal.insert_decision(&name, bar.time_ms, &outcome.decision, |id| client_order_id(&journal_id, index, id))?;
-        let approved = outcome.decision.liquidation.is_some() as u64
-            + matches!(outcome.decision.signal, Some(Ok(_))) as u64;
+        self.journal
+            .insert_decision(&name, bar.time_ms, &outcome.decision, |id| client_order_id(&journal_id, index, id))?;
+        let approved =
+            outcome.decision.liquidation.is_some() as u64 + matches!(outcome.decision.signal, Some(Ok(_))) as u64;
         if approved > 0 {
             self.metrics.orders.get_or_create(&label).inc_by(approved);
         }
@@ -404,9 +452,8 @@ impl Engine {
                     let decision = rltrade_exec::Decision { liquidation: Some(order), signal: None };
                     let journal_id = self.meta.journal_id.clone();
                     let index = runner.index;
-                    self.journal.insert_decision(&name, bar.time_ms, &decision, |id| {
-                        client_order_id(&journal_id, index, id)
-                    })?;
+                    self.journal
+                        .insert_decision(&name, bar.time_ms, &decision, |id| client_order_id(&journal_id, index, id))?;
                 }
             }
             let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
@@ -535,7 +582,9 @@ fn describe(specs: &[StrategySpec]) -> String {
     let parts: Vec<String> = specs
         .iter()
         .map(|s| match s {
-            StrategySpec::Model { name, sha256 } => format!("{name} (model sha256 {})", &sha256[..sha256.len().min(12)]),
+            StrategySpec::Model { name, sha256 } => {
+                format!("{name} (model sha256 {})", &sha256[..sha256.len().min(12)])
+            }
             StrategySpec::MaCrossover { .. } => s.name(),
         })
         .collect();

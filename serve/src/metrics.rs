@@ -114,11 +114,7 @@ impl Metrics {
         registry.register("feed_bad_input", "Feed input skipped as bad", m.bad_input.clone());
         registry.register("feed_stale", "1 while the feed is stale", m.feed_stale.clone());
         registry.register("feed_last_bar_ms", "Open time of the last bar, ms since epoch", m.last_bar_ms.clone());
-        registry.register(
-            "inference_latency_seconds",
-            "Latency of one policy inference",
-            m.inference_latency.clone(),
-        );
+        registry.register("inference_latency_seconds", "Latency of one policy inference", m.inference_latency.clone());
         registry.register(
             "bar_to_order_latency_seconds",
             "Bar arrival to risk-checked order",
@@ -133,7 +129,7 @@ impl Metrics {
             m.reconciliation_mismatches.clone(),
         );
         for kind in crate::feed::BadInputKind::ALL {
-            m.bad_input.get_or_create(&KindLabel { kind: kind.as_str().into() });
+            let _ = m.bad_input.get_or_create(&KindLabel { kind: kind.as_str().into() });
         }
         Self { registry, ..m }
     }

@@ -112,7 +112,16 @@ impl StrategyRunner {
         let card = policy.model().card();
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
-        Self::build(index, spec, StrategyPolicy::Model { policy, observation, path }, actions, symbol, interval_ms, execution, risk)
+        Self::build(
+            index,
+            spec,
+            StrategyPolicy::Model { policy, observation, path },
+            actions,
+            symbol,
+            interval_ms,
+            execution,
+            risk,
+        )
     }
 
     /// A runner for the MA crossover `fast`/`slow` over `actions`.
@@ -131,7 +140,16 @@ impl StrategyRunner {
     ) -> Result<Self> {
         let policy = MaCrossover::new(fast, slow, actions, risk.allow_short)?;
         let spec = StrategySpec::MaCrossover { fast, slow };
-        Self::build(index, spec, StrategyPolicy::Baseline(policy), actions.to_vec(), symbol, interval_ms, execution, risk)
+        Self::build(
+            index,
+            spec,
+            StrategyPolicy::Baseline(policy),
+            actions.to_vec(),
+            symbol,
+            interval_ms,
+            execution,
+            risk,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -246,19 +264,22 @@ impl StrategyRunner {
         Ok(self.decide(bar, decide, fill, mark, arrived))
     }
 
-    fn decide(&mut self, bar: &Bar, decide: bool, fill: Option<FillOutcome>, mark: Mark, arrived: Instant) -> BarOutcome {
+    fn decide(
+        &mut self,
+        bar: &Bar,
+        decide: bool,
+        fill: Option<FillOutcome>,
+        mark: Mark,
+        arrived: Instant,
+    ) -> BarOutcome {
         let index = self.bars_seen - 1;
         let can_decide = decide && self.first_decision_index().is_some_and(|first| index >= first);
         if !can_decide {
             let decision = self.account.decide(None, bar.time_ms, bar.close, &self.simulator);
             return BarOutcome { fill, mark, signal: None, decision, inference_us: None };
         }
-        let context = DecisionContext {
-            bar,
-            index,
-            current_target: self.account.current_target,
-            actions: &self.actions,
-        };
+        let context =
+            DecisionContext { bar, index, current_target: self.account.current_target, actions: &self.actions };
         let (action, probs, invalid, inference_us) = match &mut self.policy {
             StrategyPolicy::Model { policy, observation, .. } => {
                 observation.write(&self.account, bar.close, &mut self.obs);
@@ -278,8 +299,7 @@ impl StrategyRunner {
         };
         let target = self.actions[action];
         // an invalid output places no order (and never re-sends a refused one)
-        let decision =
-            self.account.decide((!invalid).then_some(target), bar.time_ms, bar.close, &self.simulator);
+        let decision = self.account.decide((!invalid).then_some(target), bar.time_ms, bar.close, &self.simulator);
         let signal = Signal {
             bar_ms: bar.time_ms,
             symbol: self.symbol.clone(),

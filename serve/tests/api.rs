@@ -37,6 +37,7 @@ fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
         feed: "test".into(),
         sync: SyncMode::Normal,
         bars_per_commit: 4,
+        lot_step: 0.0,
     };
     let mut engine = Engine::open(&dir.join("journal.db"), settings, vec![runner], Arc::new(Metrics::new())).unwrap();
     let bars = bars(n);
@@ -169,6 +170,7 @@ fn a_restarted_engine_restores_accounts_and_refuses_other_strategies() {
         feed: feed.into(),
         sync: SyncMode::Normal,
         bars_per_commit: 4,
+        lot_step: 0.0,
     };
     let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
     let engine =
@@ -194,4 +196,34 @@ fn a_restarted_engine_restores_accounts_and_refuses_other_strategies() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("bad.db") && err.contains("not a usable SQLite journal"), "{err}");
+}
+
+#[test]
+fn a_journaled_account_that_disagrees_with_its_fills_halts_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(engine(dir.path(), 40));
+    let path = dir.path().join("journal.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let bytes: Vec<u8> = conn.query_row("SELECT account FROM accounts", [], |r| r.get(0)).unwrap();
+        let mut account: rltrade_exec::Account = ciborium::from_reader(bytes.as_slice()).unwrap();
+        account.portfolio.cash += 5.0;
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&account, &mut bytes).unwrap();
+        conn.execute("UPDATE accounts SET account = ?1", [bytes]).unwrap();
+    }
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let settings = EngineSettings {
+        symbol: "BTCUSD".into(),
+        interval_ms: HOUR,
+        feed: "test".into(),
+        sync: SyncMode::Normal,
+        bars_per_commit: 4,
+        lot_step: 0.0,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let engine = Engine::open(&path, settings, vec![runner], Arc::clone(&metrics)).unwrap();
+    assert_eq!(engine.positions()[0].trading_state, rltrade_exec::TradingState::Halted);
+    assert!(metrics.encode().contains("rltrade_reconciliation_mismatches_total{strategy=\"ma:2:4\"} 1"));
 }

@@ -15,8 +15,8 @@ use crate::output::print_json;
 pub fn run(args: &AbReportArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.journal.is_file(), "journal {} does not exist", args.journal.display());
     let journal = Journal::open(&args.journal, SyncMode::Normal)?;
-    let report = rltrade_serve::ab::report(&journal, None)
-        .with_context(|| format!("reading {}", args.journal.display()))?;
+    let report =
+        rltrade_serve::ab::report(&journal, None).with_context(|| format!("reading {}", args.journal.display()))?;
     if args.json {
         print_json(&serde_json::to_value(&report)?)?;
     } else {

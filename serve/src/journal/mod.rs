@@ -191,8 +191,12 @@ impl Journal {
         };
         let result = self
             .conn
-            .prepare_cached("INSERT INTO bars (time_ms, open, high, low, close, volume, phase) VALUES (?1,?2,?3,?4,?5,?6,?7)")
-            .and_then(|mut s| s.execute(params![bar.time_ms, bar.open, bar.high, bar.low, bar.close, bar.volume, phase]));
+            .prepare_cached(
+                "INSERT INTO bars (time_ms, open, high, low, close, volume, phase) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![bar.time_ms, bar.open, bar.high, bar.low, bar.close, bar.volume, phase])
+            });
         self.sql("inserting a bar", result).map(|_| ())
     }
 
@@ -317,7 +321,13 @@ impl Journal {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn set_order_status(&mut self, strategy: &str, order_id: u64, status: &str, reason: Option<&str>) -> Result<()> {
+    pub fn set_order_status(
+        &mut self,
+        strategy: &str,
+        order_id: u64,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let result = self
             .conn
             .prepare_cached("UPDATE orders SET status = ?3, status_reason = ?4 WHERE strategy = ?1 AND order_id = ?2")
@@ -374,7 +384,14 @@ impl Journal {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn insert_equity(&mut self, strategy: &str, bar_ms: i64, mark: &Mark, account: &Account, close: f64) -> Result<()> {
+    pub fn insert_equity(
+        &mut self,
+        strategy: &str,
+        bar_ms: i64,
+        mark: &Mark,
+        account: &Account,
+        close: f64,
+    ) -> Result<()> {
         let state = format!("{:?}", account.risk.state()).to_uppercase();
         let result = self
             .conn
@@ -401,11 +418,13 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn save_account(&mut self, strategy: &str, bar_ms: i64, account: &Account) -> Result<()> {
-        let text = serde_json::to_string(account).unwrap_or_default();
+        // CBOR: f64 values round-trip bit for bit (JSON text parsing may be off by an ulp)
+        let mut bytes = Vec::with_capacity(1024);
+        ciborium::into_writer(account, &mut bytes).map_err(|e| self.error(format!("encoding an account: {e}")))?;
         let result = self
             .conn
             .prepare_cached("INSERT OR REPLACE INTO accounts (strategy, bar_ms, account) VALUES (?1,?2,?3)")
-            .and_then(|mut s| s.execute(params![strategy, bar_ms, text]));
+            .and_then(|mut s| s.execute(params![strategy, bar_ms, bytes]));
         self.sql("saving an account", result).map(|_| ())
     }
 
@@ -414,10 +433,15 @@ impl Journal {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn insert_event(&mut self, bar_ms: Option<i64>, strategy: Option<&str>, kind: &str, message: &str) -> Result<()> {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+    pub fn insert_event(
+        &mut self,
+        bar_ms: Option<i64>,
+        strategy: Option<&str>,
+        kind: &str,
+        message: &str,
+    ) -> Result<()> {
+        let wall =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let result = self.conn.execute(
             "INSERT INTO events (bar_ms, strategy, kind, message, at_wall_ms) VALUES (?1,?2,?3,?4,?5)",
             params![bar_ms, strategy, kind, message, wall],

@@ -69,8 +69,9 @@ impl Journal {
     /// SQLite errors.
     pub fn bars(&self) -> Result<Vec<(Bar, BarPhase)>> {
         let result = (|| {
-            let mut stmt =
-                self.conn.prepare("SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms")?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms")?;
             let rows = stmt.query_map([], |row| {
                 let bar = Bar {
                     time_ms: row.get(0)?,
@@ -95,12 +96,12 @@ impl Journal {
     pub fn accounts(&self) -> Result<HashMap<String, Account>> {
         let rows = (|| {
             let mut stmt = self.conn.prepare("SELECT strategy, account FROM accounts")?;
-            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })();
         let rows = self.sql("reading accounts", rows)?;
         rows.into_iter()
-            .map(|(strategy, text)| match serde_json::from_str(&text) {
+            .map(|(strategy, bytes)| match ciborium::from_reader(bytes.as_slice()) {
                 Ok(account) => Ok((strategy, account)),
                 Err(e) => Err(self.error(format!("the account of {strategy} is corrupt: {e}"))),
             })
@@ -158,9 +159,9 @@ impl Journal {
     /// SQLite errors.
     pub fn orders(&self) -> Result<Vec<OrderRow>> {
         let result = (|| {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT strategy, order_id, client_order_id, status FROM orders ORDER BY strategy, order_id")?;
+            let mut stmt = self.conn.prepare(
+                "SELECT strategy, order_id, client_order_id, status FROM orders ORDER BY strategy, order_id",
+            )?;
             let rows = stmt.query_map([], |row| {
                 Ok(OrderRow {
                     strategy: row.get(0)?,

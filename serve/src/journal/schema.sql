@@ -33,8 +33,8 @@ CREATE TABLE IF NOT EXISTS equity (
     position REAL NOT NULL, exposure REAL NOT NULL, trading_state TEXT NOT NULL, PRIMARY KEY (strategy, bar_ms)
 ) STRICT;
 -- Positions: each strategy's whole account (portfolio, risk state and halts, kill switch, pending order)
--- as of the last committed bar: what a restart restores.
-CREATE TABLE IF NOT EXISTS accounts (strategy TEXT PRIMARY KEY, bar_ms INTEGER NOT NULL, account TEXT NOT NULL) STRICT;
+-- as of the last committed bar, in CBOR (exact f64): what a restart restores.
+CREATE TABLE IF NOT EXISTS accounts (strategy TEXT PRIMARY KEY, bar_ms INTEGER NOT NULL, account BLOB NOT NULL) STRICT;
 -- Halts, kill switch, resume, reloads, reconciliation: the operator's log.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, bar_ms INTEGER, strategy TEXT, kind TEXT NOT NULL, message TEXT NOT NULL,

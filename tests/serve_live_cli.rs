@@ -1,0 +1,115 @@
+//! `rltrade serve` on the exchange feed: the built daemon polls the mock Binance
+//! klines endpoint (in-process, 127.0.0.1), warms up on the closed bars before now,
+//! trades each new closed bar on paper, skips a NaN bar and counts it, and on SIGTERM
+//! exits 0 with the journal flushed; a restart backfills the bars it missed.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rltrade_env::Bar;
+use rltrade_serve::binance::Interval;
+use rltrade_serve::binance::mock_server::{Endpoint, Fault, MockConfig, MockServer};
+use util::Dir;
+
+const SECOND: i64 = 1_000;
+
+fn now_s() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 / SECOND * SECOND
+}
+
+fn bar(time_ms: i64) -> Bar {
+    let p = 100.0 + 10.0 * ((time_ms / SECOND) as f64 * 0.7).sin();
+    Bar { time_ms, open: p, high: p + 1.0, low: p - 1.0, close: p, volume: 1.0 }
+}
+
+fn spawn(dir: &std::path::Path, config: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rltrade"))
+        .args(["serve", "--config", config, "--baseline", "ma:2:4", "--listen", "127.0.0.1:0", "--journal", "live.db"])
+        .env("RLTRADE_API_TOKEN", "t0ken")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).expect("read") > 0, "the daemon exited before listening");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // keep draining stderr so the daemon never blocks on a full pipe
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stderr.read_to_string(&mut sink);
+    });
+    (child, address)
+}
+
+fn get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn sigterm(mut child: Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM must exit 0, got {status}");
+}
+
+fn traded_bars(dir: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join("live.db")).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM bars WHERE phase = 'traded'", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_restart() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start - k * SECOND)).collect();
+    let config = MockConfig { interval: Interval::parse("1s").unwrap(), bars: history, ..MockConfig::default() };
+    let mock = runtime.block_on(MockServer::start(config)).expect("mock");
+    let dir = Dir::new();
+    let toml = format!(
+        "[serve]\n[serve.exchange]\nbase_url = \"{}\"\nsymbol = \"BTCUSDT\"\ninterval = \"1s\"\npoll_ms = 100\nwarmup_bars = 20\n",
+        mock.base_url()
+    );
+    let config = dir.write("live.toml", &toml).display().to_string();
+    let (child, address) = spawn(dir.path(), &config);
+
+    // a new closed bar every second; one of them arrives with a NaN price first
+    for k in 0..5 {
+        std::thread::sleep(Duration::from_millis(1_000));
+        if k == 2 {
+            mock.inject(Endpoint::Klines, Fault::NanPrice, 1);
+        }
+        mock.push_bars(&[bar(start + k * SECOND)]);
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    let health = get(&address, "/health");
+    assert!(health.contains("200 OK") && health.contains("\"trading_started\":true"), "{health}");
+    let metrics = get(&address, "/metrics");
+    assert!(metrics.contains("rltrade_feed_bad_input_total{kind=\"invalid_price\"} 1"), "{metrics}");
+    let signals = get(&address, "/signals?limit=2");
+    assert!(signals.contains("\"strategy\":\"ma:2:4\""), "{signals}");
+    sigterm(child);
+    let traded = traded_bars(dir.path());
+    assert!(traded >= 4, "traded {traded} live bars");
+
+    // bars that close while the daemon is down are backfilled on restart
+    mock.push_bars(&[bar(start + 5 * SECOND), bar(start + 6 * SECOND)]);
+    std::thread::sleep(Duration::from_millis(1_200));
+    let (child, _) = spawn(dir.path(), &config);
+    std::thread::sleep(Duration::from_millis(1_500));
+    sigterm(child);
+    assert!(traded_bars(dir.path()) >= traded + 2, "the restart backfilled the missed bars");
+}
