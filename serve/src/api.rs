@@ -85,17 +85,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// 401 without a bearer token, 403 with a wrong one or when none is configured.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of an unauthorized POST: 401 without a bearer token, 403 with a wrong
+/// one or when none is configured; `None` when authorized.
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = &state.token else {
-        return Err(error(StatusCode::FORBIDDEN, "no API token is configured (RLTRADE_API_TOKEN or --token-file)"));
+        return Some(error(StatusCode::FORBIDDEN, "no API token is configured (RLTRADE_API_TOKEN or --token-file)"));
     };
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        None => Err(error(StatusCode::UNAUTHORIZED, "missing `Authorization: Bearer <token>`")),
-        Some(token) if expected.matches(token.trim()) => Ok(()),
-        Some(_) => Err(error(StatusCode::FORBIDDEN, "wrong token")),
+        None => Some(error(StatusCode::UNAUTHORIZED, "missing `Authorization: Bearer <token>`")),
+        Some(token) if expected.matches(token.trim()) => None,
+        Some(_) => Some(error(StatusCode::FORBIDDEN, "wrong token")),
     }
 }
 
@@ -160,7 +161,7 @@ struct Flatten {
 }
 
 async fn kill(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<Flatten>) -> Response {
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = refusal(&state, &headers) {
         return response;
     }
     match state.engine().kill(query.flatten) {
@@ -170,7 +171,7 @@ async fn kill(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
 }
 
 async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = refusal(&state, &headers) {
         return response;
     }
     match state.engine().resume() {
@@ -187,7 +188,7 @@ struct Reload {
 }
 
 async fn reload(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = refusal(&state, &headers) {
         return response;
     }
     let request: Reload = match serde_json::from_slice(&body) {

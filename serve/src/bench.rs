@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineSettings};
 use crate::error::{Error, Result};
 use crate::journal::SyncMode;
 use crate::metrics::Metrics;
-use crate::strategy::StrategyRunner;
+use crate::strategy::{RunnerSettings, StrategyRunner};
 
 /// What was measured (latencies in µs).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -74,7 +74,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
     let execution = ExecutionConfig::default();
     let risk = RiskConfig::default();
     let (symbol, interval) = (series.symbol.as_str(), series.interval_ms);
-    let mut runner = StrategyRunner::model(0, &dir, symbol, interval, &execution, &risk)?;
+    let settings = RunnerSettings { symbol: symbol.to_string(), interval_ms: interval, execution, risk };
+    let mut runner = StrategyRunner::model(0, &dir, &settings)?;
     let bars = &series.bars;
     let warm = bars.len() / 2;
     for bar in &bars[..warm] {
@@ -94,8 +95,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
         let path = scratch.join(name);
         let _ = std::fs::remove_file(&path);
         let runners = vec![
-            StrategyRunner::model(0, &dir, symbol, interval, &execution, &risk)?,
-            StrategyRunner::ma_crossover(1, 50, 200, &[0.0, 1.0], symbol, interval, &execution, &risk)?,
+            StrategyRunner::model(0, &dir, &settings)?,
+            StrategyRunner::ma_crossover(1, 50, 200, &[0.0, 1.0], &settings)?,
         ];
         let settings = EngineSettings {
             symbol: symbol.to_string(),
@@ -103,7 +104,7 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
             feed: "bench".into(),
             sync,
             bars_per_commit: if sync == SyncMode::Full { 1 } else { 256 },
-            lot_step: execution.lot_step,
+            lot_step: settings.execution.lot_step,
         };
         let mut engine = Engine::open(&path, settings, runners, Arc::new(Metrics::new()))?;
         let traded = &bars[..limit.min(bars.len())];

@@ -164,7 +164,7 @@ impl ServeConfig {
         if self.bars_per_commit == 0 {
             return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
         }
-        if self.broker == BrokerKind::Binance && self.replay.as_os_str().len() > 0 {
+        if self.broker == BrokerKind::Binance && !self.replay.as_os_str().is_empty() {
             return Err(Error::Config {
                 field: "serve.broker".into(),
                 message: "a replay trades on paper only; the binance broker needs the exchange feed".into(),

@@ -23,7 +23,7 @@ use crate::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use crate::feed::replay::{ReplayPlan, ReplayStep};
 use crate::journal::SyncMode;
 use crate::metrics::Metrics;
-use crate::strategy::StrategyRunner;
+use crate::strategy::{RunnerSettings, StrategyRunner};
 
 /// Everything `rltrade serve` resolved from the config and flags.
 #[derive(Clone, Debug)]
@@ -52,24 +52,19 @@ pub struct DaemonSetup {
 /// # Errors
 /// A model that does not load or fit the feed; a bad baseline.
 pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Result<Vec<StrategyRunner>> {
+    let settings = RunnerSettings {
+        symbol: symbol.to_string(),
+        interval_ms,
+        execution: setup.execution.clone(),
+        risk: setup.risk.clone(),
+    };
     let mut runners = Vec::new();
     for path in &setup.serve.models {
-        let index = runners.len();
-        runners.push(StrategyRunner::model(index, path, symbol, interval_ms, &setup.execution, &setup.risk)?);
+        runners.push(StrategyRunner::model(runners.len(), path, &settings)?);
     }
     for spec in &setup.serve.baselines {
         let (fast, slow) = parse_baseline(spec)?;
-        let index = runners.len();
-        runners.push(StrategyRunner::ma_crossover(
-            index,
-            fast,
-            slow,
-            &setup.actions,
-            symbol,
-            interval_ms,
-            &setup.execution,
-            &setup.risk,
-        )?);
+        runners.push(StrategyRunner::ma_crossover(runners.len(), fast, slow, &setup.actions, &settings)?);
     }
     Ok(runners)
 }

@@ -55,7 +55,7 @@ impl StrategySpec {
 /// can be journaled; both are driven only through [`Policy`].
 #[derive(Debug)]
 enum StrategyPolicy {
-    Model { policy: Box<OnnxPolicy>, observation: ObservationBuilder, path: PathBuf },
+    Model { policy: Box<OnnxPolicy>, observation: Box<ObservationBuilder>, path: PathBuf },
     Baseline(MaCrossover),
 }
 
@@ -72,6 +72,19 @@ pub struct BarOutcome {
     pub decision: Decision,
     /// Inference time of this decision, µs (models only).
     pub inference_us: Option<f64>,
+}
+
+/// What every runner of one daemon shares: the feed and the account settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunnerSettings {
+    /// Feed symbol (a model's card must name it).
+    pub symbol: String,
+    /// Bar interval, ms (a model's card must name it).
+    pub interval_ms: i64,
+    /// Cash, costs and venue rules of each paper account.
+    pub execution: ExecutionConfig,
+    /// Risk limits of each account.
+    pub risk: RiskConfig,
 }
 
 /// A strategy with its own paper account and risk state.
@@ -100,28 +113,12 @@ impl StrategyRunner {
     /// # Errors
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
     /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]).
-    pub fn model(
-        index: usize,
-        path: &Path,
-        symbol: &str,
-        interval_ms: i64,
-        execution: &ExecutionConfig,
-        risk: &RiskConfig,
-    ) -> Result<Self> {
-        let (policy, observation, path) = load_model(path, symbol, interval_ms)?;
+    pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
+        let (policy, observation, path) = load_model(path, &settings.symbol, settings.interval_ms)?;
         let card = policy.model().card();
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
-        Self::build(
-            index,
-            spec,
-            StrategyPolicy::Model { policy, observation, path },
-            actions,
-            symbol,
-            interval_ms,
-            execution,
-            risk,
-        )
+        Self::build(index, spec, StrategyPolicy::Model { policy, observation, path }, actions, settings)
     }
 
     /// A runner for the MA crossover `fast`/`slow` over `actions`.
@@ -133,36 +130,22 @@ impl StrategyRunner {
         fast: usize,
         slow: usize,
         actions: &[f64],
-        symbol: &str,
-        interval_ms: i64,
-        execution: &ExecutionConfig,
-        risk: &RiskConfig,
+        settings: &RunnerSettings,
     ) -> Result<Self> {
-        let policy = MaCrossover::new(fast, slow, actions, risk.allow_short)?;
+        let policy = MaCrossover::new(fast, slow, actions, settings.risk.allow_short)?;
         let spec = StrategySpec::MaCrossover { fast, slow };
-        Self::build(
-            index,
-            spec,
-            StrategyPolicy::Baseline(policy),
-            actions.to_vec(),
-            symbol,
-            interval_ms,
-            execution,
-            risk,
-        )
+        Self::build(index, spec, StrategyPolicy::Baseline(policy), actions.to_vec(), settings)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn build(
         index: usize,
         spec: StrategySpec,
         policy: StrategyPolicy,
         actions: Vec<f64>,
-        symbol: &str,
-        interval_ms: i64,
-        execution: &ExecutionConfig,
-        risk: &RiskConfig,
+        settings: &RunnerSettings,
     ) -> Result<Self> {
+        let RunnerSettings { symbol, interval_ms, execution, risk } = settings;
+        let interval_ms = *interval_ms;
         if actions.iter().any(|&a| a < 0.0) && !risk.allow_short {
             return Err(Error::Config {
                 field: "risk.allow_short".into(),
@@ -351,7 +334,11 @@ impl StrategyRunner {
     }
 }
 
-fn load_model(path: &Path, symbol: &str, interval_ms: i64) -> Result<(Box<OnnxPolicy>, ObservationBuilder, PathBuf)> {
+fn load_model(
+    path: &Path,
+    symbol: &str,
+    interval_ms: i64,
+) -> Result<(Box<OnnxPolicy>, Box<ObservationBuilder>, PathBuf)> {
     let dir = resolve_export_dir(path)?;
     let model = OnnxModel::load(&dir)?;
     let card = model.card();
@@ -383,5 +370,5 @@ fn load_model(path: &Path, symbol: &str, interval_ms: i64) -> Result<(Box<OnnxPo
         }
         .into());
     }
-    Ok((Box::new(OnnxPolicy::new(model)), observation, dir))
+    Ok((Box::new(OnnxPolicy::new(model)), Box::new(observation), dir))
 }

@@ -12,11 +12,15 @@ use rltrade_serve::api::{ApiToken, AppState, router};
 use rltrade_serve::engine::{Engine, EngineSettings};
 use rltrade_serve::journal::SyncMode;
 use rltrade_serve::metrics::Metrics;
-use rltrade_serve::strategy::StrategyRunner;
+use rltrade_serve::strategy::{RunnerSettings, StrategyRunner};
 use serde_json::Value;
 use tower::ServiceExt;
 
 const HOUR: i64 = 3_600_000;
+
+fn runner_settings(execution: &ExecutionConfig, risk: &RiskConfig) -> RunnerSettings {
+    RunnerSettings { symbol: "BTCUSD".into(), interval_ms: HOUR, execution: execution.clone(), risk: risk.clone() }
+}
 
 /// A zig-zag of closes that makes SMA(2) cross SMA(4) several times.
 fn bars(n: usize) -> Vec<Bar> {
@@ -30,7 +34,7 @@ fn bars(n: usize) -> Vec<Bar> {
 
 fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
     let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let settings = EngineSettings {
         symbol: "BTCUSD".into(),
         interval_ms: HOUR,
@@ -172,26 +176,26 @@ fn a_restarted_engine_restores_accounts_and_refuses_other_strategies() {
         bars_per_commit: 4,
         lot_step: 0.0,
     };
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let engine =
         Engine::open(&dir.path().join("journal.db"), settings("test"), vec![runner], Arc::new(Metrics::new())).unwrap();
     assert_eq!(engine.accounts(), before.0);
     assert_eq!(engine.last_bar(), before.1);
     drop(engine);
 
-    let other = StrategyRunner::ma_crossover(0, 3, 5, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let other = StrategyRunner::ma_crossover(0, 3, 5, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let err = Engine::open(&dir.path().join("journal.db"), settings("test"), vec![other], Arc::new(Metrics::new()))
         .unwrap_err()
         .to_string();
     assert!(err.contains("was started with strategies [ma:2:4]") && err.contains("ma:3:5"), "{err}");
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let err = Engine::open(&dir.path().join("journal.db"), settings("other"), vec![runner], Arc::new(Metrics::new()))
         .unwrap_err()
         .to_string();
     assert!(err.contains("was started with feed test"), "{err}");
 
     std::fs::write(dir.path().join("bad.db"), b"this is not sqlite at all, not even close............").unwrap();
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let err = Engine::open(&dir.path().join("bad.db"), settings("test"), vec![runner], Arc::new(Metrics::new()))
         .unwrap_err()
         .to_string();
@@ -213,7 +217,7 @@ fn a_journaled_account_that_disagrees_with_its_fills_halts_on_restart() {
         conn.execute("UPDATE accounts SET account = ?1", [bytes]).unwrap();
     }
     let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], "BTCUSD", HOUR, &execution, &risk).unwrap();
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let settings = EngineSettings {
         symbol: "BTCUSD".into(),
         interval_ms: HOUR,
