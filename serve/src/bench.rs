@@ -38,11 +38,15 @@ pub struct ServeBench {
     pub bar_to_order_p99_us: f64,
     /// Bars replayed with the journal at `synchronous=NORMAL` (256 bars per commit).
     pub replay_bars: u64,
-    /// Replay throughput at NORMAL, bars/s (model + MA crossover on every bar).
+    /// Replay throughput at NORMAL, bars/s: the model, deciding on every bar.
     pub replay_bars_per_s: f64,
+    /// The same with the MA crossover beside the model (live A/B), bars/s.
+    pub replay_ab_bars_per_s: f64,
+    /// The MA crossover alone (the journal's own cost), bars/s.
+    pub replay_ma_bars_per_s: f64,
     /// Bars replayed at `synchronous=FULL` (one commit per bar).
     pub replay_full_bars: u64,
-    /// Replay throughput at FULL, bars/s.
+    /// Replay throughput at FULL, bars/s (the model).
     pub replay_full_bars_per_s: f64,
 }
 
@@ -91,13 +95,16 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
         std::hint::black_box(outcome);
     }
 
-    let replay = |sync: SyncMode, limit: usize, name: &str| -> Result<(u64, f64)> {
+    let replay = |sync: SyncMode, limit: usize, model: bool, ma: bool, name: &str| -> Result<(u64, f64)> {
         let path = scratch.join(name);
         let _ = std::fs::remove_file(&path);
-        let runners = vec![
-            StrategyRunner::model(0, &dir, &settings)?,
-            StrategyRunner::ma_crossover(1, 50, 200, &[0.0, 1.0], &settings)?,
-        ];
+        let mut runners = Vec::new();
+        if model {
+            runners.push(StrategyRunner::model(runners.len(), &dir, &settings)?);
+        }
+        if ma {
+            runners.push(StrategyRunner::ma_crossover(runners.len(), 50, 200, &[0.0, 1.0], &settings)?);
+        }
         let settings = EngineSettings {
             symbol: symbol.to_string(),
             interval_ms: interval,
@@ -120,8 +127,10 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
         }
         Ok((traded.len() as u64, traded.len() as f64 / seconds))
     };
-    let (replay_bars, replay_bars_per_s) = replay(SyncMode::Normal, usize::MAX, "bench-normal.db")?;
-    let (replay_full_bars, replay_full_bars_per_s) = replay(SyncMode::Full, 2_000, "bench-full.db")?;
+    let (replay_bars, replay_bars_per_s) = replay(SyncMode::Normal, usize::MAX, true, false, "bench-normal.db")?;
+    let (_, replay_ab_bars_per_s) = replay(SyncMode::Normal, usize::MAX, true, true, "bench-ab.db")?;
+    let (_, replay_ma_bars_per_s) = replay(SyncMode::Normal, usize::MAX, false, true, "bench-ma.db")?;
+    let (replay_full_bars, replay_full_bars_per_s) = replay(SyncMode::Full, 2_000, true, false, "bench-full.db")?;
 
     Ok(ServeBench {
         inference_calls,
@@ -133,6 +142,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
         bar_to_order_p99_us: us(&bar_to_order, 0.99),
         replay_bars,
         replay_bars_per_s,
+        replay_ab_bars_per_s,
+        replay_ma_bars_per_s,
         replay_full_bars,
         replay_full_bars_per_s,
     })

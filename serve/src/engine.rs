@@ -16,7 +16,7 @@ use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::journal::{BarPhase, Journal, JournalMeta, SyncMode};
-use crate::metrics::{Metrics, ReasonLabels, strategy_label};
+use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics, strategy_label};
 use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
 
 /// How the engine journals.
@@ -69,6 +69,7 @@ pub struct Engine {
     meta: JournalMeta,
     settings: EngineSettings,
     metrics: Arc<Metrics>,
+    handles: Vec<StrategyMetrics>,
     history: Vec<Bar>,
     started: bool,
     last_bar: Option<Bar>,
@@ -136,7 +137,9 @@ impl Engine {
                 meta
             }
         };
+        let handles = runners.iter().map(|r| metrics.strategy(r.name())).collect();
         let mut engine = Self {
+            handles,
             runners,
             journal,
             meta,
@@ -174,7 +177,7 @@ impl Engine {
         self.last_bar = bars.last().map(|(bar, _)| *bar);
         let mut accounts = self.journal.accounts()?;
         for runner in &mut self.runners {
-            if let Some(account) = accounts.remove(&runner.name()) {
+            if let Some(account) = accounts.remove(runner.name()) {
                 runner.account = account;
             } else if self.started {
                 return Err(Error::Journal {
@@ -192,8 +195,8 @@ impl Engine {
         );
         self.journal.insert_event(self.last_bar.map(|b| b.time_ms), None, "restart", "restored from the journal")?;
         self.reconcile()?;
-        for runner in &self.runners {
-            self.publish(runner);
+        for i in 0..self.runners.len() {
+            self.publish(i);
         }
         Ok(())
     }
@@ -207,7 +210,7 @@ impl Engine {
         let fills = self.journal.fills()?;
         let tolerance = self.settings.lot_step.max(1e-8);
         for i in 0..self.runners.len() {
-            let name = self.runners[i].name();
+            let name = self.runners[i].name().to_string();
             let account = &self.runners[i].account;
             let (mut quantity, mut cash) = (0.0, account.portfolio.initial_cash - account.portfolio.borrow_fees_paid);
             for fill in fills.iter().filter(|f| f.strategy == name) {
@@ -348,61 +351,62 @@ impl Engine {
     ) -> Result<()> {
         let runner = &self.runners[i];
         let name = runner.name();
-        let label = strategy_label(&name);
+        let handles = &self.handles[i];
         if let (Some(fill), Some(order_id)) = (&outcome.fill, pending_id) {
-            self.journal.insert_fill_outcome(&name, order_id, fill)?;
+            self.journal.insert_fill_outcome(name, order_id, fill)?;
             if matches!(fill, FillOutcome::Filled { .. }) {
-                self.metrics.fills.get_or_create(&label).inc();
+                handles.fills.inc();
             }
         }
         if !first {
             // the first traded bar's close is the starting cash, as in the backtest's curve
-            self.journal.insert_equity(&name, bar.time_ms, &outcome.mark, &runner.account, bar.close)?;
+            self.journal.insert_equity(name, bar.time_ms, &outcome.mark, &runner.account, bar.close)?;
         }
         if let Some(change) = outcome.mark.state_change {
             let message = format!("{:?} → {:?} ({:?})", change.from, change.to, change.halt_reason);
             tracing::warn!(strategy = %name, "trading state {message}");
-            self.journal.insert_event(Some(bar.time_ms), Some(&name), "trading_state", &message)?;
+            self.journal.insert_event(Some(bar.time_ms), Some(name), "trading_state", &message)?;
         }
         if let Some(signal) = &outcome.signal {
             self.journal.insert_signal(signal)?;
-            self.metrics.signals.get_or_create(&label).inc();
+            handles.signals.inc();
             if signal.invalid_output {
-                self.metrics.invalid_outputs.get_or_create(&label).inc();
+                handles.invalid_outputs.inc();
             }
-            self.metrics.bar_to_order_latency.get_or_create(&label).observe(signal.latency_us as f64 * 1e-6);
+            handles.bar_to_order_latency.observe(signal.latency_us as f64 * 1e-6);
         }
         if let Some(us) = outcome.inference_us {
-            self.metrics.inference_latency.get_or_create(&label).observe(us * 1e-6);
+            handles.inference_latency.observe(us * 1e-6);
         }
-        let journal_id = self.meta.journal_id.clone();
+        let journal_id = &self.meta.journal_id;
         let index = runner.index;
-        self.journal
-            .insert_decision(&name, bar.time_ms, &outcome.decision, |id| client_order_id(&journal_id, index, id))?;
+        if outcome.decision.liquidation.is_some() || outcome.decision.signal.is_some() {
+            self.journal
+                .insert_decision(name, bar.time_ms, &outcome.decision, |id| client_order_id(journal_id, index, id))?;
+        }
         let approved =
             outcome.decision.liquidation.is_some() as u64 + matches!(outcome.decision.signal, Some(Ok(_))) as u64;
         if approved > 0 {
-            self.metrics.orders.get_or_create(&label).inc_by(approved);
+            handles.orders.inc_by(approved);
         }
         if let Some(reason) = outcome.decision.refusal() {
             self.metrics
                 .risk_refusals
-                .get_or_create(&ReasonLabels { strategy: name.clone(), reason: reason.name().into() })
+                .get_or_create(&ReasonLabels { strategy: name.to_string(), reason: reason.name().into() })
                 .inc();
         }
-        self.publish(&self.runners[i]);
+        self.publish(i);
         Ok(())
     }
 
-    fn publish(&self, runner: &StrategyRunner) {
-        let label = strategy_label(&runner.name());
-        let account = &runner.account;
-        self.metrics.equity.get_or_create(&label).set(account.portfolio.equity());
+    fn publish(&self, i: usize) {
+        let (account, handles) = (&self.runners[i].account, &self.handles[i]);
+        handles.equity.set(account.portfolio.equity());
         let close = self.last_bar.map_or(0.0, |b| b.close);
         let exposure = if close > 0.0 { account.portfolio.exposure_at(close) } else { 0.0 };
-        self.metrics.exposure.get_or_create(&label).set(exposure);
+        handles.exposure.set(exposure);
         let halted = account.risk.kill_switch_engaged() || account.risk.state() == TradingState::Halted;
-        self.metrics.halted.get_or_create(&label).set(i64::from(halted));
+        handles.halted.set(i64::from(halted));
     }
 
     /// Commits the open transaction with every account as of the last bar: its bars
@@ -416,7 +420,7 @@ impl Engine {
         }
         if let Some(bar) = self.last_bar {
             for runner in &self.runners {
-                self.journal.save_account(&runner.name(), bar.time_ms, &runner.account)?;
+                self.journal.save_account(runner.name(), bar.time_ms, &runner.account)?;
             }
         }
         fault::point(fault::BEFORE_COMMIT);
@@ -441,7 +445,7 @@ impl Engine {
         self.journal.begin()?;
         let bar = self.last_bar;
         for i in 0..self.runners.len() {
-            let name = self.runners[i].name();
+            let name = self.runners[i].name().to_string();
             let runner = &mut self.runners[i];
             runner.account.risk.engage_kill_switch();
             if let Some(cancelled) = runner.account.cancel_pending() {
@@ -477,7 +481,7 @@ impl Engine {
             if !self.feed_stale {
                 runner.account.risk.resume();
             }
-            self.journal.insert_event(bar_ms, Some(&runner.name()), "resume", "trading resumed by the operator")?;
+            self.journal.insert_event(bar_ms, Some(runner.name()), "resume", "trading resumed by the operator")?;
         }
         self.save_accounts_and_commit()
     }
@@ -485,11 +489,11 @@ impl Engine {
     fn save_accounts_and_commit(&mut self) -> Result<()> {
         let bar_ms = self.last_bar.map_or(0, |b| b.time_ms);
         for runner in &self.runners {
-            self.journal.save_account(&runner.name(), bar_ms, &runner.account)?;
+            self.journal.save_account(runner.name(), bar_ms, &runner.account)?;
         }
         self.journal.commit()?;
-        for runner in &self.runners {
-            self.publish(runner);
+        for i in 0..self.runners.len() {
+            self.publish(i);
         }
         Ok(())
     }
@@ -557,7 +561,7 @@ impl Engine {
             .map(|r| {
                 let a = &r.account;
                 PositionView {
-                    strategy: r.name(),
+                    strategy: r.name().to_string(),
                     position: a.portfolio.quantity,
                     cash: a.portfolio.cash,
                     equity: if close > 0.0 { a.portfolio.equity_at(close) } else { a.portfolio.cash },
@@ -574,7 +578,7 @@ impl Engine {
 
     /// Accounts by strategy name (reconciliation, tests).
     pub fn accounts(&self) -> HashMap<String, rltrade_exec::Account> {
-        self.runners.iter().map(|r| (r.name(), r.account.clone())).collect()
+        self.runners.iter().map(|r| (r.name().to_string(), r.account.clone())).collect()
     }
 }
 

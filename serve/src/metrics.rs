@@ -147,3 +147,44 @@ impl Metrics {
 pub fn strategy_label(strategy: &str) -> StrategyLabel {
     StrategyLabel { strategy: strategy.to_string() }
 }
+
+/// One strategy's metric handles, looked up once (the per-bar path touches no label map).
+#[derive(Clone, Debug)]
+pub struct StrategyMetrics {
+    /// `rltrade_signals_total{strategy}`.
+    pub signals: Counter,
+    /// `rltrade_orders_total{strategy}`.
+    pub orders: Counter,
+    /// `rltrade_fills_total{strategy}`.
+    pub fills: Counter,
+    /// `rltrade_invalid_model_outputs_total{strategy}`.
+    pub invalid_outputs: Counter,
+    /// `rltrade_inference_latency_seconds{strategy}`.
+    pub inference_latency: Histogram,
+    /// `rltrade_bar_to_order_latency_seconds{strategy}`.
+    pub bar_to_order_latency: Histogram,
+    /// `rltrade_equity{strategy}`.
+    pub equity: FloatGauge,
+    /// `rltrade_exposure{strategy}`.
+    pub exposure: FloatGauge,
+    /// `rltrade_trading_halted{strategy}`.
+    pub halted: Gauge,
+}
+
+impl Metrics {
+    /// The handles of `strategy`'s metrics (registering its labels).
+    pub fn strategy(&self, strategy: &str) -> StrategyMetrics {
+        let label = strategy_label(strategy);
+        StrategyMetrics {
+            signals: self.signals.get_or_create(&label).clone(),
+            orders: self.orders.get_or_create(&label).clone(),
+            fills: self.fills.get_or_create(&label).clone(),
+            invalid_outputs: self.invalid_outputs.get_or_create(&label).clone(),
+            inference_latency: self.inference_latency.get_or_create(&label).clone(),
+            bar_to_order_latency: self.bar_to_order_latency.get_or_create(&label).clone(),
+            equity: self.equity.get_or_create(&label).clone(),
+            exposure: self.exposure.get_or_create(&label).clone(),
+            halted: self.halted.get_or_create(&label).clone(),
+        }
+    }
+}

@@ -92,6 +92,7 @@ pub struct RunnerSettings {
 pub struct StrategyRunner {
     /// Position in the strategy list (client order ids use it).
     pub index: usize,
+    name: String,
     /// What it is.
     pub spec: StrategySpec,
     /// The account (portfolio, risk state, pending order).
@@ -158,6 +159,7 @@ impl StrategyRunner {
         };
         Ok(Self {
             index,
+            name: spec.name(),
             spec,
             account: Account::new(execution.initial_cash, risk.clone(), true)?,
             policy,
@@ -172,8 +174,8 @@ impl StrategyRunner {
     }
 
     /// The strategy's name.
-    pub fn name(&self) -> String {
-        self.spec.name()
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The fill model (costs of the paper account).
@@ -273,7 +275,7 @@ impl StrategyRunner {
                 let invalid = policy.invalid_outputs() > before;
                 if invalid {
                     if let Some(error) = policy.take_error() {
-                        tracing::warn!(strategy = %self.spec.name(), "no order: {error}");
+                        tracing::warn!(strategy = %self.name, "no order: {error}");
                     }
                 }
                 (action, policy.last_probs().to_vec(), invalid, Some(inference_us))
@@ -286,7 +288,7 @@ impl StrategyRunner {
         let signal = Signal {
             bar_ms: bar.time_ms,
             symbol: self.symbol.clone(),
-            strategy: self.spec.name(),
+            strategy: self.name.clone(),
             model_sha256: self.model_sha256().to_string(),
             action,
             target_exposure: target,

@@ -1,4 +1,4 @@
--- rltrade journal, format 1. Times are ms since epoch UTC; money in the quote currency.
+-- rltrade journal, format 1. Tables keyed by (strategy, time) are WITHOUT ROWID: one b-tree per insert. Times are ms since epoch UTC; money in the quote currency.
 -- Columns named *_wall_ms or latency_us hold wall-clock values (they differ between runs).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 -- Every bar fed to the strategies, warm-up included (phase 'warmup' or 'traded').
@@ -10,12 +10,12 @@ CREATE TABLE IF NOT EXISTS signals (
     strategy TEXT NOT NULL, bar_ms INTEGER NOT NULL, symbol TEXT NOT NULL, model_sha256 TEXT NOT NULL,
     action INTEGER NOT NULL, target_exposure REAL NOT NULL, probs TEXT NOT NULL, invalid_output INTEGER NOT NULL,
     latency_us INTEGER NOT NULL, PRIMARY KEY (strategy, bar_ms)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 -- The risk check of every signal that asked for a new target, and every liquidation.
 CREATE TABLE IF NOT EXISTS risk_decisions (
     strategy TEXT NOT NULL, bar_ms INTEGER NOT NULL, order_id INTEGER NOT NULL, requested REAL NOT NULL,
     outcome TEXT NOT NULL, approved REAL, reason TEXT, PRIMARY KEY (strategy, order_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 -- Approved orders; journaled in the transaction of the bar they were decided at, before any broker sees them.
 CREATE TABLE IF NOT EXISTS orders (
     strategy TEXT NOT NULL, order_id INTEGER NOT NULL, client_order_id TEXT NOT NULL UNIQUE,
@@ -26,12 +26,12 @@ CREATE TABLE IF NOT EXISTS fills (
     strategy TEXT NOT NULL, order_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, side TEXT NOT NULL,
     quantity REAL NOT NULL, price REAL NOT NULL, reference_price REAL NOT NULL, fee REAL NOT NULL,
     PRIMARY KEY (strategy, order_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 -- Equity marked at each traded bar's close.
 CREATE TABLE IF NOT EXISTS equity (
     strategy TEXT NOT NULL, bar_ms INTEGER NOT NULL, equity REAL NOT NULL, cash REAL NOT NULL,
     position REAL NOT NULL, exposure REAL NOT NULL, trading_state TEXT NOT NULL, PRIMARY KEY (strategy, bar_ms)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 -- Positions: each strategy's whole account (portfolio, risk state and halts, kill switch, pending order)
 -- as of the last committed bar, in CBOR (exact f64): what a restart restores.
 CREATE TABLE IF NOT EXISTS accounts (strategy TEXT PRIMARY KEY, bar_ms INTEGER NOT NULL, account BLOB NOT NULL) STRICT;
