@@ -164,6 +164,14 @@ impl ServeConfig {
         if self.bars_per_commit == 0 {
             return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
         }
+        if self.live && self.broker == BrokerKind::Paper {
+            return Err(Error::Config {
+                field: "serve.live".into(),
+                message: "--live sends orders to the real exchange, but the broker is paper; \
+                          set serve.broker = \"binance\" (not wired into the daemon yet)"
+                    .into(),
+            });
+        }
         if self.broker == BrokerKind::Binance && !self.replay.as_os_str().is_empty() {
             return Err(Error::Config {
                 field: "serve.broker".into(),

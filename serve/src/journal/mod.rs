@@ -77,6 +77,9 @@ impl Journal {
     /// [`Error::Journal`] when the file cannot be opened, is not SQLite, or holds
     /// another journal format.
     pub fn open(path: &Path, sync: SyncMode) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
         let conn = Connection::open(path).map_err(|e| journal_error(path, "cannot open", e))?;
         let sync_value = match sync {
             SyncMode::Normal => "NORMAL",
