@@ -32,17 +32,22 @@ fn bars(n: usize) -> Vec<Bar> {
         .collect()
 }
 
-fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
-    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
-    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
-    let settings = EngineSettings {
+/// A BTCUSD 1h engine committing every 4 bars.
+fn engine_settings(feed: &str) -> EngineSettings {
+    EngineSettings {
         symbol: "BTCUSD".into(),
         interval_ms: HOUR,
-        feed: "test".into(),
+        feed: feed.into(),
         sync: SyncMode::Normal,
         bars_per_commit: 4,
         lot_step: 0.0,
-    };
+    }
+}
+
+fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
+    let settings = engine_settings("test");
     let mut engine = Engine::open(&dir.join("journal.db"), settings, vec![runner], Arc::new(Metrics::new())).unwrap();
     let bars = bars(n);
     for bar in &bars[..5] {
@@ -168,14 +173,7 @@ fn a_restarted_engine_restores_accounts_and_refuses_other_strategies() {
         (engine.accounts(), engine.last_bar())
     };
     let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
-    let settings = |feed: &str| EngineSettings {
-        symbol: "BTCUSD".into(),
-        interval_ms: HOUR,
-        feed: feed.into(),
-        sync: SyncMode::Normal,
-        bars_per_commit: 4,
-        lot_step: 0.0,
-    };
+    let settings = engine_settings;
     let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
     let engine =
         Engine::open(&dir.path().join("journal.db"), settings("test"), vec![runner], Arc::new(Metrics::new())).unwrap();
@@ -218,14 +216,7 @@ fn a_journaled_account_that_disagrees_with_its_fills_halts_on_restart() {
     }
     let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
     let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
-    let settings = EngineSettings {
-        symbol: "BTCUSD".into(),
-        interval_ms: HOUR,
-        feed: "test".into(),
-        sync: SyncMode::Normal,
-        bars_per_commit: 4,
-        lot_step: 0.0,
-    };
+    let settings = engine_settings("test");
     let metrics = Arc::new(Metrics::new());
     let engine = Engine::open(&path, settings, vec![runner], Arc::clone(&metrics)).unwrap();
     assert_eq!(engine.positions()[0].trading_state, rltrade_exec::TradingState::Halted);
