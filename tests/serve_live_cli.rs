@@ -30,6 +30,8 @@ fn spawn(dir: &std::path::Path, config: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rltrade"))
         .args(["serve", "--config", config, "--baseline", "ma:2:4", "--listen", "127.0.0.1:0", "--journal", "live.db"])
         .env("RLTRADE_API_TOKEN", "t0ken")
+        .env("BINANCE_API_KEY", "mock-key")
+        .env("BINANCE_API_SECRET", "mock-secret")
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -112,4 +114,64 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
     std::thread::sleep(Duration::from_millis(1_500));
     sigterm(child);
     assert!(traded_bars(dir.path()) >= traded + 2, "the restart backfilled the missed bars");
+}
+
+#[test]
+fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on_restart() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start - k * SECOND)).collect();
+    let config = MockConfig {
+        interval: Interval::parse("1s").unwrap(),
+        bars: history,
+        fill_price: 100.0,
+        balances: vec![("BTC".into(), 0.0), ("USDT".into(), 10_000.0)],
+        ..MockConfig::default()
+    };
+    let mock = runtime.block_on(MockServer::start(config)).expect("mock");
+    let dir = Dir::new();
+    let url = mock.base_url();
+    let toml = format!(
+        "[risk]\nmax_exposure = 0.5\n[serve]\nbroker = \"binance\"\n[serve.exchange]\nbase_url = \"{url}\"\n\
+         testnet_url = \"{url}\"\nsymbol = \"BTCUSDT\"\ninterval = \"1s\"\npoll_ms = 100\nwarmup_bars = 20\n"
+    );
+    let config = dir.write("binance.toml", &toml).display().to_string();
+    let (child, _) = spawn(dir.path(), &config);
+    for k in 0..8 {
+        std::thread::sleep(Duration::from_millis(1_000));
+        mock.push_bars(&[bar(start + k * SECOND)]);
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    sigterm(child);
+
+    let orders = mock.orders();
+    assert!(!orders.is_empty(), "the MA crossover traded on 8 zig-zag bars");
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let fills: i64 = conn.query_row("SELECT COUNT(*) FROM fills", [], |r| r.get(0)).unwrap();
+    assert_eq!(fills as usize, orders.len(), "one journaled fill per exchange order: {orders:?}");
+    let position: f64 = conn
+        .query_row("SELECT TOTAL(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) FROM fills", [], |r| r.get(0))
+        .unwrap();
+    let (btc, _) = mock.balance("BTC");
+    assert!((position - btc).abs() < 1e-8, "journal position {position} vs exchange {btc}");
+    let ids: Vec<String> = conn
+        .prepare("SELECT client_order_id FROM orders WHERE status = 'filled' ORDER BY order_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let sent: Vec<String> = orders.iter().map(|o| o.client_order_id.clone()).collect();
+    assert_eq!(ids, sent, "the exchange saw each journaled order once, under its client order id");
+    drop(conn);
+
+    // a restart reconciles with the exchange's balances and agrees
+    let (child, _) = spawn(dir.path(), &config);
+    std::thread::sleep(Duration::from_millis(1_000));
+    sigterm(child);
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let mismatches: i64 =
+        conn.query_row("SELECT COUNT(*) FROM events WHERE kind = 'reconciliation'", [], |r| r.get(0)).unwrap();
+    assert_eq!(mismatches, 0, "journal and exchange agree after the restart");
+    assert_eq!(mock.orders().len(), orders.len(), "the restart sent no duplicate");
 }

@@ -78,7 +78,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
     let execution = ExecutionConfig::default();
     let risk = RiskConfig::default();
     let (symbol, interval) = (series.symbol.as_str(), series.interval_ms);
-    let settings = RunnerSettings { symbol: symbol.to_string(), interval_ms: interval, execution, risk };
+    let settings =
+        RunnerSettings { symbol: symbol.to_string(), interval_ms: interval, execution, risk, paper_fills: true };
     let mut runner = StrategyRunner::model(0, &dir, &settings)?;
     let bars = &series.bars;
     let warm = bars.len() / 2;

@@ -48,7 +48,8 @@ impl std::str::FromStr for Speed {
 pub enum BrokerKind {
     /// Paper: the `rltrade-exec` fill model at the next bar's open.
     Paper,
-    /// Binance spot REST (testnet unless `--live`).
+    /// Binance spot REST: signed market orders to `testnet_url`, or to `base_url`
+    /// with `--live`. One strategy only (the exchange account is its account).
     Binance,
 }
 
@@ -62,6 +63,10 @@ pub struct ExchangeConfig {
     pub testnet_url: String,
     /// Exchange symbol. Default `BTCUSDT`.
     pub symbol: String,
+    /// Its base asset (the position). Default `BTC`.
+    pub base_asset: String,
+    /// Its quote asset (the cash). Default `USDT`.
+    pub quote_asset: String,
     /// Kline interval (`1m` … `1d`). Default `1h`.
     pub interval: String,
     /// Poll period, ms. Default 5,000.
@@ -80,6 +85,8 @@ impl Default for ExchangeConfig {
             base_url: "https://api.binance.com".into(),
             testnet_url: "https://testnet.binance.vision".into(),
             symbol: "BTCUSDT".into(),
+            base_asset: "BTC".into(),
+            quote_asset: "USDT".into(),
             interval: "1h".into(),
             poll_ms: 5_000,
             warmup_bars: 500,
@@ -168,8 +175,17 @@ impl ServeConfig {
             return Err(Error::Config {
                 field: "serve.live".into(),
                 message: "--live sends orders to the real exchange, but the broker is paper; \
-                          set serve.broker = \"binance\" (not wired into the daemon yet)"
+                          set serve.broker = \"binance\""
                     .into(),
+            });
+        }
+        if self.broker == BrokerKind::Binance && self.models.len() + self.baselines.len() != 1 {
+            return Err(Error::Config {
+                field: "serve.broker".into(),
+                message: format!(
+                    "the binance broker trades one strategy (the exchange account is its account); {} given",
+                    self.models.len() + self.baselines.len()
+                ),
             });
         }
         if self.broker == BrokerKind::Binance && !self.replay.as_os_str().is_empty() {

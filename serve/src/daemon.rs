@@ -15,9 +15,12 @@ use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
 use crate::api::{AppState, router};
 use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
+use crate::binance::signing::Credentials;
+use crate::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
 use crate::config::{BrokerKind, ServeConfig, Speed, parse_baseline};
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::feed::FeedEvent;
 use crate::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use crate::feed::replay::{ReplayPlan, ReplayStep};
@@ -57,6 +60,7 @@ pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Res
         interval_ms,
         execution: setup.execution.clone(),
         risk: setup.risk.clone(),
+        paper_fills: setup.serve.broker == BrokerKind::Paper,
     };
     let mut runners = Vec::new();
     for path in &setup.serve.models {
@@ -110,14 +114,6 @@ pub fn run(setup: DaemonSetup) -> Result<()> {
 }
 
 async fn serve(setup: DaemonSetup) -> Result<()> {
-    if setup.serve.broker != BrokerKind::Paper {
-        return Err(Error::Config {
-            field: "serve.broker".into(),
-            message: "only the paper broker is wired into `rltrade serve` so far (the Binance order client is \
-                      `rltrade_serve::broker::exchange`)"
-                .into(),
-        });
-    }
     match setup.replay.clone() {
         Some(series) => serve_replay(setup, series).await,
         None => serve_exchange(setup).await,
@@ -161,7 +157,8 @@ impl Api {
 
 fn open_engine(setup: &DaemonSetup, symbol: &str, interval_ms: i64, feed: String) -> Result<Arc<Mutex<Engine>>> {
     let runners = build_runners(setup, symbol, interval_ms)?;
-    let sync = setup.serve.synchronous;
+    // an exchange broker commits every order to disk before it is sent
+    let sync = if setup.serve.broker == BrokerKind::Binance { SyncMode::Full } else { setup.serve.synchronous };
     let settings = EngineSettings {
         symbol: symbol.to_string(),
         interval_ms,
@@ -227,6 +224,22 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     if lock(&engine).last_bar().is_none() {
         warm_up(&client, exchange, interval, &engine).await?;
     }
+    let broker = match setup.serve.broker {
+        BrokerKind::Paper => None,
+        BrokerKind::Binance => {
+            let broker = exchange_broker(&setup)?;
+            send_orders(&engine, &broker, &exchange.symbol).await?;
+            let balances = broker.balances().await?;
+            let agreed = lock(&engine).reconcile_balances(
+                balances.base_free + balances.base_locked,
+                balances.quote_free + balances.quote_locked,
+            )?;
+            if agreed {
+                tracing::info!("reconciled with the exchange's balances");
+            }
+            Some(broker)
+        }
+    };
     let api = Api::start(&setup, &engine).await?;
     let mut config = ExchangeFeedConfig::new(&exchange.symbol, interval);
     config.poll = Duration::from_millis(exchange.poll_ms.max(1));
@@ -239,8 +252,14 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { break Ok(()) };
+                let is_bar = matches!(event, FeedEvent::Bar(_));
                 if let Err(e) = on_feed_event(&engine, event, &mut logged) {
                     break Err(e);
+                }
+                if let (true, Some(broker)) = (is_bar, &broker) {
+                    if let Err(e) = send_orders(&engine, broker, &exchange.symbol).await {
+                        break Err(e);
+                    }
                 }
             }
             () = shutdown_signal() => {
@@ -254,6 +273,32 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let flushed = lock(&engine).flush();
     api.stop().await;
     outcome.and(flushed)
+}
+
+/// The Binance broker of `[serve.exchange]`: orders to `testnet_url`, or to
+/// `base_url` with `--live`; keys from the named environment variables.
+fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
+    let exchange = &setup.serve.exchange;
+    let mut config = ExchangeBrokerConfig::testnet(&exchange.symbol, &exchange.base_asset, &exchange.quote_asset);
+    config.live = setup.serve.live;
+    config.base_url = if setup.serve.live { exchange.base_url.clone() } else { exchange.testnet_url.clone() };
+    let credentials = Credentials::from_env(&exchange.api_key_env, &exchange.api_secret_env)?;
+    tracing::info!(url = %config.base_url, live = config.live, "orders go to Binance");
+    ExchangeBroker::new(config, credentials)
+}
+
+/// Sends every order the engine has approved and journaled (the lock is not held
+/// while waiting for the exchange), then applies each outcome.
+async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str) -> Result<()> {
+    let outbound = lock(engine).outbound_orders(symbol)?;
+    for order in outbound {
+        fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
+        match broker.submit(&order.request).await {
+            Ok(outcome) => lock(engine).apply_outcome(&order, Some(&outcome), None)?,
+            Err(e) => lock(engine).apply_outcome(&order, None, Some(&e.to_string()))?,
+        }
+    }
+    Ok(())
 }
 
 fn on_feed_event(

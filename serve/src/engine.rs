@@ -16,7 +16,7 @@ use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::journal::{BarPhase, Journal, JournalMeta, SyncMode};
-use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics, strategy_label};
+use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics};
 use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
 
 /// How the engine journals.
@@ -225,7 +225,7 @@ impl Engine {
                     account.portfolio.quantity, account.portfolio.cash
                 );
                 tracing::error!(strategy = %name, "reconciliation: {message}");
-                self.metrics.reconciliation_mismatches.get_or_create(&strategy_label(&name)).inc();
+                self.handles[i].reconciliation_mismatches.inc();
                 self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
                 self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), "reconciliation", &message)?;
             }
@@ -601,4 +601,143 @@ fn new_journal_id() -> String {
     use sha2::{Digest, Sha256};
     let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
     hex::encode(&Sha256::digest(seed.as_bytes())[..4])
+}
+
+/// An order on its way to an exchange broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboundOrder {
+    /// Index of the strategy.
+    pub runner: usize,
+    /// The approved target order.
+    pub order: rltrade_exec::TargetOrder,
+    /// What the exchange receives.
+    pub request: crate::broker::OrderRequest,
+}
+
+impl Engine {
+    /// The approved orders an exchange broker must send (journaled and committed
+    /// already), each resolved into a market quantity at its decision's reference price
+    /// (the fill model's sizing, without slippage). An order that would not trade is
+    /// closed as `no_fill`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn outbound_orders(&mut self, symbol: &str) -> Result<Vec<OutboundOrder>> {
+        let mut out = Vec::new();
+        for i in 0..self.runners.len() {
+            let runner = &self.runners[i];
+            let Some(approved) = runner.account.pending else { continue };
+            let order = *approved.order();
+            let name = runner.name().to_string();
+            match runner.simulator().resolve_quantity(&approved, &runner.account.portfolio, order.reference_price) {
+                Ok(market) => out.push(OutboundOrder {
+                    runner: i,
+                    order,
+                    request: crate::broker::OrderRequest {
+                        client_order_id: client_order_id(&self.meta.journal_id, runner.index, order.id),
+                        symbol: symbol.to_string(),
+                        side: market.side,
+                        quantity: market.quantity,
+                    },
+                }),
+                Err(reason) => {
+                    self.runners[i].account.pending = None;
+                    self.journal.begin()?;
+                    self.journal.set_order_status(&name, order.id, "no_fill", Some(&format!("{reason:?}")))?;
+                    self.save_accounts_and_commit()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies what the exchange did with `outbound`, committed at once: a fill goes
+    /// into the account and the journal; a rejection closes the order; an order still
+    /// open stays pending. `None` (fate unknown after the broker's own query) halts the
+    /// strategy and keeps the order pending: a restart re-sends it under the same client
+    /// order id, which the exchange deduplicates.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn apply_outcome(
+        &mut self,
+        outbound: &OutboundOrder,
+        outcome: Option<&crate::broker::OrderOutcome>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        use crate::broker::OrderOutcome;
+        let i = outbound.runner;
+        let name = self.runners[i].name().to_string();
+        let order_id = outbound.order.id;
+        let bar_ms = self.last_bar.map(|b| b.time_ms);
+        self.journal.begin()?;
+        match outcome {
+            Some(OrderOutcome::Filled { quantity, price, fee, time_ms }) => {
+                let fill = rltrade_exec::Fill {
+                    order_id,
+                    time_ms: *time_ms,
+                    side: outbound.request.side,
+                    quantity: *quantity,
+                    price: *price,
+                    reference_price: outbound.order.reference_price,
+                    fee: *fee,
+                };
+                self.runners[i].account.apply_fill(&fill);
+                self.journal.insert_fill(&name, &fill)?;
+                self.handles[i].fills.inc();
+            }
+            Some(OrderOutcome::Rejected { code, message }) => {
+                self.runners[i].account.pending = None;
+                let reason = format!("{code}: {message}");
+                self.journal.set_order_status(&name, order_id, "rejected", Some(&reason))?;
+                self.journal.insert_event(bar_ms, Some(&name), "order_rejected", &reason)?;
+                tracing::warn!(strategy = %name, "order {} rejected: {reason}", outbound.request.client_order_id);
+            }
+            Some(OrderOutcome::Open) => {
+                self.journal.set_order_status(&name, order_id, "open", None)?;
+            }
+            None => {
+                let reason = error.unwrap_or("fate unknown");
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.journal.set_order_status(&name, order_id, "unknown", Some(reason))?;
+                let message = format!("order {}: {reason}; halted until resumed", outbound.request.client_order_id);
+                self.journal.insert_event(bar_ms, Some(&name), "order_unknown", &message)?;
+                tracing::error!(strategy = %name, "{message}");
+            }
+        }
+        self.save_accounts_and_commit()
+    }
+
+    /// Exchange reconciliation of a one-strategy daemon: the account's position against
+    /// the base balance (free + locked) and its cash against the quote balance. A
+    /// difference above max(lot step, 1e-8) base or 0.01 quote halts the strategy
+    /// (journaled, logged, `rltrade_reconciliation_mismatches_total`). The exchange
+    /// account must hold exactly what the daemon trades: `execution.initial_cash` of the
+    /// quote asset and no base asset when the journal starts.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn reconcile_balances(&mut self, base: f64, quote: f64) -> Result<bool> {
+        let tolerance = self.settings.lot_step.max(1e-8);
+        let mut agreed = true;
+        for i in 0..self.runners.len() {
+            let name = self.runners[i].name().to_string();
+            let portfolio = self.runners[i].account.portfolio;
+            let (dq, dc) = ((portfolio.quantity - base).abs(), (portfolio.cash - quote).abs());
+            if dq > tolerance || dc > 0.01 {
+                agreed = false;
+                let message = format!(
+                    "exchange balances {base} base / {quote:.2} quote, the journal's account {} / {:.2}: halted",
+                    portfolio.quantity, portfolio.cash
+                );
+                tracing::error!(strategy = %name, "reconciliation: {message}");
+                self.handles[i].reconciliation_mismatches.inc();
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.journal.begin()?;
+                self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), "reconciliation", &message)?;
+                self.save_accounts_and_commit()?;
+            }
+        }
+        Ok(agreed)
+    }
 }

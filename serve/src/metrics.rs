@@ -169,6 +169,8 @@ pub struct StrategyMetrics {
     pub exposure: FloatGauge,
     /// `rltrade_trading_halted{strategy}`.
     pub halted: Gauge,
+    /// `rltrade_reconciliation_mismatches_total{strategy}`.
+    pub reconciliation_mismatches: Counter,
 }
 
 impl Metrics {
@@ -185,6 +187,7 @@ impl Metrics {
             equity: self.equity.get_or_create(&label).clone(),
             exposure: self.exposure.get_or_create(&label).clone(),
             halted: self.halted.get_or_create(&label).clone(),
+            reconciliation_mismatches: self.reconciliation_mismatches.get_or_create(&label).clone(),
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct RunnerSettings {
     pub execution: ExecutionConfig,
     /// Risk limits of each account.
     pub risk: RiskConfig,
+    /// Fill pending orders at the next bar's open through the `exec` fill model
+    /// (paper). False when an exchange broker reports fills ([`StrategyRunner::apply_fill`]).
+    pub paper_fills: bool,
 }
 
 /// A strategy with its own paper account and risk state.
@@ -105,6 +108,7 @@ pub struct StrategyRunner {
     obs: Vec<f32>,
     bars_seen: usize,
     first_decision: Option<usize>,
+    paper_fills: bool,
 }
 
 impl StrategyRunner {
@@ -145,7 +149,7 @@ impl StrategyRunner {
         actions: Vec<f64>,
         settings: &RunnerSettings,
     ) -> Result<Self> {
-        let RunnerSettings { symbol, interval_ms, execution, risk } = settings;
+        let RunnerSettings { symbol, interval_ms, execution, risk, .. } = settings;
         let interval_ms = *interval_ms;
         if actions.iter().any(|&a| a < 0.0) && !risk.allow_short {
             return Err(Error::Config {
@@ -170,6 +174,7 @@ impl StrategyRunner {
             obs: vec![0.0; obs_dim],
             bars_seen: 0,
             first_decision: None,
+            paper_fills: settings.paper_fills,
         })
     }
 
@@ -243,7 +248,8 @@ impl StrategyRunner {
     /// # Errors
     /// [`Error::Exec`] for an invalid price (the feed validates bars, so never in practice).
     pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<BarOutcome> {
-        let fill = self.account.fill_pending(bar.open, bar.time_ms, &self.simulator)?;
+        let fill =
+            if self.paper_fills { self.account.fill_pending(bar.open, bar.time_ms, &self.simulator)? } else { None };
         let mark = self.account.mark(bar.close, bar.time_ms + self.interval_ms, &self.simulator);
         self.warm(bar);
         Ok(self.decide(bar, decide, fill, mark, arrived))

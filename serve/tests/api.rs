@@ -19,7 +19,13 @@ use tower::ServiceExt;
 const HOUR: i64 = 3_600_000;
 
 fn runner_settings(execution: &ExecutionConfig, risk: &RiskConfig) -> RunnerSettings {
-    RunnerSettings { symbol: "BTCUSD".into(), interval_ms: HOUR, execution: execution.clone(), risk: risk.clone() }
+    RunnerSettings {
+        symbol: "BTCUSD".into(),
+        interval_ms: HOUR,
+        execution: execution.clone(),
+        risk: risk.clone(),
+        paper_fills: true,
+    }
 }
 
 /// A zig-zag of closes that makes SMA(2) cross SMA(4) several times.

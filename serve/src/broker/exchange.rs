@@ -410,8 +410,11 @@ impl ExchangeBroker {
     }
 
     /// The outcome of an order answer, its fee from `fills` (FULL responses, trades).
-    /// Commissions in the base asset are converted at the fill's price; commissions in
-    /// a third asset (BNB) are not known in quote and are left out, with a warning.
+    /// Commissions in the base asset are converted at the fill's price and taken off the
+    /// reported quantity (a buy paying its fee in base receives `executedQty − commission`),
+    /// so the fill moves the account's position and cash exactly as the exchange moved the
+    /// balances; commissions in a third asset (BNB) are not known in quote and are left
+    /// out, with a warning.
     fn outcome(&self, endpoint: &str, json: &OrderJson, fills: Option<&[FillJson]>) -> Result<OrderOutcome, ApiError> {
         let executed = number(endpoint, "executedQty", &json.executed_qty)?;
         if executed <= 0.0 {
@@ -419,12 +422,14 @@ impl ExchangeBroker {
         }
         let quote = number(endpoint, "cummulativeQuoteQty", &json.cummulative_quote_qty)?;
         let mut fee = 0.0;
+        let mut base_commission = 0.0;
         for fill in fills.unwrap_or_default() {
             let commission = number(endpoint, "commission", &fill.commission)?;
             if fill.commission_asset == self.config.quote_asset {
                 fee += commission;
             } else if fill.commission_asset == self.config.base_asset {
                 fee += commission * number(endpoint, "price", &fill.price)?;
+                base_commission += commission;
             } else if commission != 0.0 {
                 tracing::warn!(
                     "order {}: commission {commission} {} not counted in the quote fee",
@@ -434,7 +439,7 @@ impl ExchangeBroker {
             }
         }
         let time_ms = json.transact_time.or(json.update_time).or(json.time).unwrap_or_default();
-        Ok(OrderOutcome::Filled { quantity: executed, price: quote / executed, fee, time_ms })
+        Ok(OrderOutcome::Filled { quantity: executed - base_commission, price: quote / executed, fee, time_ms })
     }
 
     /// [`Self::outcome`] of an answer without fills, fetching the order's trades when

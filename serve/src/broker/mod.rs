@@ -38,7 +38,7 @@ pub enum OrderOutcome {
     /// Executed (fully or partly); quantities in base units, prices and fees in the
     /// quote currency.
     Filled {
-        /// Executed quantity, base units.
+        /// Executed quantity, base units, net of a commission paid in the base asset.
         quantity: f64,
         /// Average fill price (quote per base).
         price: f64,
