@@ -21,9 +21,11 @@ fn now_s() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 / SECOND * SECOND
 }
 
-fn bar(time_ms: i64) -> Bar {
-    let p = 100.0 + 10.0 * ((time_ms / SECOND) as f64 * 0.7).sin();
-    Bar { time_ms, open: p, high: p + 1.0, low: p - 1.0, close: p, volume: 1.0 }
+/// Bar `k` seconds after `start`: a zig-zag (period about 5.7 bars) on which SMA(2)
+/// crosses SMA(4) up at k = 1 and 6 whatever the wall clock.
+fn bar(start: i64, k: i64) -> Bar {
+    let p = 100.0 + 10.0 * (k as f64 * 1.1).sin();
+    Bar { time_ms: start + k * SECOND, open: p, high: p + 1.0, low: p - 1.0, close: p, volume: 1.0 }
 }
 
 fn spawn(dir: &std::path::Path, config: &str) -> (Child, String) {
@@ -77,7 +79,7 @@ fn traded_bars(dir: &std::path::Path) -> i64 {
 fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_restart() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let start = now_s();
-    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start - k * SECOND)).collect();
+    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start, -k)).collect();
     let config = MockConfig { interval: Interval::parse("1s").unwrap(), bars: history, ..MockConfig::default() };
     let mock = runtime.block_on(MockServer::start(config)).expect("mock");
     let dir = Dir::new();
@@ -94,7 +96,7 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
         if k == 2 {
             mock.inject(Endpoint::Klines, Fault::NanPrice, 1);
         }
-        mock.push_bars(&[bar(start + k * SECOND)]);
+        mock.push_bars(&[bar(start, k)]);
     }
     std::thread::sleep(Duration::from_millis(1_500));
     let health = get(&address, "/health");
@@ -108,7 +110,7 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
     assert!(traded >= 4, "traded {traded} live bars");
 
     // bars that close while the daemon is down are backfilled on restart
-    mock.push_bars(&[bar(start + 5 * SECOND), bar(start + 6 * SECOND)]);
+    mock.push_bars(&[bar(start, 5), bar(start, 6)]);
     std::thread::sleep(Duration::from_millis(1_200));
     let (child, _) = spawn(dir.path(), &config);
     std::thread::sleep(Duration::from_millis(1_500));
@@ -120,7 +122,7 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
 fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on_restart() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let start = now_s();
-    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start - k * SECOND)).collect();
+    let history: Vec<Bar> = (1..=30).rev().map(|k| bar(start, -k)).collect();
     let config = MockConfig {
         interval: Interval::parse("1s").unwrap(),
         bars: history,
@@ -139,7 +141,7 @@ fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on
     let (child, _) = spawn(dir.path(), &config);
     for k in 0..8 {
         std::thread::sleep(Duration::from_millis(1_000));
-        mock.push_bars(&[bar(start + k * SECOND)]);
+        mock.push_bars(&[bar(start, k)]);
     }
     std::thread::sleep(Duration::from_millis(1_500));
     sigterm(child);
