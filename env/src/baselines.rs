@@ -5,6 +5,36 @@ use crate::error::{Error, Result};
 use crate::indicators::Sma;
 use crate::policy::{DecisionContext, Policy, Warmup, action_index};
 
+/// The periods of an MA crossover as written in configs and on the command line:
+/// `ma:FAST:SLOW` (bars, 0 < FAST < SLOW). [`MaCrossover::name`] prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaSpec {
+    /// Fast SMA period, bars.
+    pub fast: usize,
+    /// Slow SMA period, bars.
+    pub slow: usize,
+}
+
+impl std::str::FromStr for MaSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{text}`: expected ma:FAST:SLOW (bars), e.g. ma:50:200");
+        let (fast, slow) = text.strip_prefix("ma:").and_then(|rest| rest.split_once(':')).ok_or_else(bad)?;
+        let (fast, slow): (usize, usize) = (fast.parse().map_err(|_| bad())?, slow.parse().map_err(|_| bad())?);
+        if fast == 0 || fast >= slow {
+            return Err(format!("`{text}`: need 0 < FAST < SLOW"));
+        }
+        Ok(Self { fast, slow })
+    }
+}
+
+impl std::fmt::Display for MaSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ma:{}:{}", self.fast, self.slow)
+    }
+}
+
 /// Buys all-in at the first decision (filled at the next open) and holds to the end.
 #[derive(Clone, Debug)]
 pub struct BuyAndHold {
@@ -109,7 +139,7 @@ impl MaCrossover {
 impl Policy for MaCrossover {
     fn name(&self) -> String {
         let suffix = if self.allow_short { ":short" } else { "" };
-        format!("ma:{}:{}{suffix}", self.fast_period, self.slow_period)
+        format!("{}{suffix}", MaSpec { fast: self.fast_period, slow: self.slow_period })
     }
 
     fn warmup(&self) -> Warmup {

@@ -195,12 +195,26 @@ fn parse_row(record: &csv::ByteRecord) -> Result<Bar, RowProblem> {
     for (i, value) in values.iter_mut().enumerate() {
         *value = parse_number(FIELDS[i + 1], &record[i + 1])?;
     }
+    let [open, high, low, close, volume] = values;
+    let bar = Bar { time_ms, open, high, low, close, volume };
+    check_bar(&bar)?;
+    Ok(bar)
+}
+
+/// Checks 3 to 6 of [`parse_bars`] on a bar from any source (a CSV row, an exchange's
+/// kline): every field finite, prices > 0, `high ≥ max(open, close)`,
+/// `low ≤ min(open, close)`, volume ≥ 0.
+///
+/// # Errors
+/// The first [`RowProblem`] found, naming the field.
+pub fn check_bar(bar: &Bar) -> Result<(), RowProblem> {
+    let values = [bar.open, bar.high, bar.low, bar.close, bar.volume];
+    let [open, high, low, close, volume] = values;
     for (i, &value) in values.iter().enumerate() {
         if !value.is_finite() {
             return Err(RowProblem::NonFinite { field: FIELDS[i + 1], value });
         }
     }
-    let [open, high, low, close, volume] = values;
     for (i, &value) in values[..4].iter().enumerate() {
         if value <= 0.0 {
             return Err(RowProblem::NonPositivePrice { field: FIELDS[i + 1], value });
@@ -217,7 +231,7 @@ fn parse_row(record: &csv::ByteRecord) -> Result<Bar, RowProblem> {
     if volume < 0.0 {
         return Err(RowProblem::NegativeVolume { value: volume });
     }
-    Ok(Bar { time_ms, open, high, low, close, volume })
+    Ok(())
 }
 
 /// A field as trimmed UTF-8 text; on invalid UTF-8, the lossy text for the message.

@@ -121,11 +121,8 @@ impl Account {
     pub fn decide(&mut self, target: Option<f64>, time_ms: i64, close: f64, simulator: &FillSimulator) -> Decision {
         let mut decision = Decision::default();
         let blocked = self.risk.kill_switch_engaged() || self.risk.state() == TradingState::Halted;
-        if blocked && self.risk.config().flatten_on_halt && !self.portfolio.is_flat() && self.pending.is_none() {
-            let order = self.order(time_ms, 0.0, close, OrderPurpose::Liquidation);
-            self.pending = Some(self.risk.approve_liquidation(order));
-            self.current_target = 0.0;
-            decision.liquidation = self.pending.map(|p| *p.order());
+        if blocked && self.risk.config().flatten_on_halt && self.pending.is_none() {
+            decision.liquidation = self.liquidate(time_ms, close);
         }
         if let Some(target) = target.filter(|t| t.to_bits() != self.requested_target.to_bits()) {
             self.requested_target = target;

@@ -212,15 +212,20 @@ impl ModelCard {
     /// # Errors
     /// [`Error::Mismatch`] naming `symbol` or `interval`.
     pub fn check_series(&self, series: &BarSeries) -> Result<()> {
-        if series.interval_ms != self.interval_ms {
-            return Err(self.mismatch(
-                "interval",
-                &format_interval(self.interval_ms),
-                &format_interval(series.interval_ms),
-            ));
+        self.check_feed(&series.symbol, series.interval_ms)
+    }
+
+    /// [`Self::check_series`] for a feed known by its `symbol` and `interval_ms` (a live
+    /// feed has no series yet).
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] naming `symbol` or `interval`.
+    pub fn check_feed(&self, symbol: &str, interval_ms: i64) -> Result<()> {
+        if interval_ms != self.interval_ms {
+            return Err(self.mismatch("interval", &format_interval(self.interval_ms), &format_interval(interval_ms)));
         }
-        if normalize_symbol(&series.symbol) != normalize_symbol(&self.symbol) {
-            return Err(self.mismatch("symbol", &self.symbol, &series.symbol));
+        if normalize_symbol(symbol) != normalize_symbol(&self.symbol) {
+            return Err(self.mismatch("symbol", &self.symbol, symbol));
         }
         Ok(())
     }

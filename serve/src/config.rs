@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use rltrade_env::SplitName;
+use rltrade_env::baselines::MaSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -218,25 +219,10 @@ impl ServeConfig {
     }
 }
 
-/// Parses `ma:FAST:SLOW` into the periods.
+/// Parses `ma:FAST:SLOW` ([`MaSpec`], the env's parser).
 ///
 /// # Errors
-/// [`Error::Config`] for anything else.
-pub fn parse_baseline(spec: &str) -> Result<(usize, usize)> {
-    let bad = || Error::Config {
-        field: "serve.baselines".into(),
-        message: format!("`{spec}`: expected ma:FAST:SLOW with 0 < FAST < SLOW (e.g. ma:50:200)"),
-    };
-    let mut parts = spec.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("ma"), Some(fast), Some(slow), None) => {
-            let fast: usize = fast.parse().map_err(|_| bad())?;
-            let slow: usize = slow.parse().map_err(|_| bad())?;
-            if fast == 0 || fast >= slow {
-                return Err(bad());
-            }
-            Ok((fast, slow))
-        }
-        _ => Err(bad()),
-    }
+/// [`Error::Config`] naming `serve.baselines`.
+pub fn parse_baseline(spec: &str) -> Result<MaSpec> {
+    spec.parse().map_err(|message| Error::Config { field: "serve.baselines".into(), message })
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{BarSeries, MarketData, SplitConfig, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
@@ -67,7 +68,7 @@ pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Res
         runners.push(StrategyRunner::model(runners.len(), path, &settings)?);
     }
     for spec in &setup.serve.baselines {
-        let (fast, slow) = parse_baseline(spec)?;
+        let MaSpec { fast, slow } = parse_baseline(spec)?;
         runners.push(StrategyRunner::ma_crossover(runners.len(), fast, slow, &setup.actions, &settings)?);
     }
     Ok(runners)
@@ -88,7 +89,7 @@ pub fn replay_plan(setup: &DaemonSetup, series: &BarSeries) -> Result<ReplayPlan
         split_data.get_or_insert(data);
     }
     for spec in &setup.serve.baselines {
-        let (_, slow) = parse_baseline(spec)?;
+        let MaSpec { slow, .. } = parse_baseline(spec)?;
         warmups.push((spec.clone(), Warmup::Bars(slow)));
     }
     let data = match split_data {
@@ -328,7 +329,6 @@ fn on_feed_event(
         }
         FeedEvent::Fresh => engine.set_feed_stale(false)?,
         FeedEvent::Retrying { message, wait_ms } => tracing::warn!(wait_ms, "feed retrying: {message}"),
-        FeedEvent::End => {}
     }
     Ok(())
 }

@@ -201,23 +201,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Paper reconciliation: each restored account against the journal's fill ledger.
-    /// Position = Σ signed fill quantities; cash = initial cash − Σ signed notionals −
-    /// Σ fees − borrow fees. A quantity difference above max(lot step, 1e-8) or a cash
-    /// difference above 0.01 halts the strategy (manual halt, journaled, logged, and
-    /// counted in `rltrade_reconciliation_mismatches_total`).
+    /// Paper reconciliation: each restored account against the journal's fill ledger,
+    /// replayed through a fresh `exec` [`rltrade_exec::Portfolio`] (less the borrow fees
+    /// the account paid, which are not fills). A quantity difference above
+    /// max(lot step, 1e-8) or a cash difference above 0.01 halts the strategy (manual
+    /// halt, journaled, logged, and counted in `rltrade_reconciliation_mismatches_total`).
     fn reconcile(&mut self) -> Result<()> {
         let fills = self.journal.fills()?;
         let tolerance = self.settings.lot_step.max(1e-8);
         for i in 0..self.runners.len() {
             let name = self.runners[i].name().to_string();
             let account = &self.runners[i].account;
-            let (mut quantity, mut cash) = (0.0, account.portfolio.initial_cash - account.portfolio.borrow_fees_paid);
+            let mut ledger = rltrade_exec::Portfolio::new(account.portfolio.initial_cash);
             for fill in fills.iter().filter(|f| f.strategy == name) {
-                let sign = if fill.side == "buy" { 1.0 } else { -1.0 };
-                quantity += sign * fill.quantity;
-                cash -= sign * fill.quantity * fill.price + fill.fee;
+                ledger.update_from_fill(&fill.to_fill());
             }
+            let (quantity, cash) = (ledger.quantity, ledger.cash - account.portfolio.borrow_fees_paid);
             let (dq, dc) = ((quantity - account.portfolio.quantity).abs(), (cash - account.portfolio.cash).abs());
             if dq > tolerance || dc > 0.01 {
                 let message = format!(
@@ -236,16 +235,6 @@ impl Engine {
     /// The journal.
     pub fn journal(&self) -> &Journal {
         &self.journal
-    }
-
-    /// The journal's meta.
-    pub fn meta(&self) -> &JournalMeta {
-        &self.meta
-    }
-
-    /// The strategies.
-    pub fn runners(&self) -> &[StrategyRunner] {
-        &self.runners
     }
 
     /// The last bar fed (warm-up or traded), journaled or in the open transaction.

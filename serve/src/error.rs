@@ -56,14 +56,6 @@ pub enum Error {
         /// What is wrong, with the values.
         message: String,
     },
-    /// Broker and journal disagree (reconciliation); trading halts.
-    #[error("reconciliation of {strategy}: {message}")]
-    Reconciliation {
-        /// The strategy.
-        strategy: String,
-        /// What differs, with both values.
-        message: String,
-    },
 }
 
 /// `Result` with [`Error`].

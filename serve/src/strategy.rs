@@ -7,10 +7,10 @@
 //! marked, the policy sees bar t, then decides at t's close; the decision is
 //! risk-checked and, if approved, pending for t+1's open.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use rltrade_env::baselines::MaCrossover;
+use rltrade_env::baselines::{MaCrossover, MaSpec};
 use rltrade_env::{Bar, DecisionContext, Policy, Warmup};
 use rltrade_exec::{Account, Decision, ExecutionConfig, FillOutcome, FillSimulator, Mark, RiskConfig};
 use rltrade_policy::model_dir::resolve_export_dir;
@@ -46,7 +46,7 @@ impl StrategySpec {
     pub fn name(&self) -> String {
         match self {
             Self::Model { name, .. } => name.clone(),
-            Self::MaCrossover { fast, slow } => format!("ma:{fast}:{slow}"),
+            Self::MaCrossover { fast, slow } => MaSpec { fast: *fast, slow: *slow }.to_string(),
         }
     }
 }
@@ -55,7 +55,7 @@ impl StrategySpec {
 /// can be journaled; both are driven only through [`Policy`].
 #[derive(Debug)]
 enum StrategyPolicy {
-    Model { policy: Box<OnnxPolicy>, observation: Box<ObservationBuilder>, path: PathBuf },
+    Model { policy: Box<OnnxPolicy>, observation: Box<ObservationBuilder> },
     Baseline(MaCrossover),
 }
 
@@ -119,11 +119,11 @@ impl StrategyRunner {
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
     /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]).
     pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
-        let (policy, observation, path) = load_model(path, &settings.symbol, settings.interval_ms)?;
+        let (policy, observation) = load_model(path, &settings.symbol, settings.interval_ms)?;
         let card = policy.model().card();
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
-        Self::build(index, spec, StrategyPolicy::Model { policy, observation, path }, actions, settings)
+        Self::build(index, spec, StrategyPolicy::Model { policy, observation }, actions, settings)
     }
 
     /// A runner for the MA crossover `fast`/`slow` over `actions`.
@@ -315,7 +315,7 @@ impl StrategyRunner {
         let StrategyPolicy::Model { .. } = &self.policy else {
             return Err(Error::Config { field: "strategy".into(), message: format!("{} is not a model", self.name()) });
         };
-        let (policy, mut observation, path) = load_model(path, &self.symbol, self.interval_ms)?;
+        let (policy, mut observation) = load_model(path, &self.symbol, self.interval_ms)?;
         let card = policy.model().card();
         if card.actions != self.actions {
             return Err(Error::Config {
@@ -329,54 +329,18 @@ impl StrategyRunner {
         let name = self.spec.name();
         self.spec = StrategySpec::Model { name, sha256: card.onnx.sha256.clone() };
         self.obs = vec![0.0; observation.obs_dim()];
-        self.policy = StrategyPolicy::Model { policy, observation, path };
+        self.policy = StrategyPolicy::Model { policy, observation };
         Ok(())
-    }
-
-    /// The model's export folder (models only).
-    pub fn model_path(&self) -> Option<&Path> {
-        match &self.policy {
-            StrategyPolicy::Model { path, .. } => Some(path),
-            StrategyPolicy::Baseline(_) => None,
-        }
     }
 }
 
-fn load_model(
-    path: &Path,
-    symbol: &str,
-    interval_ms: i64,
-) -> Result<(Box<OnnxPolicy>, Box<ObservationBuilder>, PathBuf)> {
-    let dir = resolve_export_dir(path)?;
-    let model = OnnxModel::load(&dir)?;
+/// Loads the model at `path` (an export or a run folder) and checks it against the
+/// feed (the card's symbol and interval) and this build's observation layout.
+fn load_model(path: &Path, symbol: &str, interval_ms: i64) -> Result<(Box<OnnxPolicy>, Box<ObservationBuilder>)> {
+    let model = OnnxModel::load(&resolve_export_dir(path)?)?;
     let card = model.card();
-    if card.interval_ms != interval_ms {
-        return Err(rltrade_policy::Error::Mismatch {
-            model: dir.display().to_string(),
-            field: "interval".into(),
-            expected: card.interval.clone(),
-            found: rltrade_env::bar::format_interval(interval_ms),
-        }
-        .into());
-    }
-    if !card.symbol.eq_ignore_ascii_case(symbol) {
-        return Err(rltrade_policy::Error::Mismatch {
-            model: dir.display().to_string(),
-            field: "symbol".into(),
-            expected: card.symbol.clone(),
-            found: symbol.to_string(),
-        }
-        .into());
-    }
+    card.check_feed(symbol, interval_ms)?;
+    card.check_layout(&card.features, card.window, &card.actions)?;
     let observation = ObservationBuilder::new(&card.features, card.normalization.clone(), card.window)?;
-    if observation.obs_dim() != card.obs_dim {
-        return Err(rltrade_policy::Error::Mismatch {
-            model: dir.display().to_string(),
-            field: "obs_dim".into(),
-            expected: card.obs_dim.to_string(),
-            found: observation.obs_dim().to_string(),
-        }
-        .into());
-    }
-    Ok((Box::new(OnnxPolicy::new(model)), Box::new(observation), dir))
+    Ok((Box::new(OnnxPolicy::new(model)), Box::new(observation)))
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use rltrade_env::baselines::MaSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -51,15 +52,11 @@ impl std::str::FromStr for BaselineSpec {
         match s {
             "buy-and-hold" => Ok(Self::BuyAndHold),
             "ma:auto" => Ok(Self::MaAuto),
-            _ => {
-                let rest = s.strip_prefix("ma:").ok_or_else(bad)?;
-                let (f, sl) = rest.split_once(':').ok_or_else(bad)?;
-                let (fast, slow) = (f.parse().map_err(|_| bad())?, sl.parse().map_err(|_| bad())?);
-                if fast == 0 || fast >= slow {
-                    return Err(format!("baseline `{s}`: need 0 < FAST < SLOW"));
-                }
+            _ if s.starts_with("ma:") => {
+                let MaSpec { fast, slow } = s.parse().map_err(|e| format!("baseline {e}"))?;
                 Ok(Self::Ma { fast, slow })
             }
+            _ => Err(bad()),
         }
     }
 }
@@ -68,7 +65,7 @@ impl std::fmt::Display for BaselineSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::BuyAndHold => f.write_str("buy-and-hold"),
-            Self::Ma { fast, slow } => write!(f, "ma:{fast}:{slow}"),
+            Self::Ma { fast, slow } => write!(f, "{}", MaSpec { fast: *fast, slow: *slow }),
             Self::MaAuto => f.write_str("ma:auto"),
         }
     }

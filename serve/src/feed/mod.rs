@@ -68,26 +68,10 @@ pub enum FeedEvent {
         /// How long the feed waits before the next try, ms.
         wait_ms: u64,
     },
-    /// The feed has no more bars (end of a replay).
-    End,
 }
 
-/// Checks a bar's invariants (prices finite and > 0, volume finite and ≥ 0,
-/// `low ≤ min(open, close) ≤ max(open, close) ≤ high`); the message names the field.
+/// Checks a bar's invariants with the data loader's own rule
+/// ([`rltrade_env::data::check_bar`]); the message names the bar's time and the field.
 pub fn check_bar(bar: &Bar) -> Result<(), String> {
-    for (name, value) in [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close)] {
-        if !(value.is_finite() && value > 0.0) {
-            return Err(format!("bar at {} ms: {name} is {value}, must be finite and > 0", bar.time_ms));
-        }
-    }
-    if !(bar.volume.is_finite() && bar.volume >= 0.0) {
-        return Err(format!("bar at {} ms: volume is {}, must be finite and >= 0", bar.time_ms, bar.volume));
-    }
-    if bar.low > bar.open.min(bar.close) || bar.high < bar.open.max(bar.close) {
-        return Err(format!(
-            "bar at {} ms: low {} / high {} do not bound open {} and close {}",
-            bar.time_ms, bar.low, bar.high, bar.open, bar.close
-        ));
-    }
-    Ok(())
+    rltrade_env::data::check_bar(bar).map_err(|problem| format!("bar at {} ms: {problem}", bar.time_ms))
 }

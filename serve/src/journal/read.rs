@@ -34,7 +34,7 @@ pub struct OrderRow {
     pub status: String,
 }
 
-/// A fill as journaled.
+/// A fill as journaled (the reference price is not read back).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FillRow {
     /// Strategy.
@@ -53,7 +53,34 @@ pub struct FillRow {
     pub fee: f64,
 }
 
+impl FillRow {
+    /// The `exec` fill it records (reference price = fill price: not read back).
+    pub fn to_fill(&self) -> rltrade_exec::Fill {
+        rltrade_exec::Fill {
+            order_id: self.order_id,
+            time_ms: self.time_ms,
+            side: if self.side == "buy" { rltrade_exec::Side::Buy } else { rltrade_exec::Side::Sell },
+            quantity: self.quantity,
+            price: self.price,
+            reference_price: self.price,
+            fee: self.fee,
+        }
+    }
+}
+
 impl Journal {
+    /// Runs the query `sql` with `params` and maps every row; errors name `what`.
+    fn rows<T, P: rusqlite::Params>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let result = self.conn.prepare(sql).and_then(|mut stmt| stmt.query_map(params, map)?.collect());
+        self.sql(what, result)
+    }
+
     /// Open time of the last processed (committed) bar, ms since epoch UTC.
     ///
     /// # Errors
@@ -68,11 +95,11 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn bars(&self) -> Result<Vec<(Bar, BarPhase)>> {
-        let result = (|| {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms")?;
-            let rows = stmt.query_map([], |row| {
+        self.rows(
+            "reading bars",
+            "SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms",
+            [],
+            |row| {
                 let bar = Bar {
                     time_ms: row.get(0)?,
                     open: row.get(1)?,
@@ -83,10 +110,8 @@ impl Journal {
                 };
                 let phase = if row.get::<_, String>(6)? == "traded" { BarPhase::Traded } else { BarPhase::Warmup };
                 Ok((bar, phase))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        self.sql("reading bars", result)
+            },
+        )
     }
 
     /// Every strategy's saved account.
@@ -94,12 +119,10 @@ impl Journal {
     /// # Errors
     /// SQLite errors, or an account that does not deserialize (corrupt journal).
     pub fn accounts(&self) -> Result<HashMap<String, Account>> {
-        let rows = (|| {
-            let mut stmt = self.conn.prepare("SELECT strategy, account FROM accounts")?;
-            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        let rows = self.sql("reading accounts", rows)?;
+        let rows: Vec<(String, Vec<u8>)> =
+            self.rows("reading accounts", "SELECT strategy, account FROM accounts", [], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+            })?;
         rows.into_iter()
             .map(|(strategy, bytes)| match ciborium::from_reader(bytes.as_slice()) {
                 Ok(account) => Ok((strategy, account)),
@@ -113,12 +136,12 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn signals(&self, limit: usize) -> Result<Vec<Signal>> {
-        let result = (|| {
-            let mut stmt = self.conn.prepare(
-                "SELECT bar_ms, symbol, strategy, model_sha256, action, target_exposure, probs, latency_us, \
+        self.rows(
+            "reading signals",
+            "SELECT bar_ms, symbol, strategy, model_sha256, action, target_exposure, probs, latency_us, \
                  invalid_output FROM signals ORDER BY bar_ms DESC, strategy LIMIT ?1",
-            )?;
-            let rows = stmt.query_map([limit as i64], |row| {
+            [limit as i64],
+            |row| {
                 let probs: String = row.get(6)?;
                 Ok(Signal {
                     bar_ms: row.get(0)?,
@@ -131,10 +154,8 @@ impl Journal {
                     latency_us: row.get::<_, i64>(7)? as u64,
                     invalid_output: row.get(8)?,
                 })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        self.sql("reading signals", result)
+            },
+        )
     }
 
     /// A strategy's equity marks, oldest first.
@@ -158,21 +179,19 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn orders(&self) -> Result<Vec<OrderRow>> {
-        let result = (|| {
-            let mut stmt = self.conn.prepare(
-                "SELECT strategy, order_id, client_order_id, status FROM orders ORDER BY strategy, order_id",
-            )?;
-            let rows = stmt.query_map([], |row| {
+        self.rows(
+            "reading orders",
+            "SELECT strategy, order_id, client_order_id, status FROM orders ORDER BY strategy, order_id",
+            [],
+            |row| {
                 Ok(OrderRow {
                     strategy: row.get(0)?,
                     order_id: row.get::<_, i64>(1)? as u64,
                     client_order_id: row.get(2)?,
                     status: row.get(3)?,
                 })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        self.sql("reading orders", result)
+            },
+        )
     }
 
     /// Fills, by strategy and order id.
@@ -180,11 +199,11 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn fills(&self) -> Result<Vec<FillRow>> {
-        let result = (|| {
-            let mut stmt = self.conn.prepare(
-                "SELECT strategy, order_id, time_ms, side, quantity, price, fee FROM fills ORDER BY strategy, order_id",
-            )?;
-            let rows = stmt.query_map([], |row| {
+        self.rows(
+            "reading fills",
+            "SELECT strategy, order_id, time_ms, side, quantity, price, fee FROM fills ORDER BY strategy, order_id",
+            [],
+            |row| {
                 Ok(FillRow {
                     strategy: row.get(0)?,
                     order_id: row.get::<_, i64>(1)? as u64,
@@ -194,10 +213,8 @@ impl Journal {
                     price: row.get(5)?,
                     fee: row.get(6)?,
                 })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        self.sql("reading fills", result)
+            },
+        )
     }
 }
 
@@ -207,13 +224,12 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn refusal_counts(&self) -> Result<HashMap<String, u64>> {
-        let result = (|| {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT strategy, COUNT(*) FROM risk_decisions WHERE outcome = 'refused' GROUP BY strategy")?;
-            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?;
-            rows.collect::<rusqlite::Result<HashMap<_, _>>>()
-        })();
-        self.sql("counting refusals", result)
+        let rows: Vec<(String, u64)> = self.rows(
+            "counting refusals",
+            "SELECT strategy, COUNT(*) FROM risk_decisions WHERE outcome = 'refused' GROUP BY strategy",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 }
