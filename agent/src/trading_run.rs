@@ -9,11 +9,11 @@
 //! to purge them), and the updates after it run again exactly as before.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use rltrade_env::backtest::{BacktestSetup, evaluation_window, run_backtest};
-use rltrade_env::{EnvConfig, MarketData, Policy, SplitName, VecEnv};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_env::TradingSetup;
+
+use rltrade_env::backtest::{evaluation_window, run_backtest};
+use rltrade_env::{Policy, SplitName, VecEnv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -39,16 +39,7 @@ pub const WALL_CLOCK_FIELDS: [&str; 4] =
 #[derive(Clone, Debug)]
 pub enum TrainingEnv {
     /// The trading environment on the train split of `data`.
-    Trading {
-        /// Bars, features, splits.
-        data: Arc<MarketData>,
-        /// Environment settings.
-        env: EnvConfig,
-        /// Cash and costs.
-        execution: ExecutionConfig,
-        /// Risk limits.
-        risk: RiskConfig,
-    },
+    Trading(TradingSetup),
     /// CartPole-v1 (the PPO sanity check).
     CartPole,
 }
@@ -123,24 +114,9 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
     let env_seed = derive_seed(run.seed, SeedPurpose::Env);
     let logging = Logging { run, dir: &dir, config_sha256 };
     let (summary, best) = match &run.env {
-        TrainingEnv::Trading { data, env, execution, risk } => {
-            let mut venv = VecEnv::new(
-                Arc::clone(data),
-                env,
-                execution,
-                risk,
-                SplitName::Train,
-                run.ppo.n_envs,
-                env_seed,
-                run.ppo.env_threads,
-            )?;
-            let setup = BacktestSetup {
-                data: Arc::clone(data),
-                env: env.clone(),
-                execution: execution.clone(),
-                risk: risk.clone(),
-            };
-            logging.train(&mut venv, Some(&setup), resume, &mut progress)?
+        TrainingEnv::Trading(setup) => {
+            let mut venv = VecEnv::new(setup, SplitName::Train, run.ppo.n_envs, env_seed, run.ppo.env_threads)?;
+            logging.train(&mut venv, Some(setup), resume, &mut progress)?
         }
         TrainingEnv::CartPole => {
             let mut venv = CartPoleVecEnv::new(run.ppo.n_envs, env_seed);
@@ -194,7 +170,7 @@ fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<
 }
 
 /// The greedy policy's Sharpe and total return on the validation split.
-fn validate(setup: &BacktestSetup, weights: &ActorCriticWeights) -> Result<(Option<f64>, f64)> {
+fn validate(setup: &TradingSetup, weights: &ActorCriticWeights) -> Result<(Option<f64>, f64)> {
     let mut policy = GreedyPolicy::new("ppo", weights.clone());
     let window = evaluation_window(&setup.data, SplitName::Validation, &[(policy.name(), policy.warmup())])?;
     let result = run_backtest(setup, window, &mut policy)?;
@@ -214,7 +190,7 @@ impl Logging<'_> {
     fn train<E: VectorEnv>(
         &self,
         env: &mut E,
-        validation: Option<&BacktestSetup>,
+        validation: Option<&TradingSetup>,
         resume: Option<(Resume, ResumeState)>,
         progress: &mut impl FnMut(&Progress) -> Control,
     ) -> Result<(TrainSummary, Option<f64>)> {

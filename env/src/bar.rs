@@ -2,30 +2,8 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
-/// One OHLCV bar.
-///
-/// `time_ms` is the bar's **open** time in milliseconds since the Unix epoch (UTC).
-/// Prices are in the quote currency (USD, USDT); `volume` is in the base asset.
-/// A bar read by [`crate::data::load_csv`] always satisfies
-/// `low <= min(open, close) <= max(open, close) <= high`, prices `> 0`, `volume >= 0`,
-/// every field finite.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Bar {
-    /// Open time, ms since the Unix epoch, UTC.
-    pub time_ms: i64,
-    /// First traded price of the interval, quote currency.
-    pub open: f64,
-    /// Highest traded price, quote currency.
-    pub high: f64,
-    /// Lowest traded price, quote currency.
-    pub low: f64,
-    /// Last traded price, quote currency.
-    pub close: f64,
-    /// Traded volume, base asset.
-    pub volume: f64,
-}
+/// One OHLCV bar (defined in `rltrade-exec`, whose per-bar account step consumes it).
+pub use rltrade_exec::Bar;
 
 /// A validated, strictly time-ordered series of bars of one symbol and one interval.
 #[derive(Clone, Debug)]

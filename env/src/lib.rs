@@ -5,8 +5,10 @@
 //! [`MarketData`] computes the [`features::FeaturePipeline`] features over it, splits it
 //! by time and normalizes with train-split statistics; [`TradingEnv`] and [`VecEnv`]
 //! replay it with gymnasium semantics, filling through `rltrade-exec`; any [`Policy`]
-//! (the [`baselines`], later the PPO and ONNX policies) runs through
-//! [`backtest::run_backtest`] over one [`backtest::EvaluationWindow`].
+//! (the [`baselines`], the PPO and ONNX policies) runs through
+//! [`backtest::run_backtest`] over one [`backtest::EvaluationWindow`], a loop over the
+//! same [`Trader`] the serving daemon drives bar by bar. Data, environment, execution
+//! and risk settings travel together as one [`TradingSetup`].
 #![deny(missing_docs)]
 
 pub mod backtest;
@@ -19,11 +21,14 @@ pub mod features;
 pub mod indicators;
 pub mod market;
 pub mod metrics;
+pub mod observation;
 pub mod policy;
 pub mod quality;
 pub mod reward;
+pub mod setup;
 pub mod split;
 mod step_pool;
+pub mod trader;
 pub mod trading_env;
 pub mod vec_env;
 
@@ -31,7 +36,10 @@ pub use bar::{Bar, BarSeries};
 pub use config::{EnvConfig, RewardConfig, RewardKind, SplitConfig};
 pub use error::{Error, Result, RowProblem};
 pub use market::MarketData;
+pub use observation::ObservationBuilder;
 pub use policy::{DecisionContext, Policy, Warmup};
+pub use setup::TradingSetup;
 pub use split::{SplitName, Splits};
+pub use trader::{Action, BarOutcome, Trader, TraderSettings};
 pub use trading_env::{POSITION_FEATURES, StepInfo, TradingEnv, TradingEnvState, position_features};
 pub use vec_env::{VecEnv, VecEnvState, VecStepBuffers};

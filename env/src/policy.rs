@@ -50,11 +50,38 @@ pub trait Policy {
     /// Forgets all state (a new run).
     fn reset(&mut self);
 
-    /// Takes the first failure since the last call, if any: a decision the policy could
-    /// not make (an inference error, a NaN output), for which it held its position.
-    /// [`crate::backtest::run_backtest`] fails with it. The default never fails.
+    /// Takes the failure of the last [`Self::act`], if any: a decision the policy could
+    /// not make (an inference error, a NaN output). [`crate::trader::Trader`] asks after
+    /// every decision and places no order then; [`crate::backtest::run_backtest`] fails
+    /// with the first one. The default never fails.
     fn take_failure(&mut self) -> Option<String> {
         None
+    }
+}
+
+/// A borrowed policy is a policy: the backtest drives a caller's `&mut dyn Policy`
+/// through the same [`crate::trader::Trader`] as an owned one.
+impl<P: Policy + ?Sized> Policy for &mut P {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn warmup(&self) -> Warmup {
+        (**self).warmup()
+    }
+    fn on_bar(&mut self, bar: &Bar) {
+        (**self).on_bar(bar);
+    }
+    fn begin_window(&mut self) {
+        (**self).begin_window();
+    }
+    fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize {
+        (**self).act(obs, context)
+    }
+    fn reset(&mut self) {
+        (**self).reset();
+    }
+    fn take_failure(&mut self) -> Option<String> {
+        (**self).take_failure()
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rltrade_exec::{
-    Account, ExecutionConfig, Fill, FillOutcome, FillSimulator, NoFillReason, Portfolio, RefusalReason, RiskConfig,
-    RiskManager, StateChange, Trade,
+    Account, ExecutionConfig, Fill, FillOutcome, FillSimulator, FillSource, NoFillReason, Portfolio, RefusalReason,
+    RiskConfig, RiskManager, StateChange, Trade,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ use crate::config::EnvConfig;
 use crate::error::{Error, Result};
 use crate::market::MarketData;
 use crate::reward::RewardState;
+use crate::setup::TradingSetup;
 use crate::split::SplitName;
 
 /// Position-state values appended after the feature window in every observation:
@@ -122,22 +123,17 @@ pub struct TradingEnv {
 }
 
 impl TradingEnv {
-    /// An environment over `split` of `data`, with costs and venue rules from
-    /// `execution` and limits from `risk`. Random episode starts use a ChaCha8 stream
+    /// An environment over `split` of `setup.data`, with the environment settings of
+    /// `setup.env`, costs and venue rules from `setup.execution` and limits from
+    /// `setup.risk`. Random episode starts use a ChaCha8 stream
     /// seeded by `seed` (see [`Self::reset`]).
     ///
     /// # Errors
     /// [`Error::Config`] for invalid settings (an action list with shorts while
     /// `risk.allow_short` is false, for one), or a split too short for one step after
     /// the observation warm-up.
-    pub fn new(
-        data: Arc<MarketData>,
-        config: EnvConfig,
-        execution: ExecutionConfig,
-        risk: RiskConfig,
-        split: SplitName,
-        seed: u64,
-    ) -> Result<Self> {
+    pub fn new(setup: &TradingSetup, split: SplitName, seed: u64) -> Result<Self> {
+        let TradingSetup { data, env: config, execution, risk } = setup.clone();
         config.validate()?;
         if config.window != data.window {
             return Err(Error::Config {
@@ -457,13 +453,16 @@ impl TradingEnv {
         self.t += 1;
         let bar = bars[self.t];
         let previous_equity = self.account.portfolio.equity();
-        match self.account.fill_pending(bar.open, bar.time_ms, &self.simulator)? {
+        // the one per-bar sequence (fill at the open, checks inside the bar, mark at the
+        // close); its mark time is the bar's close, so a daily-loss halt lifts for the
+        // decision at 00:00
+        let step = self.account.step_bar(&bar, self.data.series.interval_ms, &self.simulator, FillSource::Simulator)?;
+        match step.fill {
             Some(FillOutcome::Filled { fill, .. }) => info.fill = Some(fill),
             Some(FillOutcome::NoFill(reason)) => info.no_fill = Some(reason),
             None => {}
         }
-        // the mark's time is the bar's close: a daily-loss halt lifts for the decision at 00:00
-        let mark = self.account.mark(bar.close, bar.time_ms + self.data.series.interval_ms, &self.simulator);
+        let mark = step.mark;
         let equity = mark.equity;
         info.state_change = mark.state_change;
         let reward = self.reward.reward(previous_equity, equity);

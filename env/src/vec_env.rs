@@ -6,14 +6,10 @@
 //! when an episode ends, its last observation goes to `final_obs` and `obs` holds the
 //! first observation of the next episode.
 
-use std::sync::Arc;
-
-use rltrade_exec::{ExecutionConfig, RiskConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::config::EnvConfig;
 use crate::error::{Error, Result};
-use crate::market::MarketData;
+use crate::setup::TradingSetup;
 use crate::split::SplitName;
 use crate::step_pool::StepPool;
 use crate::trading_env::{TradingEnv, TradingEnvState};
@@ -117,7 +113,7 @@ impl std::fmt::Debug for VecEnv {
 }
 
 impl VecEnv {
-    /// `n_envs` environments on `split` of `data`, env `i` on stream `i` of the ChaCha8
+    /// `n_envs` environments on `split` of `setup` (data and settings), env `i` on stream `i` of the ChaCha8
     /// generator seeded with `seed`; `threads` > 1 steps contiguous blocks of envs on
     /// that many threads (the caller's included; workers spin briefly between batches,
     /// then park).
@@ -125,21 +121,11 @@ impl VecEnv {
     /// # Errors
     /// [`Error::Config`] for `n_envs == 0`, `threads == 0`, invalid env settings, or a
     /// thread that cannot start.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        data: Arc<MarketData>,
-        config: &EnvConfig,
-        execution: &ExecutionConfig,
-        risk: &RiskConfig,
-        split: SplitName,
-        n_envs: usize,
-        seed: u64,
-        threads: usize,
-    ) -> Result<Self> {
+    pub fn new(setup: &TradingSetup, split: SplitName, n_envs: usize, seed: u64, threads: usize) -> Result<Self> {
         if n_envs == 0 || threads == 0 {
             return Err(Error::Config { field: "n_envs".into(), message: "n_envs and threads must be >= 1".into() });
         }
-        let prototype = TradingEnv::new(data, config.clone(), execution.clone(), risk.clone(), split, seed)?;
+        let prototype = TradingEnv::new(setup, split, seed)?;
         let obs_dim = prototype.obs_dim();
         let slots = (0..n_envs)
             .map(|i| {

@@ -6,18 +6,15 @@ mod common;
 
 use std::sync::Arc;
 
-use rltrade_env::backtest::{BacktestSetup, evaluation_window, run_backtest};
+use rltrade_env::TradingSetup;
+
+use rltrade_env::backtest::{evaluation_window, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{EnvConfig, Policy, SplitName};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 
-fn setup(data: Arc<rltrade_env::MarketData>) -> BacktestSetup {
-    BacktestSetup {
-        data,
-        env: EnvConfig::default(),
-        execution: ExecutionConfig::default(),
-        risk: RiskConfig::default(),
-    }
+fn setup(data: Arc<rltrade_env::MarketData>) -> TradingSetup {
+    TradingSetup { data, env: EnvConfig::default(), execution: ExecutionConfig::default(), risk: RiskConfig::default() }
 }
 
 fn mean(x: &[f64]) -> f64 {

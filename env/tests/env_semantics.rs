@@ -9,12 +9,23 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::trading_env::POSITION_FEATURES;
-use rltrade_env::{Bar, BarSeries, EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, VecEnv, VecStepBuffers};
+use rltrade_env::{
+    Bar, BarSeries, EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, TradingSetup, VecEnv, VecStepBuffers,
+};
 use rltrade_exec::{ExecutionConfig, RiskConfig, Side, TradingState};
 
 fn env(data: &Arc<MarketData>, split: SplitName) -> TradingEnv {
-    TradingEnv::new(Arc::clone(data), EnvConfig::default(), ExecutionConfig::default(), RiskConfig::default(), split, 7)
-        .unwrap()
+    TradingEnv::new(
+        &TradingSetup {
+            data: Arc::clone(data),
+            env: EnvConfig::default(),
+            execution: ExecutionConfig::default(),
+            risk: RiskConfig::default(),
+        },
+        split,
+        7,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -62,10 +73,12 @@ fn episodes_truncate_at_the_limit_and_terminate_on_ruin() {
     let data = common::market(common::synthetic(3_000, 3));
     let config = EnvConfig { max_episode_steps: 50, ..EnvConfig::default() };
     let mut env = TradingEnv::new(
-        Arc::clone(&data),
-        config,
-        ExecutionConfig::default(),
-        RiskConfig::default(),
+        &TradingSetup {
+            data: Arc::clone(&data),
+            env: config,
+            execution: ExecutionConfig::default(),
+            risk: RiskConfig::default(),
+        },
         SplitName::Train,
         1,
     )
@@ -118,9 +131,17 @@ fn drawdown_halt_flattens_and_refuses_orders() {
     }
     let data = common::market(BarSeries::from_bars("DROP", bars));
     let risk = RiskConfig { max_drawdown: Some(0.2), ..RiskConfig::default() };
-    let mut env =
-        TradingEnv::new(Arc::clone(&data), EnvConfig::default(), ExecutionConfig::default(), risk, SplitName::All, 0)
-            .unwrap();
+    let mut env = TradingEnv::new(
+        &TradingSetup {
+            data: Arc::clone(&data),
+            env: EnvConfig::default(),
+            execution: ExecutionConfig::default(),
+            risk,
+        },
+        SplitName::All,
+        0,
+    )
+    .unwrap();
     let mut obs = vec![0.0; env.obs_dim()];
     env.reset_at(395, 450, true, &mut obs).unwrap();
     let mut halted_at = None;
@@ -151,17 +172,24 @@ fn short_actions_need_permission() {
     let data = common::market(common::synthetic(2_000, 7));
     let config = EnvConfig { actions: vec![-1.0, 0.0, 1.0], ..EnvConfig::default() };
     let err = TradingEnv::new(
-        Arc::clone(&data),
-        config.clone(),
-        ExecutionConfig::default(),
-        RiskConfig::default(),
+        &TradingSetup {
+            data: Arc::clone(&data),
+            env: config.clone(),
+            execution: ExecutionConfig::default(),
+            risk: RiskConfig::default(),
+        },
         SplitName::All,
         0,
     )
     .unwrap_err();
     assert!(err.to_string().contains("risk.allow_short"), "{err}");
     let risk = RiskConfig { allow_short: true, ..RiskConfig::default() };
-    let mut env = TradingEnv::new(data, config, ExecutionConfig::default(), risk, SplitName::All, 0).unwrap();
+    let mut env = TradingEnv::new(
+        &TradingSetup { data, env: config, execution: ExecutionConfig::default(), risk },
+        SplitName::All,
+        0,
+    )
+    .unwrap();
     env.reset(Some(1));
     let step = env.step(0).unwrap();
     assert!(step.info.position < 0.0);
@@ -241,10 +269,7 @@ fn run_vec(threads: usize, n_envs: usize) -> VecStepBuffers {
     let data = common::market(common::synthetic(4_000, 8));
     let config = EnvConfig { max_episode_steps: 100, ..EnvConfig::default() };
     let mut venv = VecEnv::new(
-        data,
-        &config,
-        &ExecutionConfig::default(),
-        &RiskConfig::default(),
+        &TradingSetup { data, env: config.clone(), execution: ExecutionConfig::default(), risk: RiskConfig::default() },
         SplitName::Train,
         n_envs,
         99,
@@ -283,10 +308,12 @@ fn vec_env_results_do_not_depend_on_the_thread_count() {
 fn vec_env_rejects_bad_buffers() {
     let data = common::market(common::synthetic(2_000, 9));
     let mut venv = VecEnv::new(
-        data,
-        &EnvConfig::default(),
-        &ExecutionConfig::default(),
-        &RiskConfig::default(),
+        &TradingSetup {
+            data,
+            env: EnvConfig::default(),
+            execution: ExecutionConfig::default(),
+            risk: RiskConfig::default(),
+        },
         SplitName::Train,
         4,
         0,
@@ -342,8 +369,19 @@ fn vec_env_state_restores_the_same_future_and_refuses_what_does_not_fit() {
     let config = EnvConfig { max_episode_steps: 100, ..EnvConfig::default() };
     let risk = RiskConfig { max_drawdown: Some(0.05), ..RiskConfig::default() };
     let make = |n_envs: usize, seed: u64, risk: &RiskConfig| {
-        VecEnv::new(Arc::clone(&data), &config, &ExecutionConfig::default(), risk, SplitName::Train, n_envs, seed, 1)
-            .unwrap()
+        VecEnv::new(
+            &TradingSetup {
+                data: Arc::clone(&data),
+                env: config.clone(),
+                execution: ExecutionConfig::default(),
+                risk: risk.clone(),
+            },
+            SplitName::Train,
+            n_envs,
+            seed,
+            1,
+        )
+        .unwrap()
     };
     let mut a = make(4, 3, &risk);
     let mut obs = vec![0.0; 4 * a.obs_dim()];

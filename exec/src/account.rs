@@ -1,20 +1,25 @@
-//! [`Account`]: the order lifecycle of one strategy's account, bar by bar — decide at a
-//! close, risk-check, fill at the next open, mark at the close.
+//! [`Account`]: the order lifecycle of one strategy's account, bar by bar — fill at
+//! the open, the checks inside the bar, mark at the close, decide at the close.
 //!
 //! The one home of that sequence: the training environment, the backtest and the
 //! serving daemon all drive an `Account`, so a replay through the daemon trades exactly
 //! like a backtest. Time line of bar t+1, given a decision at bar t's close:
 //!
-//! 1. [`Account::decide`] at t's close: flatten-on-halt, then the policy's target
+//! 1. [`Account::step_bar`] with bar t+1, which in order:
+//!    1. fills the order pending from t's close at t+1's open through the
+//!       [`FillSimulator`] ([`FillSource::Simulator`]); in the daemon an exchange
+//!       broker reports the fill instead, through [`Account::apply_fill`]
+//!       ([`FillSource::Broker`]);
+//!    2. applies the checks inside the bar, between its open, high, low and close
+//!       (protective orders will live here; none today);
+//!    3. marks t+1's close ([`Account::mark`]): borrow fees, equity, the risk state.
+//! 2. [`Account::decide`] at t+1's close: flatten-on-halt, then the policy's target
 //!    becomes a [`TargetOrder`] (only when it differs from the target asked for last
 //!    time), checked by the [`RiskManager`]; an approved order is pending.
-//! 2. [`Account::fill_pending`] at t+1's open: the pending order fills through the
-//!    [`FillSimulator`] (or, in the daemon, a broker reports its fill through
-//!    [`Account::apply_fill`]).
-//! 3. [`Account::mark`] at t+1's close: borrow fees, equity, the risk state.
 
 use serde::{Deserialize, Serialize};
 
+use crate::bar::Bar;
 use crate::error::Result;
 use crate::fill::Fill;
 use crate::order::{OrderPurpose, TargetOrder};
@@ -53,6 +58,27 @@ pub struct Mark {
     pub borrow_fee: f64,
     /// A trading-state change at this close (a halt, or a halt lifted).
     pub state_change: Option<StateChange>,
+}
+
+/// Who fills an account's pending order at the next open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FillSource {
+    /// The [`FillSimulator`] fills it inside [`Account::step_bar`] (backtest, training,
+    /// paper trading).
+    Simulator,
+    /// An exchange broker reports the fill through [`Account::apply_fill`];
+    /// [`Account::step_bar`] leaves the pending order alone.
+    Broker,
+}
+
+/// What [`Account::step_bar`] did over one bar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarStep {
+    /// The fill (or the reason for no fill) of the order pending from the previous
+    /// close, at this bar's open; `None` when nothing was pending (or a broker fills).
+    pub fill: Option<FillOutcome>,
+    /// The mark at this bar's close.
+    pub mark: Mark,
 }
 
 /// One strategy's account: portfolio, risk state, the pending order and the bookkeeping
@@ -193,6 +219,34 @@ impl Account {
         }
     }
 
+    /// One bar of the account's life, in the one order every driver uses (training env,
+    /// backtest, daemon): (1) the order pending from the previous close fills at
+    /// `bar.open` (bar open time `bar.time_ms`) when `fills` is
+    /// [`FillSource::Simulator`]; (2) the checks inside the bar (protective orders, to
+    /// come, between `bar.open`, `bar.high`, `bar.low` and `bar.close`); (3) the mark at
+    /// `bar.close`, at close time `bar.time_ms + interval_ms`. The decision at the close
+    /// is [`Self::decide`], after the caller's policy has seen the bar.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidPrice`] when `bar.open` is not finite and > 0 and an order
+    /// was pending.
+    #[inline]
+    pub fn step_bar(
+        &mut self,
+        bar: &Bar,
+        interval_ms: i64,
+        simulator: &FillSimulator,
+        fills: FillSource,
+    ) -> Result<BarStep> {
+        let fill = match fills {
+            FillSource::Simulator => self.fill_pending(bar.open, bar.time_ms, simulator)?,
+            FillSource::Broker => None,
+        };
+        // the checks inside the bar (protective orders) go here, before the mark
+        let mark = self.mark(bar.close, bar.time_ms + interval_ms, simulator);
+        Ok(BarStep { fill, mark })
+    }
+
     /// Marks the close `close` at `close_time_ms`: borrow fees for a short, equity, the
     /// risk state (drawdown and daily-loss halts), and the bars-in-position count.
     #[inline]
@@ -249,6 +303,26 @@ mod tests {
         assert!(mark.equity > 9_900.0 && mark.equity < 10_200.0, "{mark:?}");
         assert_eq!(account.bars_in_position, 1);
         assert_eq!(account.trades.as_ref().unwrap().closed().len(), 0);
+    }
+
+    #[test]
+    fn step_bar_fills_at_the_open_then_marks_the_close() {
+        let (mut account, sim) = setup();
+        account.start(100.0, 3_600_000, &sim);
+        account.decide(Some(1.0), 0, 100.0, &sim);
+        let bar = Bar { time_ms: 3_600_000, open: 101.0, high: 104.0, low: 99.0, close: 102.0, volume: 1.0 };
+        // a broker fills: the pending order stays for it
+        let mut by_broker = account.clone();
+        let step = by_broker.step_bar(&bar, 3_600_000, &sim, FillSource::Broker).unwrap();
+        assert!(step.fill.is_none() && by_broker.pending.is_some() && by_broker.portfolio.is_flat());
+        // the simulator fills: the same as fill_pending then mark, by hand
+        let mut by_hand = account.clone();
+        let fill = by_hand.fill_pending(bar.open, bar.time_ms, &sim).unwrap();
+        let mark = by_hand.mark(bar.close, bar.time_ms + 3_600_000, &sim);
+        let step = account.step_bar(&bar, 3_600_000, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(step, BarStep { fill, mark });
+        assert_eq!(account, by_hand);
+        assert!(matches!(step.fill, Some(FillOutcome::Filled { .. })));
     }
 
     #[test]

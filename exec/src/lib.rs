@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod bar;
 pub mod config;
 pub mod costs;
 pub mod error;
@@ -19,7 +20,8 @@ pub mod risk;
 pub mod simulator;
 pub mod trades;
 
-pub use account::{Account, Decision, Mark};
+pub use account::{Account, BarStep, Decision, FillSource, Mark};
+pub use bar::Bar;
 pub use config::ExecutionConfig;
 pub use costs::CostModel;
 pub use error::{Error, Result};

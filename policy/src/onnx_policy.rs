@@ -13,8 +13,9 @@ use crate::onnx_model::OnnxModel;
 /// outside [0, 1]) places no new order: the policy keeps the current target (the action
 /// whose exposure equals it, else action 0, flat in the default action list), counts
 /// the event in [`Self::invalid_outputs`] and keeps the first error for
-/// [`Self::take_error`]. [`rltrade_env::backtest::run_backtest`] fails
-/// when one happened ([`Policy::take_failure`]).
+/// [`Self::take_error`] ([`Policy::take_failure`]). The [`rltrade_env::Trader`] that
+/// drives it places no order at such a decision, and
+/// [`rltrade_env::backtest::run_backtest`] fails when one happened.
 #[derive(Debug)]
 pub struct OnnxPolicy {
     model: OnnxModel,
@@ -101,6 +102,6 @@ impl Policy for OnnxPolicy {
     }
 
     fn take_failure(&mut self) -> Option<String> {
-        self.take_error().map(|e| format!("{e} ({} decisions placed no order)", self.invalid_outputs))
+        self.take_error().map(|e| e.to_string())
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use rltrade_env::BarSeries;
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_env::{BarSeries, TraderSettings};
+use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
 use rltrade_policy::OnnxModel;
 use rltrade_policy::model_dir::resolve_export_dir;
 use serde::Serialize;
@@ -78,8 +78,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
     let execution = ExecutionConfig::default();
     let risk = RiskConfig::default();
     let (symbol, interval) = (series.symbol.as_str(), series.interval_ms);
-    let settings =
-        RunnerSettings { symbol: symbol.to_string(), interval_ms: interval, execution, risk, paper_fills: true };
+    let trader = TraderSettings { interval_ms: interval, execution, risk, fills: FillSource::Simulator };
+    let settings = RunnerSettings { symbol: symbol.to_string(), trader };
     let mut runner = StrategyRunner::model(0, &dir, &settings)?;
     let bars = &series.bars;
     let warm = bars.len() / 2;
@@ -112,7 +112,7 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
             feed: "bench".into(),
             sync,
             bars_per_commit: if sync == SyncMode::Full { 1 } else { 256 },
-            lot_step: settings.execution.lot_step,
+            lot_step: settings.trader.execution.lot_step,
         };
         let mut engine = Engine::open(&path, settings, runners, Arc::new(Metrics::new()))?;
         let traded = &bars[..limit.min(bars.len())];

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
-use rltrade_env::{BarSeries, MarketData, SplitConfig, Warmup};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_env::{BarSeries, MarketData, SplitConfig, TraderSettings, Warmup};
+use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
@@ -56,12 +56,10 @@ pub struct DaemonSetup {
 /// # Errors
 /// A model that does not load or fit the feed; a bad baseline.
 pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Result<Vec<StrategyRunner>> {
+    let fills = if setup.serve.broker == BrokerKind::Paper { FillSource::Simulator } else { FillSource::Broker };
     let settings = RunnerSettings {
         symbol: symbol.to_string(),
-        interval_ms,
-        execution: setup.execution.clone(),
-        risk: setup.risk.clone(),
-        paper_fills: setup.serve.broker == BrokerKind::Paper,
+        trader: TraderSettings { interval_ms, execution: setup.execution.clone(), risk: setup.risk.clone(), fills },
     };
     let mut runners = Vec::new();
     for path in &setup.serve.models {

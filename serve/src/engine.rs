@@ -311,7 +311,7 @@ impl Engine {
         for i in 0..self.runners.len() {
             let pending_id = self.runners[i].account.pending.map(|p| p.order().id);
             let outcome = if first {
-                self.runners[i].start(bar, decide, arrived)
+                self.runners[i].start(bar, decide, arrived)?
             } else {
                 self.runners[i].on_bar(bar, decide, arrived)?
             };

@@ -23,7 +23,6 @@ pub mod fault;
 pub mod feed;
 pub mod journal;
 pub mod metrics;
-pub mod observation;
 pub mod signal;
 pub mod strategy;
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use rltrade_env::Bar;
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_env::{Bar, TraderSettings};
+use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
 use rltrade_serve::api::{ApiToken, AppState, router};
 use rltrade_serve::engine::{Engine, EngineSettings};
 use rltrade_serve::journal::SyncMode;
@@ -21,10 +21,12 @@ const HOUR: i64 = 3_600_000;
 fn runner_settings(execution: &ExecutionConfig, risk: &RiskConfig) -> RunnerSettings {
     RunnerSettings {
         symbol: "BTCUSD".into(),
-        interval_ms: HOUR,
-        execution: execution.clone(),
-        risk: risk.clone(),
-        paper_fills: true,
+        trader: TraderSettings {
+            interval_ms: HOUR,
+            execution: execution.clone(),
+            risk: risk.clone(),
+            fills: FillSource::Simulator,
+        },
     }
 }
 

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_env::backtest::{BacktestResult, BacktestSetup, evaluation_window, run_backtest};
+use rltrade_env::TradingSetup;
+use rltrade_env::backtest::{BacktestResult, evaluation_window, run_backtest};
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{MarketData, Policy};
@@ -58,7 +59,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         Strategy::BuyAndHold => Box::new(BuyAndHold::new(&config.env.actions)?),
     };
     let window = evaluation_window(&data, config.backtest.split, &[(policy.name(), policy.warmup())])?;
-    let setup = BacktestSetup {
+    let setup = TradingSetup {
         data: Arc::clone(&data),
         env: config.env.clone(),
         execution: config.execution.clone(),

@@ -13,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rltrade_env::data::load_csv;
 use rltrade_env::features::FeatureConfig;
-use rltrade_env::{EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, VecEnv, VecStepBuffers};
+use rltrade_env::{EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, TradingSetup, VecEnv, VecStepBuffers};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 use serde_json::json;
 
@@ -66,8 +66,11 @@ fn bench_single(
     risk: &RiskConfig,
     budget: Duration,
 ) -> anyhow::Result<f64> {
-    let mut env =
-        TradingEnv::new(Arc::clone(data), config.clone(), execution.clone(), risk.clone(), SplitName::Train, 1)?;
+    let mut env = TradingEnv::new(
+        &TradingSetup { data: Arc::clone(data), env: config.clone(), execution: execution.clone(), risk: risk.clone() },
+        SplitName::Train,
+        1,
+    )?;
     let mut obs = vec![0.0f32; env.obs_dim()];
     env.reset_into(Some(1), &mut obs);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -99,7 +102,13 @@ fn bench_vec(
     threads: usize,
     budget: Duration,
 ) -> anyhow::Result<f64> {
-    let mut venv = VecEnv::new(Arc::clone(data), config, execution, risk, SplitName::Train, n_envs, 1, threads)?;
+    let mut venv = VecEnv::new(
+        &TradingSetup { data: Arc::clone(data), env: config.clone(), execution: execution.clone(), risk: risk.clone() },
+        SplitName::Train,
+        n_envs,
+        1,
+        threads,
+    )?;
     let mut out = VecStepBuffers::new(n_envs, venv.obs_dim());
     venv.reset(&mut out.obs)?;
     let mut rng = ChaCha8Rng::seed_from_u64(2);

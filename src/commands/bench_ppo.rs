@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rltrade_agent::config::PpoConfig;
 use rltrade_agent::train::{Control, SeedPurpose, derive_seed, train};
-use rltrade_env::{MarketData, SplitName, VecEnv};
+use rltrade_env::{MarketData, SplitName, TradingSetup, VecEnv};
 use serde_json::json;
 
 use crate::config::Config;
@@ -160,10 +160,12 @@ fn measure(name: &str, config: &Config, updates: u64) -> anyhow::Result<Case> {
     let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
     let ppo = &config.ppo;
     let mut venv = VecEnv::new(
-        Arc::clone(&data),
-        &config.env,
-        &config.execution,
-        &config.risk,
+        &TradingSetup {
+            data: Arc::clone(&data),
+            env: config.env.clone(),
+            execution: config.execution.clone(),
+            risk: config.risk.clone(),
+        },
         SplitName::Train,
         ppo.n_envs,
         derive_seed(SEED, SeedPurpose::Env),

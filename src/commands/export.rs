@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use rltrade_agent::export::{CheckpointChoice, ExportReport, ExportRequest, PARITY_TOLERANCE, export_policy};
 use rltrade_agent::run_dir::{RUN_JSON, read_run_json};
 use rltrade_env::MarketData;
-use rltrade_env::backtest::BacktestSetup;
+use rltrade_env::TradingSetup;
 use rltrade_env::features::Normalization;
 use rltrade_policy::model_dir::EXPORT_DIR;
 use serde_json::json;
@@ -100,7 +100,7 @@ pub fn export_run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<Path
         run_dir: run_dir.to_path_buf(),
         checkpoint,
         out_dir: out.unwrap_or_else(|| run_dir.join(EXPORT_DIR)),
-        setup: BacktestSetup {
+        setup: TradingSetup {
             data,
             env: config.env.clone(),
             execution: config.execution.clone(),

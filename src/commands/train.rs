@@ -11,7 +11,7 @@ use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
-use rltrade_env::{MarketData, SplitName};
+use rltrade_env::{MarketData, SplitName, TradingSetup};
 use serde_json::json;
 
 use crate::cli::{TrainArgs, TrainEnvKind};
@@ -63,12 +63,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         TrainEnvKind::Trading => {
             let series = config.load_series()?;
             let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
-            TrainingEnv::Trading {
+            TrainingEnv::Trading(TradingSetup {
                 data,
                 env: config.env.clone(),
                 execution: config.execution.clone(),
                 risk: config.risk.clone(),
-            }
+            })
         }
     };
     let mut reports = Vec::new();
@@ -112,7 +112,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             report.steps_per_second,
             report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
         );
-        if matches!(env, TrainingEnv::Trading { .. }) {
+        if matches!(env, TrainingEnv::Trading(_)) {
             let export = super::export::export_run(&run_dir, CheckpointChoice::Best, None)
                 .with_context(|| format!("exporting {}", run_dir.display()))?;
             let p = &export.card.parity;
@@ -193,7 +193,7 @@ fn provenance(env: &TrainingEnv, config: &Config, seed: u64, data_path: &Path) -
         "git_commit": git_commit,
         "ppo": config.ppo,
     });
-    if let TrainingEnv::Trading { data, .. } = env {
+    if let TrainingEnv::Trading(TradingSetup { data, .. }) = env {
         let bars = &data.series.bars;
         v["env"] = json!("trading");
         v["data_file"] = json!(data_path.display().to_string());

@@ -13,9 +13,9 @@ pub mod report;
 
 use std::sync::Arc;
 
-use rltrade_env::backtest::{
-    BacktestResult, BacktestSetup, EvaluationWindow, evaluation_window, first_decision_index, run_backtest,
-};
+use rltrade_env::TradingSetup;
+
+use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
@@ -199,7 +199,7 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     }
     let base_data = Arc::clone(&rl[0].1[0].data);
     let base_env = rl[0].1[0].env.clone();
-    let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| BacktestSetup {
+    let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| TradingSetup {
         data: Arc::clone(data),
         env: env.clone(),
         execution: ExecutionConfig { fee_bps: fee, ..request.execution.clone() },
@@ -370,7 +370,7 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
 ///
 /// # Errors
 /// Backtest errors (too little history before the validation split).
-pub fn choose_ma(setup: &BacktestSetup, allow_short: bool) -> Result<(usize, usize)> {
+pub fn choose_ma(setup: &TradingSetup, allow_short: bool) -> Result<(usize, usize)> {
     let mut best: Option<((usize, usize), f64)> = None;
     for &(fast, slow) in &MA_AUTO_GRID {
         let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;

@@ -2,16 +2,21 @@
 //! stream of bars — the same `FeaturePipeline`, the model card's normalization
 //! statistics and the same position features as training.
 //!
-//! Layout (as `rltrade_env::TradingEnv`): rows `t − window + 1 ..= t` of normalized
+//! The daemon and the backtest both build observations this way (through
+//! [`crate::trader::Trader`]); training slices the precomputed matrix of the same
+//! pipeline ([`crate::TradingEnv`]), bit-identical by `features`' own test.
+//!
+//! Layout (as [`crate::TradingEnv`]): rows `t − window + 1 ..= t` of normalized
 //! features, oldest first, rows before the first bar zeros, then
-//! [`rltrade_env::POSITION_FEATURES`] position values. Rows before every feature is
+//! [`POSITION_FEATURES`] position values. Rows before every feature is
 //! valid are zeros, like `Normalization::normalize_all` in the batch path.
 
-use rltrade_env::features::{FeatureConfig, FeaturePipeline, Normalization};
-use rltrade_env::{POSITION_FEATURES, position_features};
 use rltrade_exec::Account;
 
-use crate::error::Result;
+use crate::bar::Bar;
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, FeaturePipeline, Normalization};
+use crate::trading_env::{POSITION_FEATURES, position_features};
 
 /// Incremental features and the observation window of one model.
 #[derive(Clone, Debug)]
@@ -37,11 +42,10 @@ impl ObservationBuilder {
         let pipeline = FeaturePipeline::new(features)?;
         let n_features = pipeline.n_features();
         if normalization.n_features() != n_features {
-            return Err(rltrade_env::Error::Config {
+            return Err(Error::Config {
                 field: "normalization".into(),
                 message: format!("has {} features, the pipeline writes {n_features}", normalization.n_features()),
-            }
-            .into());
+            });
         }
         Ok(Self {
             pipeline,
@@ -73,7 +77,7 @@ impl ObservationBuilder {
     }
 
     /// Feeds the next closed bar (oldest first). Does not allocate.
-    pub fn push(&mut self, bar: &rltrade_env::Bar) {
+    pub fn push(&mut self, bar: &Bar) {
         let valid = self.pipeline.update(bar, &mut self.raw);
         if valid && self.first_valid.is_none() {
             self.first_valid = Some(self.bars_seen);

@@ -1,0 +1,37 @@
+//! [`TradingSetup`]: the one settings bundle of a market — data, environment,
+//! execution and risk — that travels as one value between the config loader, the
+//! training environment, the backtest, compare and export.
+
+use std::sync::Arc;
+
+use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
+
+use crate::config::EnvConfig;
+use crate::market::MarketData;
+use crate::trader::TraderSettings;
+
+/// Data, environment, execution and risk settings of one market.
+#[derive(Clone, Debug)]
+pub struct TradingSetup {
+    /// Bars, features, normalization and splits.
+    pub data: Arc<MarketData>,
+    /// The environment (window, actions, reward, episode length).
+    pub env: EnvConfig,
+    /// Cash, costs (bps) and venue rules.
+    pub execution: ExecutionConfig,
+    /// Risk limits.
+    pub risk: RiskConfig,
+}
+
+impl TradingSetup {
+    /// The account settings of a [`crate::trader::Trader`] on this market, with fills
+    /// from the `exec` fill simulator (backtests, paper trading).
+    pub fn trader_settings(&self) -> TraderSettings {
+        TraderSettings {
+            interval_ms: self.data.series.interval_ms,
+            execution: self.execution.clone(),
+            risk: self.risk.clone(),
+            fills: FillSource::Simulator,
+        }
+    }
+}
