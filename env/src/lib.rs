@@ -16,6 +16,7 @@ pub mod bar;
 pub mod baselines;
 pub mod config;
 pub mod data;
+pub mod decision;
 pub mod error;
 pub mod features;
 pub mod indicators;
@@ -34,6 +35,7 @@ pub mod vec_env;
 
 pub use bar::{Bar, BarSeries};
 pub use config::{EnvConfig, RewardConfig, RewardKind, SplitConfig};
+pub use decision::DecisionSchedule;
 pub use error::{Error, Result, RowProblem};
 pub use market::MarketData;
 pub use observation::ObservationBuilder;

@@ -2,7 +2,7 @@
 //! shared read-only (behind an `Arc`) by every environment that replays it.
 
 use crate::bar::BarSeries;
-use crate::config::SplitConfig;
+use crate::config::{EnvConfig, SplitConfig};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, FeaturePipeline, Normalization, RawFeatures, compute_batch};
 use crate::split::Splits;
@@ -29,27 +29,45 @@ pub struct MarketData {
     pub splits: Splits,
     /// The observation window the splits' gaps were cut for.
     pub window: usize,
+    /// Bars of history the reward needs (`RewardConfig::lookback`: `vol_span` for
+    /// `vol_scaled`, else 0); part of the warm-up and of the splits' gap.
+    pub reward_lookback: usize,
 }
 
 impl MarketData {
-    /// Computes features over `series`, splits it with a gap of
-    /// max(`window`, feature lookback) bars, and normalizes with `normalization` or, when
-    /// `None`, with statistics fitted on the train split only.
+    /// Computes features over `series`, splits it with a gap of max(`env.window`,
+    /// feature lookback, reward lookback) bars, and normalizes with `normalization` or,
+    /// when `None`, with statistics fitted on the train split only.
     ///
     /// # Errors
-    /// [`Error::Config`] for invalid feature or split settings, or a normalization whose
-    /// size does not match the feature count.
+    /// [`Error::Config`] for invalid feature or split settings, a normalization whose
+    /// size does not match the feature count, or a warm-up longer than the data (naming
+    /// the setting that asks for it).
     pub fn new(
         series: BarSeries,
         feature_config: &FeatureConfig,
         split_config: &SplitConfig,
-        window: usize,
+        env: &EnvConfig,
         normalization: Option<Normalization>,
     ) -> Result<Self> {
+        let window = env.window;
         let pipeline = FeaturePipeline::new(feature_config)?;
         let lookback = pipeline.lookback();
+        let reward_lookback = env.reward.lookback();
+        for (field, bars) in [("env.window", window), ("env.reward.vol_span", reward_lookback)] {
+            if bars >= series.bars.len() {
+                return Err(Error::Config {
+                    field: field.into(),
+                    message: format!(
+                        "a warm-up of {bars} bars is longer than the data ({} bars in {})",
+                        series.bars.len(),
+                        series.source.display()
+                    ),
+                });
+            }
+        }
         let raw = compute_batch(feature_config, &series.bars)?;
-        let splits = Splits::new(&series.bars, split_config, window.max(lookback))?;
+        let splits = Splits::new(&series.bars, split_config, window.max(lookback).max(reward_lookback))?;
         let normalization = match normalization {
             Some(n) => {
                 if n.mean.len() != raw.n_features || n.std.len() != raw.n_features {
@@ -78,6 +96,7 @@ impl MarketData {
             feature_lookback: lookback,
             splits,
             window,
+            reward_lookback,
         })
     }
 
@@ -92,8 +111,9 @@ impl MarketData {
     }
 
     /// The first bar index at whose close a full observation window of valid features
-    /// exists: `raw.first_valid + window − 1`.
+    /// exists and the reward has its history: max(`raw.first_valid + window − 1`,
+    /// `reward_lookback`).
     pub fn first_observation_index(&self) -> usize {
-        self.raw.first_valid + self.window - 1
+        (self.raw.first_valid + self.window - 1).max(self.reward_lookback)
     }
 }

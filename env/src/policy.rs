@@ -12,6 +12,9 @@ pub struct DecisionContext<'a> {
     pub index: usize,
     /// The target exposure of the last approved order (signed fraction of equity).
     pub current_target: f64,
+    /// The target exposure the policy asked for last, approved or not (what switching
+    /// hysteresis holds on to; see [`crate::decision::switch_with_margin`]).
+    pub requested_target: f64,
     /// The action list: action `i` targets exposure `actions[i]`.
     pub actions: &'a [f64],
 }
@@ -32,6 +35,12 @@ pub trait Policy {
 
     /// The history the policy needs before it can decide.
     fn warmup(&self) -> Warmup;
+    /// Decide every k bars ([`crate::decision::DecisionSchedule`]); the
+    /// [`crate::trader::Trader`] asks it only on decision bars. The default, 1, decides
+    /// at every bar (the baselines).
+    fn decision_interval(&self) -> u32 {
+        1
+    }
 
     /// Sees every bar in order, warm-up bars included, before `act` at that bar.
     /// Baselines update their indicators here; the default does nothing.
@@ -67,6 +76,9 @@ impl<P: Policy + ?Sized> Policy for &mut P {
     }
     fn warmup(&self) -> Warmup {
         (**self).warmup()
+    }
+    fn decision_interval(&self) -> u32 {
+        (**self).decision_interval()
     }
     fn on_bar(&mut self, bar: &Bar) {
         (**self).on_bar(bar);

@@ -22,6 +22,7 @@ use std::time::Instant;
 use rltrade_exec::{Account, BarStep, Decision, ExecutionConfig, FillSimulator, FillSource, Mark, RiskConfig};
 
 use crate::bar::Bar;
+use crate::decision::DecisionSchedule;
 use crate::error::{Error, Result};
 use crate::observation::ObservationBuilder;
 use crate::policy::{DecisionContext, Policy, Warmup};
@@ -78,6 +79,7 @@ pub struct Trader<P> {
     obs: Vec<f32>,
     simulator: FillSimulator,
     settings: TraderSettings,
+    schedule: DecisionSchedule,
     actions: Vec<f64>,
     bars_seen: usize,
     first_observation: Option<usize>,
@@ -113,6 +115,7 @@ impl<P: Policy> Trader<P> {
             });
         }
         let obs_dim = observation.as_ref().map_or(0, ObservationBuilder::obs_dim);
+        let schedule = DecisionSchedule::new(policy.decision_interval(), settings.interval_ms);
         Ok(Self {
             policy,
             account: Account::new(settings.execution.initial_cash, settings.risk.clone(), true)?,
@@ -120,6 +123,7 @@ impl<P: Policy> Trader<P> {
             obs: vec![0.0; obs_dim],
             simulator: FillSimulator::new(&settings.execution)?,
             settings: settings.clone(),
+            schedule,
             actions,
             bars_seen: 0,
             first_observation: None,
@@ -146,6 +150,11 @@ impl<P: Policy> Trader<P> {
     /// The settings.
     pub fn settings(&self) -> &TraderSettings {
         &self.settings
+    }
+
+    /// The bars the policy decides at (its decision interval on this feed).
+    pub fn schedule(&self) -> DecisionSchedule {
+        self.schedule
     }
 
     /// Bars fed so far (warm-up included).
@@ -188,6 +197,7 @@ impl<P: Policy> Trader<P> {
             });
         }
         self.obs = vec![0.0; observation.as_ref().map_or(0, ObservationBuilder::obs_dim)];
+        self.schedule = DecisionSchedule::new(policy.decision_interval(), self.settings.interval_ms);
         self.policy = policy;
         self.observation = observation;
         Ok(())
@@ -212,7 +222,8 @@ impl<P: Policy> Trader<P> {
     }
 
     /// The first traded bar: the policy sees it, the account marks its close as the
-    /// starting equity, and the policy decides at that close when `decide`.
+    /// starting equity, and the policy decides at that close when `decide` and it is a
+    /// decision bar of the policy's schedule.
     ///
     /// # Errors
     /// [`Error::InvalidAction`] when the policy returns an index outside the actions.
@@ -225,7 +236,8 @@ impl<P: Policy> Trader<P> {
 
     /// A traded bar after the first: [`Account::step_bar`] (fill at the open, checks
     /// inside the bar, mark at the close), then the policy sees the bar, then it decides
-    /// at the close when `decide`.
+    /// at the close when `decide` and the bar is a decision bar of the policy's
+    /// schedule (between decisions the requested target holds).
     ///
     /// # Errors
     /// [`Error::Exec`] for an invalid open price (validated bars never have one);
@@ -240,7 +252,9 @@ impl<P: Policy> Trader<P> {
     #[inline]
     fn decide(&mut self, bar: &Bar, decide: bool, step: BarStep) -> Result<BarOutcome> {
         let index = self.bars_seen - 1;
-        let can_decide = decide && self.first_decision_index().is_some_and(|first| index >= first);
+        let can_decide = decide
+            && self.schedule.is_decision_bar(bar)
+            && self.first_decision_index().is_some_and(|first| index >= first);
         if !can_decide {
             let decision = self.account.decide(None, bar.time_ms, bar.close, &self.simulator);
             return Ok(BarOutcome { step, decision, action: None });
@@ -248,8 +262,13 @@ impl<P: Policy> Trader<P> {
         if let Some(observation) = &self.observation {
             observation.write(&self.account, bar.close, &mut self.obs);
         }
-        let context =
-            DecisionContext { bar, index, current_target: self.account.current_target, actions: &self.actions };
+        let context = DecisionContext {
+            bar,
+            index,
+            current_target: self.account.current_target,
+            requested_target: self.account.requested_target,
+            actions: &self.actions,
+        };
         let started = Instant::now();
         let chosen = self.policy.act(&self.obs, &context);
         let act_us = started.elapsed().as_secs_f64() * 1e6;

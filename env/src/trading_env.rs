@@ -17,10 +17,11 @@ use rltrade_exec::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::EnvConfig;
+use crate::config::{EnvConfig, RewardKind};
+use crate::decision::DecisionSchedule;
 use crate::error::{Error, Result};
 use crate::market::MarketData;
-use crate::reward::RewardState;
+use crate::reward::{RewardState, ew_volatility, turnover_penalty};
 use crate::setup::TradingSetup;
 use crate::split::SplitName;
 
@@ -120,6 +121,9 @@ pub struct TradingEnv {
     evaluation: bool,
     account: Account,
     reward: RewardState,
+    schedule: DecisionSchedule,
+    /// σ̂ per bar for `vol_scaled` (`[n_bars]`, [`ew_volatility`]); empty otherwise.
+    sigma: Arc<[f64]>,
 }
 
 impl TradingEnv {
@@ -141,6 +145,16 @@ impl TradingEnv {
                 message: format!("{} differs from the window the data was split for ({})", config.window, data.window),
             });
         }
+        if config.reward.lookback() > data.reward_lookback {
+            return Err(Error::Config {
+                field: "env.reward.vol_span".into(),
+                message: format!(
+                    "{} bars of reward warm-up, but the data was split for {}: build the data with this env config",
+                    config.reward.lookback(),
+                    data.reward_lookback
+                ),
+            });
+        }
         if config.actions.iter().any(|&a| a < 0.0) && !risk.allow_short {
             return Err(Error::Config {
                 field: "env.actions".into(),
@@ -154,7 +168,17 @@ impl TradingEnv {
         let account = Account::new(execution.initial_cash, risk.clone(), false)?;
         let range = data.splits.range(split);
         let obs_dim = config.window * data.n_features + POSITION_FEATURES;
+        let schedule = DecisionSchedule::new(config.decision_interval, data.series.interval_ms);
+        let sigma: Arc<[f64]> = match config.reward.kind {
+            RewardKind::VolScaled => {
+                let closes: Vec<f64> = data.series.bars.iter().map(|b| b.close).collect();
+                ew_volatility(&closes, config.reward.vol_span).into()
+            }
+            _ => Arc::from(Vec::new()),
+        };
         let env = Self {
+            schedule,
+            sigma,
             account,
             reward: RewardState::new(&config.reward, execution.initial_cash),
             data,
@@ -327,18 +351,33 @@ impl TradingEnv {
         self.account.trades.as_ref().and_then(|t| t.open_trade(self.account.portfolio.unrealized_pnl()))
     }
 
+    /// Bars one full training episode spans: `max_episode_steps` decisions of
+    /// `decision_interval` bars each.
+    fn episode_bars(&self) -> usize {
+        self.config.max_episode_steps.saturating_mul(self.schedule.every as usize)
+    }
+
     /// Bounds of a training episode's first decision index: from the first bar of the
     /// split (or the first full observation, if later) to the last start that leaves a
     /// full episode (or at least one step) before the split's last bar.
     fn start_bounds(&self) -> (usize, usize) {
         let lo = self.range.start.saturating_sub(1).max(self.data.first_observation_index());
         let last = self.range.end.saturating_sub(1);
-        let hi = last.saturating_sub(self.config.max_episode_steps).max(lo.min(last.saturating_sub(1)));
+        let hi = last.saturating_sub(self.episode_bars()).max(lo.min(last.saturating_sub(1)));
         (lo, hi.min(last.saturating_sub(1)))
     }
 
+    /// The decision bar nearest after `start` within `lo..=hi` (else the nearest before
+    /// it; else `start` itself, for data without a decision bar there).
+    fn snap_to_decision_bar(&self, start: usize, lo: usize, hi: usize) -> usize {
+        let bars = &self.data.series.bars;
+        let is_decision = |i: &usize| self.schedule.is_decision_bar(&bars[*i]);
+        (start..=hi).find(is_decision).or_else(|| (lo..start).rev().find(is_decision)).unwrap_or(start)
+    }
+
     /// Starts a training episode at a random bar of the split (uniform over the starts
-    /// that leave a full episode), flat with the initial cash. `seed` re-seeds the
+    /// that leave a full episode, then moved to the next decision bar when
+    /// `decision_interval` > 1), flat with the initial cash. `seed` re-seeds the
     /// generator first (gymnasium's `reset(seed=...)`), keeping the stream.
     pub fn reset(&mut self, seed: Option<u64>) -> (Vec<f32>, StepInfo) {
         let mut obs = vec![0.0; self.obs_dim];
@@ -357,9 +396,13 @@ impl TradingEnv {
             self.rng.set_stream(stream);
         }
         let (lo, hi) = self.start_bounds();
-        let start = self.rng.random_range(lo..=hi);
-        let end = (start + self.config.max_episode_steps).min(self.range.end - 1);
+        let mut start = self.rng.random_range(lo..=hi);
+        if self.schedule.every > 1 {
+            start = self.snap_to_decision_bar(start, lo, hi);
+        }
+        let end = (start + self.episode_bars()).min(self.range.end - 1);
         self.begin(start, end, false, false);
+        self.max_steps = self.config.max_episode_steps.min(end - start);
         self.observe(obs)
     }
 
@@ -412,10 +455,13 @@ impl TradingEnv {
     }
 
     /// One step: the action becomes a target order at bar t's close (sent only when the
-    /// target differs from the one asked for at the previous decision), is risk-checked, fills at bar t+1's
-    /// open, the portfolio is marked at t+1's close, and the observation of t+1 is
-    /// written into `obs`. Stepping a finished episode keeps returning its last state
-    /// with `truncated = true`.
+    /// target differs from the one asked for at the previous decision), is risk-checked,
+    /// fills at bar t+1's open, and the bars up to the next decision bar (t+1 when
+    /// `decision_interval` = 1) go through [`Account::step_bar`]; the reward is the sum of
+    /// their rewards minus the turnover penalty of this decision, and the observation at
+    /// the next decision bar is written into `obs`. Between decisions the requested
+    /// target holds (a halt may still flatten, as in the backtest). Stepping a finished
+    /// episode keeps returning its last state with `truncated = true`.
     ///
     /// # Errors
     /// [`Error::InvalidAction`] for an index outside the action list.
@@ -430,8 +476,9 @@ impl TradingEnv {
         self.advance(Some(target), obs)
     }
 
-    /// Advances one bar without a decision (no order): what the backtest does at bars
-    /// where a policy cannot decide yet. Otherwise as [`Self::step_into`].
+    /// Advances to the next decision bar without a decision (no order): what the
+    /// backtest does at bars where a policy cannot decide yet. Otherwise as
+    /// [`Self::step_into`].
     ///
     /// # Errors
     /// Only [`Error::Exec`] for a corrupt price, which validated data never has.
@@ -447,27 +494,44 @@ impl TradingEnv {
         }
         let bars = &self.data.series.bars;
         let decision_bar = bars[self.t];
+        let previous_request = self.account.requested_target;
         let decision = self.account.decide(target, decision_bar.time_ms, decision_bar.close, &self.simulator);
         info.refusal = decision.refusal();
-
-        self.t += 1;
-        let bar = bars[self.t];
-        let previous_equity = self.account.portfolio.equity();
-        // the one per-bar sequence (fill at the open, checks inside the bar, mark at the
-        // close); its mark time is the bar's close, so a daily-loss halt lifts for the
-        // decision at 00:00
-        let step = self.account.step_bar(&bar, self.data.series.interval_ms, &self.simulator, FillSource::Simulator)?;
-        match step.fill {
-            Some(FillOutcome::Filled { fill, .. }) => info.fill = Some(fill),
-            Some(FillOutcome::NoFill(reason)) => info.no_fill = Some(reason),
-            None => {}
+        // the turnover penalty of this decision (the risk layer's exits are not charged)
+        let mut reward = match target {
+            Some(t) if t.to_bits() != previous_request.to_bits() && self.config.reward.turnover_penalty > 0.0 => {
+                -turnover_penalty(self.config.reward.turnover_penalty, previous_request, t)
+            }
+            _ => 0.0,
+        };
+        let ruin = self.config.ruin_fraction * self.execution.initial_cash;
+        let mut terminated;
+        loop {
+            self.t += 1;
+            let bar = bars[self.t];
+            let previous_equity = self.account.portfolio.equity();
+            // the one per-bar sequence (fill at the open, checks inside the bar, mark at
+            // the close); its mark time is the bar's close, so a daily-loss halt lifts for
+            // the decision at 00:00
+            let step =
+                self.account.step_bar(&bar, self.data.series.interval_ms, &self.simulator, FillSource::Simulator)?;
+            match step.fill {
+                Some(FillOutcome::Filled { fill, .. }) => info.fill = info.fill.or(Some(fill)),
+                Some(FillOutcome::NoFill(reason)) => info.no_fill = Some(reason),
+                None => {}
+            }
+            let equity = step.mark.equity;
+            info.state_change = step.mark.state_change.or(info.state_change);
+            let sigma = self.sigma.get(self.t - 1).copied().unwrap_or(0.0);
+            reward += self.reward.reward(previous_equity, equity, sigma);
+            terminated = !self.evaluation && equity <= ruin;
+            if terminated || self.t >= self.end || self.schedule.is_decision_bar(&bar) {
+                break;
+            }
+            // between decisions the target holds; a halt still flattens, as in the Trader
+            self.account.decide(None, bar.time_ms, bar.close, &self.simulator);
         }
-        let mark = step.mark;
-        let equity = mark.equity;
-        info.state_change = mark.state_change;
-        let reward = self.reward.reward(previous_equity, equity);
         self.steps += 1;
-        let terminated = !self.evaluation && equity <= self.config.ruin_fraction * self.execution.initial_cash;
         let truncated = !terminated && (self.t >= self.end || self.steps >= self.max_steps);
         let base = self.observe(obs);
         Ok(StepOutcome { reward, terminated, truncated, info: info_with(base, info) })

@@ -240,7 +240,7 @@ fn changing_future_bars_changes_nothing_up_to_t() {
                 BarSeries { bars, ..series.clone() },
                 &FeatureConfig::default(),
                 &SplitConfig::default(),
-                32,
+                &EnvConfig::default(),
                 Some(original.normalization.clone()),
             )
             .unwrap(),

@@ -13,13 +13,17 @@ use rltrade_env::bar::format_interval;
 use rltrade_env::features::{FEATURE_NAMES, FeatureConfig, Normalization};
 use rltrade_env::split::SplitBoundary;
 use rltrade_env::trading_env::POSITION_FEATURES;
-use rltrade_env::{BarSeries, MarketData, SplitConfig};
+use rltrade_env::{BarSeries, EnvConfig, MarketData, RewardConfig, SplitConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The card format this build writes and reads.
-pub const MODEL_CARD_FORMAT: u32 = 1;
+/// The card format this build writes. Format 2 added `decision_interval`,
+/// `switch_margin` and `reward`; format 1 cards still load, with the values that
+/// reproduce their old behaviour (decide every bar, plain greedy, no reward warm-up).
+pub const MODEL_CARD_FORMAT: u32 = 2;
+/// The oldest card format this build reads.
+pub const MODEL_CARD_OLDEST_FORMAT: u32 = 1;
 /// The ONNX graph's input: observations `[batch, obs_dim]` f32.
 pub const INPUT_OBS: &str = "obs";
 /// The ONNX graph's output: action probabilities `[batch, n_actions]` f32.
@@ -125,6 +129,19 @@ pub struct ModelCard {
     pub position_features: usize,
     /// The action list: action `i` targets exposure `actions[i]` (signed fraction of equity).
     pub actions: Vec<f64>,
+    /// Decide every k bars, at bars whose close time is a whole multiple of k × interval
+    /// (`env.decision_interval`). Format 1 cards: 1.
+    #[serde(default = "one")]
+    pub decision_interval: u32,
+    /// Switching hysteresis of the greedy decision, in [0, 1) (`env.switch_margin`).
+    /// Format 1 cards: 0.
+    #[serde(default)]
+    pub switch_margin: f64,
+    /// The reward it was trained with, including the turnover penalty (`env.reward`);
+    /// its lookback is part of the warm-up and the splits' gap. Format 1 cards: the
+    /// defaults (no lookback).
+    #[serde(default)]
+    pub reward: RewardConfig,
     /// Symbol, upper case (e.g. `BTCUSD`).
     pub symbol: String,
     /// Bar interval in ms.
@@ -171,12 +188,13 @@ impl ModelCard {
     }
 
     fn check_consistent(&self) -> std::result::Result<(), String> {
-        if self.format_version != MODEL_CARD_FORMAT {
+        if !(MODEL_CARD_OLDEST_FORMAT..=MODEL_CARD_FORMAT).contains(&self.format_version) {
             return Err(format!(
-                "format_version {} is not supported (this build reads {MODEL_CARD_FORMAT}): export the run again",
+                "format_version {} is not supported (this build reads {MODEL_CARD_OLDEST_FORMAT} to {MODEL_CARD_FORMAT}): export the run again",
                 self.format_version
             ));
         }
+        self.env_config().validate().map_err(|e| e.to_string())?;
         let n_features = self.feature_names.len();
         if self.normalization.mean.len() != n_features || self.normalization.std.len() != n_features {
             return Err(format!(
@@ -270,6 +288,20 @@ impl ModelCard {
         Ok(())
     }
 
+    /// The environment settings the model decides under: window, actions, decision
+    /// interval, switch margin and reward from the card, the rest defaults (episode
+    /// settings only matter in training).
+    pub fn env_config(&self) -> EnvConfig {
+        EnvConfig {
+            window: self.window,
+            actions: self.actions.clone(),
+            decision_interval: self.decision_interval,
+            switch_margin: self.switch_margin,
+            reward: self.reward.clone(),
+            ..EnvConfig::default()
+        }
+    }
+
     /// Market data for this model from `series`: the card's features, window, split
     /// dates and normalization statistics (never refitted), after [`Self::check_series`]
     /// and [`Self::check_layout`] (the observation this build computes must be the one
@@ -280,7 +312,8 @@ impl ModelCard {
     pub fn market_data(&self, series: BarSeries) -> Result<MarketData> {
         self.check_series(&series)?;
         self.check_layout(&self.features, self.window, &self.actions)?;
-        Ok(MarketData::new(series, &self.features, &self.split, self.window, Some(self.normalization.clone()))?)
+        let env = self.env_config();
+        Ok(MarketData::new(series, &self.features, &self.split, &env, Some(self.normalization.clone()))?)
     }
 
     fn mismatch(&self, field: &str, expected: &str, found: &str) -> Error {
@@ -291,6 +324,11 @@ impl ModelCard {
             found: found.to_string(),
         }
     }
+}
+
+/// The serde default of `decision_interval` for format 1 cards.
+fn one() -> u32 {
+    1
 }
 
 /// Symbols compare without case and separators: `BTC-USD`, `btc/usd` and `BTCUSD` are one.
@@ -333,6 +371,9 @@ mod tests {
             feature_names: FEATURE_NAMES.iter().map(|s| (*s).to_string()).collect(),
             position_features: POSITION_FEATURES,
             actions: vec![0.0, 1.0],
+            decision_interval: 1,
+            switch_margin: 0.0,
+            reward: RewardConfig::default(),
             symbol: "BTC-USD".into(),
             interval_ms: 3_600_000,
             interval: "1h".into(),
@@ -406,5 +447,24 @@ mod tests {
         assert!(ModelCard::load(&path).unwrap_err().to_string().contains("format_version 99"));
         std::fs::write(&path, "{\"name\": 1}").unwrap();
         assert!(ModelCard::load(&path).unwrap_err().to_string().contains("malformed"));
+        write(&ModelCard { switch_margin: 1.5, ..card() });
+        let err = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(err.contains("env.switch_margin"), "{err}");
+    }
+
+    #[test]
+    fn a_format_1_card_loads_with_the_old_behaviour() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model_card.json");
+        let mut json: serde_json::Value = serde_json::from_str(&card().to_json()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for key in ["decision_interval", "switch_margin", "reward"] {
+            fields.remove(key);
+        }
+        fields.insert("format_version".into(), 1.into());
+        std::fs::write(&path, json.to_string()).unwrap();
+        let old = ModelCard::load(&path).unwrap();
+        assert_eq!((old.decision_interval, old.switch_margin, old.reward.lookback()), (1, 0.0, 0));
+        assert_eq!(old.env_config().decision_interval, 1);
     }
 }

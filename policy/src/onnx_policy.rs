@@ -1,7 +1,10 @@
 //! [`OnnxPolicy`]: an exported model as an env [`Policy`], greedy over its probabilities
-//! (ties to the lowest index), so backtests and the daemon run it like any strategy.
+//! (ties to the lowest index) with the card's switching hysteresis, deciding every
+//! `decision_interval` bars as the card says, so backtests and the daemon run it like
+//! any strategy.
 
-use rltrade_env::policy::{action_index, greedy_action};
+use rltrade_env::decision::switch_with_margin;
+use rltrade_env::policy::action_index;
 use rltrade_env::{DecisionContext, Policy, Warmup};
 
 use crate::error::Error;
@@ -91,7 +94,12 @@ impl Policy for OnnxPolicy {
             let path = self.model.export_dir().to_path_buf();
             return self.hold(context, Error::Onnx { path, message });
         }
-        greedy_action(&self.probs)
+        let card = self.model.card();
+        switch_with_margin(&self.probs, context.actions, context.requested_target, card.switch_margin)
+    }
+
+    fn decision_interval(&self) -> u32 {
+        self.model.card().decision_interval
     }
 
     fn reset(&mut self) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
-use rltrade_env::{BarSeries, MarketData, SplitConfig, TraderSettings, Warmup};
+use rltrade_env::{BarSeries, EnvConfig, MarketData, SplitConfig, TraderSettings, Warmup};
 use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
@@ -92,7 +92,10 @@ pub fn replay_plan(setup: &DaemonSetup, series: &BarSeries) -> Result<ReplayPlan
     }
     let data = match split_data {
         Some(data) => data,
-        None => MarketData::new(series.clone(), &setup.features, &setup.split, setup.window, None)?,
+        None => {
+            let env = EnvConfig { window: setup.window, ..EnvConfig::default() };
+            MarketData::new(series.clone(), &setup.features, &setup.split, &env, None)?
+        }
     };
     ReplayPlan::new(&data, setup.serve.split, &warmups)
 }

@@ -82,6 +82,9 @@ impl Policy for StrategyPolicy {
     fn warmup(&self) -> Warmup {
         self.get().warmup()
     }
+    fn decision_interval(&self) -> u32 {
+        self.get().decision_interval()
+    }
     fn on_bar(&mut self, bar: &Bar) {
         self.get_mut().on_bar(bar);
     }

@@ -36,8 +36,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             // the data the model was trained on
             config.data.path = card.data.file.clone().into();
         }
-        config.env.window = card.window;
-        config.env.actions.clone_from(&card.actions);
+        config.env = card.env_config();
         config.features = card.features.clone();
         config.split = card.split.clone();
         onnx = Some(model);
@@ -45,7 +44,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let series = config.load_series()?;
     let data = Arc::new(match &onnx {
         Some(model) => model.card().market_data(series)?,
-        None => MarketData::new(series, &config.features, &config.split, config.env.window, None)?,
+        None => MarketData::new(series, &config.features, &config.split, &config.env, None)?,
     });
 
     let mut policy: Box<dyn Policy> = match config.backtest.strategy {

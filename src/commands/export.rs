@@ -94,8 +94,7 @@ pub fn export_run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<Path
     }
     let normalization: Normalization = serde_json::from_value(provenance["features"]["normalization"].clone())
         .with_context(|| format!("{}: features.normalization", run_json_path.display()))?;
-    let data =
-        Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, Some(normalization))?);
+    let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, Some(normalization))?);
     let request = ExportRequest {
         run_dir: run_dir.to_path_buf(),
         checkpoint,

@@ -62,13 +62,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         TrainEnvKind::Cartpole => TrainingEnv::CartPole,
         TrainEnvKind::Trading => {
             let series = config.load_series()?;
-            let data = Arc::new(MarketData::new(series, &config.features, &config.split, config.env.window, None)?);
-            TrainingEnv::Trading(TradingSetup {
+            let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, None)?);
+            TrainingEnv::Trading(Box::new(TradingSetup {
                 data,
                 env: config.env.clone(),
                 execution: config.execution.clone(),
                 risk: config.risk.clone(),
-            })
+            }))
         }
     };
     let mut reports = Vec::new();
@@ -193,7 +193,8 @@ fn provenance(env: &TrainingEnv, config: &Config, seed: u64, data_path: &Path) -
         "git_commit": git_commit,
         "ppo": config.ppo,
     });
-    if let TrainingEnv::Trading(TradingSetup { data, .. }) = env {
+    if let TrainingEnv::Trading(setup) = env {
+        let data = &setup.data;
         let bars = &data.series.bars;
         v["env"] = json!("trading");
         v["data_file"] = json!(data_path.display().to_string());

