@@ -209,8 +209,9 @@ impl Engine {
     /// Paper reconciliation: each restored account against the journal's fill ledger,
     /// replayed through a fresh `exec` [`rltrade_exec::Portfolio`] (less the borrow fees
     /// the account paid, which are not fills). A quantity difference above
-    /// max(lot step, 1e-8) or a cash difference above 0.01 halts the strategy (manual
-    /// halt, journaled, logged, and counted in `rltrade_reconciliation_mismatches_total`).
+    /// max(lot step, 1e-8) or a cash difference above 0.01 halts the strategy
+    /// ([`rltrade_exec::HaltReason::Reconciliation`], journaled, logged, and counted in
+    /// `rltrade_reconciliation_mismatches_total`).
     fn reconcile(&mut self) -> Result<()> {
         let fills = self.journal.fills()?;
         let tolerance = self.settings.lot_step.max(1e-8);
@@ -228,9 +229,14 @@ impl Engine {
                     "journal fills give position {quantity} and cash {cash:.2}, the account has {} and {:.2}: halted",
                     account.portfolio.quantity, account.portfolio.cash
                 );
+                let reason = rltrade_exec::HaltReason::Reconciliation {
+                    against: rltrade_exec::ReconciliationSource::JournalFills,
+                    position_diff: quantity - account.portfolio.quantity,
+                    cash_diff: cash - account.portfolio.cash,
+                };
                 tracing::error!(strategy = %name, "reconciliation: {message}");
                 self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.runners[i].account.risk.halt(reason);
                 self.journal.insert_event(
                     self.last_bar.map(|b| b.time_ms),
                     Some(&name),
@@ -712,7 +718,7 @@ impl Engine {
             }
             None => {
                 let reason = error.unwrap_or("fate unknown");
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::OrderUnknown { order_id });
                 self.journal.set_order_status(&name, order_id, OrderStatus::Unknown, Some(reason))?;
                 let message = format!("order {}: {reason}; halted until resumed", outbound.request.client_order_id);
                 self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderUnknown, &message)?;
@@ -746,7 +752,11 @@ impl Engine {
                 );
                 tracing::error!(strategy = %name, "reconciliation: {message}");
                 self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Reconciliation {
+                    against: rltrade_exec::ReconciliationSource::ExchangeBalances,
+                    position_diff: base - portfolio.quantity,
+                    cash_diff: quote - portfolio.cash,
+                });
                 self.journal.begin()?;
                 self.journal.insert_event(
                     self.last_bar.map(|b| b.time_ms),
