@@ -14,6 +14,7 @@ use rltrade_agent::compare::report::{render, verdict};
 use rltrade_agent::compare::{ArmKind, ArmMetrics, CompareReport, CompareRequest, run_compare};
 use rltrade_agent::run_dir::write_atomically;
 use rltrade_env::bar::{format_interval, format_time_ms};
+use rltrade_env::baselines::MaSpec;
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 use serde::Serialize;
@@ -116,7 +117,7 @@ struct ArmJson<'a> {
     name: &'a str,
     kind: ArmKind,
     seeds: &'a [u64],
-    chosen: &'a Option<String>,
+    chosen: Option<MaSpec>,
     sharpe_std: Option<f64>,
     total_return_std: Option<f64>,
     sharpe_ci95: Interval,
@@ -133,7 +134,7 @@ fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_p
             name: &a.name,
             kind: a.kind,
             seeds: &a.seeds,
-            chosen: &a.chosen,
+            chosen: a.chosen,
             sharpe_std: a.sharpe_std,
             total_return_std: a.total_return_std,
             sharpe_ci95: a.sharpe_ci95,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rltrade_env::backtest::{
     BacktestResult, BacktestSetup, EvaluationWindow, evaluation_window, first_decision_index, run_backtest,
 };
-use rltrade_env::baselines::{BuyAndHold, MaCrossover};
+use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
 use rltrade_env::metrics::Metrics;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
@@ -58,8 +58,8 @@ pub struct ArmReport {
     pub kind: ArmKind,
     /// The seeds of an RL arm (empty for baselines).
     pub seeds: Vec<u64>,
-    /// For `ma:auto`: the pair chosen on the validation split (`ma:F:S`).
-    pub chosen: Option<String>,
+    /// For `ma:auto`: the pair chosen on the validation split (serialized `ma:F:S`).
+    pub chosen: Option<MaSpec>,
     /// The backtest metrics (for RL: the mean over seeds of each).
     pub metrics: ArmMetrics,
     /// Standard deviation of Sharpe over seeds (ddof 1; `None` for one run).
@@ -283,18 +283,17 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     };
 
     // ma:auto: the grid's best validation Sharpe at the main fee.
-    let mut baselines: Vec<(BaselineSpec, Option<String>)> = Vec::new();
+    let mut baselines: Vec<(BaselineSpec, Option<MaSpec>)> = Vec::new();
     for spec in &request.baselines {
         let chosen = match spec {
             BaselineSpec::MaAuto => {
-                let (fast, slow) = choose_ma(&setup_at(&base_data, &base_env, main_fee), request.risk.allow_short)?;
-                Some(format!("ma:{fast}:{slow}"))
+                Some(choose_ma(&setup_at(&base_data, &base_env, main_fee), request.risk.allow_short)?)
             }
             _ => None,
         };
         baselines.push((*spec, chosen));
     }
-    let make_baseline = |spec: &BaselineSpec, chosen: &Option<String>| -> Result<Box<dyn Policy>> {
+    let make_baseline = |spec: &BaselineSpec, chosen: &Option<MaSpec>| -> Result<Box<dyn Policy>> {
         let actions = &base_env.actions;
         Ok(match spec {
             BaselineSpec::BuyAndHold => Box::new(BuyAndHold::new(actions)?),
@@ -302,9 +301,8 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 Box::new(MaCrossover::new(*fast, *slow, actions, request.risk.allow_short)?)
             }
             BaselineSpec::MaAuto => {
-                let pair: BaselineSpec =
-                    chosen.as_deref().unwrap_or_default().parse().map_err(|m| config_err("ma:auto", m))?;
-                let BaselineSpec::Ma { fast, slow } = pair else { unreachable!("ma:auto chooses an MA pair") };
+                let MaSpec { fast, slow } =
+                    chosen.ok_or_else(|| config_err("ma:auto", "no MA pair was chosen".into()))?;
                 Box::new(MaCrossover::new(fast, slow, actions, request.risk.allow_short)?)
             }
         })
@@ -358,10 +356,10 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     let n_bars = returns.first().and_then(|a| a.first()).map_or(0, Vec::len);
 
     let mut arms = Vec::new();
-    let names: Vec<(String, ArmKind, Vec<u64>, Option<String>)> = rl
+    let names: Vec<(String, ArmKind, Vec<u64>, Option<MaSpec>)> = rl
         .iter()
         .map(|(name, models)| (name.clone(), ArmKind::Rl, models.iter().map(|m| m.seed).collect(), None))
-        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], chosen.clone())))
+        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], *chosen)))
         .collect();
     for (((name, kind, seeds, chosen), runs), d) in names.into_iter().zip(main).zip(&draws) {
         let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
@@ -446,17 +444,17 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
 ///
 /// # Errors
 /// Backtest errors (too little history before the validation split).
-pub fn choose_ma(setup: &BacktestSetup, allow_short: bool) -> Result<(usize, usize)> {
-    let mut best: Option<((usize, usize), f64)> = None;
+pub fn choose_ma(setup: &BacktestSetup, allow_short: bool) -> Result<MaSpec> {
+    let mut best: Option<(MaSpec, f64)> = None;
     for &(fast, slow) in &MA_AUTO_GRID {
         let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;
         let window = evaluation_window(&setup.data, SplitName::Validation, &[(p.name(), p.warmup())])?;
         let sharpe = run_backtest(setup, window, &mut p)?.metrics.sharpe.unwrap_or(f64::NEG_INFINITY);
         if best.is_none_or(|(_, s)| sharpe > s) {
-            best = Some(((fast, slow), sharpe));
+            best = Some((MaSpec { fast, slow }, sharpe));
         }
     }
-    Ok(best.map_or((50, 200), |(pair, _)| pair))
+    Ok(best.map_or(MaSpec { fast: 50, slow: 200 }, |(pair, _)| pair))
 }
 
 fn sample_std(x: &[f64]) -> Option<f64> {
