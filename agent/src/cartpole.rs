@@ -70,7 +70,7 @@ impl CartPole {
 }
 
 /// N cart-poles with same-step auto-reset, env i on stream i of `seed`. Serializable:
-/// the whole vector is its own saved state ([`crate::vector_env::EnvState::CartPole`]).
+/// the whole vector is its own saved state ([`EnvState`] of kind `CartPole`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CartPoleVecEnv {
     envs: Vec<CartPole>,
@@ -89,7 +89,13 @@ impl CartPoleVecEnv {
     }
 }
 
+impl EnvState for CartPoleVecEnv {
+    const KIND: &'static str = "CartPole";
+}
+
 impl VectorEnv for CartPoleVecEnv {
+    type State = CartPoleVecEnv;
+
     fn n_envs(&self) -> usize {
         self.envs.len()
     }
@@ -112,14 +118,11 @@ impl VectorEnv for CartPoleVecEnv {
         Ok(())
     }
 
-    fn state(&self) -> EnvState {
-        EnvState::CartPole(self.clone())
+    fn state(&self) -> CartPoleVecEnv {
+        self.clone()
     }
 
-    fn restore(&mut self, state: &EnvState) -> rltrade_env::Result<()> {
-        let EnvState::CartPole(saved) = state else {
-            return Err(rltrade_env::Error::InvalidState { message: "it is a trading env's, not CartPole's".into() });
-        };
+    fn restore(&mut self, saved: &CartPoleVecEnv) -> rltrade_env::Result<()> {
         if saved.envs.len() != self.envs.len() {
             return Err(rltrade_env::Error::InvalidState {
                 message: format!("it holds {} cart-poles, this run has {}", saved.envs.len(), self.envs.len()),
@@ -182,5 +185,55 @@ mod tests {
             }
         }
         assert_eq!(truncated_at, Some(MAX_STEPS));
+    }
+
+    /// A checkpoint's field holding the envs, as `LoopState` saves it.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Saved {
+        #[serde(with = "crate::vector_env::tagged")]
+        env: CartPoleVecEnv,
+    }
+
+    /// The closed enum the saved state used to be (`Trading(VecEnvState)` or
+    /// `CartPole(CartPoleVecEnv)`), as older checkpoints hold it.
+    #[derive(Serialize)]
+    enum OldEnvState {
+        CartPole(CartPoleVecEnv),
+    }
+
+    #[derive(Serialize)]
+    struct OldSaved {
+        env: OldEnvState,
+    }
+
+    #[test]
+    fn saved_state_has_the_layout_of_older_checkpoints() {
+        let mut venv = CartPoleVecEnv::new(3, 11);
+        let mut obs = vec![0.0; 12];
+        venv.reset(&mut obs).unwrap();
+        let mut out = VecStepBuffers::new(3, 4);
+        for _ in 0..40 {
+            venv.step(&[1, 0, 1], &mut out).unwrap();
+        }
+        let old = cbor(&OldSaved { env: OldEnvState::CartPole(venv.state()) });
+        let new = cbor(&Saved { env: venv.state() });
+        assert_eq!(old, new, "byte for byte the enum's CBOR");
+        let read: Saved = ciborium::from_reader(old.as_slice()).unwrap();
+        assert_eq!(read.env, venv);
+        let mut restored = CartPoleVecEnv::new(3, 0);
+        restored.restore(&read.env).unwrap();
+        assert_eq!(restored, venv);
+        // a state of another kind is refused, naming both
+        let json = serde_json::json!({ "env": { "Trading": {} } });
+        let err = serde_json::from_value::<Saved>(json).unwrap_err().to_string();
+        assert!(err.contains("the saved environment is `Trading`, this run's is `CartPole`"), "{err}");
+        let err = CartPoleVecEnv::new(2, 0).restore(&venv).unwrap_err().to_string();
+        assert!(err.contains("it holds 3 cart-poles, this run has 2"), "{err}");
+    }
+
+    fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(value, &mut out).unwrap();
+        out
     }
 }

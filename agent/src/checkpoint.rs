@@ -23,6 +23,7 @@ use crate::actor_critic::{ActorCritic, ActorCriticConfig};
 use crate::error::{Error, Result};
 use crate::ppo::Learner;
 use crate::train::{LoopState, Resume};
+use crate::vector_env::EnvState;
 
 /// File names inside a checkpoint folder.
 const MODEL: &str = "model.bpk";
@@ -59,11 +60,13 @@ pub struct CheckpointState {
     pub config_sha256: String,
 }
 
-/// The loop state saved in a resumable checkpoint (`resume.cbor`).
+/// The loop state saved in a resumable checkpoint (`resume.cbor`); `S` is the
+/// environments' saved state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ResumeState {
+#[serde(bound = "S: EnvState")]
+pub struct ResumeState<S> {
     /// The training loop's state after the checkpointed update.
-    pub loop_state: LoopState,
+    pub loop_state: LoopState<S>,
     /// The best validation Sharpe so far (the `best` checkpoint's), if any.
     pub best_validation_sharpe: Option<f64>,
 }
@@ -80,10 +83,11 @@ struct StateFile {
 
 /// `resume.cbor` on disk.
 #[derive(Serialize, Deserialize)]
-struct ResumeFile {
+#[serde(bound = "S: EnvState")]
+struct ResumeFile<S> {
     format: String,
     version: u32,
-    state: ResumeState,
+    state: ResumeState<S>,
 }
 
 /// What `resume.cbor` says it is.
@@ -99,11 +103,11 @@ const RESUME_FORMAT: &str = "rltrade-resume";
 ///
 /// # Errors
 /// [`Error::Io`] or [`Error::Checkpoint`] when a file cannot be written.
-pub fn save_checkpoint(
+pub fn save_checkpoint<S: EnvState>(
     dir: &Path,
     learner: &Learner,
     state: &CheckpointState,
-    resume: Option<&ResumeState>,
+    resume: Option<&ResumeState<S>>,
 ) -> Result<()> {
     let fail = |message: String| Error::Checkpoint { path: dir.to_path_buf(), message };
     let model = learner
@@ -181,7 +185,10 @@ pub fn load_checkpoint(dir: &Path, device: &burn::tensor::Device) -> Result<(Act
 /// # Errors
 /// [`Error::Checkpoint`] naming what is missing, corrupt, of another version, or not
 /// resumable.
-pub fn load_resume(dir: &Path, device: &burn::tensor::Device) -> Result<(Resume, CheckpointState, ResumeState)> {
+pub fn load_resume<S: EnvState>(
+    dir: &Path,
+    device: &burn::tensor::Device,
+) -> Result<(Resume<S>, CheckpointState, ResumeState<S>)> {
     let fail = |message: String| Error::Checkpoint { path: dir.to_path_buf(), message };
     let (state, files) = read_state(dir)?;
     for name in [OPTIMIZER, RESUME] {
@@ -193,7 +200,7 @@ pub fn load_resume(dir: &Path, device: &burn::tensor::Device) -> Result<(Resume,
     let optimizer =
         OptimizerRecord::load(dir.join(OPTIMIZER)).map_err(|e| fail(format!("{OPTIMIZER} cannot be read: {e:?}")))?;
     let bytes = fs::read(dir.join(RESUME)).map_err(|e| fail(format!("cannot read {RESUME}: {e}")))?;
-    let file: ResumeFile =
+    let file: ResumeFile<S> =
         ciborium::from_reader(bytes.as_slice()).map_err(|e| fail(format!("{RESUME} is corrupt: {e}")))?;
     if file.format != RESUME_FORMAT || file.version != RESUME_VERSION {
         return Err(fail(format!(

@@ -28,7 +28,7 @@ use crate::resume::{check_run_folder, record_resume};
 use crate::run_dir::{RunDir, keep_first_updates};
 use crate::tensorboard::EventWriter;
 use crate::train::{Control, Resume, SeedPurpose, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
-use crate::vector_env::VectorEnv;
+use crate::vector_env::{EnvState, VectorEnv};
 
 /// Fields of `metrics.jsonl` that measure wall-clock time: they differ between two runs
 /// of the same seed; every other field is identical.
@@ -109,16 +109,17 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
         dir
     };
     let config_sha256 = rltrade_env::data::sha256_file(&dir.path().join("config.toml"))?;
-    let resume = if run.resume { resume_point(run, &dir, &config_sha256)? } else { None };
-    let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
     let env_seed = derive_seed(run.seed, SeedPurpose::Env);
     let logging = Logging { run, dir: &dir, config_sha256 };
-    let (summary, best) = match &run.env {
+    // the checkpoint to resume from is read as the saved state of the run's kind of env
+    let (summary, best, resumed_from_update) = match &run.env {
         TrainingEnv::Trading(setup) => {
+            let resume = logging.resume_point()?;
             let mut venv = VecEnv::new(setup, SplitName::Train, run.ppo.n_envs, env_seed, run.ppo.env_threads)?;
             logging.train(&mut venv, Some(setup.as_ref()), resume, &mut progress)?
         }
         TrainingEnv::CartPole => {
+            let resume = logging.resume_point()?;
             let mut venv = CartPoleVecEnv::new(run.ppo.n_envs, env_seed);
             logging.train(&mut venv, None, resume, &mut progress)?
         }
@@ -137,10 +138,13 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
     })
 }
 
+/// The point a resumed run continues from: `None` for a new run.
+type ResumePoint<S> = Option<(Resume<S>, ResumeState<S>)>;
+
 /// Loads `checkpoints/last` of the run folder, checks it belongs to `run`, cuts
 /// `metrics.jsonl` to its update and notes the resume in `run.json`. `None` when the
 /// run stopped before its first update ended: it then starts over in its folder.
-fn resume_point(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<Option<(Resume, ResumeState)>> {
+fn resume_point<S: EnvState>(run: &TrainingRun, dir: &RunDir, config_sha256: &str) -> Result<ResumePoint<S>> {
     let last = dir.path().join("checkpoints").join("last");
     for checkpoint in ["last", "best"] {
         recover_interrupted_save(&dir.path().join("checkpoints").join(checkpoint))?;
@@ -186,16 +190,23 @@ struct Logging<'a> {
 }
 
 impl Logging<'_> {
+    /// With `run.resume`, the run's [`resume_point`]; else `None`.
+    fn resume_point<S: EnvState>(&self) -> Result<ResumePoint<S>> {
+        if self.run.resume { resume_point(self.run, self.dir, &self.config_sha256) } else { Ok(None) }
+    }
+
     /// Trains on `env` (validating on `validation`, if any), from `resume` if given,
-    /// writing metrics, events and checkpoints after every update.
+    /// writing metrics, events and checkpoints after every update. Returns the summary,
+    /// the best validation Sharpe and, for a resumed run, the update it resumed after.
     fn train<E: VectorEnv>(
         &self,
         env: &mut E,
         validation: Option<&TradingSetup>,
-        resume: Option<(Resume, ResumeState)>,
+        resume: ResumePoint<E::State>,
         progress: &mut impl FnMut(&Progress) -> Control,
-    ) -> Result<(TrainSummary, Option<f64>)> {
+    ) -> Result<(TrainSummary, Option<f64>, Option<u64>)> {
         let (run, dir) = (self.run, self.dir);
+        let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
         let (resume, mut best) = match resume {
             Some((resume, state)) => (Some(resume), state.best_validation_sharpe),
             None => (None, None),
@@ -205,7 +216,7 @@ impl Logging<'_> {
         let every = run.validation_every.max(1);
         let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
         let checkpoints = dir.path().join("checkpoints");
-        let (_, _, summary) = train_from(env, &run.ppo, run.seed, resume, |log: &UpdateLog<'_>| {
+        let (_, _, summary) = train_from(env, &run.ppo, run.seed, resume, |log: &UpdateLog<'_, E>| {
             let mut line = metrics_line(log);
             let validate_now = log.update % every == 0 || log.update == log.num_updates;
             let mut sharpe = None;
@@ -238,7 +249,7 @@ impl Logging<'_> {
                 };
             if better {
                 best = sharpe.or(best);
-                save_checkpoint(&checkpoints.join("best"), log.learner, &state, None)?;
+                save_checkpoint::<E::State>(&checkpoints.join("best"), log.learner, &state, None)?;
             }
             let resume_state = ResumeState { loop_state: log.loop_state(), best_validation_sharpe: best };
             save_checkpoint(&checkpoints.join("last"), log.learner, &state, Some(&resume_state))?;
@@ -252,7 +263,7 @@ impl Logging<'_> {
                 best_validation_sharpe: best,
             }))
         })?;
-        Ok((summary, best))
+        Ok((summary, best, resumed_from_update))
     }
 }
 
@@ -271,7 +282,7 @@ fn write_events(events: &mut EventWriter, line: &Map<String, Value>, global_step
 }
 
 /// One `metrics.jsonl` line, with CleanRL's TensorBoard tags as keys.
-fn metrics_line(log: &UpdateLog<'_>) -> Map<String, Value> {
+fn metrics_line<E: VectorEnv>(log: &UpdateLog<'_, E>) -> Map<String, Value> {
     let s = log.stats;
     let n = log.episodes.len();
     let mean = |f: &dyn Fn(&(f64, u32)) -> f64| (n > 0).then(|| log.episodes.iter().map(f).sum::<f64>() / n as f64);

@@ -41,8 +41,8 @@ pub fn derive_seed(seed: u64, purpose: SeedPurpose) -> u64 {
     z ^ (z >> 31)
 }
 
-/// What the loop reports after each update.
-pub struct UpdateLog<'a> {
+/// What the loop reports after each update of a run on environments `E`.
+pub struct UpdateLog<'a, E: VectorEnv> {
     /// 1-based update number.
     pub update: u64,
     /// Updates in the run.
@@ -67,17 +67,17 @@ pub struct UpdateLog<'a> {
     pub episode_returns: &'a [f64],
     /// Wall seconds of the run so far (resumed sessions included).
     pub elapsed_seconds: f64,
-    env: &'a dyn VectorEnv,
+    env: &'a E,
     rng: &'a ChaCha8Rng,
     next_obs: &'a [f32],
     collect_seconds_total: f64,
     update_seconds_total: f64,
 }
 
-impl UpdateLog<'_> {
+impl<E: VectorEnv> UpdateLog<'_, E> {
     /// Everything besides the model and optimizer that the loop carries into the next
     /// update: saved with them, it lets [`train_from`] continue the run exactly.
-    pub fn loop_state(&self) -> LoopState {
+    pub fn loop_state(&self) -> LoopState<E::State> {
         LoopState {
             update: self.update,
             global_step: self.global_step,
@@ -96,9 +96,10 @@ impl UpdateLog<'_> {
 /// The training loop's state after an update, besides model and optimizer. CleanRL's
 /// loop also carries `next_done`; here an episode's end is stored with the step that
 /// ended it and envs reset within that step, so no done flag is pending between
-/// rollouts.
+/// rollouts. `S` is the environments' saved state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LoopState {
+#[serde(bound = "S: EnvState")]
+pub struct LoopState<S> {
     /// Updates done.
     pub update: u64,
     /// Environment steps done (all envs).
@@ -106,7 +107,8 @@ pub struct LoopState {
     /// The agent's generator (action sampling and minibatch shuffles).
     pub rng: ChaCha8Rng,
     /// The environments (episodes, generators, running episode statistics).
-    pub env: EnvState,
+    #[serde(with = "crate::vector_env::tagged")]
+    pub env: S,
     /// The pending observations, `[n_envs, obs_dim]` (CleanRL's `next_obs`).
     pub next_obs: Vec<f32>,
     /// The minibatch order `b_inds`, `[n_envs × n_steps]`.
@@ -122,8 +124,8 @@ pub struct LoopState {
 }
 
 /// Where a resumed run continues: the checkpointed model and optimizer with the loop
-/// state saved beside them.
-pub struct Resume {
+/// state saved beside them (`S`: the environments' saved state).
+pub struct Resume<S> {
     /// The checkpoint it was loaded from (for errors).
     pub path: PathBuf,
     /// The actor-critic after the checkpointed update.
@@ -131,7 +133,7 @@ pub struct Resume {
     /// Adam's state after the checkpointed update.
     pub optimizer: OptimizerRecord,
     /// The rest.
-    pub state: LoopState,
+    pub state: LoopState<S>,
 }
 
 /// Whether to go on after an update.
@@ -183,7 +185,7 @@ pub fn train<E: VectorEnv>(
     env: &mut E,
     config: &PpoConfig,
     seed: u64,
-    on_update: impl FnMut(&UpdateLog<'_>) -> Result<Control>,
+    on_update: impl FnMut(&UpdateLog<'_, E>) -> Result<Control>,
 ) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
     train_from(env, config, seed, None, on_update)
 }
@@ -199,8 +201,8 @@ pub fn train_from<E: VectorEnv>(
     env: &mut E,
     config: &PpoConfig,
     seed: u64,
-    resume: Option<Resume>,
-    mut on_update: impl FnMut(&UpdateLog<'_>) -> Result<Control>,
+    resume: Option<Resume<E::State>>,
+    mut on_update: impl FnMut(&UpdateLog<'_, E>) -> Result<Control>,
 ) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
     config.validate()?;
     let device = crate::training_device();

@@ -6,7 +6,8 @@ use crate::indicators::Sma;
 use crate::policy::{DecisionContext, Policy, Warmup, action_index};
 
 /// The periods of an MA crossover as written in configs and on the command line:
-/// `ma:FAST:SLOW` (bars, 0 < FAST < SLOW). [`MaCrossover::name`] prints it.
+/// `ma:FAST:SLOW` (bars, 0 < FAST < SLOW). [`MaCrossover::name`] prints it; serde reads
+/// and writes it as that text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaSpec {
     /// Fast SMA period, bars.
@@ -32,6 +33,19 @@ impl std::str::FromStr for MaSpec {
 impl std::fmt::Display for MaSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ma:{}:{}", self.fast, self.slow)
+    }
+}
+
+impl serde::Serialize for MaSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MaSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -228,5 +242,13 @@ mod tests {
         assert!(MaCrossover::new(1, 2, &[0.0, 1.0], true).unwrap_err().to_string().contains("-1 target"));
         assert!(BuyAndHold::new(&[0.0, 0.5]).is_err());
         assert_eq!(MaCrossover::new(50, 200, &[0.0, 1.0], false).unwrap().warmup(), Warmup::Bars(200));
+    }
+
+    #[test]
+    fn ma_specs_serialize_as_their_text() {
+        let spec = MaSpec { fast: 5, slow: 50 };
+        assert_eq!(serde_json::to_value(spec).unwrap(), "ma:5:50");
+        assert_eq!(serde_json::from_str::<MaSpec>("\"ma:5:50\"").unwrap(), spec);
+        assert!(serde_json::from_str::<MaSpec>("\"ma:50:5\"").unwrap_err().to_string().contains("FAST < SLOW"));
     }
 }

@@ -29,8 +29,8 @@ pub use fill::Fill;
 pub use order::{MarketOrder, OrderPurpose, Side, TargetOrder};
 pub use portfolio::{FillEffect, Portfolio};
 pub use risk::{
-    ClipReason, HaltReason, RefusalReason, RiskApproved, RiskConfig, RiskDecision, RiskManager, RiskRefused,
-    StateChange, TradingState,
+    ClipReason, HaltReason, ReconciliationSource, RefusalReason, RiskApproved, RiskConfig, RiskDecision, RiskManager,
+    RiskRefused, StateChange, TradingState,
 };
 pub use simulator::{FillOutcome, FillSimulator, NoFillReason};
 pub use trades::{Trade, TradeSide, TradeTracker};

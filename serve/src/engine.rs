@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
-use crate::journal::{BarPhase, Journal, JournalMeta, SyncMode};
+use crate::journal::{BarPhase, EventKind, Journal, JournalMeta, OrderStatus, SyncMode};
 use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics};
 use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
 
@@ -193,7 +193,12 @@ impl Engine {
             traded,
             "restored from the journal; resuming after the last processed bar"
         );
-        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), None, "restart", "restored from the journal")?;
+        self.journal.insert_event(
+            self.last_bar.map(|b| b.time_ms),
+            None,
+            EventKind::Restart,
+            "restored from the journal",
+        )?;
         self.reconcile()?;
         for i in 0..self.runners.len() {
             self.publish(i);
@@ -204,8 +209,9 @@ impl Engine {
     /// Paper reconciliation: each restored account against the journal's fill ledger,
     /// replayed through a fresh `exec` [`rltrade_exec::Portfolio`] (less the borrow fees
     /// the account paid, which are not fills). A quantity difference above
-    /// max(lot step, 1e-8) or a cash difference above 0.01 halts the strategy (manual
-    /// halt, journaled, logged, and counted in `rltrade_reconciliation_mismatches_total`).
+    /// max(lot step, 1e-8) or a cash difference above 0.01 halts the strategy
+    /// ([`rltrade_exec::HaltReason::Reconciliation`], journaled, logged, and counted in
+    /// `rltrade_reconciliation_mismatches_total`).
     fn reconcile(&mut self) -> Result<()> {
         let fills = self.journal.fills()?;
         let tolerance = self.settings.lot_step.max(1e-8);
@@ -223,10 +229,20 @@ impl Engine {
                     "journal fills give position {quantity} and cash {cash:.2}, the account has {} and {:.2}: halted",
                     account.portfolio.quantity, account.portfolio.cash
                 );
+                let reason = rltrade_exec::HaltReason::Reconciliation {
+                    against: rltrade_exec::ReconciliationSource::JournalFills,
+                    position_diff: quantity - account.portfolio.quantity,
+                    cash_diff: cash - account.portfolio.cash,
+                };
                 tracing::error!(strategy = %name, "reconciliation: {message}");
                 self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
-                self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), "reconciliation", &message)?;
+                self.runners[i].account.risk.halt(reason);
+                self.journal.insert_event(
+                    self.last_bar.map(|b| b.time_ms),
+                    Some(&name),
+                    EventKind::Reconciliation,
+                    &message,
+                )?;
             }
         }
         Ok(())
@@ -354,7 +370,7 @@ impl Engine {
         if let Some(change) = outcome.mark.state_change {
             let message = format!("{:?} → {:?} ({:?})", change.from, change.to, change.halt_reason);
             tracing::warn!(strategy = %name, "trading state {message}");
-            self.journal.insert_event(Some(bar.time_ms), Some(name), "trading_state", &message)?;
+            self.journal.insert_event(Some(bar.time_ms), Some(name), EventKind::TradingState, &message)?;
         }
         if let Some(signal) = &outcome.signal {
             self.journal.insert_signal(signal)?;
@@ -438,7 +454,12 @@ impl Engine {
             let runner = &mut self.runners[i];
             runner.account.risk.engage_kill_switch();
             if let Some(cancelled) = runner.account.cancel_pending() {
-                self.journal.set_order_status(&name, cancelled.order().id, "cancelled", Some("kill switch"))?;
+                self.journal.set_order_status(
+                    &name,
+                    cancelled.order().id,
+                    OrderStatus::Cancelled,
+                    Some("kill switch"),
+                )?;
             }
             if let (true, Some(bar)) = (flatten, bar) {
                 if let Some(order) = runner.account.liquidate(bar.time_ms, bar.close) {
@@ -450,7 +471,7 @@ impl Engine {
                 }
             }
             let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
-            self.journal.insert_event(bar.map(|b| b.time_ms), Some(&name), "kill", message)?;
+            self.journal.insert_event(bar.map(|b| b.time_ms), Some(&name), EventKind::Kill, message)?;
             tracing::warn!(strategy = %name, "{message}");
         }
         self.save_accounts_and_commit()
@@ -470,7 +491,12 @@ impl Engine {
             if !self.feed_stale {
                 runner.account.risk.resume();
             }
-            self.journal.insert_event(bar_ms, Some(runner.name()), "resume", "trading resumed by the operator")?;
+            self.journal.insert_event(
+                bar_ms,
+                Some(runner.name()),
+                EventKind::Resume,
+                "trading resumed by the operator",
+            )?;
         }
         self.save_accounts_and_commit()
     }
@@ -510,7 +536,7 @@ impl Engine {
         }
         let message = if stale { "feed stale: trading REDUCING" } else { "feed fresh: trading ACTIVE" };
         tracing::warn!("{message}");
-        self.journal.insert_event(bar_ms, None, "feed", message)?;
+        self.journal.insert_event(bar_ms, None, EventKind::Feed, message)?;
         self.save_accounts_and_commit()
     }
 
@@ -537,7 +563,7 @@ impl Engine {
         self.meta.strategies[i] = self.runners[i].spec.clone();
         self.journal.update_meta(&self.meta)?;
         let message = format!("model reloaded from {} (sha256 {sha})", path.display());
-        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(strategy), "reload", &message)?;
+        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(strategy), EventKind::Reload, &message)?;
         tracing::info!(strategy, "{message}");
         Ok(sha)
     }
@@ -632,7 +658,12 @@ impl Engine {
                 Err(reason) => {
                     self.runners[i].account.pending = None;
                     self.journal.begin()?;
-                    self.journal.set_order_status(&name, order.id, "no_fill", Some(&format!("{reason:?}")))?;
+                    self.journal.set_order_status(
+                        &name,
+                        order.id,
+                        OrderStatus::NoFill,
+                        Some(&format!("{reason:?}")),
+                    )?;
                     self.save_accounts_and_commit()?;
                 }
             }
@@ -678,19 +709,19 @@ impl Engine {
             Some(OrderOutcome::Rejected { code, message }) => {
                 self.runners[i].account.pending = None;
                 let reason = format!("{code}: {message}");
-                self.journal.set_order_status(&name, order_id, "rejected", Some(&reason))?;
-                self.journal.insert_event(bar_ms, Some(&name), "order_rejected", &reason)?;
+                self.journal.set_order_status(&name, order_id, OrderStatus::Rejected, Some(&reason))?;
+                self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderRejected, &reason)?;
                 tracing::warn!(strategy = %name, "order {} rejected: {reason}", outbound.request.client_order_id);
             }
             Some(OrderOutcome::Open) => {
-                self.journal.set_order_status(&name, order_id, "open", None)?;
+                self.journal.set_order_status(&name, order_id, OrderStatus::Open, None)?;
             }
             None => {
                 let reason = error.unwrap_or("fate unknown");
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
-                self.journal.set_order_status(&name, order_id, "unknown", Some(reason))?;
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::OrderUnknown { order_id });
+                self.journal.set_order_status(&name, order_id, OrderStatus::Unknown, Some(reason))?;
                 let message = format!("order {}: {reason}; halted until resumed", outbound.request.client_order_id);
-                self.journal.insert_event(bar_ms, Some(&name), "order_unknown", &message)?;
+                self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderUnknown, &message)?;
                 tracing::error!(strategy = %name, "{message}");
             }
         }
@@ -721,9 +752,18 @@ impl Engine {
                 );
                 tracing::error!(strategy = %name, "reconciliation: {message}");
                 self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Manual);
+                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Reconciliation {
+                    against: rltrade_exec::ReconciliationSource::ExchangeBalances,
+                    position_diff: base - portfolio.quantity,
+                    cash_diff: quote - portfolio.cash,
+                });
                 self.journal.begin()?;
-                self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), "reconciliation", &message)?;
+                self.journal.insert_event(
+                    self.last_bar.map(|b| b.time_ms),
+                    Some(&name),
+                    EventKind::Reconciliation,
+                    &message,
+                )?;
                 self.save_accounts_and_commit()?;
             }
         }

@@ -1,5 +1,6 @@
 //! The HTTP API through its router (no socket): reads, the bearer token on every POST,
-//! the kill switch and resume, a refused model reload, Prometheus names.
+//! the kill switch and resume, a refused model reload, Prometheus names; and the
+//! engine's halts on a reconciliation mismatch or an order of unknown fate.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -7,10 +8,10 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rltrade_env::{Bar, TraderSettings};
-use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
+use rltrade_exec::{ExecutionConfig, FillSource, HaltReason, ReconciliationSource, RiskConfig};
 use rltrade_serve::api::{ApiToken, AppState, router};
-use rltrade_serve::engine::{Engine, EngineSettings};
-use rltrade_serve::journal::SyncMode;
+use rltrade_serve::engine::{Engine, EngineSettings, OutboundOrder};
+use rltrade_serve::journal::{EventKind, OrderStatus, SyncMode};
 use rltrade_serve::metrics::Metrics;
 use rltrade_serve::strategy::{RunnerSettings, StrategyRunner};
 use serde_json::Value;
@@ -229,4 +230,82 @@ fn a_journaled_account_that_disagrees_with_its_fills_halts_on_restart() {
     let engine = Engine::open(&path, settings, vec![runner], Arc::clone(&metrics)).unwrap();
     assert_eq!(engine.positions()[0].trading_state, rltrade_exec::TradingState::Halted);
     assert!(metrics.encode().contains("rltrade_reconciliation_mismatches_total{strategy=\"ma:2:4\"} 1"));
+    // the halt says why: the fills give 5 less cash than the tampered account
+    let reason = engine.accounts()["ma:2:4"].risk.halt_reason();
+    let Some(HaltReason::Reconciliation { against, position_diff, cash_diff }) = reason else { panic!("{reason:?}") };
+    assert_eq!(against, ReconciliationSource::JournalFills);
+    assert!(position_diff.abs() < 1e-9 && (cash_diff + 5.0).abs() < 1e-6, "{reason:?}");
+    let events = engine.journal().events().unwrap();
+    assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Restart, EventKind::Reconciliation]);
+}
+
+/// An engine whose orders go to an exchange (no paper fills), fed until its first
+/// order is pending, with that order on its way out.
+fn exchange_engine(dir: &std::path::Path) -> (Engine, OutboundOrder) {
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let mut settings = runner_settings(&execution, &risk);
+    settings.trader.fills = FillSource::Broker;
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &settings).unwrap();
+    let mut engine =
+        Engine::open(&dir.join("journal.db"), engine_settings("test"), vec![runner], Arc::new(Metrics::new())).unwrap();
+    let bars = bars(40);
+    for bar in &bars[..5] {
+        engine.warm(bar).unwrap();
+    }
+    for bar in &bars[5..] {
+        engine.on_bar(bar, true, Instant::now()).unwrap();
+        if engine.accounts()["ma:2:4"].pending.is_some() {
+            break;
+        }
+    }
+    engine.flush().unwrap();
+    let outbound = engine.outbound_orders("BTCUSD").unwrap();
+    assert_eq!(outbound.len(), 1, "the MA crossover ordered within 35 zig-zag bars");
+    (engine, outbound.into_iter().next().unwrap())
+}
+
+#[test]
+fn an_order_of_unknown_fate_halts_its_strategy_as_order_unknown_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, order) = exchange_engine(dir.path());
+    engine.apply_outcome(&order, None, Some("timeout")).unwrap();
+    let expected = Some(HaltReason::OrderUnknown { order_id: order.order.id });
+    assert_eq!(engine.accounts()["ma:2:4"].risk.halt_reason(), expected);
+    assert_eq!(engine.positions()[0].trading_state, rltrade_exec::TradingState::Halted);
+    let orders = engine.journal().orders().unwrap();
+    let journaled = orders.iter().find(|o| o.order_id == order.order.id).unwrap();
+    assert_eq!(journaled.status, OrderStatus::Unknown);
+    assert_eq!(engine.journal().events().unwrap().last().map(|e| e.kind), Some(EventKind::OrderUnknown));
+    drop(engine);
+
+    // the saved account restores the reason, and the order is still pending (re-sent under its id)
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let mut settings = runner_settings(&execution, &risk);
+    settings.trader.fills = FillSource::Broker;
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &settings).unwrap();
+    let mut engine =
+        Engine::open(&dir.path().join("journal.db"), engine_settings("test"), vec![runner], Arc::new(Metrics::new()))
+            .unwrap();
+    assert_eq!(engine.accounts()["ma:2:4"].risk.halt_reason(), expected);
+    let again = engine.outbound_orders("BTCUSD").unwrap();
+    assert_eq!(again.iter().map(|o| &o.request.client_order_id).collect::<Vec<_>>(), [&order.request.client_order_id]);
+}
+
+#[test]
+fn exchange_balances_that_disagree_with_the_account_halt_as_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, _) = exchange_engine(dir.path());
+    let cash = engine.accounts()["ma:2:4"].portfolio.cash;
+    assert!(engine.reconcile_balances(0.0, cash).unwrap(), "flat with all its cash: agreed");
+    assert_eq!(engine.accounts()["ma:2:4"].risk.halt_reason(), None);
+    assert!(!engine.reconcile_balances(0.5, cash - 10.0).unwrap());
+    assert_eq!(
+        engine.accounts()["ma:2:4"].risk.halt_reason(),
+        Some(HaltReason::Reconciliation {
+            against: ReconciliationSource::ExchangeBalances,
+            position_diff: 0.5,
+            cash_diff: -10.0
+        })
+    );
+    assert_eq!(engine.journal().events().unwrap().last().map(|e| e.kind), Some(EventKind::Reconciliation));
 }

@@ -8,13 +8,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use rltrade_agent::compare::arms::{DEFAULT_BASELINES, arm_name, group_by_seed};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
+use rltrade_agent::compare::bootstrap::Interval;
 use rltrade_agent::compare::plot::write_equity_svg;
 use rltrade_agent::compare::report::{render, verdict};
-use rltrade_agent::compare::{ArmKind, CompareReport, CompareRequest, run_compare};
+use rltrade_agent::compare::{ArmKind, ArmMetrics, CompareReport, CompareRequest, run_compare};
 use rltrade_agent::run_dir::write_atomically;
 use rltrade_env::bar::{format_interval, format_time_ms};
+use rltrade_env::baselines::MaSpec;
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::CompareArgs;
@@ -106,22 +109,37 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One arm in `compare.json`: its metrics and the rest side by side in one object.
+#[derive(Serialize)]
+struct ArmJson<'a> {
+    #[serde(flatten)]
+    metrics: &'a ArmMetrics,
+    name: &'a str,
+    kind: ArmKind,
+    seeds: &'a [u64],
+    chosen: Option<MaSpec>,
+    sharpe_std: Option<f64>,
+    total_return_std: Option<f64>,
+    sharpe_ci95: Interval,
+    total_return_ci95: Interval,
+    runs: usize,
+}
+
 fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_path: &Path, plot_path: &Path) -> Value {
-    let arms: Vec<Value> = report
+    let arms: Vec<ArmJson<'_>> = report
         .arms
         .iter()
-        .map(|a| {
-            let mut m = a.metrics.clone();
-            m.insert("name".into(), json!(a.name));
-            m.insert("kind".into(), json!(a.kind));
-            m.insert("seeds".into(), json!(a.seeds));
-            m.insert("chosen".into(), json!(a.chosen));
-            m.insert("sharpe_std".into(), json!(a.sharpe_std));
-            m.insert("total_return_std".into(), json!(a.total_return_std));
-            m.insert("sharpe_ci95".into(), json!(a.sharpe_ci95));
-            m.insert("total_return_ci95".into(), json!(a.total_return_ci95));
-            m.insert("runs".into(), json!(a.runs.len()));
-            Value::Object(m)
+        .map(|a| ArmJson {
+            metrics: &a.metrics,
+            name: &a.name,
+            kind: a.kind,
+            seeds: &a.seeds,
+            chosen: a.chosen,
+            sharpe_std: a.sharpe_std,
+            total_return_std: a.total_return_std,
+            sharpe_ci95: a.sharpe_ci95,
+            total_return_ci95: a.total_return_ci95,
+            runs: a.runs.len(),
         })
         .collect();
     json!({
@@ -174,23 +192,23 @@ fn print_tables(report: &CompareReport) {
         "turnover",
     ]);
     for a in &report.arms {
-        let m = |k: &str| a.metrics.get(k).and_then(Value::as_f64);
+        let m = &a.metrics;
         let name = a.chosen.as_ref().map_or_else(|| a.name.clone(), |c| format!("{} ({c})", a.name));
         t.add_row(vec![
             name,
             if a.kind == ArmKind::Rl { a.seeds.len().to_string() } else { "–".into() },
-            format!("{:.2}", m("final_equity").unwrap_or(f64::NAN)),
+            format!("{:.2}", m.final_equity.unwrap_or(f64::NAN)),
             format!(
                 "{} [{}, {}]",
-                pct(m("total_return").unwrap_or(f64::NAN)),
+                pct(m.total_return.unwrap_or(f64::NAN)),
                 pct(a.total_return_ci95[0]),
                 pct(a.total_return_ci95[1])
             ),
-            format!("{} [{}, {}]", ratio(m("sharpe")), ratio(Some(a.sharpe_ci95[0])), ratio(Some(a.sharpe_ci95[1]))),
+            format!("{} [{}, {}]", ratio(m.sharpe), ratio(Some(a.sharpe_ci95[0])), ratio(Some(a.sharpe_ci95[1]))),
             ratio(a.sharpe_std),
-            pct(m("max_drawdown").unwrap_or(f64::NAN)),
-            format!("{:.1}", m("num_trades").unwrap_or(f64::NAN)),
-            format!("{:.2}", m("turnover").unwrap_or(f64::NAN)),
+            pct(m.max_drawdown.unwrap_or(f64::NAN)),
+            format!("{:.1}", m.num_trades.unwrap_or(f64::NAN)),
+            format!("{:.2}", m.turnover.unwrap_or(f64::NAN)),
         ]);
     }
     println!("{t}");

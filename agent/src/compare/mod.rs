@@ -14,14 +14,13 @@ pub mod report;
 use std::sync::Arc;
 
 use rltrade_env::TradingSetup;
-
 use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
-use rltrade_env::baselines::{BuyAndHold, MaCrossover};
+use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
+use rltrade_env::metrics::Metrics;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 pub use self::arms::ArmKind;
 use self::arms::{BaselineSpec, MA_AUTO_GRID, RlArmSpec};
@@ -58,10 +57,10 @@ pub struct ArmReport {
     pub kind: ArmKind,
     /// The seeds of an RL arm (empty for baselines).
     pub seeds: Vec<u64>,
-    /// For `ma:auto`: the pair chosen on the validation split (`ma:F:S`).
-    pub chosen: Option<String>,
-    /// The backtest metrics (for RL: the mean over seeds of every numeric field).
-    pub metrics: Map<String, Value>,
+    /// For `ma:auto`: the pair chosen on the validation split (serialized `ma:F:S`).
+    pub chosen: Option<MaSpec>,
+    /// The backtest metrics (for RL: the mean over seeds of each).
+    pub metrics: ArmMetrics,
     /// Standard deviation of Sharpe over seeds (ddof 1; `None` for one run).
     pub sharpe_std: Option<f64>,
     /// Standard deviation of total return over seeds (ddof 1; `None` for one run).
@@ -73,6 +72,82 @@ pub struct ArmReport {
     /// One backtest per seed (one for a baseline), at the main fee.
     #[serde(skip)]
     pub runs: Vec<BacktestResult>,
+}
+
+/// An arm's backtest metrics: the fields of [`rltrade_env::metrics::Metrics`] (same
+/// names, units and meaning), each the mean over the arm's runs (its seeds; one run for a
+/// baseline), so counts may be fractional. `None` (JSON `null`) where any run's value is
+/// undefined or not finite.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmMetrics {
+    /// Equity at the last close of the window, quote currency.
+    pub final_equity: Option<f64>,
+    /// `final_equity / initial_equity − 1`.
+    pub total_return: Option<f64>,
+    /// Compound annual growth.
+    pub cagr: Option<f64>,
+    /// Annualized volatility of per-bar returns.
+    pub volatility: Option<f64>,
+    /// Annualized Sharpe ratio (risk-free rate 0).
+    pub sharpe: Option<f64>,
+    /// Annualized Sortino ratio.
+    pub sortino: Option<f64>,
+    /// Maximum drawdown, a positive fraction.
+    pub max_drawdown: Option<f64>,
+    /// CAGR / max drawdown.
+    pub calmar: Option<f64>,
+    /// Closed round trips.
+    pub num_trades: Option<f64>,
+    /// Share of closed trades with PnL > 0 after fees.
+    pub win_rate: Option<f64>,
+    /// Fraction of bars that closed with a position.
+    pub exposure: Option<f64>,
+    /// Fill notional / mean equity.
+    pub turnover: Option<f64>,
+    /// Trading fees paid, quote currency.
+    pub fees_paid: Option<f64>,
+    /// Borrow fees paid on shorts, quote currency.
+    pub borrow_fees_paid: Option<f64>,
+    /// Number of fills.
+    pub num_fills: Option<f64>,
+    /// Closes in the window.
+    pub bars: Option<f64>,
+}
+
+impl ArmMetrics {
+    /// The mean over `runs` of each metric.
+    pub fn mean<'a>(runs: impl IntoIterator<Item = &'a Metrics>) -> Self {
+        let runs: Vec<&Metrics> = runs.into_iter().collect();
+        let mean = |f: &dyn Fn(&Metrics) -> Option<f64>| mean_defined(runs.iter().map(|m| f(m)));
+        Self {
+            final_equity: mean(&|m| Some(m.final_equity)),
+            total_return: mean(&|m| Some(m.total_return)),
+            cagr: mean(&|m| Some(m.cagr)),
+            volatility: mean(&|m| Some(m.volatility)),
+            sharpe: mean(&|m| m.sharpe),
+            sortino: mean(&|m| m.sortino),
+            max_drawdown: mean(&|m| Some(m.max_drawdown)),
+            calmar: mean(&|m| m.calmar),
+            num_trades: mean(&|m| Some(m.num_trades as f64)),
+            win_rate: mean(&|m| m.win_rate),
+            exposure: mean(&|m| Some(m.exposure)),
+            turnover: mean(&|m| Some(m.turnover)),
+            fees_paid: mean(&|m| Some(m.fees_paid)),
+            borrow_fees_paid: mean(&|m| Some(m.borrow_fees_paid)),
+            num_fills: mean(&|m| Some(m.num_fills as f64)),
+            bars: mean(&|m| Some(m.bars as f64)),
+        }
+    }
+}
+
+/// The mean of `values`; `None` when there are none, when any is `None` or not finite,
+/// or when the mean is not finite.
+fn mean_defined(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let values: Option<Vec<f64>> = values.map(|v| v.filter(|x| x.is_finite())).collect();
+    match values {
+        Some(v) if !v.is_empty() => Some(v.iter().sum::<f64>() / v.len() as f64).filter(|m| m.is_finite()),
+        _ => None,
+    }
 }
 
 /// The paired difference RL arm − baseline.
@@ -207,18 +282,17 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     };
 
     // ma:auto: the grid's best validation Sharpe at the main fee.
-    let mut baselines: Vec<(BaselineSpec, Option<String>)> = Vec::new();
+    let mut baselines: Vec<(BaselineSpec, Option<MaSpec>)> = Vec::new();
     for spec in &request.baselines {
         let chosen = match spec {
             BaselineSpec::MaAuto => {
-                let (fast, slow) = choose_ma(&setup_at(&base_data, &base_env, main_fee), request.risk.allow_short)?;
-                Some(format!("ma:{fast}:{slow}"))
+                Some(choose_ma(&setup_at(&base_data, &base_env, main_fee), request.risk.allow_short)?)
             }
             _ => None,
         };
         baselines.push((*spec, chosen));
     }
-    let make_baseline = |spec: &BaselineSpec, chosen: &Option<String>| -> Result<Box<dyn Policy>> {
+    let make_baseline = |spec: &BaselineSpec, chosen: &Option<MaSpec>| -> Result<Box<dyn Policy>> {
         let actions = &base_env.actions;
         Ok(match spec {
             BaselineSpec::BuyAndHold => Box::new(BuyAndHold::new(actions)?),
@@ -226,9 +300,8 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 Box::new(MaCrossover::new(*fast, *slow, actions, request.risk.allow_short)?)
             }
             BaselineSpec::MaAuto => {
-                let pair: BaselineSpec =
-                    chosen.as_deref().unwrap_or_default().parse().map_err(|m| config_err("ma:auto", m))?;
-                let BaselineSpec::Ma { fast, slow } = pair else { unreachable!("ma:auto chooses an MA pair") };
+                let MaSpec { fast, slow } =
+                    chosen.ok_or_else(|| config_err("ma:auto", "no MA pair was chosen".into()))?;
                 Box::new(MaCrossover::new(fast, slow, actions, request.risk.allow_short)?)
             }
         })
@@ -282,10 +355,10 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     let n_bars = returns.first().and_then(|a| a.first()).map_or(0, Vec::len);
 
     let mut arms = Vec::new();
-    let names: Vec<(String, ArmKind, Vec<u64>, Option<String>)> = rl
+    let names: Vec<(String, ArmKind, Vec<u64>, Option<MaSpec>)> = rl
         .iter()
         .map(|(name, models)| (name.clone(), ArmKind::Rl, models.iter().map(|m| m.seed).collect(), None))
-        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], chosen.clone())))
+        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], *chosen)))
         .collect();
     for (((name, kind, seeds, chosen), runs), d) in names.into_iter().zip(main).zip(&draws) {
         let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
@@ -295,7 +368,7 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
             kind,
             seeds,
             chosen,
-            metrics: mean_metrics(runs)?,
+            metrics: ArmMetrics::mean(runs.iter().map(|r| &r.metrics)),
             sharpe_std: sample_std(&sharpes),
             total_return_std: sample_std(&totals),
             sharpe_ci95: percentile_interval(&d.sharpe),
@@ -308,8 +381,8 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
         for (j, b) in arms.iter().enumerate().filter(|(_, b)| b.kind == ArmKind::Baseline) {
             let ds = differences(&draws[i].sharpe, &draws[j].sharpe);
             let dr = differences(&draws[i].total_return, &draws[j].total_return);
-            let sharpe = |arm: &ArmReport| arm.metrics.get("sharpe").and_then(Value::as_f64);
-            let total = |arm: &ArmReport| arm.metrics.get("total_return").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            let sharpe = |arm: &ArmReport| arm.metrics.sharpe;
+            let total = |arm: &ArmReport| arm.metrics.total_return.unwrap_or(f64::NAN);
             diffs.push(DifferenceReport {
                 arm: a.name.clone(),
                 baseline: b.name.clone(),
@@ -370,42 +443,17 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
 ///
 /// # Errors
 /// Backtest errors (too little history before the validation split).
-pub fn choose_ma(setup: &TradingSetup, allow_short: bool) -> Result<(usize, usize)> {
-    let mut best: Option<((usize, usize), f64)> = None;
+pub fn choose_ma(setup: &TradingSetup, allow_short: bool) -> Result<MaSpec> {
+    let mut best: Option<(MaSpec, f64)> = None;
     for &(fast, slow) in &MA_AUTO_GRID {
         let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;
         let window = evaluation_window(&setup.data, SplitName::Validation, &[(p.name(), p.warmup())])?;
         let sharpe = run_backtest(setup, window, &mut p)?.metrics.sharpe.unwrap_or(f64::NEG_INFINITY);
         if best.is_none_or(|(_, s)| sharpe > s) {
-            best = Some(((fast, slow), sharpe));
+            best = Some((MaSpec { fast, slow }, sharpe));
         }
     }
-    Ok(best.map_or((50, 200), |(pair, _)| pair))
-}
-
-/// Mean over runs of every numeric metric (a field that is `null` in any run is `null`).
-fn mean_metrics(runs: &[BacktestResult]) -> Result<Map<String, Value>> {
-    let objects: Vec<Map<String, Value>> = runs
-        .iter()
-        .map(|r| match serde_json::to_value(&r.metrics) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => {
-                Err(Error::Config { field: "metrics".into(), message: "metrics do not serialize to an object".into() })
-            }
-        })
-        .collect::<Result<_>>()?;
-    let mut out = Map::new();
-    if let Some(first) = objects.first() {
-        for key in first.keys() {
-            let values: Option<Vec<f64>> = objects.iter().map(|o| o.get(key).and_then(Value::as_f64)).collect();
-            let v = match values {
-                Some(v) if !v.is_empty() => serde_json::json!(v.iter().sum::<f64>() / v.len() as f64),
-                _ => Value::Null,
-            };
-            out.insert(key.clone(), v);
-        }
-    }
-    Ok(out)
+    Ok(best.map_or(MaSpec { fast: 50, slow: 200 }, |(pair, _)| pair))
 }
 
 fn sample_std(x: &[f64]) -> Option<f64> {
@@ -415,4 +463,68 @@ fn sample_std(x: &[f64]) -> Option<f64> {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     Some((x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    fn metrics(sharpe: Option<f64>, num_trades: usize, turnover: f64) -> Metrics {
+        Metrics {
+            final_equity: 10_500.0,
+            total_return: 0.05,
+            cagr: 0.2,
+            volatility: 0.4,
+            sharpe,
+            sortino: Some(1.5),
+            max_drawdown: 0.1,
+            calmar: Some(2.0),
+            num_trades,
+            win_rate: None,
+            exposure: 0.5,
+            turnover,
+            fees_paid: 12.5,
+            borrow_fees_paid: 0.0,
+            num_fills: 7,
+            bars: 100,
+        }
+    }
+
+    /// The JSON map of means the comparison used to build from each run's metrics JSON.
+    fn mean_of_json(runs: &[Metrics]) -> Value {
+        let objects: Vec<Map<String, Value>> = runs
+            .iter()
+            .map(|m| match serde_json::to_value(m).unwrap() {
+                Value::Object(o) => o,
+                other => panic!("{other}"),
+            })
+            .collect();
+        let mut out = Map::new();
+        for key in objects[0].keys() {
+            let values: Option<Vec<f64>> = objects.iter().map(|o| o.get(key).and_then(Value::as_f64)).collect();
+            let v = match values {
+                Some(v) if !v.is_empty() => serde_json::json!(v.iter().sum::<f64>() / v.len() as f64),
+                _ => Value::Null,
+            };
+            out.insert(key.clone(), v);
+        }
+        Value::Object(out)
+    }
+
+    #[test]
+    fn arm_metrics_are_the_mean_of_every_field_as_the_json_map_was() {
+        let cases = [
+            ("one run", vec![metrics(Some(0.7), 3, 1.25)]),
+            ("two seeds", vec![metrics(Some(0.7), 3, 1.25), metrics(Some(-0.2), 4, 2.5)]),
+            ("an undefined Sharpe", vec![metrics(Some(0.7), 3, 1.25), metrics(None, 4, 2.5)]),
+            ("a NaN", vec![metrics(Some(f64::NAN), 3, f64::NAN), metrics(Some(1.0), 4, 2.5)]),
+        ];
+        for (name, runs) in cases {
+            let typed = ArmMetrics::mean(&runs);
+            assert_eq!(serde_json::to_value(typed).unwrap(), mean_of_json(&runs), "{name}");
+        }
+        let two = ArmMetrics::mean(&[metrics(Some(0.75), 3, 1.25), metrics(Some(-0.25), 4, 2.5)]);
+        assert_eq!((two.num_trades, two.sharpe, two.win_rate), (Some(3.5), Some(0.25), None));
+    }
 }

@@ -39,14 +39,7 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
     if report.differences.is_empty() {
         md.push_str("No RL arm to compare.\n");
     }
-    let sharpe = |name: &str| {
-        report
-            .arms
-            .iter()
-            .find(|a| a.name == name)
-            .and_then(|a| a.metrics.get("sharpe"))
-            .and_then(serde_json::Value::as_f64)
-    };
+    let sharpe = |name: &str| report.arms.iter().find(|a| a.name == name).and_then(|a| a.metrics.sharpe);
     for rl in report.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
         let best = report
             .arms
@@ -126,28 +119,28 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
     md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | trades | turnover | exposure | fees |\n");
     md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for a in &report.arms {
-        let m = |k: &str| a.metrics.get(k).and_then(serde_json::Value::as_f64);
+        let m = &a.metrics;
         let name = a.chosen.as_ref().map_or_else(|| a.name.clone(), |c| format!("{} ({c})", a.name));
         let _ = writeln!(
             md,
             "| {name} | {} | {} | {} | {} ({} to {}) | {} ({} to {}) | {} | {} | {} | {} | {} | {} | {} | {} |",
             if a.kind == ArmKind::Rl { "rl" } else { "baseline" },
             if a.seeds.is_empty() { "–".into() } else { a.seeds.len().to_string() },
-            num(m("final_equity"), 2),
-            pct(m("total_return").unwrap_or(f64::NAN)),
+            num(m.final_equity, 2),
+            pct(m.total_return.unwrap_or(f64::NAN)),
             pct(a.total_return_ci95[0]),
             pct(a.total_return_ci95[1]),
-            num(m("sharpe"), 3),
+            num(m.sharpe, 3),
             num(Some(a.sharpe_ci95[0]), 3),
             num(Some(a.sharpe_ci95[1]), 3),
             num(a.sharpe_std, 3),
-            num(m("sortino"), 3),
-            pct(m("max_drawdown").unwrap_or(f64::NAN)),
-            num(m("calmar"), 3),
-            num(m("num_trades"), 1),
-            num(m("turnover"), 2),
-            pct(m("exposure").unwrap_or(f64::NAN)),
-            num(m("fees_paid"), 2),
+            num(m.sortino, 3),
+            pct(m.max_drawdown.unwrap_or(f64::NAN)),
+            num(m.calmar, 3),
+            num(m.num_trades, 1),
+            num(m.turnover, 2),
+            pct(m.exposure.unwrap_or(f64::NAN)),
+            num(m.fees_paid, 2),
         );
     }
     md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean.\n");

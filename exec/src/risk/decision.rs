@@ -23,6 +23,31 @@ pub enum HaltReason {
     },
     /// An operator halted trading.
     Manual,
+    /// A reconciliation found the account off its reference by more than the tolerance.
+    Reconciliation {
+        /// What the account was checked against.
+        against: ReconciliationSource,
+        /// The reference's position minus the account's, base units.
+        position_diff: f64,
+        /// The reference's cash minus the account's, quote currency.
+        cash_diff: f64,
+    },
+    /// An order was sent and what became of it stayed unknown (no answer, and the
+    /// broker's own query failed too): nothing trades until an operator resumes.
+    OrderUnknown {
+        /// The order's id (per account).
+        order_id: u64,
+    },
+}
+
+/// What a reconciliation checks an account against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconciliationSource {
+    /// The journal's fills, replayed through a fresh portfolio (paper trading).
+    JournalFills,
+    /// The exchange's balances (base and quote asset, free + locked).
+    ExchangeBalances,
 }
 
 /// Why a pre-trade check refused an order. Each variant carries the limit and the
@@ -140,3 +165,48 @@ pub struct RiskRefused<T> {
 
 /// The outcome of a pre-trade check.
 pub type RiskDecision<T> = Result<RiskApproved<T>, RiskRefused<T>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halt_reasons_keep_the_spellings_journals_hold() {
+        // the forms saved accounts have held since before Reconciliation and OrderUnknown
+        let old = [
+            (r#"{"kind":"daily_loss","limit":0.05,"loss":0.06}"#, HaltReason::DailyLoss { limit: 0.05, loss: 0.06 }),
+            (
+                r#"{"kind":"max_drawdown","limit":0.2,"drawdown":0.25}"#,
+                HaltReason::MaxDrawdown { limit: 0.2, drawdown: 0.25 },
+            ),
+            (r#"{"kind":"manual"}"#, HaltReason::Manual),
+        ];
+        for (text, reason) in old {
+            assert_eq!(serde_json::from_str::<HaltReason>(text).unwrap(), reason, "{text}");
+            assert_eq!(serde_json::to_string(&reason).unwrap(), text);
+        }
+        let new = [
+            (
+                r#"{"kind":"reconciliation","against":"journal_fills","position_diff":0.0,"cash_diff":-5.0}"#,
+                HaltReason::Reconciliation {
+                    against: ReconciliationSource::JournalFills,
+                    position_diff: 0.0,
+                    cash_diff: -5.0,
+                },
+            ),
+            (
+                r#"{"kind":"reconciliation","against":"exchange_balances","position_diff":1.5,"cash_diff":0.0}"#,
+                HaltReason::Reconciliation {
+                    against: ReconciliationSource::ExchangeBalances,
+                    position_diff: 1.5,
+                    cash_diff: 0.0,
+                },
+            ),
+            (r#"{"kind":"order_unknown","order_id":7}"#, HaltReason::OrderUnknown { order_id: 7 }),
+        ];
+        for (text, reason) in new {
+            assert_eq!(serde_json::to_string(&reason).unwrap(), text);
+            assert_eq!(serde_json::from_str::<HaltReason>(text).unwrap(), reason);
+        }
+    }
+}

@@ -7,7 +7,9 @@ mod config;
 mod decision;
 
 pub use config::RiskConfig;
-pub use decision::{ClipReason, HaltReason, RefusalReason, RiskApproved, RiskDecision, RiskRefused};
+pub use decision::{
+    ClipReason, HaltReason, ReconciliationSource, RefusalReason, RiskApproved, RiskDecision, RiskRefused,
+};
 
 use serde::{Deserialize, Serialize};
 

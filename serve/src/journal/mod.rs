@@ -7,10 +7,17 @@
 //! sees it. With [`SyncMode::Normal`] several bars may share a transaction (replay and
 //! paper); a crash loses only uncommitted bars, which a restart processes again from
 //! the feed, so the journal ends as if never interrupted.
+//!
+//! An order's `status` is an [`OrderStatus`] and an event's `kind` an [`EventKind`],
+//! each written and read through its one spelling.
 
+mod event_kind;
+mod order_status;
 mod read;
 
-pub use read::{EquityRow, FillRow, OrderRow};
+pub use event_kind::EventKind;
+pub use order_status::OrderStatus;
+pub use read::{EquityRow, EventRow, FillRow, OrderRow};
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +67,16 @@ pub enum BarPhase {
     Warmup,
     /// Traded: signals, orders, fills and marks belong to it.
     Traded,
+}
+
+/// Text in a journal column that is none of its type's spellings (a corrupt journal).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {of} `{text}`")]
+pub struct UnknownSpelling {
+    /// What the text should have named (`order status`, `event kind`).
+    pub of: &'static str,
+    /// The text found.
+    pub text: String,
 }
 
 /// The SQLite journal.
@@ -235,7 +252,7 @@ impl Journal {
     }
 
     /// Journals a decision: the liquidation and the signal's risk check, and every
-    /// approved order (status `pending`) under its client order id `client_id(order_id)`.
+    /// approved order ([`OrderStatus::Pending`]) under its client order id `client_id(order_id)`.
     ///
     /// # Errors
     /// SQLite errors.
@@ -305,7 +322,7 @@ impl Journal {
             .conn
             .prepare_cached(
                 "INSERT INTO orders (strategy, order_id, client_order_id, decided_bar_ms, purpose, target_exposure, \
-                 reference_price, status) VALUES (?1,?2,?3,?4,?5,?6,?7,'pending') \
+                 reference_price, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) \
                  ON CONFLICT (strategy, order_id) DO NOTHING",
             )
             .and_then(|mut s| {
@@ -316,14 +333,14 @@ impl Journal {
                     bar_ms,
                     purpose,
                     order.target_exposure,
-                    order.reference_price
+                    order.reference_price,
+                    OrderStatus::Pending
                 ])
             });
         self.sql("inserting an order", result).map(|_| ())
     }
 
-    /// Sets an order's status (`filled`, `no_fill`, `cancelled`, `rejected`, `replaced`)
-    /// with a reason.
+    /// Sets an order's status, with a reason.
     ///
     /// # Errors
     /// SQLite errors.
@@ -331,7 +348,7 @@ impl Journal {
         &mut self,
         strategy: &str,
         order_id: u64,
-        status: &str,
+        status: OrderStatus,
         reason: Option<&str>,
     ) -> Result<()> {
         let result = self
@@ -342,7 +359,8 @@ impl Journal {
     }
 
     /// Journals the outcome of a pending order at a bar's open: the fill (and the
-    /// order's status `filled`), or the order's status `no_fill` with the reason.
+    /// order's status [`OrderStatus::Filled`]), or the order's status
+    /// [`OrderStatus::NoFill`] with the reason.
     ///
     /// # Errors
     /// SQLite errors (a second fill of one order among them).
@@ -350,12 +368,12 @@ impl Journal {
         match outcome {
             FillOutcome::Filled { fill, .. } => self.insert_fill(strategy, fill),
             FillOutcome::NoFill(reason) => {
-                self.set_order_status(strategy, order_id, "no_fill", Some(&format!("{reason:?}")))
+                self.set_order_status(strategy, order_id, OrderStatus::NoFill, Some(&format!("{reason:?}")))
             }
         }
     }
 
-    /// Journals a fill and marks its order `filled`.
+    /// Journals a fill and marks its order [`OrderStatus::Filled`].
     ///
     /// # Errors
     /// SQLite errors (a second fill of one order among them).
@@ -383,7 +401,7 @@ impl Journal {
                 ])
             });
         self.sql("inserting a fill", result)?;
-        self.set_order_status(strategy, fill.order_id, "filled", None)
+        self.set_order_status(strategy, fill.order_id, OrderStatus::Filled, None)
     }
 
     /// Journals the equity mark of a traded bar.
@@ -438,8 +456,9 @@ impl Journal {
         self.sql("saving an account", result).map(|_| ())
     }
 
-    /// Logs an operator event (halt, kill switch, resume, reload, reconciliation),
-    /// committed at once when no transaction is open.
+    /// Logs an operator event of `kind` (trading state change, kill switch, resume,
+    /// reload, reconciliation, feed, restart, rejected or unknown order), committed at
+    /// once when no transaction is open.
     ///
     /// # Errors
     /// SQLite errors.
@@ -447,7 +466,7 @@ impl Journal {
         &mut self,
         bar_ms: Option<i64>,
         strategy: Option<&str>,
-        kind: &str,
+        kind: EventKind,
         message: &str,
     ) -> Result<()> {
         let wall =

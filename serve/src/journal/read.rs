@@ -6,7 +6,7 @@ use rltrade_env::Bar;
 use rltrade_exec::Account;
 use serde::Serialize;
 
-use super::{BarPhase, Journal};
+use super::{BarPhase, EventKind, Journal, OrderStatus};
 use crate::error::Result;
 use crate::signal::Signal;
 
@@ -30,8 +30,22 @@ pub struct OrderRow {
     pub order_id: u64,
     /// Client order id.
     pub client_order_id: String,
-    /// `pending`, `filled`, `no_fill`, `cancelled`, `rejected`.
-    pub status: String,
+    /// Where it stands.
+    pub status: OrderStatus,
+}
+
+/// An operator event as journaled (its wall-clock time is not read back).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventRow {
+    /// Open time of the last bar fed when it happened, ms since epoch UTC (`None`
+    /// before the first bar).
+    pub bar_ms: Option<i64>,
+    /// The strategy it is about (`None`: the whole daemon).
+    pub strategy: Option<String>,
+    /// What it is about.
+    pub kind: EventKind,
+    /// What happened, in words.
+    pub message: String,
 }
 
 /// A fill as journaled (the reference price is not read back).
@@ -177,7 +191,8 @@ impl Journal {
     /// Orders, by strategy and id.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite errors, or a status that is none of [`OrderStatus`]'s spellings (corrupt
+    /// journal).
     pub fn orders(&self) -> Result<Vec<OrderRow>> {
         self.rows(
             "reading orders",
@@ -192,6 +207,16 @@ impl Journal {
                 })
             },
         )
+    }
+
+    /// Operator events, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors, or a kind that is none of [`EventKind`]'s spellings (corrupt journal).
+    pub fn events(&self) -> Result<Vec<EventRow>> {
+        self.rows("reading events", "SELECT bar_ms, strategy, kind, message FROM events ORDER BY id", [], |row| {
+            Ok(EventRow { bar_ms: row.get(0)?, strategy: row.get(1)?, kind: row.get(2)?, message: row.get(3)? })
+        })
     }
 
     /// Fills, by strategy and order id.
@@ -231,5 +256,107 @@ impl Journal {
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)),
         )?;
         Ok(rows.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::SyncMode;
+
+    /// A journal written before statuses and kinds were typed: the tables as they were,
+    /// every status and kind as the daemon spelled them, in raw SQL.
+    fn old_journal(path: &std::path::Path, statuses: &[&str]) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+             INSERT INTO meta (key, value) VALUES ('format', '1');
+             CREATE TABLE orders (
+                 strategy TEXT NOT NULL, order_id INTEGER NOT NULL, client_order_id TEXT NOT NULL UNIQUE,
+                 decided_bar_ms INTEGER NOT NULL, purpose TEXT NOT NULL, target_exposure REAL NOT NULL,
+                 reference_price REAL NOT NULL, status TEXT NOT NULL, status_reason TEXT, PRIMARY KEY (strategy, order_id)
+             ) STRICT;
+             CREATE TABLE events (
+                 id INTEGER PRIMARY KEY, bar_ms INTEGER, strategy TEXT, kind TEXT NOT NULL, message TEXT NOT NULL,
+                 at_wall_ms INTEGER NOT NULL
+             ) STRICT;",
+        )
+        .unwrap();
+        for (i, status) in statuses.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO orders VALUES ('ma:2:4', ?1, ?2, 0, 'signal', 1.0, 100.0, ?3, NULL)",
+                rusqlite::params![i as i64, format!("x-0-{i}"), status],
+            )
+            .unwrap();
+        }
+        for (i, kind) in [
+            "restart",
+            "reconciliation",
+            "trading_state",
+            "kill",
+            "resume",
+            "feed",
+            "reload",
+            "order_rejected",
+            "order_unknown",
+        ]
+        .iter()
+        .enumerate()
+        {
+            conn.execute(
+                "INSERT INTO events (bar_ms, strategy, kind, message, at_wall_ms) VALUES (?1, 'ma:2:4', ?2, 'm', 0)",
+                rusqlite::params![i as i64, kind],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_journal_written_with_the_old_strings_reads_back_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        old_journal(&path, &["pending", "open", "filled", "no_fill", "cancelled", "rejected", "unknown"]);
+        let journal = Journal::open(&path, SyncMode::Normal).unwrap();
+        let statuses: Vec<OrderStatus> = journal.orders().unwrap().into_iter().map(|o| o.status).collect();
+        assert_eq!(statuses, OrderStatus::ALL);
+        let events = journal.events().unwrap();
+        assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), EventKind::ALL);
+        assert_eq!(
+            events[1],
+            EventRow {
+                bar_ms: Some(1),
+                strategy: Some("ma:2:4".into()),
+                kind: EventKind::Reconciliation,
+                message: "m".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_status_of_no_known_spelling_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.db");
+        old_journal(&path, &["filled", "canceled"]);
+        let journal = Journal::open(&path, SyncMode::Normal).unwrap();
+        let err = journal.orders().unwrap_err().to_string();
+        assert!(err.contains("reading orders") && err.contains("unknown order status `canceled`"), "{err}");
+    }
+
+    #[test]
+    fn typed_statuses_and_kinds_are_written_in_their_one_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let mut journal = Journal::open(&path, SyncMode::Normal).unwrap();
+        journal
+            .conn
+            .execute("INSERT INTO orders VALUES ('s', 1, 'c-1', 0, 'signal', 1.0, 100.0, 'pending', NULL)", [])
+            .unwrap();
+        journal.set_order_status("s", 1, OrderStatus::NoFill, Some("zero quantity")).unwrap();
+        journal.insert_event(None, Some("s"), EventKind::OrderUnknown, "timeout").unwrap();
+        let (status, kind): (String, String) = journal
+            .conn
+            .query_row("SELECT status, (SELECT kind FROM events) FROM orders", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((status.as_str(), kind.as_str()), ("no_fill", "order_unknown"));
     }
 }

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS risk_decisions (
     outcome TEXT NOT NULL, approved REAL, reason TEXT, PRIMARY KEY (strategy, order_id)
 ) STRICT, WITHOUT ROWID;
 -- Approved orders; journaled in the transaction of the bar they were decided at, before any broker sees them.
+-- status (OrderStatus): pending, then filled | no_fill | cancelled | rejected; an exchange broker may set open
+-- (accepted, not filled) or unknown (fate unknown: the strategy halts, a restart re-sends). status_reason says why.
 CREATE TABLE IF NOT EXISTS orders (
     strategy TEXT NOT NULL, order_id INTEGER NOT NULL, client_order_id TEXT NOT NULL UNIQUE,
     decided_bar_ms INTEGER NOT NULL, purpose TEXT NOT NULL, target_exposure REAL NOT NULL,
@@ -35,7 +37,8 @@ CREATE TABLE IF NOT EXISTS equity (
 -- Positions: each strategy's whole account (portfolio, risk state and halts, kill switch, pending order)
 -- as of the last committed bar, in CBOR (exact f64): what a restart restores.
 CREATE TABLE IF NOT EXISTS accounts (strategy TEXT PRIMARY KEY, bar_ms INTEGER NOT NULL, account BLOB NOT NULL) STRICT;
--- Halts, kill switch, resume, reloads, reconciliation: the operator's log.
+-- The operator's log. kind (EventKind): restart | reconciliation | trading_state | kill | resume | feed | reload |
+-- order_rejected | order_unknown.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, bar_ms INTEGER, strategy TEXT, kind TEXT NOT NULL, message TEXT NOT NULL,
     at_wall_ms INTEGER NOT NULL

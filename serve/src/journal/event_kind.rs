@@ -1,0 +1,112 @@
+//! [`EventKind`]: what an operator event is about, as the `events.kind` column spells it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use serde::{Deserialize, Serialize};
+
+use super::UnknownSpelling;
+
+/// The kind of a journaled operator event (`events.kind`). The spellings are those
+/// journals have always held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The daemon restarted and restored its state from the journal (`restart`).
+    Restart,
+    /// A reconciliation found the account off the journal's fills or the exchange's
+    /// balances and halted the strategy (`reconciliation`).
+    Reconciliation,
+    /// A strategy's trading state changed: ACTIVE, REDUCING, HALTED (`trading_state`;
+    /// the message gives both states and the halt reason).
+    TradingState,
+    /// The operator engaged the kill switch (`kill`).
+    Kill,
+    /// The operator resumed trading (`resume`).
+    Resume,
+    /// The feed went stale or fresh again (`feed`).
+    Feed,
+    /// The operator reloaded a strategy's model (`reload`).
+    Reload,
+    /// The exchange rejected an order (`order_rejected`).
+    OrderRejected,
+    /// An order's fate is unknown; the strategy is halted (`order_unknown`).
+    OrderUnknown,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Restart,
+        EventKind::Reconciliation,
+        EventKind::TradingState,
+        EventKind::Kill,
+        EventKind::Resume,
+        EventKind::Feed,
+        EventKind::Reload,
+        EventKind::OrderRejected,
+        EventKind::OrderUnknown,
+    ];
+
+    /// The journal's spelling (`restart`, `reconciliation`, `trading_state`, `kill`,
+    /// `resume`, `feed`, `reload`, `order_rejected`, `order_unknown`), the same as its
+    /// serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Restart => "restart",
+            EventKind::Reconciliation => "reconciliation",
+            EventKind::TradingState => "trading_state",
+            EventKind::Kill => "kill",
+            EventKind::Resume => "resume",
+            EventKind::Feed => "feed",
+            EventKind::Reload => "reload",
+            EventKind::OrderRejected => "order_rejected",
+            EventKind::OrderUnknown => "order_unknown",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = UnknownSpelling;
+
+    fn from_str(text: &str) -> Result<Self, UnknownSpelling> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| UnknownSpelling { of: "event kind", text: text.to_string() })
+    }
+}
+
+impl ToSql for EventKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for EventKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip_through_str_and_serde() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert!("halt".parse::<EventKind>().unwrap_err().to_string().contains("unknown event kind `halt`"));
+    }
+}
