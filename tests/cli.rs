@@ -171,6 +171,16 @@ fn config_show_resolves_defaults_and_rejects_unknown_keys() {
     let out_of_range = dir.write("range.toml", "[risk]\nmax_drawdown = 2.0\n");
     let (_, stderr) = expect_code(dir.path(), &["config", "show", "--config", out_of_range.to_str().unwrap()], 1);
     assert!(stderr.contains("risk.max_drawdown"), "{stderr}");
+    for (text, key) in [
+        ("[env]\ndecision_interval = 0\n", "env.decision_interval"),
+        ("[env]\nswitch_margin = 1.0\n", "env.switch_margin"),
+        ("[env.reward]\nturnover_penalty = -0.5\n", "env.reward.turnover_penalty"),
+        ("[env.reward]\nkind = \"vol_scaled\"\n", "env.reward.target_vol"),
+    ] {
+        let config = dir.write("decisions.toml", text);
+        let (_, stderr) = expect_code(dir.path(), &["config", "show", "--config", config.to_str().unwrap()], 1);
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
 }
 
 #[test]

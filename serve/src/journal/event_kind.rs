@@ -1,12 +1,8 @@
 //! [`EventKind`]: what an operator event is about, as the `events.kind` column spells it.
 
-use std::fmt;
-use std::str::FromStr;
-
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};
 
-use super::UnknownSpelling;
+use super::spelling::journal_spelling;
 
 /// The kind of a journaled operator event (`events.kind`). The spellings are those
 /// journals have always held.
@@ -67,34 +63,7 @@ impl EventKind {
     }
 }
 
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = UnknownSpelling;
-
-    fn from_str(text: &str) -> Result<Self, UnknownSpelling> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == text)
-            .ok_or_else(|| UnknownSpelling { of: "event kind", text: text.to_string() })
-    }
-}
-
-impl ToSql for EventKind {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for EventKind {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
-}
+journal_spelling!(EventKind, "event kind");
 
 #[cfg(test)]
 mod tests {

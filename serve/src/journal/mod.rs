@@ -14,6 +14,7 @@
 mod event_kind;
 mod order_status;
 mod read;
+mod spelling;
 
 pub use event_kind::EventKind;
 pub use order_status::OrderStatus;

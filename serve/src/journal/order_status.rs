@@ -1,12 +1,8 @@
 //! [`OrderStatus`]: where a journaled order stands, as the `orders.status` column spells it.
 
-use std::fmt;
-use std::str::FromStr;
-
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};
 
-use super::UnknownSpelling;
+use super::spelling::journal_spelling;
 
 /// The status of a journaled order (`orders.status`). Every order starts `pending` and
 /// ends `filled`, `no_fill`, `cancelled` or `rejected`; an exchange broker may leave it
@@ -60,34 +56,7 @@ impl OrderStatus {
     }
 }
 
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OrderStatus {
-    type Err = UnknownSpelling;
-
-    fn from_str(text: &str) -> Result<Self, UnknownSpelling> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| UnknownSpelling { of: "order status", text: text.to_string() })
-    }
-}
-
-impl ToSql for OrderStatus {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for OrderStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
-}
+journal_spelling!(OrderStatus, "order status");
 
 #[cfg(test)]
 mod tests {
