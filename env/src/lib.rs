@@ -26,6 +26,7 @@ pub mod observation;
 pub mod policy;
 pub mod quality;
 pub mod reward;
+pub mod selection_stats;
 pub mod setup;
 pub mod split;
 mod step_pool;
