@@ -8,7 +8,9 @@
 //! (the [`baselines`], the PPO and ONNX policies) runs through
 //! [`backtest::run_backtest`] over one [`backtest::EvaluationWindow`], a loop over the
 //! same [`Trader`] the serving daemon drives bar by bar. Data, environment, execution
-//! and risk settings travel together as one [`TradingSetup`].
+//! and risk settings travel together as one [`TradingSetup`]. A configuration chosen
+//! among many trials is judged by [`selection_stats`]: its Deflated Sharpe Ratio and the
+//! Probability of Backtest Overfitting of the choice.
 #![deny(missing_docs)]
 
 pub mod backtest;
@@ -26,6 +28,7 @@ pub mod observation;
 pub mod policy;
 pub mod quality;
 pub mod reward;
+pub mod selection_stats;
 pub mod setup;
 pub mod split;
 mod step_pool;
