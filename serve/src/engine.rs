@@ -234,18 +234,21 @@ impl Engine {
                     position_diff: quantity - account.portfolio.quantity,
                     cash_diff: cash - account.portfolio.cash,
                 };
-                tracing::error!(strategy = %name, "reconciliation: {message}");
-                self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(reason);
-                self.journal.insert_event(
-                    self.last_bar.map(|b| b.time_ms),
-                    Some(&name),
-                    EventKind::Reconciliation,
-                    &message,
-                )?;
+                self.halt_on_mismatch(i, reason, &message)?;
             }
         }
         Ok(())
+    }
+
+    /// Halts strategy `i` for a reconciliation mismatch: logs `message`, counts
+    /// `rltrade_reconciliation_mismatches_total`, records `reason` in its risk state and
+    /// journals the event (inside the caller's transaction).
+    fn halt_on_mismatch(&mut self, i: usize, reason: rltrade_exec::HaltReason, message: &str) -> Result<()> {
+        let name = self.runners[i].name().to_string();
+        tracing::error!(strategy = %name, "reconciliation: {message}");
+        self.handles[i].reconciliation_mismatches.inc();
+        self.runners[i].account.risk.halt(reason);
+        self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(&name), EventKind::Reconciliation, message)
     }
 
     /// The journal.
@@ -741,7 +744,6 @@ impl Engine {
         let tolerance = self.settings.lot_step.max(1e-8);
         let mut agreed = true;
         for i in 0..self.runners.len() {
-            let name = self.runners[i].name().to_string();
             let portfolio = self.runners[i].account.portfolio;
             let (dq, dc) = ((portfolio.quantity - base).abs(), (portfolio.cash - quote).abs());
             if dq > tolerance || dc > 0.01 {
@@ -750,20 +752,13 @@ impl Engine {
                     "exchange balances {base} base / {quote:.2} quote, the journal's account {} / {:.2}: halted",
                     portfolio.quantity, portfolio.cash
                 );
-                tracing::error!(strategy = %name, "reconciliation: {message}");
-                self.handles[i].reconciliation_mismatches.inc();
-                self.runners[i].account.risk.halt(rltrade_exec::HaltReason::Reconciliation {
+                let reason = rltrade_exec::HaltReason::Reconciliation {
                     against: rltrade_exec::ReconciliationSource::ExchangeBalances,
                     position_diff: base - portfolio.quantity,
                     cash_diff: quote - portfolio.cash,
-                });
+                };
                 self.journal.begin()?;
-                self.journal.insert_event(
-                    self.last_bar.map(|b| b.time_ms),
-                    Some(&name),
-                    EventKind::Reconciliation,
-                    &message,
-                )?;
+                self.halt_on_mismatch(i, reason, &message)?;
                 self.save_accounts_and_commit()?;
             }
         }
