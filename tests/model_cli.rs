@@ -112,6 +112,13 @@ fn a_trained_run_exports_backtests_and_compares() {
     assert_eq!(rl["kind"], "rl");
     assert_eq!(rl["seeds"], serde_json::json!([3, 4]));
     assert!(rl["sharpe_std"].is_number(), "{rl}");
+    // one RL arm: one configuration, so its Deflated Sharpe Ratio is its PSR
+    let deflated = &rl["deflated_sharpe"];
+    assert_eq!(deflated["n_trials"], 1, "{rl}");
+    let psr = deflated["psr"].as_f64().expect("a PSR for a trading arm");
+    assert!((0.0..=1.0).contains(&psr) && deflated["dsr"].as_f64() == Some(psr), "{deflated}");
+    assert_eq!(deflated["n_returns"].as_f64(), rl["bars"].as_f64(), "{deflated}");
+    assert!(arms[1]["deflated_sharpe"].is_null(), "baselines have none");
     for arm in arms {
         for key in ["sharpe_ci95", "total_return_ci95"] {
             let ci = arm[key].as_array().unwrap();

@@ -15,6 +15,7 @@ use rltrade_agent::compare::{ArmKind, ArmMetrics, CompareReport, CompareRequest,
 use rltrade_agent::run_dir::write_atomically;
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::MaSpec;
+use rltrade_env::selection_stats::sharpe::DeflatedSharpe;
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 use serde::Serialize;
@@ -122,6 +123,7 @@ struct ArmJson<'a> {
     total_return_std: Option<f64>,
     sharpe_ci95: Interval,
     total_return_ci95: Interval,
+    deflated_sharpe: Option<&'a DeflatedSharpe>,
     runs: usize,
 }
 
@@ -139,6 +141,7 @@ fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_p
             total_return_std: a.total_return_std,
             sharpe_ci95: a.sharpe_ci95,
             total_return_ci95: a.total_return_ci95,
+            deflated_sharpe: a.deflated_sharpe.as_ref(),
             runs: a.runs.len(),
         })
         .collect();

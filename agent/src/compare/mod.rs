@@ -17,6 +17,9 @@ use rltrade_env::TradingSetup;
 use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
 use rltrade_env::metrics::Metrics;
+use rltrade_env::selection_stats::sharpe::{
+    DeflatedSharpe, deflated_sharpe_ratio, sharpe_per_bar, trials_sharpe_variance,
+};
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
 use rltrade_policy::{OnnxModel, OnnxPolicy};
@@ -69,6 +72,13 @@ pub struct ArmReport {
     pub sharpe_ci95: Interval,
     /// 95% bootstrap interval of total return (a fraction; of the seed mean for RL).
     pub total_return_ci95: Interval,
+    /// For an RL arm: the Probabilistic and Deflated Sharpe Ratios of its mean-over-seeds
+    /// equity's per-bar simple returns, with their inputs
+    /// ([`rltrade_env::selection_stats::sharpe::deflated_sharpe_ratio`]). The number of
+    /// trials N is the number of RL arms (configurations) in this comparison and the
+    /// variance that of their per-bar Sharpe ratios on this window; with one arm, DSR =
+    /// PSR. Trials tried elsewhere are not counted yet. `None` for baselines.
+    pub deflated_sharpe: Option<DeflatedSharpe>,
     /// One backtest per seed (one for a baseline), at the main fee.
     #[serde(skip)]
     pub runs: Vec<BacktestResult>,
@@ -354,13 +364,14 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
     let draws = paired_draws(&returns, periods, &request.bootstrap);
     let n_bars = returns.first().and_then(|a| a.first()).map_or(0, Vec::len);
 
+    let deflated = deflated_sharpes(main, rl.len(), initial);
     let mut arms = Vec::new();
     let names: Vec<(String, ArmKind, Vec<u64>, Option<MaSpec>)> = rl
         .iter()
         .map(|(name, models)| (name.clone(), ArmKind::Rl, models.iter().map(|m| m.seed).collect(), None))
         .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], *chosen)))
         .collect();
-    for (((name, kind, seeds, chosen), runs), d) in names.into_iter().zip(main).zip(&draws) {
+    for (i, (((name, kind, seeds, chosen), runs), d)) in names.into_iter().zip(main).zip(&draws).enumerate() {
         let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
         let totals: Vec<f64> = runs.iter().map(|r| r.metrics.total_return).collect();
         arms.push(ArmReport {
@@ -373,6 +384,7 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
             total_return_std: sample_std(&totals),
             sharpe_ci95: percentile_interval(&d.sharpe),
             total_return_ci95: percentile_interval(&d.total_return),
+            deflated_sharpe: deflated.get(i).cloned().flatten(),
             runs: runs.clone(),
         });
     }
@@ -436,6 +448,26 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
         bootstrap_mean_block_len: bootstrap::mean_block_len(&request.bootstrap, n_bars),
         bootstrap_seed: request.bootstrap.seed,
     })
+}
+
+/// The [`DeflatedSharpe`] of each of the first `n_rl` arms of `main` (the RL arms, each
+/// a list of seed runs): the per-bar simple returns of the mean-over-seeds equity curve,
+/// N = `n_rl` trials, and the sample variance of the arms' per-bar Sharpe ratios (0 for
+/// one arm, where DSR = PSR). `None` where the statistics are undefined.
+fn deflated_sharpes(main: &[Vec<BacktestResult>], n_rl: usize, initial: f64) -> Vec<Option<DeflatedSharpe>> {
+    let returns: Vec<Vec<f64>> = main[..n_rl]
+        .iter()
+        .map(|runs| {
+            let n_bars = runs.first().map_or(0, |r| r.equity_curve.len());
+            let mean: Vec<f64> = (0..n_bars)
+                .map(|t| runs.iter().map(|r| r.equity_curve[t].equity).sum::<f64>() / runs.len() as f64)
+                .collect();
+            returns_from_equity(initial, &mean)
+        })
+        .collect();
+    let sharpes: Vec<f64> = returns.iter().filter_map(|r| sharpe_per_bar(r)).collect();
+    let variance = if n_rl > 1 { trials_sharpe_variance(&sharpes).unwrap_or(0.0) } else { 0.0 };
+    returns.iter().map(|r| deflated_sharpe_ratio(r, n_rl.max(1), variance).ok()).collect()
 }
 
 /// The MA pair of [`MA_AUTO_GRID`] with the highest Sharpe on the validation split

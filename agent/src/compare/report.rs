@@ -61,6 +61,23 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
             );
         }
     }
+    for rl in report.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
+        if let Some(d) = &rl.deflated_sharpe {
+            let _ = writeln!(
+                md,
+                "**{}**: Probabilistic Sharpe Ratio against 0 {} (per-bar Sharpe {}, skewness {}, kurtosis {}, {} bars); Deflated Sharpe Ratio {} for {} configuration(s) in this comparison (expected maximum per-bar Sharpe of as many unskilled trials {}). A DSR of at least 0.95 is the usual bar; trials tried before this comparison are not counted.\n",
+                rl.name,
+                num(d.psr, 3),
+                num(d.sharpe_per_bar, 4),
+                num(d.skewness, 2),
+                num(d.kurtosis, 2),
+                d.n_returns,
+                num(d.dsr, 3),
+                d.n_trials,
+                num(Some(d.expected_max_sharpe), 4),
+            );
+        }
+    }
     for d in &report.differences {
         let _ = writeln!(
             md,
