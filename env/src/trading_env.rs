@@ -476,16 +476,6 @@ impl TradingEnv {
         self.advance(Some(target), obs)
     }
 
-    /// Advances to the next decision bar without a decision (no order): what the
-    /// backtest does at bars where a policy cannot decide yet. Otherwise as
-    /// [`Self::step_into`].
-    ///
-    /// # Errors
-    /// Only [`Error::Exec`] for a corrupt price, which validated data never has.
-    pub fn hold_into(&mut self, obs: &mut [f32]) -> Result<StepOutcome> {
-        self.advance(None, obs)
-    }
-
     #[inline]
     fn advance(&mut self, target: Option<f64>, obs: &mut [f32]) -> Result<StepOutcome> {
         let mut info = StepInfo::default();
