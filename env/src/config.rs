@@ -191,6 +191,24 @@ impl EnvConfig {
     }
 }
 
+/// Checks that `actions` (target exposures) hold no short target unless
+/// `allow_short` (`risk.allow_short`). The one rule the training env and every
+/// [`crate::Trader`] apply.
+///
+/// # Errors
+/// [`Error::Config`] naming `risk.allow_short` and the actions.
+pub fn check_short_targets(actions: &[f64], allow_short: bool) -> Result<()> {
+    if actions.iter().any(|&a| a < 0.0) && !allow_short {
+        return Err(Error::Config {
+            field: "risk.allow_short".into(),
+            message: format!(
+                "the actions {actions:?} hold short targets but `risk.allow_short` is false: set it to true or drop negative actions"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// How the bars are split into train / validation / test, in time order.
 ///
 /// With dates unset, fractions of the bars; with `train_end` and `validation_end` set

@@ -22,6 +22,7 @@ use std::time::Instant;
 use rltrade_exec::{Account, BarStep, Decision, ExecutionConfig, FillSimulator, FillSource, Mark, RiskConfig};
 
 use crate::bar::Bar;
+use crate::config::check_short_targets;
 use crate::decision::DecisionSchedule;
 use crate::error::{Error, Result};
 use crate::observation::ObservationBuilder;
@@ -102,12 +103,7 @@ impl<P: Policy> Trader<P> {
         actions: Vec<f64>,
         settings: &TraderSettings,
     ) -> Result<Self> {
-        if actions.iter().any(|&a| a < 0.0) && !settings.risk.allow_short {
-            return Err(Error::Config {
-                field: "risk.allow_short".into(),
-                message: format!("{} trades short targets {actions:?}: set risk.allow_short = true", policy.name()),
-            });
-        }
+        check_short_targets(&actions, settings.risk.allow_short)?;
         if policy.warmup() == Warmup::Observation && observation.is_none() {
             return Err(Error::Config {
                 field: "observation".into(),

@@ -17,7 +17,7 @@ use rltrade_exec::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EnvConfig, RewardKind};
+use crate::config::{EnvConfig, RewardKind, check_short_targets};
 use crate::decision::DecisionSchedule;
 use crate::error::{Error, Result};
 use crate::market::MarketData;
@@ -155,15 +155,7 @@ impl TradingEnv {
                 ),
             });
         }
-        if config.actions.iter().any(|&a| a < 0.0) && !risk.allow_short {
-            return Err(Error::Config {
-                field: "env.actions".into(),
-                message: format!(
-                    "{:?} holds short targets but `risk.allow_short` is false: set it to true or drop negative actions",
-                    config.actions
-                ),
-            });
-        }
+        check_short_targets(&config.actions, risk.allow_short)?;
         let simulator = FillSimulator::new(&execution)?;
         let account = Account::new(execution.initial_cash, risk.clone(), false)?;
         let range = data.splits.range(split);
