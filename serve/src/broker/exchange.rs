@@ -322,8 +322,10 @@ impl ExchangeBroker {
         if let Some(found) = self.query_api(client_order_id).await? {
             return Ok(Some(found));
         }
-        let ready_at = sent_at.saturating_add(i64::try_from(self.config.recv_window_ms).unwrap_or(i64::MAX));
-        let wait_ms = ready_at.saturating_sub((self.clock)());
+        // the exchange still accepts a request at timestamp + recvWindow itself, and the
+        // ms clock truncates: wait until strictly past that instant
+        let expires_at = sent_at.saturating_add(i64::try_from(self.config.recv_window_ms).unwrap_or(i64::MAX));
+        let wait_ms = expires_at.saturating_add(1).saturating_sub((self.clock)());
         if wait_ms <= 0 {
             return Ok(None);
         }
