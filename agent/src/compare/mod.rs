@@ -236,6 +236,8 @@ pub struct CompareReport {
     pub bootstrap_mean_block_len: f64,
     /// Bootstrap seed.
     pub bootstrap_seed: u64,
+    /// The trials the Deflated Sharpe Ratios count (`None`: the RL arms of this comparison).
+    pub trials: Option<TrialCount>,
 }
 
 struct RlModel {
@@ -245,12 +247,74 @@ struct RlModel {
     env: EnvConfig,
 }
 
-/// Runs the comparison.
+/// Who an arm is: its name, kind, seeds (RL) and tuned pair (`ma:auto`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmIdentity {
+    /// `buy-and-hold`, `ma:50:200`, `ma:auto`, or the RL arm's run name.
+    pub name: String,
+    /// RL or baseline.
+    pub kind: ArmKind,
+    /// The seeds of an RL arm, in the order of its runs (empty for baselines).
+    pub seeds: Vec<u64>,
+    /// For `ma:auto`: the pair chosen on the validation split.
+    pub chosen: Option<MaSpec>,
+}
+
+/// Every arm's backtests at every fee level over one evaluation period: one window
+/// ([`run_backtests`]) or test windows joined in time (walk-forward). RL arms come first.
+#[derive(Clone, Debug)]
+pub struct ArmBacktests {
+    /// The arms, RL first, in the order of `runs[fee]`.
+    pub arms: Vec<ArmIdentity>,
+    /// Fee levels, bps of fill notional; the first is the main fee.
+    pub fees_bps: Vec<f64>,
+    /// Backtests `[fee][arm][run]`: one run per seed for RL, one for a baseline; every
+    /// run's equity curve has the same bars.
+    pub runs: Vec<Vec<Vec<BacktestResult>>>,
+    /// The evaluation window (of a stitched period: the first window's split, its start
+    /// and the last window's end).
+    pub window: EvaluationWindow,
+    /// Symbol.
+    pub symbol: String,
+    /// Bar interval, ms.
+    pub interval_ms: i64,
+    /// The data file's SHA-256.
+    pub data_sha256: String,
+    /// Starting cash, quote currency.
+    pub initial_cash: f64,
+    /// Slippage, bps.
+    pub slippage_bps: f64,
+}
+
+/// The trials behind a selection, for the Deflated Sharpe Ratio: N and the variance of
+/// their per-bar Sharpe ratios on the evaluation window.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrialCount {
+    /// N: distinct configurations tried (at least 1).
+    pub n_trials: usize,
+    /// Trained runs behind them (seeds, folds).
+    pub n_runs: usize,
+    /// Sample variance (ddof 1) of the configurations' per-bar Sharpe ratios on the
+    /// evaluation window; 0 for one configuration.
+    pub sharpe_variance: f64,
+}
+
+/// Runs the comparison: [`run_backtests`], then [`analyze`] with N = the number of RL
+/// arms (no ledger).
+///
+/// # Errors
+/// See [`run_backtests`].
+pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
+    let backtests = run_backtests(request)?;
+    Ok(analyze(&backtests, &request.bootstrap, None))
+}
+
+/// Backtests every arm of `request` at every fee level on one window.
 ///
 /// # Errors
 /// No RL arm or fee, models that do not fit the data or each other (splits, action
 /// lists), missing ONNX Runtime, backtest errors, an inference error in a run.
-pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
+pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     let config_err = |field: &str, message: String| Error::Config { field: field.into(), message };
     let Some(&main_fee) = request.fees_bps.first() else {
         return Err(config_err("--fee-bps", "give at least one fee level".into()));
@@ -349,9 +413,48 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
         per_fee.push(arms_at_fee);
     }
 
+    let arms = rl
+        .iter()
+        .map(|(name, models)| ArmIdentity {
+            name: name.clone(),
+            kind: ArmKind::Rl,
+            seeds: models.iter().map(|m| m.seed).collect(),
+            chosen: None,
+        })
+        .chain(baselines.iter().map(|(spec, chosen)| ArmIdentity {
+            name: spec.to_string(),
+            kind: ArmKind::Baseline,
+            seeds: vec![],
+            chosen: *chosen,
+        }))
+        .collect();
+    Ok(ArmBacktests {
+        arms,
+        fees_bps: request.fees_bps.clone(),
+        runs: per_fee,
+        window,
+        symbol: request.series.symbol.clone(),
+        interval_ms: request.series.interval_ms,
+        data_sha256: request.series.sha256.clone(),
+        initial_cash: request.execution.initial_cash,
+        slippage_bps: request.execution.slippage_bps,
+    })
+}
+
+/// The comparison's statistics from its backtests: per-arm metrics (means over seeds),
+/// paired stationary block-bootstrap intervals, RL − baseline differences, the fee table
+/// and, for every RL arm, PSR and DSR with N and V from `trials` (`None`: N = the number
+/// of RL arms, V their Sharpe variance on this window).
+pub fn analyze(
+    backtests: &ArmBacktests,
+    bootstrap_config: &BootstrapConfig,
+    trials: Option<&TrialCount>,
+) -> CompareReport {
+    let per_fee = &backtests.runs;
+    let main_fee = backtests.fees_bps[0];
     // Bootstrap at the main fee, paired across arms.
     let main = &per_fee[0];
-    let initial = request.execution.initial_cash;
+    let initial = backtests.initial_cash;
     let returns: Vec<Vec<Vec<f64>>> = main
         .iter()
         .map(|runs| {
@@ -360,18 +463,15 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 .collect()
         })
         .collect();
-    let periods = request.series.periods_per_year();
-    let draws = paired_draws(&returns, periods, &request.bootstrap);
+    let periods = rltrade_env::bar::periods_per_year(backtests.interval_ms);
+    let draws = paired_draws(&returns, periods, bootstrap_config);
     let n_bars = returns.first().and_then(|a| a.first()).map_or(0, Vec::len);
 
-    let deflated = deflated_sharpes(main, rl.len(), initial);
+    let n_rl = backtests.arms.iter().filter(|a| a.kind == ArmKind::Rl).count();
+    let deflated = deflated_sharpes(main, n_rl, initial, trials);
     let mut arms = Vec::new();
-    let names: Vec<(String, ArmKind, Vec<u64>, Option<MaSpec>)> = rl
-        .iter()
-        .map(|(name, models)| (name.clone(), ArmKind::Rl, models.iter().map(|m| m.seed).collect(), None))
-        .chain(baselines.iter().map(|(spec, chosen)| (spec.to_string(), ArmKind::Baseline, vec![], *chosen)))
-        .collect();
-    for (i, (((name, kind, seeds, chosen), runs), d)) in names.into_iter().zip(main).zip(&draws).enumerate() {
+    for (i, ((identity, runs), d)) in backtests.arms.iter().zip(main).zip(&draws).enumerate() {
+        let ArmIdentity { name, kind, seeds, chosen } = identity.clone();
         let sharpes: Vec<f64> = runs.iter().filter_map(|r| r.metrics.sharpe).collect();
         let totals: Vec<f64> = runs.iter().map(|r| r.metrics.total_return).collect();
         arms.push(ArmReport {
@@ -406,10 +506,10 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
             });
         }
     }
-    let fee_sensitivity = request
+    let fee_sensitivity = backtests
         .fees_bps
         .iter()
-        .zip(&per_fee)
+        .zip(per_fee)
         .map(|(&fee_bps, arms_at_fee)| FeeRow {
             fee_bps,
             arms: arms
@@ -430,31 +530,37 @@ pub fn run_compare(request: &CompareRequest) -> Result<CompareReport> {
                 .collect(),
         })
         .collect();
-    let first_run = &main[0][0];
-    Ok(CompareReport {
+    CompareReport {
         arms,
         differences: diffs,
         fee_sensitivity,
-        window,
-        first_bar_ms: first_run.first_bar_ms,
-        last_bar_ms: first_run.last_bar_ms,
-        symbol: request.series.symbol.clone(),
-        interval_ms: request.series.interval_ms,
-        data_sha256: request.series.sha256.clone(),
+        window: backtests.window,
+        first_bar_ms: main[0][0].first_bar_ms,
+        last_bar_ms: main[0][0].last_bar_ms,
+        symbol: backtests.symbol.clone(),
+        interval_ms: backtests.interval_ms,
+        data_sha256: backtests.data_sha256.clone(),
         fee_bps: main_fee,
-        slippage_bps: request.execution.slippage_bps,
+        slippage_bps: backtests.slippage_bps,
         initial_cash: initial,
-        bootstrap_resamples: request.bootstrap.resamples,
-        bootstrap_mean_block_len: bootstrap::mean_block_len(&request.bootstrap, n_bars),
-        bootstrap_seed: request.bootstrap.seed,
-    })
+        bootstrap_resamples: bootstrap_config.resamples,
+        bootstrap_mean_block_len: bootstrap::mean_block_len(bootstrap_config, n_bars),
+        bootstrap_seed: bootstrap_config.seed,
+        trials: trials.copied(),
+    }
 }
 
 /// The [`DeflatedSharpe`] of each of the first `n_rl` arms of `main` (the RL arms, each
 /// a list of seed runs): the per-bar simple returns of the mean-over-seeds equity curve,
-/// N = `n_rl` trials, and the sample variance of the arms' per-bar Sharpe ratios (0 for
-/// one arm, where DSR = PSR). `None` where the statistics are undefined.
-fn deflated_sharpes(main: &[Vec<BacktestResult>], n_rl: usize, initial: f64) -> Vec<Option<DeflatedSharpe>> {
+/// with N and V from `trials`, or else N = `n_rl` trials and V the sample variance of the
+/// arms' per-bar Sharpe ratios (0 for one arm, where DSR = PSR). `None` where the
+/// statistics are undefined.
+fn deflated_sharpes(
+    main: &[Vec<BacktestResult>],
+    n_rl: usize,
+    initial: f64,
+    trials: Option<&TrialCount>,
+) -> Vec<Option<DeflatedSharpe>> {
     let returns: Vec<Vec<f64>> = main[..n_rl]
         .iter()
         .map(|runs| {
@@ -466,8 +572,12 @@ fn deflated_sharpes(main: &[Vec<BacktestResult>], n_rl: usize, initial: f64) -> 
         })
         .collect();
     let sharpes: Vec<f64> = returns.iter().filter_map(|r| sharpe_per_bar(r)).collect();
-    let variance = if n_rl > 1 { trials_sharpe_variance(&sharpes).unwrap_or(0.0) } else { 0.0 };
-    returns.iter().map(|r| deflated_sharpe_ratio(r, n_rl.max(1), variance).ok()).collect()
+    let (n, variance) = match trials {
+        Some(t) => (t.n_trials.max(1), t.sharpe_variance),
+        None if n_rl > 1 => (n_rl, trials_sharpe_variance(&sharpes).unwrap_or(0.0)),
+        None => (1, 0.0),
+    };
+    returns.iter().map(|r| deflated_sharpe_ratio(r, n, variance).ok()).collect()
 }
 
 /// The MA pair of [`MA_AUTO_GRID`] with the highest Sharpe on the validation split
