@@ -170,6 +170,9 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
         split: SplitConfig {
             train_end: Some(format_time_ms(bars[splits.train.end].time_ms)),
             validation_end: Some(format_time_ms(bars[splits.validation.end].time_ms)),
+            // a walk-forward fold's ends (else the data's)
+            train_start: (splits.train.start > 0).then(|| format_time_ms(bars[splits.train.start].time_ms)),
+            test_end: (splits.test.end < bars.len()).then(|| format_time_ms(bars[splits.test.end].time_ms)),
             ..SplitConfig::default()
         },
         splits: SplitBoundaries {

@@ -27,7 +27,7 @@ use crate::progress::Progress;
 use crate::resume::{check_run_folder, record_resume};
 use crate::run_dir::{RunDir, keep_first_updates};
 use crate::tensorboard::EventWriter;
-use crate::train::{Control, Resume, SeedPurpose, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
+use crate::train::{Control, Resume, SeedPurpose, Start, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
 use crate::vector_env::{EnvState, VectorEnv};
 
 /// Fields of `metrics.jsonl` that measure wall-clock time: they differ between two runs
@@ -64,6 +64,11 @@ pub struct TrainingRun {
     /// Continue the run in `run_dir` from its `checkpoints/last` instead of starting one:
     /// `config_toml` and the data's SHA-256 must equal the folder's.
     pub resume: bool,
+    /// Start a new run's network from the weights of this checkpoint folder (a
+    /// walk-forward fold continuing the previous fold, `walkforward --warm-start`);
+    /// optimizer, generators and environments still start from the seed. Ignored when a
+    /// run resumes from its own checkpoint.
+    pub warm_start: Option<PathBuf>,
 }
 
 /// What a finished run reports (`rltrade train --json`).
@@ -141,6 +146,17 @@ pub fn run_training(run: &TrainingRun, mut progress: impl FnMut(&Progress) -> Co
 /// The point a resumed run continues from: `None` for a new run.
 type ResumePoint<S> = Option<(Resume<S>, ResumeState<S>)>;
 
+/// How a run without a resume point starts: from `run.warm_start`'s weights, or fresh.
+fn fresh_start<S>(run: &TrainingRun) -> Result<Start<S>> {
+    match &run.warm_start {
+        None => Ok(Start::Fresh),
+        Some(path) => {
+            let (model, _) = crate::checkpoint::load_checkpoint(path, &crate::training_device())?;
+            Ok(Start::WarmStart { path: path.clone(), model })
+        }
+    }
+}
+
 /// Loads `checkpoints/last` of the run folder, checks it belongs to `run`, cuts
 /// `metrics.jsonl` to its update and notes the resume in `run.json`. `None` when the
 /// run stopped before its first update ended: it then starts over in its folder.
@@ -207,16 +223,19 @@ impl Logging<'_> {
     ) -> Result<(TrainSummary, Option<f64>, Option<u64>)> {
         let (run, dir) = (self.run, self.dir);
         let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
-        let (resume, mut best) = match resume {
-            Some((resume, state)) => (Some(resume), state.best_validation_sharpe),
-            None => (None, None),
+        let (start, mut best) = match resume {
+            Some((resume, state)) => (Start::Resume(resume), state.best_validation_sharpe),
+            None => (fresh_start(run)?, None),
         };
-        let restart_step = resume.as_ref().map(|r| r.state.global_step + 1);
+        let restart_step = match &start {
+            Start::Resume(r) => Some(r.state.global_step + 1),
+            _ => None,
+        };
         let mut events = EventWriter::create(&dir.path().join("tb"), restart_step)?;
         let every = run.validation_every.max(1);
         let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
         let checkpoints = dir.path().join("checkpoints");
-        let (_, _, summary) = train_from(env, &run.ppo, run.seed, resume, |log: &UpdateLog<'_, E>| {
+        let (_, _, summary) = train_from(env, &run.ppo, run.seed, start, |log: &UpdateLog<'_, E>| {
             let mut line = metrics_line(log);
             let validate_now = log.update % every == 0 || log.update == log.num_updates;
             let mut sharpe = None;

@@ -136,6 +136,23 @@ pub struct Resume<S> {
     pub state: LoopState<S>,
 }
 
+/// How a run begins.
+pub enum Start<S> {
+    /// A fresh actor-critic, initialized from the seed.
+    Fresh,
+    /// A fresh run (optimizer, generators, environments from the seed) whose network
+    /// starts from `model`: a walk-forward fold that continues the previous fold's
+    /// weights (`walkforward --warm-start`).
+    WarmStart {
+        /// The checkpoint the weights came from (for errors).
+        path: PathBuf,
+        /// The weights to start from.
+        model: ActorCritic,
+    },
+    /// The continuation of a stopped run.
+    Resume(Resume<S>),
+}
+
 /// Whether to go on after an update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -187,21 +204,22 @@ pub fn train<E: VectorEnv>(
     seed: u64,
     on_update: impl FnMut(&UpdateLog<'_, E>) -> Result<Control>,
 ) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
-    train_from(env, config, seed, None, on_update)
+    train_from(env, config, seed, Start::Fresh, on_update)
 }
 
-/// [`train`], or with `resume`, the continuation of a run from a checkpoint: `env` is
-/// built as for the original run (not reset: its state is restored), and the updates
-/// after `resume.state.update` run exactly as they would have without the stop.
+/// [`train`] from `start`: fresh, from given weights, or the continuation of a run from
+/// a checkpoint (`env` is built as for the original run, not reset: its state is
+/// restored, and the updates after `resume.state.update` run exactly as they would have
+/// without the stop).
 ///
 /// # Errors
-/// As [`train`]; [`Error::Checkpoint`] naming `resume.path` when the saved state does
-/// not fit `env` or `config`.
+/// As [`train`]; [`Error::Checkpoint`] naming the checkpoint when the saved state or
+/// weights do not fit `env` or `config`.
 pub fn train_from<E: VectorEnv>(
     env: &mut E,
     config: &PpoConfig,
     seed: u64,
-    resume: Option<Resume<E::State>>,
+    start: Start<E::State>,
     mut on_update: impl FnMut(&UpdateLog<'_, E>) -> Result<Control>,
 ) -> Result<(Learner, ActorCriticWeights, TrainSummary)> {
     config.validate()?;
@@ -215,18 +233,35 @@ pub fn train_from<E: VectorEnv>(
         update_seconds: 0.0,
     };
     let mut elapsed_before = 0.0;
-    let (mut learner, mut weights, mut rng, mut collector) = match resume {
-        None => {
-            let model = ActorCriticConfig::new(env.obs_dim(), env.n_actions())
-                .with_hidden(config.hidden.clone())
-                .init(derive_seed(seed, SeedPurpose::Init), &device)?;
+    let (mut learner, mut weights, mut rng, mut collector) = match start {
+        Start::Fresh | Start::WarmStart { .. } => {
+            let model = match start {
+                Start::WarmStart { path, model } => {
+                    let w = model.to_weights()?;
+                    let hidden: Vec<usize> = w.actor.layers.iter().skip(1).map(|l| l.d_in).collect();
+                    let layout = (w.actor.d_in(), w.actor.d_out(), hidden);
+                    let wanted = (env.obs_dim(), env.n_actions(), config.hidden.clone());
+                    if layout != wanted {
+                        return Err(Error::Checkpoint {
+                            path,
+                            message: format!(
+                                "warm start: the model has (inputs, actions, hidden) {layout:?}, this run needs {wanted:?}"
+                            ),
+                        });
+                    }
+                    model
+                }
+                _ => ActorCriticConfig::new(env.obs_dim(), env.n_actions())
+                    .with_hidden(config.hidden.clone())
+                    .init(derive_seed(seed, SeedPurpose::Init), &device)?,
+            };
             let learner = Learner::new(model, config, device);
             let weights = learner.model.to_weights()?;
             let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, SeedPurpose::Agent));
             let collector = Collector::new(env, &weights)?;
             (learner, weights, rng, collector)
         }
-        Some(Resume { path, model, optimizer, state }) => {
+        Start::Resume(Resume { path, model, optimizer, state }) => {
             let fail = |message: String| Error::Checkpoint { path: path.clone(), message };
             let mut learner = Learner::new(model, config, device);
             learner.optimizer = learner.optimizer.clone().load_record(optimizer);

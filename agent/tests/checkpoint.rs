@@ -24,6 +24,7 @@ fn trained_run(dir: &std::path::Path) -> std::path::PathBuf {
         config_toml: String::new(),
         provenance: serde_json::json!({}),
         resume: false,
+        warm_start: None,
     };
     run_training(&run, |_| Control::Continue).unwrap();
     dir.join("run/checkpoints/last")

@@ -58,6 +58,7 @@ fn run(env: &TrainingEnv, dir: &Path, updates: u64) -> TrainingRun {
         run_dir: dir.to_path_buf(),
         provenance: json!({ "env": "test", "data_sha256": "abc", "git_commit": null }),
         resume: false,
+        warm_start: None,
     }
 }
 

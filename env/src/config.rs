@@ -212,9 +212,11 @@ pub fn check_short_targets(actions: &[f64], allow_short: bool) -> Result<()> {
 /// How the bars are split into train / validation / test, in time order.
 ///
 /// With dates unset, fractions of the bars; with `train_end` and `validation_end` set
-/// (both, `YYYY-MM-DD` or RFC 3339, UTC, exclusive), by time. A gap of
-/// max(observation window, longest feature lookback) bars is then cut from the start of
-/// validation and of test: gap bars belong to no split and only warm up features.
+/// (both, `YYYY-MM-DD` or RFC 3339, UTC, exclusive), by time. With dates, `train_start`
+/// (inclusive) and `test_end` (exclusive) may also cut the data's ends off the splits
+/// (a walk-forward fold); bars outside still warm up features. A gap of
+/// max(observation window, longest feature lookback, reward lookback) bars is cut from
+/// the start of validation and of test: gap bars belong to no split and only warm up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SplitConfig {
@@ -226,10 +228,23 @@ pub struct SplitConfig {
     pub train_end: Option<String>,
     /// First time not in validation (exclusive end), UTC. Default: unset.
     pub validation_end: Option<String>,
+    /// First time in train (inclusive), UTC; only with the dates above. Default: unset
+    /// (the first bar).
+    pub train_start: Option<String>,
+    /// First time not in test (exclusive end), UTC; only with the dates above. Default:
+    /// unset (past the last bar).
+    pub test_end: Option<String>,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { train_fraction: 0.70, validation_fraction: 0.15, train_end: None, validation_end: None }
+        Self {
+            train_fraction: 0.70,
+            validation_fraction: 0.15,
+            train_end: None,
+            validation_end: None,
+            train_start: None,
+            test_end: None,
+        }
     }
 }

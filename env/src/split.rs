@@ -95,6 +95,21 @@ impl Splits {
     pub fn new(bars: &[Bar], config: &SplitConfig, gap: usize) -> Result<Self> {
         let n = bars.len();
         let bad = |field: &str, message: String| Error::Config { field: format!("split.{field}"), message };
+        let date_index = |field: &str, text: &Option<String>| -> Result<Option<usize>> {
+            match text {
+                None => Ok(None),
+                Some(t) => {
+                    let ms = parse_date(t).map_err(|m| bad(field, m))?;
+                    Ok(Some(bars.partition_point(|x| x.time_ms < ms)))
+                }
+            }
+        };
+        let train_start = date_index("train_start", &config.train_start)?;
+        let test_end = date_index("test_end", &config.test_end)?;
+        if (train_start.is_some() || test_end.is_some()) && config.train_end.is_none() {
+            let field = if train_start.is_some() { "train_start" } else { "test_end" };
+            return Err(bad(field, "is only read with the dates train_end and validation_end set".into()));
+        }
         let (train_end, validation_end) = match (&config.train_end, &config.validation_end) {
             (Some(a), Some(b)) => {
                 let a_ms = parse_date(a).map_err(|m| bad("train_end", m))?;
@@ -116,10 +131,18 @@ impl Splits {
             }
             _ => return Err(bad("train_end", "set both train_end and validation_end, or neither".into())),
         };
+        let train_start = train_start.unwrap_or(0);
+        let test_end = test_end.unwrap_or(n);
+        if train_start >= train_end {
+            return Err(bad("train_start", "must be before train_end".into()));
+        }
+        if test_end <= validation_end {
+            return Err(bad("test_end", "must be after validation_end".into()));
+        }
         let splits = Self {
-            train: 0..train_end,
+            train: train_start..train_end,
             validation: (train_end + gap).min(validation_end)..validation_end,
-            test: (validation_end + gap).min(n)..n,
+            test: (validation_end + gap).min(test_end)..test_end,
             gap,
             n_bars: n,
         };
@@ -201,6 +224,22 @@ mod tests {
         };
         let s = Splits::new(&bars(40), &config, 3).unwrap();
         assert_eq!((s.train, s.validation, s.test), (0..10, 13..20, 23..40));
+    }
+
+    #[test]
+    fn a_walk_forward_fold_starts_training_late_and_ends_test_early() {
+        let config = SplitConfig {
+            train_start: Some("1970-01-03".into()),
+            train_end: Some("1970-01-11".into()),
+            validation_end: Some("1970-01-21".into()),
+            test_end: Some("1970-01-31".into()),
+            ..SplitConfig::default()
+        };
+        let s = Splits::new(&bars(40), &config, 3).unwrap();
+        assert_eq!((s.train, s.validation, s.test, s.n_bars), (2..10, 13..20, 23..30, 40));
+        let no_dates = SplitConfig { test_end: Some("1970-01-31".into()), ..SplitConfig::default() };
+        let err = Splits::new(&bars(40), &no_dates, 3).unwrap_err().to_string();
+        assert!(err.contains("split.test_end"), "{err}");
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             config_toml: resolved.to_toml()?,
             provenance: provenance(&env, &resolved, seed, &config.data.path),
             resume: args.resume.is_some(),
+            warm_start: None,
         };
         let verb = if run.resume { "resuming" } else { "training" };
         tracing::info!("{verb} seed {seed} in {}", run_dir.display());
