@@ -8,6 +8,7 @@ use rltrade_env::SplitName;
 
 use rltrade_agent::compare::arms::BaselineSpec;
 use rltrade_agent::export::CheckpointChoice;
+use rltrade_agent::walkforward::folds::Scheme;
 
 use crate::config::Strategy;
 
@@ -36,6 +37,11 @@ pub enum Command {
     /// Compare exported RL policies with baselines out of sample (bootstrap intervals,
     /// fee sensitivity, plot and report).
     Compare(CompareArgs),
+    /// Walk-forward: K folds, each trained, selected on its validation window and
+    /// compared with the baselines on its test window; then the stitched out-of-sample
+    /// curve with bootstrap intervals, PSR and DSR.
+    #[command(name = "walkforward")]
+    WalkForward(WalkForwardArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -374,4 +380,65 @@ pub struct CompareArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rltrade walkforward ...`: flags override `[walkforward]` (and the rest) of the config.
+#[derive(Debug, Args)]
+pub struct WalkForwardArgs {
+    /// A TOML config file (training settings and `[walkforward]`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The CSV of bars (default: `data.path` of the config).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// K, the number of folds (default `walkforward.folds`, 6).
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Training windows: anchored (all bars before validation) or rolling (the last
+    /// `--train-bars`).
+    #[arg(long, value_parser = parse_scheme)]
+    pub scheme: Option<Scheme>,
+    /// Training bars of a rolling fold (default: fold 1's anchored length).
+    #[arg(long)]
+    pub train_bars: Option<usize>,
+    /// Seeds trained in every fold, comma-separated (default `walkforward.seeds`, 1,2,3).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Fold k starts from fold k − 1's final weights (same seed).
+    #[arg(long)]
+    pub warm_start: bool,
+    /// Runs trained at once (default `walkforward.jobs`, 1); results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// PPO environment steps per fold-seed run (default `walkforward.total_steps`, else
+    /// `ppo.total_steps`).
+    #[arg(long)]
+    pub total_steps: Option<u64>,
+    /// The main fee in bps (default `execution.fee_bps`).
+    #[arg(long)]
+    pub fee_bps: Option<f64>,
+    /// More fee levels in bps for the fee table, comma-separated (default 0,20).
+    #[arg(long, value_delimiter = ',')]
+    pub fee_levels: Option<Vec<f64>>,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub bootstrap_seed: u64,
+    /// The output folder (default `checkpoints/<config name>-walkforward/`); an existing
+    /// non-empty folder is an error.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the walk-forward in DIR: finished runs are kept, an interrupted one
+    /// resumes from its last checkpoint. A config or flags given must resolve to DIR's.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Print one JSON object on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_scheme(s: &str) -> Result<Scheme, String> {
+    s.parse()
 }

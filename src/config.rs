@@ -102,6 +102,8 @@ pub struct Config {
     pub train: TrainConfig,
     /// The serving daemon.
     pub serve: rltrade_serve::ServeConfig,
+    /// The walk-forward command.
+    pub walkforward: rltrade_agent::walkforward::folds::WalkForwardConfig,
 }
 
 impl Config {

@@ -22,6 +22,7 @@ pub mod tensorboard;
 pub mod trading_run;
 pub mod train;
 pub mod vector_env;
+pub mod walkforward;
 
 pub use error::{Error, Result};
 

@@ -12,3 +12,4 @@ pub mod data_fetch;
 pub mod export;
 pub mod serve;
 pub mod train;
+pub mod walkforward;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_agent::export::CheckpointChoice;
+use rltrade_agent::export::{CheckpointChoice, ExportReport};
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
@@ -79,53 +79,16 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             (None, Some(out), false) => out.clone(),
             (None, None, _) => PathBuf::from("checkpoints").join(format!("{config_name}-s{seed}")),
         };
-        let mut resolved = config.clone();
-        resolved.train.seed = seed;
-        let run = TrainingRun {
-            env: env.clone(),
-            ppo: config.ppo.clone(),
+        let job = SeedRun {
+            config: &config,
+            env: &env,
             seed,
-            validation_every: config.train.validation_every,
-            run_dir: run_dir.clone(),
-            config_toml: resolved.to_toml()?,
-            provenance: provenance(&env, &resolved, seed, &config.data.path),
+            run_dir,
             resume: args.resume.is_some(),
             warm_start: None,
+            progress_bar: !args.json && std::io::stderr().is_terminal(),
         };
-        let verb = if run.resume { "resuming" } else { "training" };
-        tracing::info!("{verb} seed {seed} in {}", run_dir.display());
-        // a bar on a terminal; plain log lines otherwise (and always with --json)
-        let mut bar = (!args.json && std::io::stderr().is_terminal()).then(ProgressBarDisplay::new);
-        let report = run_training(&run, |p| {
-            match bar.as_mut() {
-                Some(bar) => bar.show(p),
-                None => tracing::info!("{}", p.line()),
-            }
-            Control::Continue
-        });
-        if let Some(bar) = bar.as_mut() {
-            bar.finish();
-        }
-        let report = report.with_context(|| format!("{verb} seed {seed} in {}", run_dir.display()))?;
-        tracing::info!(
-            "seed {seed}: {} steps at {:.0} steps/s, mean return of the last 20 episodes {}",
-            report.total_steps,
-            report.steps_per_second,
-            report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
-        );
-        if matches!(env, TrainingEnv::Trading(_)) {
-            let export = super::export::export_run(&run_dir, CheckpointChoice::Best, None)
-                .with_context(|| format!("exporting {}", run_dir.display()))?;
-            let p = &export.card.parity;
-            tracing::info!(
-                "exported the best checkpoint to {}: parity on {} test observations, max abs error ONNX Runtime {:.2e}, tract {:.2e}",
-                export.out_dir.display(),
-                p.observations,
-                p.ort_max_abs_error,
-                p.tract_max_abs_error
-            );
-        }
-        reports.push(report);
+        reports.push(train_and_export(&job)?.0);
     }
     if args.json {
         print_json(&report_json(&reports, args.seeds.is_some(), args.out.as_deref()))?;
@@ -144,6 +107,91 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One seed's run: where, from what, and how it shows progress.
+pub struct SeedRun<'a> {
+    /// The resolved config (its `train.seed` is replaced by `seed`).
+    pub config: &'a Config,
+    /// The environment built from it.
+    pub env: &'a TrainingEnv,
+    /// The seed.
+    pub seed: u64,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Continue the run in `run_dir` (`train --resume`).
+    pub resume: bool,
+    /// Start the network from this checkpoint folder's weights (walk-forward warm start).
+    pub warm_start: Option<PathBuf>,
+    /// A progress bar on stderr; else a log line per update.
+    pub progress_bar: bool,
+}
+
+/// Trains (or resumes) one seed's run and, on the trading env, exports its best
+/// checkpoint to `<run>/export/` with the parity check.
+///
+/// # Errors
+/// Training errors (a non-empty new folder, a folder of another run), export errors;
+/// each names the seed and the folder.
+pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<(RunReport, Option<ExportReport>)> {
+    let (seed, run_dir) = (job.seed, &job.run_dir);
+    let mut resolved = job.config.clone();
+    resolved.train.seed = seed;
+    let run = TrainingRun {
+        env: job.env.clone(),
+        ppo: job.config.ppo.clone(),
+        seed,
+        validation_every: job.config.train.validation_every,
+        run_dir: run_dir.clone(),
+        config_toml: resolved.to_toml()?,
+        provenance: {
+            let mut v = provenance(job.env, &resolved, seed, &job.config.data.path);
+            if let Some(path) = &job.warm_start {
+                v["warm_start"] = json!(path.display().to_string());
+            }
+            v
+        },
+        resume: job.resume,
+        warm_start: job.warm_start.clone(),
+    };
+    let verb = if run.resume { "resuming" } else { "training" };
+    tracing::info!("{verb} seed {seed} in {}", run_dir.display());
+    // a bar on a terminal; plain log lines otherwise (and always with --json)
+    let mut bar = job.progress_bar.then(ProgressBarDisplay::new);
+    let report = run_training(&run, |p| {
+        match bar.as_mut() {
+            Some(bar) => bar.show(p),
+            None => tracing::info!("{}: {}", run_dir.display(), p.line()),
+        }
+        Control::Continue
+    });
+    if let Some(bar) = bar.as_mut() {
+        bar.finish();
+    }
+    let report = report.with_context(|| format!("{verb} seed {seed} in {}", run_dir.display()))?;
+    tracing::info!(
+        "seed {seed}: {} steps at {:.0} steps/s, mean return of the last 20 episodes {}",
+        report.total_steps,
+        report.steps_per_second,
+        report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
+    );
+    let export = match job.env {
+        TrainingEnv::Trading(_) => {
+            let export = super::export::export_run(run_dir, CheckpointChoice::Best, None)
+                .with_context(|| format!("exporting {}", run_dir.display()))?;
+            let p = &export.card.parity;
+            tracing::info!(
+                "exported the best checkpoint to {}: parity on {} test observations, max abs error ONNX Runtime {:.2e}, tract {:.2e}",
+                export.out_dir.display(),
+                p.observations,
+                p.ort_max_abs_error,
+                p.tract_max_abs_error
+            );
+            Some(export)
+        }
+        TrainingEnv::CartPole => None,
+    };
+    Ok((report, export))
 }
 
 /// The environment a run folder was trained on, from its `run.json` (trading when it

