@@ -234,7 +234,8 @@ mod tests {
         same.split.validation_end = Some("2019-06-01".into());
         assert_eq!(same.configuration_hash().unwrap(), hash, "seed, paths and split dates do not count");
 
-        let cases: [(&str, fn(&mut Config)); 4] = [
+        type Change = fn(&mut Config);
+        let cases: [(&str, Change); 4] = [
             ("ppo.learning_rate", |c| c.ppo.learning_rate *= 2.0),
             ("execution.fee_bps", |c| c.execution.fee_bps += 1.0),
             ("env.window", |c| c.env.window += 1),

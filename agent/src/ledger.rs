@@ -408,7 +408,7 @@ pub fn trial_count(ledger_dir: &Path, records: &[TrialRecord], window: (i64, i64
 /// [`Error::Config`] for S odd, below 2 or above [`MAX_PARTITIONS`]; a returns file that
 /// cannot be read or is malformed ([`read_returns`]).
 pub fn ledger_pbo(ledger_dir: &Path, records: &[TrialRecord], partitions: usize) -> Result<Option<Pbo>> {
-    if partitions < 2 || partitions % 2 != 0 || partitions > MAX_PARTITIONS {
+    if partitions < 2 || !partitions.is_multiple_of(2) || partitions > MAX_PARTITIONS {
         return Err(Error::Config {
             field: "partitions".into(),
             message: format!("the PBO needs an even number of partitions in 2..={MAX_PARTITIONS}, got {partitions}"),
