@@ -373,10 +373,15 @@ pub struct CompareArgs {
     /// A TOML config file (costs, cash and risk limits for every arm).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The output folder for report.md, equity.svg and compare.json (default
+    /// The output folder for report.md, equity.svg, equity.csv and compare.json (default
     /// `<first run>/compare/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The trial ledger (`trials.jsonl`) whose trials deflate the verdicts: N and V of
+    /// the Deflated Sharpe Ratio and the PBO (default: the `trials.jsonl` of the folder
+    /// that holds every model's run folder, if there is one; else N = the RL arms).
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

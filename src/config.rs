@@ -168,6 +168,36 @@ impl Config {
     pub fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
     }
+
+    /// The configuration's identity for the trial ledger: the SHA-256 (lowercase hex) of
+    /// the canonical JSON of this resolved config without what varies between trials of
+    /// one configuration: seed, fold, dates and paths. Dropped: `train.seed`,
+    /// `data.path`, every key of `[split]` ending in `_start` or `_end` (dates), and the
+    /// whole `[serve]` table (the daemon's settings and paths, not the trial's).
+    /// Everything else counts: two configs hash equal exactly when they would train the
+    /// same model up to seed and period.
+    ///
+    /// Canonical JSON: serde_json without `preserve_order`, so every object's keys are
+    /// sorted, and no whitespace.
+    ///
+    /// # Errors
+    /// Never for valid configs (serialization of plain data).
+    pub fn configuration_hash(&self) -> anyhow::Result<String> {
+        let mut value = serde_json::to_value(self)?;
+        let table = value.as_object_mut().context("the config serializes to a JSON object")?;
+        table.remove("serve");
+        if let Some(train) = table.get_mut("train").and_then(serde_json::Value::as_object_mut) {
+            train.remove("seed");
+        }
+        if let Some(data) = table.get_mut("data").and_then(serde_json::Value::as_object_mut) {
+            data.remove("path");
+        }
+        if let Some(split) = table.get_mut("split").and_then(serde_json::Value::as_object_mut) {
+            split.retain(|key, _| !key.ends_with("_start") && !key.ends_with("_end"));
+        }
+        let canonical = serde_json::to_string(&value)?;
+        Ok(rltrade_env::data::sha256_hex(canonical.as_bytes()))
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +218,36 @@ mod tests {
         assert!(err.contains("line 3") && err.contains("fees"), "{err}");
         let err = Config::parse("[env]\nwindow = \"big\"\n").unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("window"), "{err}");
+    }
+
+    #[test]
+    fn the_configuration_hash_ignores_seed_paths_and_dates_only() {
+        let base = Config::default();
+        let hash = base.configuration_hash().unwrap();
+        assert_eq!(hash.len(), 64);
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{hash}");
+        assert_eq!(Config::default().configuration_hash().unwrap(), hash, "deterministic");
+
+        let mut same = base.clone();
+        same.train.seed = 99;
+        same.data.path = PathBuf::from("elsewhere/other.csv");
+        same.serve.journal = PathBuf::from("other.db");
+        same.split.train_end = Some("2019-01-01".into());
+        same.split.validation_end = Some("2019-06-01".into());
+        assert_eq!(same.configuration_hash().unwrap(), hash, "seed, paths and split dates do not count");
+
+        type Change = fn(&mut Config);
+        let cases: [(&str, Change); 4] = [
+            ("ppo.learning_rate", |c| c.ppo.learning_rate *= 2.0),
+            ("execution.fee_bps", |c| c.execution.fee_bps += 1.0),
+            ("env.window", |c| c.env.window += 1),
+            ("train.validation_every", |c| c.train.validation_every += 1),
+        ];
+        for (name, change) in cases {
+            let mut other = base.clone();
+            change(&mut other);
+            assert_ne!(other.configuration_hash().unwrap(), hash, "{name} is part of the configuration");
+        }
     }
 
     #[test]

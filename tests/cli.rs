@@ -165,6 +165,14 @@ fn config_show_resolves_defaults_and_rejects_unknown_keys() {
     let config = dir.write("c.toml", "[execution]\nfee_bps = 25.0\n");
     let (stdout, _) = expect_code(dir.path(), &["config", "show", "--config", config.to_str().unwrap()], 0);
     assert!(stdout.contains("fee_bps = 25.0") && stdout.contains("slippage_bps = 5.0"), "{stdout}");
+    // The configuration hash: a TOML comment; a new seed or data file is the same configuration.
+    let hash = |stdout: &str| stdout.lines().next().unwrap().split(' ').nth(3).unwrap().to_string();
+    assert!(stdout.starts_with("# configuration_hash = ") && hash(&stdout).len() == 64, "{stdout}");
+    let reseeded = dir.write("seed.toml", "[execution]\nfee_bps = 25.0\n[train]\nseed = 7\n[data]\npath = \"x.csv\"\n");
+    let (same, _) = expect_code(dir.path(), &["config", "show", "--config", reseeded.to_str().unwrap()], 0);
+    assert_eq!(hash(&same), hash(&stdout));
+    let (default, _) = expect_code(dir.path(), &["config", "show"], 0);
+    assert_ne!(hash(&default), hash(&stdout), "another fee, another configuration");
     let bad = dir.write("bad.toml", "[risk]\nmax_exposure = 1.0\nmax_leverage = 3\n");
     let (_, stderr) = expect_code(dir.path(), &["config", "show", "--config", bad.to_str().unwrap()], 1);
     assert!(stderr.contains("bad.toml") && stderr.contains("line 3") && stderr.contains("max_leverage"), "{stderr}");

@@ -35,6 +35,69 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
+/// The rows of an `equity.csv` as numbers, after its header.
+fn read_equity_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines.map(|l| l.split(',').map(|x| x.parse::<f64>().unwrap()).collect()).collect();
+    (header, rows)
+}
+
+/// `equity.csv` has one column per arm and per RL seed, one row per bar of the window,
+/// and the RL arm's column is the mean of its seeds'.
+fn check_equity_csv(path: &Path, cmp: &Value) {
+    let (header, rows) = read_equity_csv(path);
+    assert_eq!(header, ["timestamp", "arm", "buy-and-hold", "ma:50:200", "ma:auto", "arm/seed-3", "arm/seed-4"]);
+    assert_eq!(Some(rows.len() as u64), cmp["bars"].as_u64());
+    assert_eq!(rows[0][0] as i64, cmp["first_bar_ms"].as_i64().unwrap());
+    assert_eq!(rows[rows.len() - 1][0] as i64, cmp["last_bar_ms"].as_i64().unwrap());
+    for row in &rows {
+        assert!((row[1] - (row[5] + row[6]) / 2.0).abs() <= 1e-9 * row[1].abs(), "{row:?}");
+    }
+    let last = &rows[rows.len() - 1];
+    assert!((last[2] - cmp["arms"][1]["final_equity"].as_f64().unwrap()).abs() < 1e-6, "buy-and-hold's final equity");
+}
+
+/// The bar open times of an `equity.csv`.
+fn csv_timestamps(path: &Path) -> Vec<i64> {
+    read_equity_csv(path).1.iter().map(|row| row[0] as i64).collect()
+}
+
+/// A trial ledger in `study`: configuration A with two finished seeds, B and C with one
+/// each, D failed; test returns on the bars `test_bars`, validation returns on 64 bars
+/// common to all.
+fn write_ledger(study: &Path, test_bars: &[i64]) {
+    let returns_file = |name: &str, config: usize, times: &[i64]| {
+        let mut text = String::from("timestamp,return\n");
+        for (i, t) in times.iter().enumerate() {
+            let r = 0.001 * (((i * 37 + config * 11 + config * config * 5) % 17) as f64 - 8.0 + config as f64 * 0.3);
+            text.push_str(&format!("{t},{r}\n"));
+        }
+        std::fs::write(study.join(name), text).unwrap();
+        format!("\"{name}\"")
+    };
+    let validation_bars: Vec<i64> = (0..64).map(|i| 1_500_000_000_000 + i * 3_600_000).collect();
+    let trials = [
+        ("a-3", "finished", "A", 3, 0),
+        ("a-4", "finished", "A", 4, 1),
+        ("b-1", "finished", "B", 1, 2),
+        ("c-1", "finished", "C", 1, 3),
+        ("d-1", "failed", "D", 1, 4),
+    ];
+    let mut ledger = String::new();
+    for (id, status, config, seed, k) in trials {
+        let test = returns_file(&format!("{id}-test.csv"), k, test_bars);
+        let validation = returns_file(&format!("{id}-validation.csv"), k, &validation_bars);
+        ledger.push_str(&format!(
+            r#"{{"trial_id":"{id}","status":"{status}","config_hash":"{config}","seed":{seed},"fold":null,"validation_sharpe":0.1,"test_sharpe":0.2,"validation_bars":64,"test_bars":{},"validation_returns":{validation},"test_returns":{test}}}"#,
+            test_bars.len()
+        ));
+        ledger.push('\n');
+    }
+    std::fs::write(study.join("trials.jsonl"), ledger).unwrap();
+}
+
 #[test]
 fn a_trained_run_exports_backtests_and_compares() {
     let dir = Dir::new();
@@ -145,6 +208,62 @@ fn a_trained_run_exports_backtests_and_compares() {
     let svg = std::fs::read_to_string(dir.path().join("cmp/equity.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("buy-and-hold"));
     assert!(dir.path().join("cmp/compare.json").is_file());
+
+    // The DSR's inputs, the runs behind its N (no ledger: the two seeds), and the verdicts.
+    for key in ["sharpe_per_bar", "skewness", "kurtosis", "n_trials", "n_runs", "trials_sharpe_variance", "psr", "dsr"]
+    {
+        assert!(deflated.get(key).is_some(), "{key} missing from {deflated}");
+    }
+    assert_eq!(deflated["n_runs"], 2, "{deflated}");
+    assert!(cmp["ledger"].is_null() && cmp["trials"].is_null() && cmp["pbo"].is_null(), "no ledger next to arm/");
+    for d in cmp["differences"].as_array().unwrap() {
+        let kind = d["verdict"]["kind"].as_str().unwrap();
+        assert!(["beats", "does_not_beat", "loses_to"].contains(&kind), "{d}");
+        let sentence = d["verdict_sentence"].as_str().unwrap();
+        assert!(sentence.starts_with("arm ") && sentence.ends_with('.'), "{sentence}");
+        assert!(sentence.contains(d["baseline"].as_str().unwrap()) && sentence.contains("95% interval"), "{sentence}");
+        assert_eq!(d["dsr"], deflated["dsr"], "{d}");
+        if kind == "beats" {
+            assert!(deflated["dsr"].as_f64().unwrap() >= 0.95, "beats needs the DSR: {d}");
+        }
+        assert!(report.contains(sentence), "report.md states the verdict: {sentence}");
+    }
+    check_equity_csv(&dir.path().join("cmp/equity.csv"), &cmp);
+
+    // A ledger with garbage in its middle is refused, naming the file and the line.
+    let failed = r#"{"trial_id":"x","status":"failed","config_hash":"h","seed":1,"fold":null,"validation_sharpe":null,"test_sharpe":null,"validation_bars":0,"test_bars":0,"validation_returns":null,"test_returns":null}"#;
+    dir.write("bad.jsonl", &format!("{failed}\nnot a record\n{failed}\n"));
+    let args = ["compare", "--models", "arm/seed-3", "--ledger", "bad.jsonl", "--resamples", "100", "--out", "bad"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("bad.jsonl") && stderr.contains("line 2"), "{stderr}");
+
+    // A valid ledger next to the run folders is found and counted: N = its distinct
+    // configurations (finished trials only), and the PBO of their validation returns.
+    write_ledger(&dir.path().join("arm"), &csv_timestamps(&dir.path().join("cmp/equity.csv")));
+    let args = ["compare", "--models", "arm/seed-3", "arm/seed-4", "--resamples", "200", "--out", "cmp2", "--json"];
+    let (stdout, _) = expect_code(dir.path(), &args, 0);
+    let cmp: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(cmp["ledger"].as_str().unwrap().ends_with("arm/trials.jsonl"), "{}", cmp["ledger"]);
+    assert_eq!((cmp["trials"]["n_trials"].as_u64(), cmp["trials"]["n_runs"].as_u64()), (Some(3), Some(4)));
+    let deflated = &cmp["arms"][0]["deflated_sharpe"];
+    assert_eq!((deflated["n_trials"].as_u64(), deflated["n_runs"].as_u64()), (Some(3), Some(4)), "{deflated}");
+    let variance = deflated["trials_sharpe_variance"].as_f64().unwrap();
+    assert!(variance > 0.0 && cmp["trials"]["sharpe_variance"].as_f64() == Some(variance), "{deflated}");
+    assert!(
+        deflated["dsr"].as_f64().unwrap() <= deflated["psr"].as_f64().unwrap(),
+        "deflating never helps: {deflated}"
+    );
+    let pbo = &cmp["pbo"];
+    assert_eq!(
+        (pbo["n_configs"].as_u64(), pbo["n_bars"].as_u64(), pbo["partitions"].as_u64()),
+        (Some(3), Some(64), Some(16))
+    );
+    assert!((0.0..=1.0).contains(&pbo["pbo"].as_f64().unwrap()), "{pbo}");
+    let report = std::fs::read_to_string(dir.path().join("cmp2/report.md")).unwrap();
+    assert!(
+        report.contains("in the trial ledger") && report.contains("Probability of backtest overfitting"),
+        "{report}"
+    );
 
     // A 1h model on 30-minute bars is refused, naming the interval.
     let eth30 = data("btcusdt_30m_gymcrypto.csv");

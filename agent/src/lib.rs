@@ -10,6 +10,7 @@ pub mod error;
 pub mod export;
 pub mod gae;
 pub mod init;
+pub mod ledger;
 pub mod mlp;
 pub mod onnx_graph;
 pub mod policy;

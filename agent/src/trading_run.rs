@@ -237,15 +237,13 @@ impl Logging<'_> {
         let checkpoints = dir.path().join("checkpoints");
         let (_, _, summary) = train_from(env, &run.ppo, run.seed, start, |log: &UpdateLog<'_, E>| {
             let mut line = metrics_line(log);
-            let validate_now = log.update % every == 0 || log.update == log.num_updates;
+            let validate_now = log.update.is_multiple_of(every) || log.update == log.num_updates;
             let mut sharpe = None;
-            if validate_now {
-                if let Some(setup) = validation {
-                    let (s, total_return) = validate(setup, log.weights)?;
-                    sharpe = s;
-                    line.insert("validation/sharpe".into(), json!(s));
-                    line.insert("validation/total_return".into(), json!(total_return));
-                }
+            if validate_now && let Some(setup) = validation {
+                let (s, total_return) = validate(setup, log.weights)?;
+                sharpe = s;
+                line.insert("validation/sharpe".into(), json!(s));
+                line.insert("validation/total_return".into(), json!(total_return));
             }
             write_events(&mut events, &line, log.global_step)?;
             dir.append_line("metrics.jsonl", &Value::Object(line).to_string())?;

@@ -1,6 +1,6 @@
 //! `rltrade compare`: exported RL policies against baselines on one out-of-sample
-//! window, with bootstrap intervals, paired differences, fee sensitivity, a plot and
-//! `report.md`.
+//! window, with bootstrap intervals, paired differences, verdicts deflated for the
+//! trials of a trial ledger, fee sensitivity, a plot, `equity.csv` and `report.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,15 +9,19 @@ use anyhow::Context;
 use rltrade_agent::compare::arms::{DEFAULT_BASELINES, arm_name, group_by_seed};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::bootstrap::Interval;
+use rltrade_agent::compare::equity_csv::write_equity_csv;
 use rltrade_agent::compare::plot::write_equity_svg;
-use rltrade_agent::compare::report::{render, verdict};
-use rltrade_agent::compare::{ArmKind, ArmMetrics, CompareReport, CompareRequest, run_compare};
+use rltrade_agent::compare::report::{pbo_sentence, render};
+use rltrade_agent::compare::{
+    ArmKind, ArmMetrics, CompareReport, CompareRequest, PboSummary, TrialCount, analyze, run_backtests,
+};
+use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, ledger_pbo, trial_count};
 use rltrade_agent::run_dir::write_atomically;
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::MaSpec;
 use rltrade_env::selection_stats::sharpe::DeflatedSharpe;
 use rltrade_policy::ModelCard;
-use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
+use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE, resolve_export_dir};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -25,11 +29,14 @@ use crate::cli::CompareArgs;
 use crate::config::Config;
 use crate::output::{pct, print_json, ratio, table};
 
-/// Runs the comparison, writes `report.md`, `equity.svg` and `compare.json` into the
-/// output folder, and prints the tables (or one JSON object).
+/// Runs the comparison, writes `report.md`, `equity.svg`, `equity.csv` and
+/// `compare.json` into the output folder, and prints the tables (or one JSON object).
+/// With a trial ledger (`--ledger`, or the `trials.jsonl` next to the models' run
+/// folders) the Deflated Sharpe Ratios count its trials and the PBO is reported.
 ///
 /// # Errors
-/// Bad models or data, missing ONNX Runtime, unwritable output.
+/// Bad models or data, a malformed ledger or returns file, missing ONNX Runtime,
+/// unwritable output.
 pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(v) = args.slippage_bps {
@@ -50,6 +57,18 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         cards.push(card);
     }
     let arms = group_by_seed(runs)?;
+    // The ledger is read before the backtests, so a malformed one fails fast.
+    let ledger = match &args.ledger {
+        Some(path) => Some(Ledger::at(path)),
+        None => default_ledger(&args.models)?,
+    };
+    let records = match &ledger {
+        Some(l) => {
+            tracing::info!("counting the trials of the ledger {}", l.path().display());
+            Some(l.read()?)
+        }
+        None => None,
+    };
     let data_path = match &args.data {
         Some(p) => p.clone(),
         None => PathBuf::from(&cards[0].data.file),
@@ -76,7 +95,29 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             seed: args.bootstrap_seed,
         },
     };
-    let report = run_compare(&request)?;
+    let backtests = run_backtests(&request)?;
+    let mut trials: Option<TrialCount> = None;
+    let mut pbo: Option<PboSummary> = None;
+    if let (Some(l), Some(records)) = (&ledger, &records) {
+        let first = &backtests.runs[0][0][0];
+        trials = trial_count(l.dir(), records, (first.first_bar_ms, first.last_bar_ms))?;
+        pbo = ledger_pbo(l.dir(), records, DEFAULT_PBO_PARTITIONS)?.as_ref().map(PboSummary::from);
+        let n_rl = request.rl_arms.len();
+        match &trials {
+            None => tracing::warn!(
+                "the ledger {} has no finished trial: N = the {n_rl} RL arm(s) of this comparison",
+                l.path().display()
+            ),
+            Some(t) if t.n_trials < n_rl => tracing::warn!(
+                "the ledger {} counts {} configuration(s), fewer than the {n_rl} RL arms compared: are their trials in it?",
+                l.path().display(),
+                t.n_trials
+            ),
+            Some(_) => {}
+        }
+    }
+    let mut report = analyze(&backtests, &request.bootstrap, trials.as_ref());
+    report.pbo = pbo;
 
     let out = args.out.clone().unwrap_or_else(|| {
         let first = &args.models[0];
@@ -85,7 +126,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let (report_path, plot_path, json_path) = (out.join("report.md"), out.join("equity.svg"), out.join("compare.json"));
+    let csv_path = out.join("equity.csv");
     write_equity_svg(&report, &plot_path)?;
+    write_equity_csv(&report, &csv_path)?;
     let provenance = vec![
         format!("Data: `{}` ({} bars).", data_path.display(), request.series.bars.len()),
         format!("Models: {}.", args.models.iter().map(|m| format!("`{}`", m.display())).collect::<Vec<_>>().join(", ")),
@@ -96,18 +139,77 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             config.risk.daily_loss_limit.map_or_else(|| "none".into(), |v| v.to_string()),
             if config.risk.allow_short { "allowed" } else { "not allowed" }
         ),
+        match (&ledger, &report.trials) {
+            (Some(l), Some(t)) => format!(
+                "Trial ledger: `{}`: {} configuration(s), {} finished run(s).",
+                l.path().display(),
+                t.n_trials,
+                t.n_runs
+            ),
+            (Some(l), None) => format!("Trial ledger: `{}`, without a finished trial.", l.path().display()),
+            (None, _) => "Trial ledger: none (N of the DSR = the RL arms of this comparison).".into(),
+        },
     ];
     write_atomically(&report_path, render(&report, "equity.svg", &provenance).as_bytes())?;
-    let value = report_json(&report, &data_path, &args.models, &report_path, &plot_path);
+    let paths = OutputPaths { report: &report_path, plot: &plot_path, equity_csv: &csv_path };
+    let value = report_json(&report, &data_path, &args.models, ledger.as_ref().map(Ledger::path), &paths);
     write_atomically(&json_path, serde_json::to_string_pretty(&value)?.as_bytes())?;
 
     if args.json {
         print_json(&value)?;
     } else {
         print_tables(&report);
-        println!("report: {}\nplot:   {}\njson:   {}", report_path.display(), plot_path.display(), json_path.display());
+        println!(
+            "report: {}\nplot:   {}\ncsv:    {}\njson:   {}",
+            report_path.display(),
+            plot_path.display(),
+            csv_path.display(),
+            json_path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trial ledger of `models` when none is given: the `trials.jsonl` of the folder
+/// that holds the run folder of every model (a run folder holds `export/`; a model given
+/// as an export folder not named `export` is its own run folder), if that file exists.
+///
+/// # Errors
+/// A model path that is not a model, or that cannot be resolved.
+fn default_ledger(models: &[PathBuf]) -> anyhow::Result<Option<Ledger>> {
+    let mut study: Option<PathBuf> = None;
+    for model in models {
+        let export = resolve_export_dir(model)?;
+        let export = std::fs::canonicalize(&export).with_context(|| format!("cannot resolve {}", export.display()))?;
+        let run = if export.file_name().is_some_and(|n| n == EXPORT_DIR) {
+            export.parent().unwrap_or(&export)
+        } else {
+            &export
+        };
+        let Some(parent) = run.parent() else { return Ok(None) };
+        match &study {
+            Some(s) if s != parent => return Ok(None),
+            Some(_) => {}
+            None => study = Some(parent.to_path_buf()),
+        }
+    }
+    Ok(study.map(|s| Ledger::in_dir(&s)).filter(|l| l.path().is_file()))
+}
+
+/// An RL arm's Deflated Sharpe Ratio in `compare.json`: every input and output of
+/// [`DeflatedSharpe`], with the runs behind its N.
+#[derive(Serialize)]
+struct DeflatedJson<'a> {
+    #[serde(flatten)]
+    deflated: &'a DeflatedSharpe,
+    n_runs: Option<usize>,
+}
+
+/// The files a comparison writes.
+struct OutputPaths<'a> {
+    report: &'a Path,
+    plot: &'a Path,
+    equity_csv: &'a Path,
 }
 
 /// One arm in `compare.json`: its metrics and the rest side by side in one object.
@@ -123,11 +225,17 @@ struct ArmJson<'a> {
     total_return_std: Option<f64>,
     sharpe_ci95: Interval,
     total_return_ci95: Interval,
-    deflated_sharpe: Option<&'a DeflatedSharpe>,
+    deflated_sharpe: Option<DeflatedJson<'a>>,
     runs: usize,
 }
 
-fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_path: &Path, plot_path: &Path) -> Value {
+fn report_json(
+    report: &CompareReport,
+    data: &Path,
+    models: &[PathBuf],
+    ledger: Option<&Path>,
+    paths: &OutputPaths<'_>,
+) -> Value {
     let arms: Vec<ArmJson<'_>> = report
         .arms
         .iter()
@@ -141,7 +249,7 @@ fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_p
             total_return_std: a.total_return_std,
             sharpe_ci95: a.sharpe_ci95,
             total_return_ci95: a.total_return_ci95,
-            deflated_sharpe: a.deflated_sharpe.as_ref(),
+            deflated_sharpe: a.deflated_sharpe.as_ref().map(|deflated| DeflatedJson { deflated, n_runs: a.n_runs }),
             runs: a.runs.len(),
         })
         .collect();
@@ -149,8 +257,12 @@ fn report_json(report: &CompareReport, data: &Path, models: &[PathBuf], report_p
         "arms": arms,
         "differences": report.differences,
         "fee_sensitivity": report.fee_sensitivity,
-        "report_path": report_path,
-        "plot_path": plot_path,
+        "report_path": paths.report,
+        "plot_path": paths.plot,
+        "equity_csv_path": paths.equity_csv,
+        "ledger": ledger,
+        "trials": report.trials,
+        "pbo": report.pbo,
         "data_file": data.display().to_string(),
         "data_sha256": report.data_sha256,
         "symbol": report.symbol,
@@ -232,10 +344,16 @@ fn print_tables(report: &CompareReport) {
                 pct(x.total_return_diff_ci95[0]),
                 pct(x.total_return_diff_ci95[1])
             ),
-            verdict(x).to_string(),
+            x.verdict.short().to_string(),
         ]);
     }
     println!("{d}");
+    for x in &report.differences {
+        println!("{}", x.verdict_sentence);
+    }
+    if let Some(p) = &report.pbo {
+        println!("{}", pbo_sentence(p));
+    }
     let mut header = vec!["fee (bps)".to_string()];
     header.extend(report.arms.iter().map(|a| format!("{} Sharpe / return", a.name)));
     let mut f = table(&header.iter().map(String::as_str).collect::<Vec<_>>());

@@ -4,12 +4,15 @@
 //!
 //! For each arm and fee level every run is backtested; Sharpe and total return get 95%
 //! intervals from a paired stationary block bootstrap of per-bar returns
-//! ([`bootstrap`]), and every RL arm gets its paired difference to every baseline.
+//! ([`bootstrap`]), and every RL arm gets its paired difference to every baseline, its
+//! Deflated Sharpe Ratio, and a [`verdict::Verdict`] on each difference.
 
 pub mod arms;
 pub mod bootstrap;
+pub mod equity_csv;
 pub mod plot;
 pub mod report;
+pub mod verdict;
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ use rltrade_env::TradingSetup;
 use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
 use rltrade_env::metrics::Metrics;
+use rltrade_env::selection_stats::pbo::Pbo;
 use rltrade_env::selection_stats::sharpe::{
     DeflatedSharpe, deflated_sharpe_ratio, sharpe_per_bar, trials_sharpe_variance,
 };
@@ -28,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use self::arms::ArmKind;
 use self::arms::{BaselineSpec, MA_AUTO_GRID, RlArmSpec};
 use self::bootstrap::{BootstrapConfig, Interval, differences, paired_draws, percentile_interval, returns_from_equity};
+use self::verdict::Verdict;
 use crate::error::{Error, Result};
 
 /// What to compare, on which data, with which costs.
@@ -77,8 +82,12 @@ pub struct ArmReport {
     /// ([`rltrade_env::selection_stats::sharpe::deflated_sharpe_ratio`]). The number of
     /// trials N is the number of RL arms (configurations) in this comparison and the
     /// variance that of their per-bar Sharpe ratios on this window; with one arm, DSR =
-    /// PSR. Trials tried elsewhere are not counted yet. `None` for baselines.
+    /// PSR. With a [`TrialCount`] (from a trial ledger, [`crate::ledger::trial_count`]),
+    /// N and V are its. `None` for baselines.
     pub deflated_sharpe: Option<DeflatedSharpe>,
+    /// For an RL arm: the trained runs behind the N of its DSR ([`TrialCount::n_runs`],
+    /// or else the seed runs of every RL arm in this comparison). `None` for baselines.
+    pub n_runs: Option<usize>,
     /// One backtest per seed (one for a baseline), at the main fee.
     #[serde(skip)]
     pub runs: Vec<BacktestResult>,
@@ -177,6 +186,44 @@ pub struct DifferenceReport {
     pub total_return_diff_ci95: Interval,
     /// Share of resamples in which the RL arm's Sharpe is higher.
     pub prob_sharpe_higher: f64,
+    /// The RL arm's Deflated Sharpe Ratio (a probability; `None` where undefined), the
+    /// second test of the verdict.
+    pub dsr: Option<f64>,
+    /// The verdict: beats only when the Sharpe difference's 95% interval lies above 0
+    /// and `dsr` ≥ [`verdict::DSR_THRESHOLD`].
+    pub verdict: Verdict,
+    /// The verdict as one English sentence ([`Verdict::sentence`]).
+    pub verdict_sentence: String,
+}
+
+/// The Probability of Backtest Overfitting of a comparison's trials (CSCV over the trial
+/// ledger's validation returns, [`crate::ledger::ledger_pbo`]), without its logits.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PboSummary {
+    /// The PBO, a probability in [0, 1]: the share of CSCV combinations whose in-sample
+    /// best configuration ranks at or below the median out of sample (Bailey, Borwein,
+    /// López de Prado & Zhu 2017). About 0.5 for configurations without skill.
+    pub pbo: f64,
+    /// Configurations N (matrix columns).
+    pub n_configs: usize,
+    /// Bars T (matrix rows): the validation bars common to every configuration.
+    pub n_bars: usize,
+    /// Partitions S.
+    pub partitions: usize,
+    /// Combinations C(S, S/2) evaluated.
+    pub n_combinations: usize,
+}
+
+impl From<&Pbo> for PboSummary {
+    fn from(p: &Pbo) -> Self {
+        Self {
+            pbo: p.pbo,
+            n_configs: p.n_configs,
+            n_bars: p.n_rows,
+            partitions: p.partitions,
+            n_combinations: p.n_combinations,
+        }
+    }
 }
 
 /// One arm at one fee level.
@@ -238,6 +285,10 @@ pub struct CompareReport {
     pub bootstrap_seed: u64,
     /// The trials the Deflated Sharpe Ratios count (`None`: the RL arms of this comparison).
     pub trials: Option<TrialCount>,
+    /// The Probability of Backtest Overfitting of the trial ledger's configurations;
+    /// `None` without a ledger or where it is undefined. [`analyze`] leaves it `None`:
+    /// the caller that holds the ledger fills it ([`crate::ledger::ledger_pbo`]).
+    pub pbo: Option<PboSummary>,
 }
 
 struct RlModel {
@@ -442,9 +493,10 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
 }
 
 /// The comparison's statistics from its backtests: per-arm metrics (means over seeds),
-/// paired stationary block-bootstrap intervals, RL − baseline differences, the fee table
-/// and, for every RL arm, PSR and DSR with N and V from `trials` (`None`: N = the number
-/// of RL arms, V their Sharpe variance on this window).
+/// paired stationary block-bootstrap intervals, RL − baseline differences with their
+/// [`Verdict`]s, the fee table and, for every RL arm, PSR and DSR with N and V from
+/// `trials` (`None`: N = the number of RL arms, V their Sharpe variance on this window).
+/// The report's `pbo` is left `None`.
 pub fn analyze(
     backtests: &ArmBacktests,
     bootstrap_config: &BootstrapConfig,
@@ -469,6 +521,7 @@ pub fn analyze(
 
     let n_rl = backtests.arms.iter().filter(|a| a.kind == ArmKind::Rl).count();
     let deflated = deflated_sharpes(main, n_rl, initial, trials);
+    let n_runs = trials.map_or_else(|| main[..n_rl].iter().map(Vec::len).sum(), |t| t.n_runs);
     let mut arms = Vec::new();
     for (i, ((identity, runs), d)) in backtests.arms.iter().zip(main).zip(&draws).enumerate() {
         let ArmIdentity { name, kind, seeds, chosen } = identity.clone();
@@ -485,6 +538,7 @@ pub fn analyze(
             sharpe_ci95: percentile_interval(&d.sharpe),
             total_return_ci95: percentile_interval(&d.total_return),
             deflated_sharpe: deflated.get(i).cloned().flatten(),
+            n_runs: (kind == ArmKind::Rl).then_some(n_runs),
             runs: runs.clone(),
         });
     }
@@ -495,14 +549,20 @@ pub fn analyze(
             let dr = differences(&draws[i].total_return, &draws[j].total_return);
             let sharpe = |arm: &ArmReport| arm.metrics.sharpe;
             let total = |arm: &ArmReport| arm.metrics.total_return.unwrap_or(f64::NAN);
+            let sharpe_diff_ci95 = percentile_interval(&ds);
+            let dsr = a.deflated_sharpe.as_ref().and_then(|d| d.dsr);
+            let verdict = Verdict::new(sharpe_diff_ci95, dsr);
             diffs.push(DifferenceReport {
                 arm: a.name.clone(),
                 baseline: b.name.clone(),
                 sharpe_diff: sharpe(a).zip(sharpe(b)).map(|(x, y)| x - y),
-                sharpe_diff_ci95: percentile_interval(&ds),
+                sharpe_diff_ci95,
                 total_return_diff: total(a) - total(b),
                 total_return_diff_ci95: percentile_interval(&dr),
                 prob_sharpe_higher: ds.iter().filter(|x| **x > 0.0).count() as f64 / ds.len().max(1) as f64,
+                dsr,
+                verdict,
+                verdict_sentence: verdict.sentence(&a.name, &b.name, sharpe_diff_ci95, dsr),
             });
         }
     }
@@ -547,6 +607,7 @@ pub fn analyze(
         bootstrap_mean_block_len: bootstrap::mean_block_len(bootstrap_config, n_bars),
         bootstrap_seed: bootstrap_config.seed,
         trials: trials.copied(),
+        pbo: None,
     }
 }
 

@@ -1,25 +1,25 @@
-//! `report.md`: the comparison in words and tables, with an honest verdict: an RL arm
-//! "beats" a baseline only when the whole 95% interval of its paired Sharpe difference
-//! is above zero, "loses to" it when the whole interval is below, and otherwise the
-//! difference is not distinguishable from noise.
+//! `report.md`: the comparison in words and tables, with an honest verdict
+//! ([`super::verdict::Verdict`]): an RL arm "beats" a baseline only when the whole 95%
+//! interval of its paired Sharpe difference is above zero and its Deflated Sharpe Ratio
+//! is at least 0.95, "loses to" it when the whole interval is below, and otherwise the
+//! report says which of the two tests failed.
 
 use std::fmt::Write as _;
 
 use rltrade_env::bar::{format_interval, format_time_ms};
 
 use super::arms::MA_AUTO_GRID;
-use super::{ArmKind, CompareReport, DifferenceReport};
+use super::verdict::DSR_THRESHOLD;
+use super::{ArmKind, CompareReport, PboSummary};
 
-/// The verdict on one paired difference, from its Sharpe interval.
-pub fn verdict(d: &DifferenceReport) -> &'static str {
-    let [lo, hi] = d.sharpe_diff_ci95;
-    if lo > 0.0 {
-        "beats"
-    } else if hi < 0.0 {
-        "loses to"
-    } else {
-        "is not distinguishable from"
-    }
+/// The PBO in one sentence, e.g. "Probability of backtest overfitting: 0.43 (CSCV over
+/// 12 configurations' validation returns, 800 common bars, S = 16 partitions, 12870
+/// combinations; about 0.5 means the selection shows no skill)."
+pub fn pbo_sentence(p: &PboSummary) -> String {
+    format!(
+        "Probability of backtest overfitting (PBO): {:.2} (CSCV over the validation returns of {} configurations in the trial ledger, {} common bars, S = {} partitions, {} combinations; about 0.5 means choosing the best in sample shows no skill out of sample).",
+        p.pbo, p.n_configs, p.n_bars, p.partitions, p.n_combinations
+    )
 }
 
 fn num(v: Option<f64>, digits: usize) -> String {
@@ -65,7 +65,7 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
         if let Some(d) = &rl.deflated_sharpe {
             let _ = writeln!(
                 md,
-                "**{}**: Probabilistic Sharpe Ratio against 0 {} (per-bar Sharpe {}, skewness {}, kurtosis {}, {} bars); Deflated Sharpe Ratio {} for {} configuration(s) in this comparison (expected maximum per-bar Sharpe of as many unskilled trials {}). A DSR of at least 0.95 is the usual bar; trials tried before this comparison are not counted.\n",
+                "**{}**: Probabilistic Sharpe Ratio against 0 {} (per-bar Sharpe {}, skewness {}, kurtosis {}, {} bars); Deflated Sharpe Ratio {} for N = {} configuration(s) {} ({} run(s); variance of their per-bar Sharpe ratios {}; expected maximum per-bar Sharpe of as many unskilled trials {}). \"Beats\" needs a DSR of at least {DSR_THRESHOLD}.\n",
                 rl.name,
                 num(d.psr, 3),
                 num(d.sharpe_per_bar, 4),
@@ -74,17 +74,25 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
                 d.n_returns,
                 num(d.dsr, 3),
                 d.n_trials,
+                if report.trials.is_some() {
+                    "in the trial ledger"
+                } else {
+                    "in this comparison (no trial ledger: trials tried before it are not counted)"
+                },
+                rl.n_runs.unwrap_or(0),
+                num(Some(d.trials_sharpe_variance), 6),
                 num(Some(d.expected_max_sharpe), 4),
             );
         }
     }
+    if let Some(p) = &report.pbo {
+        let _ = writeln!(md, "{}\n", pbo_sentence(p));
+    }
     for d in &report.differences {
         let _ = writeln!(
             md,
-            "- **{}** {} **{}** on Sharpe: difference {} (95% interval {} to {}; higher in {:.0}% of resamples); total return difference {} ({} to {}).",
-            d.arm,
-            verdict(d),
-            d.baseline,
+            "- {} Sharpe difference {} (95% interval {} to {}; higher in {:.0}% of resamples); total return difference {} ({} to {}).",
+            d.verdict_sentence,
             num(d.sharpe_diff, 3),
             num(Some(d.sharpe_diff_ci95[0]), 3),
             num(Some(d.sharpe_diff_ci95[1]), 3),
