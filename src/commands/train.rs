@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_agent::export::{CheckpointChoice, ExportReport};
+use rltrade_agent::ledger::Ledger;
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
 use rltrade_env::{MarketData, SplitName, TradingSetup};
 use serde_json::json;
 
+use super::trials::Trial;
 use crate::cli::{TrainArgs, TrainEnvKind};
 use crate::config::Config;
 use crate::output::print_json;
@@ -88,7 +90,33 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             warm_start: None,
             progress_bar: !args.json && std::io::stderr().is_terminal(),
         };
-        reports.push(train_and_export(&job)?.0);
+        // `--seeds --out DIR` is an experiment: each run is a trial of DIR's ledger
+        let experiment = match (&args.out, args.seeds.is_some(), &env) {
+            (Some(out), true, TrainingEnv::Trading(setup)) => Some((Ledger::in_dir(out), &setup.data.series)),
+            _ => None,
+        };
+        let result = train_and_export(&job);
+        if let Some((ledger, series)) = &experiment {
+            let trial = Trial {
+                ledger,
+                run_dir: job.run_dir.clone(),
+                trial_id: format!("seed-{seed}"),
+                config: &config,
+                seed,
+                fold: None,
+            };
+            match &result {
+                Ok(_) => {
+                    trial.record_finished(series)?;
+                }
+                Err(_) => {
+                    if let Err(e) = trial.record_failed() {
+                        tracing::warn!("could not record the failed trial: {e:#}");
+                    }
+                }
+            }
+        }
+        reports.push(result?.0);
     }
     if args.json {
         print_json(&report_json(&reports, args.seeds.is_some(), args.out.as_deref()))?;

@@ -13,8 +13,8 @@ use anyhow::{Context, bail, ensure};
 use rltrade_agent::compare::arms::{DEFAULT_BASELINES, RlArmSpec};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::plot::write_equity_svg_with_boundaries;
-use rltrade_agent::compare::report::verdict;
-use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, analyze, run_backtests};
+use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, run_backtests};
+use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_agent::resume::first_difference;
 use rltrade_agent::run_dir::{RunDir, write_atomically};
 use rltrade_agent::trading_run::TrainingEnv;
@@ -27,6 +27,7 @@ use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE};
 use serde_json::{Value, json};
 
 use super::train::{SeedRun, train_and_export};
+use super::trials::Trial;
 use crate::cli::WalkForwardArgs;
 use crate::config::Config;
 use crate::output::{pct, print_json, ratio, table};
@@ -67,7 +68,9 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
     for fold in &folds {
         runs.push(FoldRun::new(&config, &series, fold.clone())?);
     }
-    train_all(&config, &runs, &out, args.json)?;
+    let ledger = Ledger::in_dir(&out);
+    train_all(&config, &runs, &out, &series, args.json)?;
+    let records = ledger.read()?;
 
     // Each fold's comparison on its test window, then the stitched one.
     let arm = wf.name.clone().unwrap_or_else(|| arm_name(None));
@@ -97,7 +100,13 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
         fold_backtests.push(backtests);
     }
     let stitched_backtests = stitch_backtests(&fold_backtests)?;
-    let stitched = analyze(&stitched_backtests, &bootstrap, None);
+    // N and V of the DSR from the ledger's trials on the stitched window, PBO from their
+    // validation returns
+    let first_ms = stitched_backtests.runs[0][0][0].first_bar_ms;
+    let last_ms = stitched_backtests.runs[0][0][0].last_bar_ms;
+    let trials = trial_count(ledger.dir(), &records, (first_ms, last_ms))?;
+    let mut stitched = analyze(&stitched_backtests, &bootstrap, trials.as_ref());
+    stitched.pbo = ledger_pbo(ledger.dir(), &records, DEFAULT_PBO_PARTITIONS)?.as_ref().map(PboSummary::from);
     let report = WalkForwardReport { wins: fold_wins(&results), folds: results, stitched };
 
     let (json_path, csv_path, report_path, plot_path) =
@@ -276,7 +285,18 @@ fn is_finished(dir: &Path) -> bool {
 /// `warm_start`, fold k's runs wait for fold k − 1's (same seed) and start from its
 /// final weights; otherwise every run is independent. Results do not depend on the
 /// number of jobs: each run is seeded by its own seed only.
-fn train_all(config: &Config, runs: &[FoldRun], out: &Path, json: bool) -> anyhow::Result<()> {
+///
+/// Every finished run is a trial of the walk-forward's ledger (`trials.jsonl`), recorded
+/// once it is exported (again on `--resume` when a kill came between the two); a run
+/// that fails is recorded as failed.
+fn train_all(config: &Config, runs: &[FoldRun], out: &Path, series: &BarSeries, json: bool) -> anyhow::Result<()> {
+    let ledger = Ledger::in_dir(out);
+    let recorded: Vec<String> = ledger
+        .read_if_exists()?
+        .into_iter()
+        .filter(|r| r.status == TrialStatus::Finished)
+        .map(|r| r.trial_id)
+        .collect();
     let wf = &config.walkforward;
     let tasks: Vec<(usize, u64)> = (0..runs.len()).flat_map(|i| wf.seeds.iter().map(move |&s| (i, s))).collect();
     let waves: Vec<Vec<(usize, u64)>> = if wf.warm_start {
@@ -286,8 +306,14 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, json: bool) -> anyho
     };
     let progress_bar = wf.jobs == 1 && !json && std::io::stderr().is_terminal();
     for wave in waves {
-        let todo: Vec<(usize, u64)> =
-            wave.into_iter().filter(|&(i, s)| !is_finished(&run_dir(out, runs[i].fold.fold, s))).collect();
+        let (done, todo): (Vec<(usize, u64)>, Vec<(usize, u64)>) =
+            wave.into_iter().partition(|&(i, s)| is_finished(&run_dir(out, runs[i].fold.fold, s)));
+        for (i, seed) in done {
+            let trial = trial(&ledger, &runs[i], out, seed);
+            if !recorded.contains(&trial.trial_id) {
+                trial.record_finished(series)?;
+            }
+        }
         let next = AtomicUsize::new(0);
         let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -299,7 +325,11 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, json: bool) -> anyho
                             break;
                         }
                         let Some(&(i, seed)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
-                        if let Err(e) = train_one(&runs[i], out, seed, progress_bar) {
+                        let trial = trial(&ledger, &runs[i], out, seed);
+                        let result = train_one(&runs[i], out, seed, progress_bar)
+                            .and_then(|()| trial.record_finished(series).map(|_| ()))
+                            .or_else(|e| trial.record_failed().and(Err(e)));
+                        if let Err(e) = result {
                             if let Ok(mut errors) = errors.lock() {
                                 errors.push(e);
                             }
@@ -314,6 +344,20 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, json: bool) -> anyho
         }
     }
     Ok(())
+}
+
+/// Fold `run`'s run of `seed` as a trial of `ledger`.
+fn trial<'a>(ledger: &'a Ledger, run: &'a FoldRun, out: &Path, seed: u64) -> Trial<'a> {
+    let fold = run.fold.fold;
+    let dir = run_dir(out, fold, seed);
+    Trial {
+        ledger,
+        trial_id: format!("fold-{fold}/seed-{seed}"),
+        run_dir: dir,
+        config: &run.config,
+        seed,
+        fold: Some(fold),
+    }
 }
 
 /// Trains (or resumes) and exports one fold-seed run.
@@ -410,6 +454,7 @@ fn report_json(report: &WalkForwardReport, config: &Config, series: &BarSeries, 
             "differences": s.differences,
             "fee_sensitivity": s.fee_sensitivity,
             "trials": s.trials,
+            "pbo": s.pbo,
             "bootstrap": {
                 "resamples": s.bootstrap_resamples,
                 "mean_block_len": s.bootstrap_mean_block_len,
@@ -537,13 +582,8 @@ fn print_tables(report: &WalkForwardReport) {
     for d in &s.differences {
         let won = report.wins.iter().find(|w| w.arm == d.arm && w.baseline == d.baseline);
         println!(
-            "{} {} {} (Sharpe difference {} [{}, {}]); higher Sharpe in {} of {} folds.",
-            d.arm,
-            verdict(d),
-            d.baseline,
-            ratio(d.sharpe_diff),
-            ratio(Some(d.sharpe_diff_ci95[0])),
-            ratio(Some(d.sharpe_diff_ci95[1])),
+            "{} Higher Sharpe in {} of {} folds.",
+            d.verdict_sentence,
             won.map_or(0, |w| w.folds_won),
             won.map_or(0, |w| w.folds_compared)
         );

@@ -105,8 +105,7 @@ pub fn render(report: &WalkForwardReport, plot_file: &str, setup: &[String]) -> 
     );
     md.push_str("## Verdict on the stitched out-of-sample curve\n\n");
     for d in &s.differences {
-        // TODO(merge): the typed verdict sentence of compare
-        let _ = writeln!(md, "- {} {} {}.", d.arm, crate::compare::report::verdict(d), d.baseline);
+        let _ = writeln!(md, "- {}", d.verdict_sentence);
     }
     for w in &report.wins {
         let _ = writeln!(
@@ -114,6 +113,9 @@ pub fn render(report: &WalkForwardReport, plot_file: &str, setup: &[String]) -> 
             "- {} had the higher Sharpe than {} in {} of {} folds.",
             w.arm, w.baseline, w.folds_won, w.folds_compared
         );
+    }
+    if let Some(p) = &s.pbo {
+        let _ = writeln!(md, "- {}", crate::compare::report::pbo_sentence(p));
     }
     for a in s.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
         if let Some(d) = &a.deflated_sharpe {
