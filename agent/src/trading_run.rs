@@ -224,7 +224,7 @@ impl Logging<'_> {
         let (run, dir) = (self.run, self.dir);
         let resumed_from_update = run.resume.then(|| resume.as_ref().map_or(0, |(r, _)| r.state.update));
         let (start, mut best) = match resume {
-            Some((resume, state)) => (Start::Resume(resume), state.best_validation_sharpe),
+            Some((resume, state)) => (Start::Resume(Box::new(resume)), state.best_validation_sharpe),
             None => (fresh_start(run)?, None),
         };
         let restart_step = match &start {

@@ -149,8 +149,8 @@ pub enum Start<S> {
         /// The weights to start from.
         model: ActorCritic,
     },
-    /// The continuation of a stopped run.
-    Resume(Resume<S>),
+    /// The continuation of a stopped run (boxed: it carries the optimizer's state).
+    Resume(Box<Resume<S>>),
 }
 
 /// Whether to go on after an update.
@@ -261,7 +261,8 @@ pub fn train_from<E: VectorEnv>(
             let collector = Collector::new(env, &weights)?;
             (learner, weights, rng, collector)
         }
-        Start::Resume(Resume { path, model, optimizer, state }) => {
+        Start::Resume(resume) => {
+            let Resume { path, model, optimizer, state } = *resume;
             let fail = |message: String| Error::Checkpoint { path: path.clone(), message };
             let mut learner = Learner::new(model, config, device);
             learner.optimizer = learner.optimizer.clone().load_record(optimizer);

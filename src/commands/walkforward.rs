@@ -19,7 +19,7 @@ use rltrade_agent::resume::first_difference;
 use rltrade_agent::run_dir::{RunDir, write_atomically};
 use rltrade_agent::trading_run::TrainingEnv;
 use rltrade_agent::walkforward::folds::{Fold, FoldNeeds, plan_folds};
-use rltrade_agent::walkforward::report::{FoldResult, WalkForwardReport, fold_wins, render};
+use rltrade_agent::walkforward::report::{FoldResult, WalkForwardReport, fold_sharpe, fold_wins, render};
 use rltrade_agent::walkforward::stitch::stitch_backtests;
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::{BarSeries, MarketData, SplitConfig, SplitName, TradingSetup};
@@ -90,7 +90,7 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
             fees_bps: fees.clone(),
             execution: config.execution.clone(),
             risk: config.risk.clone(),
-            bootstrap: bootstrap.clone(),
+            bootstrap,
         };
         let backtests = run_backtests(&request).with_context(|| format!("fold {}: backtests", fold.fold))?;
         results.push(FoldResult {
@@ -235,6 +235,9 @@ fn plan(config: &Config, series: &BarSeries) -> anyhow::Result<Vec<Fold>> {
     Ok(folds)
 }
 
+/// A run to train: (index of its fold in the walk-forward, seed).
+type Task = (usize, u64);
+
 /// One fold: its windows, its config (the run config with the fold's split dates) and its
 /// training environment (its own splits, normalized on its training bars).
 struct FoldRun {
@@ -306,7 +309,7 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, series: &BarSeries, 
     };
     let progress_bar = wf.jobs == 1 && !json && std::io::stderr().is_terminal();
     for wave in waves {
-        let (done, todo): (Vec<(usize, u64)>, Vec<(usize, u64)>) =
+        let (done, todo): (Vec<Task>, Vec<Task>) =
             wave.into_iter().partition(|&(i, s)| is_finished(&run_dir(out, runs[i].fold.fold, s)));
         for (i, seed) in done {
             let trial = trial(&ledger, &runs[i], out, seed);
@@ -523,8 +526,8 @@ fn print_tables(report: &WalkForwardReport) {
         s.slippage_bps
     );
     let mut header = vec!["fold".to_string(), "test window".to_string()];
-    header.extend(s.arms.iter().map(|a| format!("{} Sharpe / return / turnover", a.name)));
-    header.extend(s.differences.iter().map(|d| format!("− {} Sharpe", d.baseline)));
+    header.extend(s.arms.iter().map(|a| format!("{}\nSharpe / return / turnover", a.name)));
+    header.extend(s.differences.iter().map(|d| format!("RL − {}\nSharpe", d.baseline)));
     let mut t = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
     for f in &report.folds {
         let mut row = vec![
@@ -537,16 +540,18 @@ fn print_tables(report: &WalkForwardReport) {
         ];
         row.extend(f.report.arms.iter().map(|a| {
             format!(
-                "{} / {} / {:.2}",
-                ratio(a.metrics.sharpe),
+                "{:.3} / {} / {:.2}",
+                fold_sharpe(a),
                 pct(a.metrics.total_return.unwrap_or(f64::NAN)),
                 a.metrics.turnover.unwrap_or(f64::NAN)
             )
         }));
-        row.extend(f.report.differences.iter().map(|d| ratio(d.sharpe_diff)));
+        let sharpe = |name: &str| f.report.arms.iter().find(|a| a.name == name).map_or(f64::NAN, fold_sharpe);
+        row.extend(f.report.differences.iter().map(|d| format!("{:.3}", sharpe(&d.arm) - sharpe(&d.baseline))));
         t.add_row(row);
     }
     println!("{t}");
+    println!("Fold Sharpe ratios: the mean over seeds, a seed that never traded counted as 0.");
     let mut st = table(&[
         "stitched arm",
         "final equity",

@@ -7,7 +7,7 @@ use rltrade_env::bar::{format_interval, format_time_ms};
 use serde::{Deserialize, Serialize};
 
 use super::folds::FoldTimes;
-use crate::compare::{ArmKind, CompareReport};
+use crate::compare::{ArmKind, ArmReport, CompareReport};
 
 /// One fold: its windows and the comparison on its test window (N of its DSR: the RL
 /// arms; the walk-forward's verdict uses the stitched one).
@@ -43,8 +43,14 @@ pub struct WalkForwardReport {
     pub wins: Vec<FoldWins>,
 }
 
-/// Counts, per RL arm and baseline, the folds where the RL arm's Sharpe (mean over
-/// seeds) was above the baseline's; a flat curve, which has no Sharpe ratio, counts as 0.
+/// An arm's Sharpe ratio in a fold: the mean over its runs (seeds), where a run that
+/// never traded (a flat curve, which has no Sharpe ratio) counts as 0.
+pub fn fold_sharpe(arm: &ArmReport) -> f64 {
+    arm.runs.iter().map(|r| r.metrics.sharpe.unwrap_or(0.0)).sum::<f64>() / arm.runs.len().max(1) as f64
+}
+
+/// Counts, per RL arm and baseline, the folds where the RL arm's [`fold_sharpe`] was
+/// above the baseline's.
 pub fn fold_wins(folds: &[FoldResult]) -> Vec<FoldWins> {
     let mut wins: Vec<FoldWins> = Vec::new();
     for fold in folds {
@@ -151,18 +157,20 @@ pub fn render(report: &WalkForwardReport, plot_file: &str, setup: &[String]) -> 
         for a in &f.report.arms {
             let _ = write!(
                 md,
-                " {} | {} | {} |",
+                " {} | {:.3} | {} |",
                 pct(a.metrics.total_return),
-                num(a.metrics.sharpe, 3),
+                fold_sharpe(a),
                 num(a.metrics.turnover, 2)
             );
         }
         for d in &f.report.differences {
-            let _ = write!(md, " {} |", num(d.sharpe_diff, 3));
+            let arm = |name: &str| f.report.arms.iter().find(|a| a.name == name).map(fold_sharpe);
+            let diff = arm(&d.arm).zip(arm(&d.baseline)).map(|(x, y)| x - y);
+            let _ = write!(md, " {} |", num(diff, 3));
         }
         md.push('\n');
     }
-    md.push_str("\nRL columns are means over seeds. `ma:auto` is tuned on each fold's validation window:\n");
+    md.push_str("\nRL columns are means over seeds; a fold's Sharpe ratio is the mean over seeds with a seed that never traded counted as 0. `ma:auto` is tuned on each fold's validation window:\n");
     for f in &report.folds {
         let chosen: Vec<String> = f.report.arms.iter().filter_map(|a| a.chosen.map(|c| c.to_string())).collect();
         let _ = writeln!(md, "fold {}: {}.", f.times.fold, chosen.join(", "));

@@ -58,7 +58,7 @@ pub fn stitch_runs(folds: &[&BacktestResult], initial_cash: f64, interval_ms: i6
             quantity: t.quantity * scale,
             fees: t.fees * scale,
             pnl: t.pnl * scale,
-            ..t.clone()
+            ..*t
         }));
         scale *= fold.metrics.final_equity / initial_cash;
     }
