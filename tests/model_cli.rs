@@ -215,7 +215,22 @@ fn a_trained_run_exports_backtests_and_compares() {
         assert!(deflated.get(key).is_some(), "{key} missing from {deflated}");
     }
     assert_eq!(deflated["n_runs"], 2, "{deflated}");
-    assert!(cmp["ledger"].is_null() && cmp["trials"].is_null() && cmp["pbo"].is_null(), "no ledger next to arm/");
+    // `train --seeds 3,4 --out arm` is an experiment: its ledger counts one configuration
+    // of two runs, each with its returns beside it, and no PBO (it needs two configurations)
+    assert!(cmp["ledger"].as_str().unwrap().ends_with("arm/trials.jsonl"), "{}", cmp["ledger"]);
+    assert_eq!((cmp["trials"]["n_trials"].as_u64(), cmp["trials"]["n_runs"].as_u64()), (Some(1), Some(2)));
+    assert!(cmp["pbo"].is_null(), "one configuration");
+    assert_eq!(deflated["dsr"], deflated["psr"], "N = 1: DSR = PSR");
+    let ledger = std::fs::read_to_string(dir.path().join("arm/trials.jsonl")).unwrap();
+    let trials: Vec<Value> = ledger.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = trials.iter().map(|t| t["trial_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["seed-3", "seed-4"]);
+    for t in &trials {
+        assert_eq!((t["status"].as_str(), t["fold"].as_null()), (Some("finished"), Some(())));
+        for key in ["validation_returns", "test_returns"] {
+            assert!(dir.path().join("arm").join(t[key].as_str().unwrap()).is_file(), "{t}");
+        }
+    }
     for d in cmp["differences"].as_array().unwrap() {
         let kind = d["verdict"]["kind"].as_str().unwrap();
         assert!(["beats", "does_not_beat", "loses_to"].contains(&kind), "{d}");
