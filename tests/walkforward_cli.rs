@@ -107,7 +107,8 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
         let csv = std::fs::read_to_string(dir.path().join("wf/equity.csv")).unwrap();
         let mut lines = csv.lines();
         let stem = config.trim_end_matches(".toml");
-        assert_eq!(lines.next(), Some(format!("timestamp,fold,{stem},buy-and-hold,ma:50:200,ma:auto").as_str()));
+        let header = format!("timestamp,fold,{stem},buy-and-hold,ma:50:200,ma:auto,{stem}/seed-1");
+        assert_eq!(lines.next(), Some(header.as_str()));
         assert_eq!(lines.count() as u64, bars, "{config}: one row per stitched bar");
         // every run is a finished trial of one configuration in the walk-forward's ledger
         let ledger = std::fs::read_to_string(dir.path().join("wf/trials.jsonl")).unwrap();

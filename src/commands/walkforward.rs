@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail, ensure};
 use rltrade_agent::compare::arms::{DEFAULT_BASELINES, RlArmSpec};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
+use rltrade_agent::compare::equity_csv::{equity_table, write_table};
 use rltrade_agent::compare::plot::write_equity_svg_with_boundaries;
 use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, run_backtests};
 use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
@@ -482,33 +483,23 @@ fn report_json(report: &WalkForwardReport, config: &Config, series: &BarSeries, 
     })
 }
 
-/// `equity.csv`: `timestamp,fold,<arm>,...` with one row per bar of the stitched curve at
-/// the main fee; timestamp = bar open time, ms since epoch UTC; the RL arm's column is the
-/// mean over seeds of the seed equities.
+/// `equity.csv`: compare's equity table of the stitched curve (`timestamp,<arm>,…,<rl
+/// arm>/seed-<n>,…`, timestamp = bar open time in ms since epoch UTC, an RL arm's column
+/// the mean over seeds of the seed equities) with the fold of each bar after the
+/// timestamp.
 fn write_equity_csv(report: &WalkForwardReport, path: &Path) -> anyhow::Result<()> {
-    let s = &report.stitched;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["timestamp".to_string(), "fold".to_string()];
-    header.extend(s.arms.iter().map(|a| a.name.clone()));
-    w.write_record(&header)?;
-    let Some(times) = s.arms.first().and_then(|a| a.runs.first()).map(|r| &r.equity_curve) else {
-        bail!("no arm to write");
-    };
-    for (t, point) in times.iter().enumerate() {
+    let (mut header, mut rows) = equity_table(&report.stitched, path)?;
+    header.insert(1, "fold".into());
+    for row in &mut rows {
+        let time_ms: i64 = row[0].parse()?;
         let fold = report
             .folds
             .iter()
-            .find(|f| point.time_ms >= f.times.test_start_ms && point.time_ms < f.times.test_end_ms)
+            .find(|f| (f.times.test_start_ms..f.times.test_end_ms).contains(&time_ms))
             .map_or(0, |f| f.times.fold);
-        let mut row = vec![point.time_ms.to_string(), fold.to_string()];
-        for a in &s.arms {
-            let mean = a.runs.iter().map(|r| r.equity_curve[t].equity).sum::<f64>() / a.runs.len() as f64;
-            row.push(mean.to_string());
-        }
-        w.write_record(&row)?;
+        row.insert(1, fold.to_string());
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    write_atomically(path, &bytes)?;
+    write_table(path, &header, &rows)?;
     Ok(())
 }
 

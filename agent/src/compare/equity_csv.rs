@@ -69,11 +69,19 @@ pub fn equity_table(report: &CompareReport, path: &Path) -> Result<(Vec<String>,
 /// [`Error::Report`] as [`equity_table`]; [`Error::Io`] when the file cannot be written.
 pub fn write_equity_csv(report: &CompareReport, path: &Path) -> Result<()> {
     let (header, rows) = equity_table(report, path)?;
+    write_table(path, &header, &rows)
+}
+
+/// Writes `header` and `rows` to `path` as CSV, atomically.
+///
+/// # Errors
+/// [`Error::Report`] for a CSV error; [`Error::Io`] when the file cannot be written.
+pub fn write_table(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
     let csv_error = |e: csv::Error| Error::Report { path: path.to_path_buf(), message: e.to_string() };
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(&header).map_err(csv_error)?;
+    writer.write_record(header).map_err(csv_error)?;
     for row in rows {
-        writer.write_record(&row).map_err(csv_error)?;
+        writer.write_record(row).map_err(csv_error)?;
     }
     let bytes = writer.into_inner().map_err(|e| Error::Report { path: path.to_path_buf(), message: e.to_string() })?;
     write_atomically(path, &bytes)
