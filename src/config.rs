@@ -173,8 +173,8 @@ impl Config {
     /// the canonical JSON of this resolved config without what varies between trials of
     /// one configuration: seed, fold, dates and paths. Dropped: `train.seed`,
     /// `data.path`, every key of `[split]` ending in `_start` or `_end` (dates), and the
-    /// whole `[serve]` table (the daemon's settings and paths, not the trial's), and
-    /// `walkforward.seeds`, `.jobs` and `.name`. Everything else counts: two configs hash equal exactly when they would train the
+    /// whole `[serve]` and `[walkforward]` tables (the daemon's settings and paths; the
+    /// fold layout, which only moves periods, and seeds). Everything else counts: two configs hash equal exactly when they would train the
     /// same model up to seed and period.
     ///
     /// Canonical JSON: serde_json without `preserve_order`, so every object's keys are
@@ -195,12 +195,10 @@ impl Config {
         if let Some(split) = table.get_mut("split").and_then(serde_json::Value::as_object_mut) {
             split.retain(|key, _| !key.ends_with("_start") && !key.ends_with("_end"));
         }
-        // which seeds, how many at once and the arm's name do not change a trial
-        if let Some(wf) = table.get_mut("walkforward").and_then(serde_json::Value::as_object_mut) {
-            for key in ["seeds", "jobs", "name"] {
-                wf.remove(key);
-            }
-        }
+        // how an experiment lays out its runs (folds, seeds, jobs) moves periods and
+        // seeds, which the hash leaves out: a fold's run is a trial of the same
+        // configuration as a plain run of the same settings
+        table.remove("walkforward");
         let canonical = serde_json::to_string(&value)?;
         Ok(rltrade_env::data::sha256_hex(canonical.as_bytes()))
     }

@@ -162,7 +162,9 @@ fn jobs_and_a_killed_then_resumed_walk_forward_give_the_same_results() {
     child.wait().expect("wait for rltrade");
     let finished = dir.path().join("killed/fold-1/seed-1/metrics.jsonl");
     let before = std::fs::metadata(&finished).unwrap().modified().unwrap();
-    let resumed = json(dir.path(), &["walkforward", "--resume", "killed", "--resamples", "200", "--json"]);
+    // another --jobs is no other config
+    let args = ["walkforward", "--resume", "killed", "--jobs", "2", "--resamples", "200", "--json"];
+    let resumed = json(dir.path(), &args);
     assert_eq!(results(&resumed), results(&reference), "a resumed walk-forward ends where an uninterrupted one does");
     assert_eq!(
         std::fs::metadata(&finished).unwrap().modified().unwrap(),
@@ -220,6 +222,12 @@ fn a_warm_started_fold_continues_the_previous_folds_weights() {
     };
     assert_eq!(m("warm", 1), m("cold", 1));
     assert_ne!(m("warm", 2), m("cold", 2), "fold 2 trains from other weights");
+
+    // any fold's model compares like any run's, counting the walk-forward's trials
+    let args = ["compare", "--models", "cold/fold-2/seed-1", "--resamples", "100", "--out", "cmp", "--json"];
+    let cmp = json(dir.path(), &args);
+    assert!(cmp["ledger"].as_str().unwrap().ends_with("cold/trials.jsonl"), "{}", cmp["ledger"]);
+    assert_eq!(cmp["trials"]["n_trials"], 1);
 }
 
 #[test]

@@ -172,7 +172,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
 
 /// The trial ledger of `models` when none is given: the `trials.jsonl` of the folder
 /// that holds the run folder of every model (a run folder holds `export/`; a model given
-/// as an export folder not named `export` is its own run folder), if that file exists.
+/// as an export folder not named `export` is its own run folder), or else of the folder
+/// above it (a walk-forward's `DIR/fold-k/seed-s`), if that file exists.
 ///
 /// # Errors
 /// A model path that is not a model, or that cannot be resolved.
@@ -193,7 +194,10 @@ fn default_ledger(models: &[PathBuf]) -> anyhow::Result<Option<Ledger>> {
             None => study = Some(parent.to_path_buf()),
         }
     }
-    Ok(study.map(|s| Ledger::in_dir(&s)).filter(|l| l.path().is_file()))
+    // the folder above the runs, or the one above it (a walk-forward's
+    // `DIR/fold-k/seed-s` runs have their ledger in `DIR`)
+    let Some(study) = study else { return Ok(None) };
+    Ok(study.ancestors().take(2).map(Ledger::in_dir).find(|l| l.path().is_file()))
 }
 
 /// An RL arm's Deflated Sharpe Ratio in `compare.json`: every input and output of

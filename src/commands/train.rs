@@ -90,17 +90,25 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             warm_start: None,
             progress_bar: !args.json && std::io::stderr().is_terminal(),
         };
-        // `--seeds --out DIR` is an experiment: each run is a trial of DIR's ledger
-        let experiment = match (&args.out, args.seeds.is_some(), &env) {
-            (Some(out), true, TrainingEnv::Trading(setup)) => Some((Ledger::in_dir(out), &setup.data.series)),
+        // `--seeds --out DIR` is an experiment: each run is a trial of DIR's ledger; a
+        // run of one resumed with `--resume DIR/seed-N` is recorded there too
+        let experiment = match (&env, &args.resume, &args.out, args.seeds.is_some()) {
+            (TrainingEnv::Trading(setup), None, Some(out), true) => {
+                Some((Ledger::in_dir(out), format!("seed-{seed}"), &setup.data.series))
+            }
+            (TrainingEnv::Trading(setup), Some(dir), _, _) => {
+                let ledger = dir.parent().map(Ledger::in_dir).filter(|l| l.path().is_file());
+                let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                ledger.zip(id).map(|(l, id)| (l, id, &setup.data.series))
+            }
             _ => None,
         };
         let result = train_and_export(&job);
-        if let Some((ledger, series)) = &experiment {
+        if let Some((ledger, trial_id, series)) = &experiment {
             let trial = Trial {
                 ledger,
                 run_dir: job.run_dir.clone(),
-                trial_id: format!("seed-{seed}"),
+                trial_id: trial_id.clone(),
                 config: &config,
                 seed,
                 fold: None,

@@ -80,11 +80,21 @@ impl Trial<'_> {
         Ok(record)
     }
 
-    /// Appends a `failed` line (no returns) to the ledger.
+    /// Appends a `failed` line (no returns) to the ledger, unless the trial is already
+    /// recorded as finished there (an error that came before training, such as a run
+    /// folder that is not empty, does not undo a finished trial).
     ///
     /// # Errors
-    /// An unwritable ledger.
+    /// An unreadable or unwritable ledger.
     pub fn record_failed(&self) -> anyhow::Result<()> {
+        let finished = self
+            .ledger
+            .read_if_exists()?
+            .iter()
+            .any(|r| r.trial_id == self.trial_id && r.status == TrialStatus::Finished);
+        if finished {
+            return Ok(());
+        }
         self.ledger.append(&TrialRecord {
             trial_id: self.trial_id.clone(),
             status: TrialStatus::Failed,

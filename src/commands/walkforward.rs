@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail, ensure};
-use rltrade_agent::compare::arms::{DEFAULT_BASELINES, RlArmSpec};
+use rltrade_agent::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::equity_csv::{equity_table, write_table};
 use rltrade_agent::compare::plot::write_equity_svg_with_boundaries;
@@ -24,6 +24,7 @@ use rltrade_agent::walkforward::report::{FoldResult, WalkForwardReport, fold_sha
 use rltrade_agent::walkforward::stitch::stitch_backtests;
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::{BarSeries, MarketData, SplitConfig, SplitName, TradingSetup};
+use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE};
 use serde_json::{Value, json};
 
@@ -230,6 +231,8 @@ fn plan(config: &Config, series: &BarSeries) -> anyhow::Result<Vec<Fold>> {
         first_observation: probe.first_observation_index(),
         episode_bars: config.env.max_episode_steps * config.env.decision_interval as usize,
         decision_interval: config.env.decision_interval as usize,
+        // ma:50:200 and ma:auto's grid: slow period + 1 bars before a window
+        baseline_history: MA_AUTO_GRID.iter().map(|&(_, slow)| slow).chain([200]).max().unwrap_or(0) + 1,
     };
     let folds = plan_folds(&config.walkforward, &needs)
         .with_context(|| format!("{} ({} bars)", config.data.path.display(), series.bars.len()))?;
@@ -251,6 +254,9 @@ impl FoldRun {
     fn new(config: &Config, series: &BarSeries, fold: Fold) -> anyhow::Result<Self> {
         let mut c = config.clone();
         c.split = fold.split_config(&series.bars);
+        // how many runs train at once is not the run's setting: a resumed walk-forward
+        // may use another --jobs, and its runs' config.toml must not change
+        c.walkforward.jobs = 1;
         let data = MarketData::new(series.clone(), &c.features, &c.split, &c.env, None)
             .with_context(|| format!("fold {}", fold.fold))?;
         let s = &data.splits;
@@ -313,6 +319,7 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, series: &BarSeries, 
         let (done, todo): (Vec<Task>, Vec<Task>) =
             wave.into_iter().partition(|&(i, s)| is_finished(&run_dir(out, runs[i].fold.fold, s)));
         for (i, seed) in done {
+            check_finished_run(&runs[i], &run_dir(out, runs[i].fold.fold, seed), series)?;
             let trial = trial(&ledger, &runs[i], out, seed);
             if !recorded.contains(&trial.trial_id) {
                 trial.record_finished(series)?;
@@ -347,6 +354,33 @@ fn train_all(config: &Config, runs: &[FoldRun], out: &Path, series: &BarSeries, 
             return Err(errors.remove(0));
         }
     }
+    Ok(())
+}
+
+/// Checks that a finished run kept from before a `--resume` belongs to this plan: its
+/// model card's data SHA-256 and split boundaries are the fold's.
+///
+/// # Errors
+/// A changed data file, or a fold re-planned on other bars, naming the run.
+fn check_finished_run(run: &FoldRun, dir: &Path, series: &BarSeries) -> anyhow::Result<()> {
+    let card = ModelCard::load(&dir.join(EXPORT_DIR).join(MODEL_CARD_FILE))?;
+    ensure!(
+        card.data.sha256 == series.sha256,
+        "{}: trained on data with SHA-256 {}, the data now has {}: start a new walk-forward",
+        dir.display(),
+        card.data.sha256,
+        series.sha256
+    );
+    let s = &card.splits;
+    let f = &run.fold;
+    let planned = [f.train.clone(), f.validation.clone(), f.test.clone()];
+    let kept = [s.train.start..s.train.end, s.validation.start..s.validation.end, s.test.start..s.test.end];
+    ensure!(
+        planned == kept,
+        "{}: its splits {kept:?} are not fold {}'s {planned:?} (the walk-forward's settings or data changed): start a new walk-forward",
+        dir.display(),
+        f.fold
+    );
     Ok(())
 }
 
@@ -421,6 +455,7 @@ fn setup_lines(config: &Config, config_path: Option<&Path>, folds: &[Fold], seri
             if wf.warm_start { ", each fold starting from the previous fold's final weights" } else { "" }
         ),
         "Normalization: every fold's own, fitted on its training bars (also when warm-started).".into(),
+        "Stitching: the folds' test curves joined and compounded; each fold starts flat with fresh risk limits, and a position open at a fold's end is valued at its last close without an exit fee.".into(),
         format!(
             "Costs: fee {} bps, slippage {} bps, starting cash {}; risk: max exposure {}, shorts {}.",
             config.execution.fee_bps,

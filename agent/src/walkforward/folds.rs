@@ -116,6 +116,9 @@ pub struct FoldNeeds {
     pub episode_bars: usize,
     /// Bars between two decisions (`env.decision_interval`).
     pub decision_interval: usize,
+    /// Bars of history the baselines need before the first bar of a validation or test
+    /// window (an MA crossover: its slow period + 1).
+    pub baseline_history: usize,
 }
 
 /// Decisions a test or validation window must hold at least.
@@ -196,7 +199,7 @@ impl Fold {
 /// (saying how many are missing).
 pub fn plan_folds(config: &WalkForwardConfig, needs: &FoldNeeds) -> Result<Vec<Fold>> {
     let bad = |field: &str, message: String| Error::Config { field: format!("walkforward.{field}"), message };
-    let FoldNeeds { n_bars: n, gap, first_observation, episode_bars, decision_interval } = *needs;
+    let FoldNeeds { n_bars: n, gap, first_observation, episode_bars, decision_interval, baseline_history } = *needs;
     let k = config.folds;
     if k == 0 {
         return Err(bad("folds", "must be at least 1".into()));
@@ -275,6 +278,16 @@ pub fn plan_folds(config: &WalkForwardConfig, needs: &FoldNeeds) -> Result<Vec<F
                 ),
             ));
         }
+        let validation_start = test_start - validation;
+        if validation_start < baseline_history {
+            return Err(bad(
+                "folds",
+                format!(
+                    "fold {fold}: its validation window starts at bar {validation_start}, but the baselines need {baseline_history} bars of history before it: {} bars are missing (fewer folds, a smaller test_fraction or validation_bars, or more data)",
+                    baseline_history - validation_start
+                ),
+            ));
+        }
         folds.push(Fold {
             fold,
             train: train_start..train_end,
@@ -290,7 +303,14 @@ mod tests {
     use super::*;
 
     fn needs(n_bars: usize) -> FoldNeeds {
-        FoldNeeds { n_bars, gap: 40, first_observation: 60, episode_bars: 100, decision_interval: 1 }
+        FoldNeeds {
+            n_bars,
+            gap: 40,
+            first_observation: 60,
+            episode_bars: 100,
+            decision_interval: 1,
+            baseline_history: 0,
+        }
     }
 
     #[test]
@@ -342,6 +362,23 @@ mod tests {
         let narrow = WalkForwardConfig { validation_bars: Some(45), ..WalkForwardConfig::default() };
         let err = plan_folds(&narrow, &needs(2_000)).unwrap_err().to_string();
         assert!(err.contains("walkforward.validation_bars") && err.contains("give at least 50"), "{err}");
+
+        // 1000 bars, K = 2 over 80%: L = 400, fold 1's test at 200, validation (V = 100)
+        // at 100, where an MA 50/200 needs 201 bars before it
+        let history = FoldNeeds { baseline_history: 201, first_observation: 0, episode_bars: 0, ..needs(1_000) };
+        let config = WalkForwardConfig {
+            folds: 2,
+            test_fraction: 0.8,
+            validation_bars: Some(100),
+            ..WalkForwardConfig::default()
+        };
+        let err = plan_folds(&config, &history).unwrap_err().to_string();
+        assert!(
+            err.contains("fold 1")
+                && err.contains("the baselines need 201 bars")
+                && err.contains("101 bars are missing"),
+            "{err}"
+        );
 
         let rolling =
             WalkForwardConfig { scheme: Scheme::Rolling, train_bars: Some(5_000), ..WalkForwardConfig::default() };

@@ -67,8 +67,7 @@ pub fn fold_wins(folds: &[FoldResult]) -> Vec<FoldWins> {
                     wins.len() - 1
                 }
             };
-            let sharpe =
-                |name: &str| fold.report.arms.iter().find(|a| a.name == name).map(|a| a.metrics.sharpe.unwrap_or(0.0));
+            let sharpe = |name: &str| fold.report.arms.iter().find(|a| a.name == name).map(fold_sharpe);
             if let (Some(rl), Some(base)) = (sharpe(&d.arm), sharpe(&d.baseline)) {
                 wins[i].folds_compared += 1;
                 wins[i].folds_won += usize::from(rl > base);

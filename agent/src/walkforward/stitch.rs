@@ -6,6 +6,12 @@
 //! position, trade quantities and PnL, fees, traded notional) is scaled by
 //! s_k = Π_{j<k} (final equity_j / C). Per-bar returns are unchanged by the scaling, so
 //! the stitched Sharpe is that of the folds' returns in sequence.
+//!
+//! It is the folds' curves joined, not one continuous account: every fold starts flat
+//! (a position open at a fold's end is valued at its last close, with no exit fee or
+//! slippage, and the next fold enters again, paying them) and with fresh risk state (the
+//! drawdown and daily-loss halts count from the fold's start). A position still open at
+//! a fold's end is not a closed trade.
 
 use rltrade_env::backtest::{BacktestResult, EquityPoint, EvaluationWindow};
 use rltrade_env::metrics::{MetricsInput, compute_metrics};
