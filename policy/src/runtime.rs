@@ -54,7 +54,15 @@ pub fn library_path() -> Result<PathBuf> {
 /// ort's `api-31` rejects; the message says how to fix it. The outcome of the first
 /// call is kept: later calls return the same error.
 pub fn environment() -> Result<&'static Environment> {
-    ENVIRONMENT.get_or_init(|| init().map_err(|e| e.to_string())).as_ref().map_err(|e| Error::Runtime(e.clone()))
+    // keep the message without the variant's own "ONNX Runtime: " prefix, which
+    // wrapping it again adds back once
+    let kept = ENVIRONMENT.get_or_init(|| {
+        init().map_err(|e| match e {
+            Error::Runtime(message) => message,
+            other => other.to_string(),
+        })
+    });
+    kept.as_ref().map_err(|message| Error::Runtime(message.clone()))
 }
 
 fn init() -> Result<Environment> {
