@@ -326,4 +326,11 @@ fn nothing_a_fold_sees_before_its_test_window_depends_on_the_test_bars() {
     let bh = |v: &Value| v["folds"][0]["arms"][1]["metrics"]["total_return"].clone();
     assert_ne!(bh(&a), bh(&b), "fold 1's test window changed");
     assert_ne!(run_json("a", 3)["features"]["normalization"], run_json("b", 3)["features"]["normalization"]);
+
+    // a card's relative data path ("bars.csv", from where training ran) is found from
+    // another working directory too
+    std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+    let args = ["compare", "--models", "../a/fold-1/seed-1", "--resamples", "100", "--out", "cmp", "--json"];
+    let cmp = json(&dir.path().join("elsewhere"), &args);
+    assert!(cmp["data_file"].as_str().unwrap().ends_with("bars.csv"), "{}", cmp["data_file"]);
 }

@@ -61,6 +61,22 @@ pub struct DataInfo {
     pub n_bars: usize,
 }
 
+impl DataInfo {
+    /// Where the data file is now, for a model in `model_dir`: `file` as given when it
+    /// exists from the working directory (or is absolute); else `file` under the
+    /// nearest folder above `model_dir` that holds it (a path relative to where training
+    /// ran, the project folder, found from anywhere); else `file` as given, whose
+    /// loading then names it.
+    pub fn locate(&self, model_dir: &std::path::Path) -> std::path::PathBuf {
+        let given = std::path::PathBuf::from(&self.file);
+        if given.is_absolute() || given.exists() {
+            return given;
+        }
+        let dir = std::fs::canonicalize(model_dir).unwrap_or_else(|_| model_dir.to_path_buf());
+        dir.ancestors().map(|a| a.join(&given)).find(|p| p.is_file()).unwrap_or(given)
+    }
+}
+
 /// Split boundaries on the training data (bar indices and times).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

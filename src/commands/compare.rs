@@ -71,7 +71,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let data_path = match &args.data {
         Some(p) => p.clone(),
-        None => PathBuf::from(&cards[0].data.file),
+        None => cards[0].data.locate(&args.models[0]),
     };
     config.data.path.clone_from(&data_path);
     let series = config.load_series()?;
