@@ -7,7 +7,7 @@ use anyhow::Context;
 use rltrade_agent::config::PpoConfig;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, SplitConfig, SplitName};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where the bars come from (`[data]`).
@@ -94,6 +94,8 @@ pub struct Config {
     pub execution: ExecutionConfig,
     /// Risk limits.
     pub risk: RiskConfig,
+    /// Protective orders: stop-loss, take-profit, trailing and time stop (all off by default).
+    pub protect: ProtectConfig,
     /// The backtest command.
     pub backtest: BacktestConfig,
     /// PPO hyperparameters.
@@ -136,6 +138,7 @@ impl Config {
         self.env.validate()?;
         self.execution.validate()?;
         self.risk.validate()?;
+        self.protect.validate()?;
         self.ppo.validate()?;
         Ok(())
     }
@@ -186,6 +189,10 @@ impl Config {
         let mut value = serde_json::to_value(self)?;
         let table = value.as_object_mut().context("the config serializes to a JSON object")?;
         table.remove("serve");
+        // protection off hashes as before `[protect]` existed (the ledgers' hashes stay)
+        if self.protect.is_off() {
+            table.remove("protect");
+        }
         if let Some(train) = table.get_mut("train").and_then(serde_json::Value::as_object_mut) {
             train.remove("seed");
         }
@@ -243,11 +250,12 @@ mod tests {
         assert_eq!(same.configuration_hash().unwrap(), hash, "seed, paths and split dates do not count");
 
         type Change = fn(&mut Config);
-        let cases: [(&str, Change); 4] = [
+        let cases: [(&str, Change); 5] = [
             ("ppo.learning_rate", |c| c.ppo.learning_rate *= 2.0),
             ("execution.fee_bps", |c| c.execution.fee_bps += 1.0),
             ("env.window", |c| c.env.window += 1),
             ("train.validation_every", |c| c.train.validation_every += 1),
+            ("protect.stop_loss", |c| c.protect.stop_loss = 0.05),
         ];
         for (name, change) in cases {
             let mut other = base.clone();

@@ -13,13 +13,19 @@ use rltrade_env::{
     DecisionContext, DecisionSchedule, EnvConfig, MarketData, Policy, RewardConfig, RewardKind, SplitConfig, SplitName,
     TradingEnv, TradingSetup, Warmup,
 };
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 
 const HOUR: i64 = 3_600_000;
 
 fn setup(env: EnvConfig) -> TradingSetup {
     let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, None).unwrap();
-    TradingSetup { data: Arc::new(data), env, execution: ExecutionConfig::default(), risk: RiskConfig::default() }
+    TradingSetup {
+        data: Arc::new(data),
+        env,
+        execution: ExecutionConfig::default(),
+        risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
+    }
 }
 
 /// Flips between flat and long at every decision it is asked for, recording where.

@@ -158,14 +158,16 @@ impl std::ops::DerefMut for StrategyRunner {
 
 impl StrategyRunner {
     /// A runner for the exported model at `path` (an export or a run folder), checked
-    /// against the feed's `symbol` and `interval_ms`.
+    /// against the feed's `symbol` and `interval_ms` and the daemon's protective orders.
     ///
     /// # Errors
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
-    /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]).
+    /// trained on another symbol or interval or with other protective settings
+    /// ([`rltrade_policy::Error::Mismatch`] naming the setting).
     pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
         let (policy, observation) = load_model(path, &settings.symbol, settings.trader.interval_ms)?;
         let card = policy.model().card();
+        card.check_protect(&settings.trader.protect)?;
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
         Self::build(index, spec, StrategyPolicy::Model(policy), Some(observation), actions, settings)
@@ -275,6 +277,7 @@ impl StrategyRunner {
         };
         let (policy, mut observation) = load_model(path, &self.symbol, self.trader.settings().interval_ms)?;
         let card = policy.model().card();
+        card.check_protect(&self.trader.settings().protect)?;
         if card.actions != self.trader.actions() {
             return Err(Error::Config {
                 field: "actions".into(),

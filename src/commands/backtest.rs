@@ -63,6 +63,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         env: config.env.clone(),
         execution: config.execution.clone(),
         risk: config.risk.clone(),
+        protect: config.protect,
     };
     let result = run_backtest(&setup, window, policy.as_mut())?;
     tracing::info!("{}", result.summary());
