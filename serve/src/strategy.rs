@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rltrade_env::baselines::{MaCrossover, MaSpec};
 use rltrade_env::{Bar, DecisionContext, ObservationBuilder, Policy, Trader, TraderSettings, Warmup};
-use rltrade_exec::{Decision, FillOutcome, Mark};
+use rltrade_exec::{Decision, FillOutcome, Mark, ProtectiveExit};
 use rltrade_policy::model_dir::resolve_export_dir;
 use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,9 @@ impl Policy for StrategyPolicy {
 pub struct BarOutcome {
     /// The fill (or no-fill) of the order pending from the previous close.
     pub fill: Option<FillOutcome>,
+    /// A protective order (stop, take-profit, trailing or time stop) that closed the
+    /// position inside this bar.
+    pub protective: Option<ProtectiveExit>,
     /// The mark at this close.
     pub mark: Mark,
     /// The signal, when the strategy decided at this close.
@@ -262,7 +265,7 @@ impl StrategyRunner {
                 (Some(signal), inference_us)
             }
         };
-        BarOutcome { fill: step.fill, mark: step.mark, signal, decision, inference_us }
+        BarOutcome { fill: step.fill, protective: step.protective, mark: step.mark, signal, decision, inference_us }
     }
 
     /// Swaps in the model at `path` after validating it against the feed and warming
