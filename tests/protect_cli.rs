@@ -111,7 +111,7 @@ fn reference(rows: &[Row], fast: usize, slow: usize, p: Protect) -> (Vec<RefTrad
                         entry_index: t,
                         stop: stop.map(|s| s.0),
                         stop_trails: stop.is_some_and(|s| s.1),
-                        take_profit: (p.take_profit > 0.0).then(|| price * (1.0 + p.take_profit)),
+                        take_profit: (p.take_profit > 0.0).then_some(price * (1.0 + p.take_profit)),
                         held: 0,
                     });
                     trades.push(RefTrade {

@@ -224,7 +224,7 @@ impl ProtectiveLevels {
         } else {
             (None, false)
         };
-        let take_profit = (config.take_profit > 0.0).then(|| entry_price * (1.0 + sign * config.take_profit));
+        let take_profit = (config.take_profit > 0.0).then_some(entry_price * (1.0 + sign * config.take_profit));
         Self { sign, entry_price, stop, stop_trails, take_profit }
     }
 
