@@ -191,9 +191,22 @@ fn a_model_deciding_every_4_bars_with_a_margin_replays_like_the_backtest() {
     assert!(model_bars.len() == expected, "{} decisions, {expected} decision bars", model_bars.len());
 }
 
-/// The protective orders of the protected runs below.
-const PROTECT: &str =
-    "\n[protect]\nstop_loss = 0.02\ntake_profit = 0.04\ntrailing_stop = 0.03\nmax_holding_bars = 24\n";
+/// The protective orders and protections of the protected runs below.
+const PROTECT: &str = "
+[protect]
+stop_loss = 0.02
+take_profit = 0.04
+trailing_stop = 0.03
+max_holding_bars = 24
+
+[risk]
+cooldown_bars = 300
+stoploss_guard_trades = 2
+stoploss_guard_lookback_bars = 2000
+stoploss_guard_pause_bars = 500
+max_orders = 3
+max_orders_window_bars = 1000
+";
 
 #[test]
 fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_the_backtest() {
@@ -220,14 +233,22 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     let ab = json(dir.path(), &["ab-report", "--journal", "protect.db", "--json"]);
     let (served_model, served_ma) = (&ab["strategies"][0], &ab["strategies"][1]);
 
-    // the model's backtest takes the card's settings; the MA crossover's the same flags
-    let backtest =
-        json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
+    // the model's backtest takes the card's settings; the MA crossover's the same flags;
+    // both the config's [risk] protections
+    let model_args = ["--strategy", "model", "--model", &model, "--data", &btc, "--config", "protect.toml"];
+    let mut args = vec!["backtest", "--split", "test", "--json"];
+    args.extend(model_args);
+    let backtest = json(dir.path(), &args);
     assert_eq!(backtest["protect"], card["protect"], "the card's settings win");
     let flags = ["--stop-loss", "0.02", "--take-profit", "0.04", "--trailing-stop", "0.03", "--max-holding-bars", "24"];
     let mut ma_args = vec!["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"];
+    ma_args.extend(["--config", "protect.toml"]);
     ma_args.extend(flags);
     let ma = json(dir.path(), &ma_args);
+    // the protections refused entries, and the daemon refused the same ones
+    assert!(ma["risk_refusals"].as_u64().unwrap() > 0, "{ma}");
+    assert_eq!(served_ma["num_refusals"], ma["risk_refusals"], "{served_ma}");
+    assert_eq!(served_model["num_refusals"], backtest["risk_refusals"], "{served_model}");
     for key in METRIC_KEYS {
         assert!(
             close(&served_model[key], &backtest[key]),

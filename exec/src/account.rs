@@ -187,6 +187,7 @@ impl Account {
                 Ok(approved) => {
                     self.current_target = target;
                     self.pending = Some(approved);
+                    self.risk.on_order_approved();
                 }
                 Err(_) => self.risk_refusals += 1,
             }
@@ -307,6 +308,7 @@ impl Account {
         self.next_order_id += 1;
         self.after_fill(&fill, &effect, false, reason);
         self.current_target = 0.0;
+        self.risk.on_protective_exit(reason);
         Ok(Some(ProtectiveExit { reason, fill, effect }))
     }
 
@@ -572,6 +574,90 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("protect.take_profit"), "{err}");
+    }
+
+    fn with_risk(protect: ProtectConfig, risk: RiskConfig) -> (Account, FillSimulator) {
+        let execution = ExecutionConfig { fee_bps: 10.0, slippage_bps: 5.0, ..ExecutionConfig::default() };
+        let simulator = FillSimulator::new(&execution).unwrap();
+        (Account::new(execution.initial_cash, risk, protect, true).unwrap(), simulator)
+    }
+
+    /// Asks for flat, then for `target`, at a close: the second request's refusal.
+    fn reenter(account: &mut Account, sim: &FillSimulator, target: f64) -> Option<RefusalReason> {
+        account.decide(Some(0.0), 0, 100.0, sim);
+        account.decide(Some(target), 0, 100.0, sim).refusal()
+    }
+
+    #[test]
+    fn the_cooldown_refuses_entries_for_n_bars_after_a_protective_exit() {
+        let stop = ProtectConfig { stop_loss: 0.25, ..ProtectConfig::default() };
+        let (mut account, sim) = with_risk(stop, RiskConfig { cooldown_bars: 2, ..RiskConfig::default() });
+        let step = enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 101.0, 70.0, 90.0));
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+        // the exit's bar and the next one: refused, typed, counted
+        assert_eq!(reenter(&mut account, &sim, 1.0), Some(RefusalReason::Cooldown { limit: 2, bars_left: 2 }));
+        account.step_bar(&ohlc(2, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), Some(RefusalReason::Cooldown { limit: 2, bars_left: 1 }));
+        assert_eq!(account.risk_refusals, 2);
+        account.step_bar(&ohlc(3, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+        assert!(account.pending.is_some());
+    }
+
+    #[test]
+    fn the_stoploss_guard_pauses_entries_after_k_stop_outs_within_l_bars() {
+        let stop = ProtectConfig { stop_loss: 0.25, ..ProtectConfig::default() };
+        let risk = RiskConfig {
+            stoploss_guard_trades: 2,
+            stoploss_guard_lookback_bars: 10,
+            stoploss_guard_pause_bars: 3,
+            ..RiskConfig::default()
+        };
+        let (mut account, sim) = with_risk(stop, risk);
+        enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 101.0, 70.0, 90.0));
+        // one stop-out: entries still allowed
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+        let step = account.step_bar(&ohlc(2, 100.0, 101.0, 70.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+        let refusal = reenter(&mut account, &sim, 1.0);
+        assert_eq!(refusal, Some(RefusalReason::StopLossGuard { stop_outs: 2, lookback_bars: 10, bars_left: 3 }));
+        for i in 3..5 {
+            account.step_bar(&ohlc(i, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+            assert_eq!(reenter(&mut account, &sim, 1.0).map(|r| r.name()), Some("stoploss_guard"));
+        }
+        account.step_bar(&ohlc(5, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+    }
+
+    #[test]
+    fn the_throttle_refuses_entries_over_r_orders_per_w_bars_but_never_exits() {
+        let risk = RiskConfig { max_orders: 2, max_orders_window_bars: 4, ..RiskConfig::default() };
+        let (mut account, sim) = with_risk(ProtectConfig::default(), risk);
+        let flat_bar = |i| ohlc(i, 100.0, 101.0, 99.0, 100.0);
+        let step = |account: &mut Account, i| {
+            account.step_bar(&flat_bar(i), HOUR, &sim, FillSource::Simulator).unwrap();
+        };
+        // orders at the closes of bars 0 (the entry) and 1 (the exit)
+        enter(&mut account, &sim, 1.0, flat_bar(1));
+        assert!(matches!(account.decide(Some(0.0), HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        step(&mut account, 2);
+        assert!(account.portfolio.is_flat());
+        let refusal = account.decide(Some(1.0), 2 * HOUR, 100.0, &sim).refusal();
+        assert_eq!(refusal, Some(RefusalReason::OrderRate { limit: 2, window_bars: 4, orders: 2 }));
+        // a full window never throttles an exit (here: asking for flat)
+        step(&mut account, 3);
+        assert!(matches!(account.decide(Some(0.0), 3 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        step(&mut account, 4);
+        assert_eq!(account.decide(Some(1.0), 4 * HOUR, 100.0, &sim).refusal().map(|r| r.name()), Some("order_rate"));
+        // every approved order counts, the ask for flat too: once the window holds only
+        // that one, the entry passes
+        for i in 5..8 {
+            step(&mut account, i);
+        }
+        assert!(matches!(account.decide(Some(0.0), 7 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        assert!(matches!(account.decide(Some(1.0), 7 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        let bad = RiskConfig { max_orders: 1, ..RiskConfig::default() };
+        assert!(RiskManager::new(bad, 1.0).unwrap_err().to_string().contains("risk.max_orders_window_bars"));
     }
 
     #[test]
