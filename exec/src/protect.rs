@@ -176,8 +176,14 @@ impl ExitReasonCounts {
 
     /// The count of `reason`.
     pub fn get(&self, reason: ExitReason) -> u64 {
-        let mut copy = *self;
-        *copy.get_mut(reason)
+        match reason {
+            ExitReason::StopLoss => self.stop_loss,
+            ExitReason::TakeProfit => self.take_profit,
+            ExitReason::TrailingStop => self.trailing_stop,
+            ExitReason::MaxHolding => self.max_holding,
+            ExitReason::Signal => self.signal,
+            ExitReason::RiskLiquidation => self.risk_liquidation,
+        }
     }
 
     fn get_mut(&mut self, reason: ExitReason) -> &mut u64 {
