@@ -259,6 +259,22 @@ pub struct BacktestArgs {
     /// Allow shorts: the MA crossover becomes stop-and-reverse (+1 / −1).
     #[arg(long)]
     pub allow_short: bool,
+    /// Stop-loss, a fraction of the entry's fill price in [0, 1) (0 = off;
+    /// `protect.stop_loss`). A model's card wins over it.
+    #[arg(long)]
+    pub stop_loss: Option<f64>,
+    /// Take-profit, a fraction of the entry's fill price in [0, 1) (0 = off;
+    /// `protect.take_profit`).
+    #[arg(long)]
+    pub take_profit: Option<f64>,
+    /// Trailing stop, a fraction below the highest close in [0, 1) (0 = off;
+    /// `protect.trailing_stop`).
+    #[arg(long)]
+    pub trailing_stop: Option<f64>,
+    /// Time stop: close a position held this many bars at the next open (0 = off;
+    /// `protect.max_holding_bars`).
+    #[arg(long)]
+    pub max_holding_bars: Option<u64>,
     /// A TOML config file.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -268,7 +284,7 @@ pub struct BacktestArgs {
     /// Write the equity curve CSV (`timestamp,equity,cash,position`).
     #[arg(long)]
     pub equity_out: Option<PathBuf>,
-    /// Write the trades CSV (`entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl`).
+    /// Write the trades CSV (`entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl,exit_reason`).
     #[arg(long)]
     pub trades_out: Option<PathBuf>,
 }

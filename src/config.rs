@@ -7,7 +7,7 @@ use anyhow::Context;
 use rltrade_agent::config::PpoConfig;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, SplitConfig, SplitName};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where the bars come from (`[data]`).
@@ -78,6 +78,17 @@ impl Default for TrainConfig {
     }
 }
 
+/// The `[risk]` protections (cooldown, stop-loss guard, order-rate throttle) that the
+/// configuration hash leaves out while they are off (0).
+const PROTECTION_KEYS: [&str; 6] = [
+    "cooldown_bars",
+    "stoploss_guard_trades",
+    "stoploss_guard_lookback_bars",
+    "stoploss_guard_pause_bars",
+    "max_orders",
+    "max_orders_window_bars",
+];
+
 /// Everything a run needs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,6 +105,8 @@ pub struct Config {
     pub execution: ExecutionConfig,
     /// Risk limits.
     pub risk: RiskConfig,
+    /// Protective orders: stop-loss, take-profit, trailing and time stop (all off by default).
+    pub protect: ProtectConfig,
     /// The backtest command.
     pub backtest: BacktestConfig,
     /// PPO hyperparameters.
@@ -136,6 +149,7 @@ impl Config {
         self.env.validate()?;
         self.execution.validate()?;
         self.risk.validate()?;
+        self.protect.validate()?;
         self.ppo.validate()?;
         Ok(())
     }
@@ -186,6 +200,18 @@ impl Config {
         let mut value = serde_json::to_value(self)?;
         let table = value.as_object_mut().context("the config serializes to a JSON object")?;
         table.remove("serve");
+        // protection off hashes as before `[protect]` and the risk protections existed
+        // (the ledgers' hashes stay)
+        if self.protect.is_off() {
+            table.remove("protect");
+        }
+        if let Some(risk) = table.get_mut("risk").and_then(serde_json::Value::as_object_mut) {
+            for key in PROTECTION_KEYS {
+                if risk.get(key).and_then(serde_json::Value::as_u64) == Some(0) {
+                    risk.remove(key);
+                }
+            }
+        }
         if let Some(train) = table.get_mut("train").and_then(serde_json::Value::as_object_mut) {
             train.remove("seed");
         }
@@ -241,11 +267,13 @@ mod tests {
         assert_eq!(same.configuration_hash().unwrap(), hash, "seed, paths and split dates do not count");
 
         type Change = fn(&mut Config);
-        let cases: [(&str, Change); 4] = [
+        let cases: [(&str, Change); 6] = [
             ("ppo.learning_rate", |c| c.ppo.learning_rate *= 2.0),
             ("execution.fee_bps", |c| c.execution.fee_bps += 1.0),
             ("env.window", |c| c.env.window += 1),
             ("train.validation_every", |c| c.train.validation_every += 1),
+            ("protect.stop_loss", |c| c.protect.stop_loss = 0.05),
+            ("risk.cooldown_bars", |c| c.risk.cooldown_bars = 3),
         ];
         for (name, change) in cases {
             let mut other = base.clone();

@@ -85,7 +85,10 @@ fn backtest_writes_equity_and_trades_csv() {
     let last: f64 = equity.lines().last().unwrap().split(',').nth(1).unwrap().parse().unwrap();
     assert!((last - v["final_equity"].as_f64().unwrap()).abs() < 1e-6);
     let trades = std::fs::read_to_string(dir.path().join("trades.csv")).unwrap();
-    assert_eq!(trades.lines().next(), Some("entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl"));
+    assert_eq!(
+        trades.lines().next(),
+        Some("entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl,exit_reason")
+    );
     let closed = trades.lines().skip(1).filter(|l| !l.split(',').nth(1).unwrap().is_empty()).count();
     assert_eq!(closed as u64, v["num_trades"].as_u64().unwrap());
     assert!(!dir.path().join("equity.csv.tmp").exists());

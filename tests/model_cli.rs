@@ -324,7 +324,7 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
     use rltrade_env::TradingSetup;
     use rltrade_env::backtest::{evaluation_window, run_backtest};
     use rltrade_env::{Policy, SplitName};
-    use rltrade_exec::{ExecutionConfig, RiskConfig};
+    use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
     use rltrade_policy::{OnnxModel, OnnxPolicy};
 
     let dir = Dir::new();
@@ -338,6 +338,7 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
         env: card.env_config(),
         execution: ExecutionConfig::default(),
         risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
     };
     let (burn_model, _) =
         load_checkpoint(&run_dir.join("checkpoints/best"), &rltrade_agent::inference_device()).unwrap();

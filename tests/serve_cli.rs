@@ -191,6 +191,98 @@ fn a_model_deciding_every_4_bars_with_a_margin_replays_like_the_backtest() {
     assert!(model_bars.len() == expected, "{} decisions, {expected} decision bars", model_bars.len());
 }
 
+/// The protective orders and protections of the protected runs below.
+const PROTECT: &str = "
+[protect]
+stop_loss = 0.02
+take_profit = 0.04
+trailing_stop = 0.03
+max_holding_bars = 24
+
+[risk]
+cooldown_bars = 300
+stoploss_guard_trades = 2
+stoploss_guard_lookback_bars = 2000
+stoploss_guard_pause_bars = 500
+max_orders = 3
+max_orders_window_bars = 1000
+";
+
+#[test]
+fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_the_backtest() {
+    let dir = Dir::new();
+    let btc = btc();
+    let config = shipped_config_without_margin(dir.path());
+    let shipped = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(dir.path().join("protect.toml"), format!("{shipped}{PROTECT}")).unwrap();
+    let train =
+        ["train", "--config", "protect.toml", "--data", &btc, "--seed", "7", "--total-steps", "4096", "--out", "prot"];
+    expect_code(dir.path(), &train, 0);
+    let model = dir.path().join("prot").display().to_string();
+    let card: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("prot/export/model_card.json")).unwrap())
+            .unwrap();
+    assert_eq!(card["format_version"].as_u64(), Some(3), "{card}");
+    assert_eq!(card["protect"]["stop_loss"].as_f64(), Some(0.02), "{card}");
+    assert_eq!(card["protect"]["max_holding_bars"].as_u64(), Some(24), "{card}");
+
+    // the daemon with the same [protect]: a paper replay of the test split
+    let mut args = serve_args(&model, &btc, "protect.db", "test");
+    args.extend(["--config", "protect.toml"]);
+    expect_code(dir.path(), &args, 0);
+    let ab = json(dir.path(), &["ab-report", "--journal", "protect.db", "--json"]);
+    let (served_model, served_ma) = (&ab["strategies"][0], &ab["strategies"][1]);
+
+    // the model's backtest takes the card's settings; the MA crossover's the same flags;
+    // both the config's [risk] protections
+    let model_args = ["--strategy", "model", "--model", &model, "--data", &btc, "--config", "protect.toml"];
+    let mut args = vec!["backtest", "--split", "test", "--json"];
+    args.extend(model_args);
+    let backtest = json(dir.path(), &args);
+    assert_eq!(backtest["protect"], card["protect"], "the card's settings win");
+    let flags = ["--stop-loss", "0.02", "--take-profit", "0.04", "--trailing-stop", "0.03", "--max-holding-bars", "24"];
+    let mut ma_args = vec!["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"];
+    ma_args.extend(["--config", "protect.toml"]);
+    ma_args.extend(flags);
+    let ma = json(dir.path(), &ma_args);
+    // the protections refused entries, and the daemon refused the same ones
+    assert!(ma["risk_refusals"].as_u64().unwrap() > 0, "{ma}");
+    assert_eq!(served_ma["num_refusals"], ma["risk_refusals"], "{served_ma}");
+    assert_eq!(served_model["num_refusals"], backtest["risk_refusals"], "{served_model}");
+    for key in METRIC_KEYS {
+        assert!(
+            close(&served_model[key], &backtest[key]),
+            "{key}: serve {} vs backtest {}",
+            served_model[key],
+            backtest[key]
+        );
+        assert!(close(&served_ma[key], &ma[key]), "ma {key}: serve {} vs backtest {}", served_ma[key], ma[key]);
+    }
+    let protective = |v: &Value| -> u64 {
+        ["stop_loss", "take_profit", "trailing_stop", "max_holding"]
+            .iter()
+            .map(|k| v["exit_reasons"][k].as_u64().unwrap())
+            .sum()
+    };
+    assert!(protective(&ma) > 0, "the MA crossover's protective orders fire: {}", ma["exit_reasons"]);
+    // the journal records each protective exit as an order whose purpose is its reason
+    let conn = rusqlite::Connection::open(dir.path().join("protect.db")).unwrap();
+    let journaled: u64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM orders o JOIN fills f USING (strategy, order_id) \
+             WHERE o.purpose IN ('stop_loss', 'take_profit', 'trailing_stop', 'max_holding')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(journaled, protective(&ma) + protective(&backtest));
+
+    // a daemon whose [protect] differs from the card's is refused, naming the setting
+    let unprotected = serve_args(&model, &btc, "other.db", "test");
+    let (_, stderr) = expect_code(dir.path(), &unprotected, 1);
+    assert!(stderr.contains("protect.stop_loss") && stderr.contains("0.02"), "{stderr}");
+}
+
 #[test]
 fn a_restart_resumes_and_another_strategy_set_is_refused() {
     let dir = Dir::new();

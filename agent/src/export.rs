@@ -141,6 +141,7 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     training["env"] = serde_json::json!(setup.env);
     training["execution"] = serde_json::json!(setup.execution);
     training["risk"] = serde_json::json!(setup.risk);
+    training["protect"] = serde_json::json!(setup.protect);
     let mut card = ModelCard {
         format_version: MODEL_CARD_FORMAT,
         name,
@@ -161,6 +162,7 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
         decision_interval: setup.env.decision_interval,
         switch_margin: setup.env.switch_margin,
         reward: setup.env.reward.clone(),
+        protect: setup.protect,
         symbol: data.series.symbol.clone(),
         interval_ms: data.series.interval_ms,
         interval: interval_name(data.series.interval_ms),

@@ -15,7 +15,7 @@ use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, WALL_CLOCK
 use rltrade_agent::train::Control;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, MarketData, SplitConfig, TradingSetup};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 use serde_json::{Value, json};
 
 /// The repository root.
@@ -34,6 +34,7 @@ fn trading_env() -> TrainingEnv {
         env: EnvConfig { max_episode_steps: 48, ..EnvConfig::default() },
         execution: ExecutionConfig::default(),
         risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
     }))
 }
 

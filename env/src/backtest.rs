@@ -10,7 +10,7 @@
 //! MA crossover at 0-based index `slow`). A position still open at the end stays open,
 //! valued at the last close.
 
-use rltrade_exec::Trade;
+use rltrade_exec::{ExitReasonCounts, Trade};
 use serde::{Deserialize, Serialize};
 
 use crate::bar::{Bar, format_time_ms};
@@ -125,6 +125,10 @@ pub struct BacktestResult {
     pub equity_curve: Vec<EquityPoint>,
     /// Closed trades, then the open one (if any, valued at the last close).
     pub trades: Vec<Trade>,
+    /// The closed trades counted by exit reason (stop-loss, take-profit, trailing stop,
+    /// time stop, signal, risk liquidation); all 0 in results saved before they existed.
+    #[serde(default)]
+    pub exit_reasons: ExitReasonCounts,
 }
 
 impl BacktestResult {
@@ -205,6 +209,7 @@ pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut
         borrow_fees_paid: portfolio.borrow_fees_paid,
         num_fills: portfolio.num_fills,
     });
+    let exit_reasons = ExitReasonCounts::from_trades(closed_trades);
     let mut trades = closed_trades.to_vec();
     trades.extend(account.trades.as_ref().and_then(|t| t.open_trade(portfolio.unrealized_pnl())));
     let risk_refusals = account.risk_refusals;
@@ -221,6 +226,7 @@ pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut
         risk_refusals,
         equity_curve: curve,
         trades,
+        exit_reasons,
     })
 }
 

@@ -157,6 +157,7 @@ mod tests {
             exit_price: Some(1.0),
             fees: 0.0,
             pnl,
+            exit_reason: Some(rltrade_exec::ExitReason::Signal),
         }
     }
 

@@ -1,16 +1,16 @@
 //! [`TradingSetup`]: the one settings bundle of a market — data, environment,
-//! execution and risk — that travels as one value between the config loader, the
+//! execution, risk and protective orders — that travels as one value between the config loader, the
 //! training environment, the backtest, compare and export.
 
 use std::sync::Arc;
 
-use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
+use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
 
 use crate::config::EnvConfig;
 use crate::market::MarketData;
 use crate::trader::TraderSettings;
 
-/// Data, environment, execution and risk settings of one market.
+/// Data, environment, execution, risk and protective-order settings of one market.
 #[derive(Clone, Debug)]
 pub struct TradingSetup {
     /// Bars, features, normalization and splits.
@@ -21,6 +21,8 @@ pub struct TradingSetup {
     pub execution: ExecutionConfig,
     /// Risk limits.
     pub risk: RiskConfig,
+    /// Protective orders (stop-loss, take-profit, trailing and time stop; `[protect]`).
+    pub protect: ProtectConfig,
 }
 
 impl TradingSetup {
@@ -31,6 +33,7 @@ impl TradingSetup {
             interval_ms: self.data.series.interval_ms,
             execution: self.execution.clone(),
             risk: self.risk.clone(),
+            protect: self.protect,
             fills: FillSource::Simulator,
         }
     }

@@ -19,7 +19,9 @@
 
 use std::time::Instant;
 
-use rltrade_exec::{Account, BarStep, Decision, ExecutionConfig, FillSimulator, FillSource, Mark, RiskConfig};
+use rltrade_exec::{
+    Account, BarStep, Decision, ExecutionConfig, FillSimulator, FillSource, Mark, ProtectConfig, RiskConfig,
+};
 
 use crate::bar::Bar;
 use crate::config::check_short_targets;
@@ -37,6 +39,8 @@ pub struct TraderSettings {
     pub execution: ExecutionConfig,
     /// Risk limits of the account.
     pub risk: RiskConfig,
+    /// Protective orders of the account (checked inside each bar with simulated fills).
+    pub protect: ProtectConfig,
     /// [`FillSource::Simulator`] for backtests and paper trading;
     /// [`FillSource::Broker`] when an exchange reports fills
     /// ([`Account::apply_fill`]).
@@ -114,7 +118,7 @@ impl<P: Policy> Trader<P> {
         let schedule = DecisionSchedule::new(policy.decision_interval(), settings.interval_ms);
         Ok(Self {
             policy,
-            account: Account::new(settings.execution.initial_cash, settings.risk.clone(), true)?,
+            account: Account::new(settings.execution.initial_cash, settings.risk.clone(), settings.protect, true)?,
             observation,
             obs: vec![0.0; obs_dim],
             simulator: FillSimulator::new(&settings.execution)?,
@@ -227,7 +231,7 @@ impl<P: Policy> Trader<P> {
         self.warm(bar);
         self.account.start(bar.close, bar.time_ms + self.settings.interval_ms, &self.simulator);
         let mark = Mark { equity: self.account.portfolio.equity(), borrow_fee: 0.0, state_change: None };
-        self.decide(bar, decide, BarStep { fill: None, mark })
+        self.decide(bar, decide, BarStep { mark, ..BarStep::default() })
     }
 
     /// A traded bar after the first: [`Account::step_bar`] (fill at the open, checks
@@ -299,6 +303,7 @@ mod tests {
             interval_ms: 3_600_000,
             execution: ExecutionConfig::default(),
             risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
             fills: FillSource::Simulator,
         }
     }

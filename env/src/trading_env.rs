@@ -12,8 +12,8 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rltrade_exec::{
-    Account, ExecutionConfig, Fill, FillOutcome, FillSimulator, FillSource, NoFillReason, Portfolio, RefusalReason,
-    RiskConfig, RiskManager, StateChange, Trade,
+    Account, ExecutionConfig, ExitReason, Fill, FillOutcome, FillSimulator, FillSource, NoFillReason, Portfolio,
+    ProtectConfig, RefusalReason, RiskConfig, RiskManager, StateChange, Trade,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,9 @@ pub struct StepInfo {
     pub refusal: Option<RefusalReason>,
     /// A trading-state change at this close (a halt, or a halt lifted).
     pub state_change: Option<StateChange>,
+    /// Why a position was closed during this step (a protective order, the strategy's
+    /// own order or a risk liquidation); the last one when several were.
+    pub exit_reason: Option<ExitReason>,
 }
 
 /// One step's result (gymnasium's 5-tuple).
@@ -108,6 +111,7 @@ pub struct TradingEnv {
     config: EnvConfig,
     execution: ExecutionConfig,
     risk_config: RiskConfig,
+    protect: ProtectConfig,
     simulator: FillSimulator,
     split: SplitName,
     range: Range<usize>,
@@ -137,7 +141,7 @@ impl TradingEnv {
     /// `risk.allow_short` is false, for one), or a split too short for one step after
     /// the observation warm-up.
     pub fn new(setup: &TradingSetup, split: SplitName, seed: u64) -> Result<Self> {
-        let TradingSetup { data, env: config, execution, risk } = setup.clone();
+        let TradingSetup { data, env: config, execution, risk, protect } = setup.clone();
         config.validate()?;
         if config.window != data.window {
             return Err(Error::Config {
@@ -157,7 +161,7 @@ impl TradingEnv {
         }
         check_short_targets(&config.actions, risk.allow_short)?;
         let simulator = FillSimulator::new(&execution)?;
-        let account = Account::new(execution.initial_cash, risk.clone(), false)?;
+        let account = Account::new(execution.initial_cash, risk.clone(), protect, false)?;
         let range = data.splits.range(split);
         let obs_dim = config.window * data.n_features + POSITION_FEATURES;
         let schedule = DecisionSchedule::new(config.decision_interval, data.series.interval_ms);
@@ -177,6 +181,7 @@ impl TradingEnv {
             config,
             execution,
             risk_config: risk,
+            protect,
             simulator,
             split,
             range,
@@ -253,6 +258,9 @@ impl TradingEnv {
         }
         if state.account.risk.config() != &self.risk_config {
             return invalid("it was saved with other risk limits".into());
+        }
+        if state.account.protect != self.protect {
+            return invalid("it was saved with other protective-order settings".into());
         }
         if state.account.portfolio.initial_cash.to_bits() != self.execution.initial_cash.to_bits() {
             return invalid(format!(
@@ -424,7 +432,8 @@ impl TradingEnv {
         self.evaluation = evaluation;
         let bar = self.data.series.bars[start];
         // the config was validated in `new`
-        self.account = Account::new(cash, self.risk_config.clone(), record_trades).unwrap_or_else(|_| unreachable!());
+        self.account = Account::new(cash, self.risk_config.clone(), self.protect, record_trades)
+            .unwrap_or_else(|_| unreachable!());
         self.account.start(bar.close, bar.time_ms + self.data.series.interval_ms, &self.simulator);
         self.reward = RewardState::new(&self.config.reward, cash);
     }
@@ -504,6 +513,7 @@ impl TradingEnv {
             }
             let equity = step.mark.equity;
             info.state_change = step.mark.state_change.or(info.state_change);
+            info.exit_reason = step.exit_reason.or(info.exit_reason);
             let sigma = self.sigma.get(self.t - 1).copied().unwrap_or(0.0);
             reward += self.reward.reward(previous_equity, equity, sigma);
             terminated = !self.evaluation && equity <= ruin;
@@ -580,6 +590,7 @@ fn info_with(base: StepInfo, events: StepInfo) -> StepInfo {
         no_fill: events.no_fill,
         refusal: events.refusal,
         state_change: events.state_change,
+        exit_reason: events.exit_reason,
         ..base
     }
 }

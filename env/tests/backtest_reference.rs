@@ -11,10 +11,16 @@ use rltrade_env::TradingSetup;
 use rltrade_env::backtest::{evaluation_window, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{EnvConfig, Policy, SplitName};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 
 fn setup(data: Arc<rltrade_env::MarketData>) -> TradingSetup {
-    TradingSetup { data, env: EnvConfig::default(), execution: ExecutionConfig::default(), risk: RiskConfig::default() }
+    TradingSetup {
+        data,
+        env: EnvConfig::default(),
+        execution: ExecutionConfig::default(),
+        risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
+    }
 }
 
 fn mean(x: &[f64]) -> f64 {

@@ -13,13 +13,19 @@ use rltrade_env::{
     DecisionContext, DecisionSchedule, EnvConfig, MarketData, Policy, RewardConfig, RewardKind, SplitConfig, SplitName,
     TradingEnv, TradingSetup, Warmup,
 };
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 
 const HOUR: i64 = 3_600_000;
 
 fn setup(env: EnvConfig) -> TradingSetup {
     let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, None).unwrap();
-    TradingSetup { data: Arc::new(data), env, execution: ExecutionConfig::default(), risk: RiskConfig::default() }
+    TradingSetup {
+        data: Arc::new(data),
+        env,
+        execution: ExecutionConfig::default(),
+        risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
+    }
 }
 
 /// Flips between flat and long at every decision it is asked for, recording where.
@@ -200,4 +206,66 @@ fn bad_decision_settings_are_refused_naming_the_key() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("env.reward.vol_span") && err.contains("longer than the data"), "{err}");
+}
+
+/// Long for 5 decisions, flat for 5, by the decision's bar index.
+struct Blocks;
+
+impl Policy for Blocks {
+    fn name(&self) -> String {
+        "blocks".into()
+    }
+    fn warmup(&self) -> Warmup {
+        Warmup::Bars(0)
+    }
+    fn act(&mut self, _obs: &[f32], context: &DecisionContext<'_>) -> usize {
+        usize::from((context.index / 5) % 2 == 0)
+    }
+    fn reset(&mut self) {}
+}
+
+#[test]
+fn the_env_applies_protective_orders_like_the_backtest() {
+    let mut setup = setup(EnvConfig::default());
+    setup.protect = ProtectConfig { stop_loss: 0.01, take_profit: 0.02, trailing_stop: 0.015, max_holding_bars: 4 };
+    let window = evaluation_window(&setup.data, SplitName::Test, &[("blocks".into(), Warmup::Bars(0))]).unwrap();
+    let result = run_backtest(&setup, window, &mut Blocks).unwrap();
+    let reasons = result.exit_reasons;
+    assert!(
+        reasons.stop_loss > 0 && reasons.take_profit > 0 && reasons.trailing_stop > 0 && reasons.max_holding > 0,
+        "every protection fires on this data: {reasons:?}"
+    );
+
+    // the env's fast path, stepped with the same actions, applies the same checks
+    let mut env = TradingEnv::new(&setup, SplitName::Test, 0).unwrap();
+    let mut obs = vec![0.0; env.obs_dim()];
+    let mut info = env.reset_at(window.start - 1, window.end, false, &mut obs).unwrap();
+    let mut counted = rltrade_exec::ExitReasonCounts::default();
+    let mut closed = Vec::new();
+    loop {
+        let action = usize::from((info.index / 5) % 2 == 0);
+        let out = env.step_into(action, &mut obs).unwrap();
+        info = out.info;
+        closed.extend(info.exit_reason);
+        if out.truncated {
+            break;
+        }
+    }
+    for reason in closed {
+        match reason {
+            rltrade_exec::ExitReason::StopLoss => counted.stop_loss += 1,
+            rltrade_exec::ExitReason::TakeProfit => counted.take_profit += 1,
+            rltrade_exec::ExitReason::TrailingStop => counted.trailing_stop += 1,
+            rltrade_exec::ExitReason::MaxHolding => counted.max_holding += 1,
+            rltrade_exec::ExitReason::Signal => counted.signal += 1,
+            rltrade_exec::ExitReason::RiskLiquidation => counted.risk_liquidation += 1,
+        }
+    }
+    assert_eq!(counted, reasons, "the env's info records every exit's reason");
+    assert!(
+        (env.portfolio().equity() - result.metrics.final_equity).abs() < 1e-9,
+        "{} vs {}",
+        env.portfolio().equity(),
+        result.metrics.final_equity
+    );
 }

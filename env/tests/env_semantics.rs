@@ -12,7 +12,7 @@ use rltrade_env::trading_env::POSITION_FEATURES;
 use rltrade_env::{
     Bar, BarSeries, EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, TradingSetup, VecEnv, VecStepBuffers,
 };
-use rltrade_exec::{ExecutionConfig, RiskConfig, Side, TradingState};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig, Side, TradingState};
 
 fn env(data: &Arc<MarketData>, split: SplitName) -> TradingEnv {
     TradingEnv::new(
@@ -21,6 +21,7 @@ fn env(data: &Arc<MarketData>, split: SplitName) -> TradingEnv {
             env: EnvConfig::default(),
             execution: ExecutionConfig::default(),
             risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
         },
         split,
         7,
@@ -78,6 +79,7 @@ fn episodes_truncate_at_the_limit_and_terminate_on_ruin() {
             env: config,
             execution: ExecutionConfig::default(),
             risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
         },
         SplitName::Train,
         1,
@@ -137,6 +139,7 @@ fn drawdown_halt_flattens_and_refuses_orders() {
             env: EnvConfig::default(),
             execution: ExecutionConfig::default(),
             risk,
+            protect: ProtectConfig::default(),
         },
         SplitName::All,
         0,
@@ -177,6 +180,7 @@ fn short_actions_need_permission() {
             env: config.clone(),
             execution: ExecutionConfig::default(),
             risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
         },
         SplitName::All,
         0,
@@ -185,7 +189,13 @@ fn short_actions_need_permission() {
     assert!(err.to_string().contains("risk.allow_short"), "{err}");
     let risk = RiskConfig { allow_short: true, ..RiskConfig::default() };
     let mut env = TradingEnv::new(
-        &TradingSetup { data, env: config, execution: ExecutionConfig::default(), risk },
+        &TradingSetup {
+            data,
+            env: config,
+            execution: ExecutionConfig::default(),
+            risk,
+            protect: ProtectConfig::default(),
+        },
         SplitName::All,
         0,
     )
@@ -269,7 +279,13 @@ fn run_vec(threads: usize, n_envs: usize) -> VecStepBuffers {
     let data = common::market(common::synthetic(4_000, 8));
     let config = EnvConfig { max_episode_steps: 100, ..EnvConfig::default() };
     let mut venv = VecEnv::new(
-        &TradingSetup { data, env: config.clone(), execution: ExecutionConfig::default(), risk: RiskConfig::default() },
+        &TradingSetup {
+            data,
+            env: config.clone(),
+            execution: ExecutionConfig::default(),
+            risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
+        },
         SplitName::Train,
         n_envs,
         99,
@@ -313,6 +329,7 @@ fn vec_env_rejects_bad_buffers() {
             env: EnvConfig::default(),
             execution: ExecutionConfig::default(),
             risk: RiskConfig::default(),
+            protect: ProtectConfig::default(),
         },
         SplitName::Train,
         4,
@@ -375,6 +392,7 @@ fn vec_env_state_restores_the_same_future_and_refuses_what_does_not_fit() {
                 env: config.clone(),
                 execution: ExecutionConfig::default(),
                 risk: risk.clone(),
+                protect: ProtectConfig::default(),
             },
             SplitName::Train,
             n_envs,

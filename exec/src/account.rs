@@ -10,9 +10,11 @@
 //!       [`FillSimulator`] ([`FillSource::Simulator`]); in the daemon an exchange
 //!       broker reports the fill instead, through [`Account::apply_fill`]
 //!       ([`FillSource::Broker`]);
-//!    2. applies the checks inside the bar, between its open, high, low and close
-//!       (protective orders will live here; none today);
-//!    3. marks t+1's close ([`Account::mark`]): borrow fees, equity, the risk state.
+//!    2. applies the checks inside the bar, between its open, high, low and close: the
+//!       protective orders of [`crate::protect`] (time stop at the open, then stop and
+//!       take-profit against the low and the high); with simulated fills only;
+//!    3. marks t+1's close ([`Account::mark`]): borrow fees, equity, the risk state;
+//!       the trailing stop ratchets at the close.
 //! 2. [`Account::decide`] at t+1's close: flatten-on-halt, then the policy's target
 //!    becomes a [`TargetOrder`] (only when it differs from the target asked for last
 //!    time), checked by the [`RiskManager`]; an approved order is pending.
@@ -24,6 +26,7 @@ use crate::error::Result;
 use crate::fill::Fill;
 use crate::order::{OrderPurpose, TargetOrder};
 use crate::portfolio::{FillEffect, Portfolio};
+use crate::protect::{ExitReason, ProtectConfig, ProtectiveExit, ProtectiveLevels};
 use crate::risk::{RefusalReason, RiskApproved, RiskConfig, RiskManager, RiskRefused, StateChange, TradingState};
 use crate::simulator::{FillOutcome, FillSimulator};
 use crate::trades::TradeTracker;
@@ -72,11 +75,17 @@ pub enum FillSource {
 }
 
 /// What [`Account::step_bar`] did over one bar.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BarStep {
     /// The fill (or the reason for no fill) of the order pending from the previous
     /// close, at this bar's open; `None` when nothing was pending (or a broker fills).
     pub fill: Option<FillOutcome>,
+    /// A protective order (stop, take-profit, trailing or time stop) that closed the
+    /// position inside this bar.
+    pub protective: Option<ProtectiveExit>,
+    /// Why a position was closed in this bar (by the pending order at the open or by a
+    /// protective order); `None` when no position was closed.
+    pub exit_reason: Option<ExitReason>,
     /// The mark at this bar's close.
     pub mark: Mark,
 }
@@ -104,15 +113,33 @@ pub struct Account {
     pub trades: Option<TradeTracker>,
     /// Signals the risk check refused.
     pub risk_refusals: u64,
+    /// Protective-order settings (all off by default, and in accounts journaled before
+    /// they existed).
+    #[serde(default)]
+    pub protect: ProtectConfig,
+    /// The open position's protective levels (`None` when flat or when protection is off).
+    #[serde(default)]
+    pub levels: Option<ProtectiveLevels>,
+}
+
+/// What one fill did to the account's position, beyond the portfolio.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Settled {
+    /// The fill closed (or reversed) the position, for this reason.
+    closed: Option<ExitReason>,
+    /// The fill opened a position from flat or reversed it: new protective levels.
+    entered: bool,
 }
 
 impl Account {
     /// A flat account holding `initial_cash`, in state ACTIVE (or with the kill switch
-    /// engaged if `risk.kill_switch`), not yet marked. `record_trades` keeps round trips.
+    /// engaged if `risk.kill_switch`), not yet marked, with the protective orders of
+    /// `protect`. `record_trades` keeps round trips.
     ///
     /// # Errors
-    /// [`crate::Error::Config`] for invalid risk limits.
-    pub fn new(initial_cash: f64, risk: RiskConfig, record_trades: bool) -> Result<Self> {
+    /// [`crate::Error::Config`] for invalid risk limits or protective settings.
+    pub fn new(initial_cash: f64, risk: RiskConfig, protect: ProtectConfig, record_trades: bool) -> Result<Self> {
+        protect.validate()?;
         Ok(Self {
             portfolio: Portfolio::new(initial_cash),
             risk: RiskManager::new(risk, initial_cash)?,
@@ -123,6 +150,8 @@ impl Account {
             next_order_id: 0,
             trades: record_trades.then(TradeTracker::new),
             risk_refusals: 0,
+            protect,
+            levels: None,
         })
     }
 
@@ -158,6 +187,7 @@ impl Account {
                 Ok(approved) => {
                     self.current_target = target;
                     self.pending = Some(approved);
+                    self.risk.on_order_approved();
                 }
                 Err(_) => self.risk_refusals += 1,
             }
@@ -190,42 +220,108 @@ impl Account {
     /// [`crate::Error::InvalidPrice`] when `open` is not finite and > 0.
     #[inline]
     pub fn fill_pending(&mut self, open: f64, time_ms: i64, simulator: &FillSimulator) -> Result<Option<FillOutcome>> {
-        let Some(order) = self.pending.take() else { return Ok(None) };
+        Ok(self.fill_pending_settled(open, time_ms, simulator)?.0)
+    }
+
+    #[inline]
+    fn fill_pending_settled(
+        &mut self,
+        open: f64,
+        time_ms: i64,
+        simulator: &FillSimulator,
+    ) -> Result<(Option<FillOutcome>, Settled)> {
+        let Some(order) = self.pending.take() else { return Ok((None, Settled::default())) };
+        let was_flat = self.portfolio.is_flat();
         let outcome = simulator.fill(order, &mut self.portfolio, open, time_ms)?;
+        let mut settled = Settled::default();
         if let FillOutcome::Filled { fill, effect } = &outcome {
-            self.after_fill(fill, effect);
+            settled = self.after_fill(fill, effect, was_flat, exit_reason_of(order.order().purpose));
         }
-        Ok(Some(outcome))
+        Ok((Some(outcome), settled))
     }
 
     /// Applies a fill reported by a broker (not the simulator) to the portfolio and the
-    /// round-trip bookkeeping; clears the pending order it belongs to.
+    /// round-trip bookkeeping; clears the pending order it belongs to. A fill that
+    /// closes the position is recorded with the pending order's reason
+    /// ([`ExitReason::RiskLiquidation`] for a liquidation, else [`ExitReason::Signal`]).
     pub fn apply_fill(&mut self, fill: &Fill) -> FillEffect {
-        if self.pending.is_some_and(|p| p.order().id == fill.order_id) {
+        let mut reason = ExitReason::Signal;
+        if let Some(pending) = self.pending.filter(|p| p.order().id == fill.order_id) {
+            reason = exit_reason_of(pending.order().purpose);
             self.pending = None;
         }
+        let was_flat = self.portfolio.is_flat();
         let effect = self.portfolio.update_from_fill(fill);
-        self.after_fill(fill, &effect);
+        self.after_fill(fill, &effect, was_flat, reason);
         effect
     }
 
     #[inline]
-    fn after_fill(&mut self, fill: &Fill, effect: &FillEffect) {
+    fn after_fill(&mut self, fill: &Fill, effect: &FillEffect, was_flat: bool, reason: ExitReason) -> Settled {
         if let Some(trades) = self.trades.as_mut() {
-            trades.on_fill(fill, effect, self.portfolio.quantity);
+            trades.on_fill(fill, effect, self.portfolio.quantity, reason);
         }
-        if effect.opened_quantity > 0.0 && effect.closed_quantity > 0.0 || self.portfolio.is_flat() {
+        let reversed = effect.opened_quantity > 0.0 && effect.closed_quantity > 0.0;
+        let flat = self.portfolio.is_flat();
+        if reversed || flat {
             self.bars_in_position = 0;
         }
+        let entered = !flat && (reversed || (was_flat && effect.opened_quantity > 0.0));
+        if flat {
+            self.levels = None;
+        } else if entered && !self.protect.is_off() {
+            self.levels = Some(ProtectiveLevels::new(&self.protect, self.portfolio.quantity.signum(), fill.price));
+        }
+        let closed = (effect.closed_quantity > 0.0 && (flat || reversed)).then_some(reason);
+        Settled { closed, entered }
+    }
+
+    /// The protective orders inside `bar`, after the open's fill (`entered`: that fill
+    /// opened or reversed the position, so the open is the entry's fill price): the
+    /// time stop at the open, else the stop and the take-profit against the bar's low
+    /// and high ([`ProtectiveLevels::check`]). A triggered order closes the whole
+    /// position through [`FillSimulator::fill_exit`]; the strategy's requested target is
+    /// left as it was, so it re-enters only when it asks for another target.
+    #[inline]
+    fn check_protective(
+        &mut self,
+        bar: &Bar,
+        entered: bool,
+        simulator: &FillSimulator,
+    ) -> Result<Option<ProtectiveExit>> {
+        let Some(levels) = self.levels else { return Ok(None) };
+        let max_holding = self.protect.max_holding_bars;
+        let (reason, price, slipped) = if max_holding > 0 && self.bars_in_position >= max_holding {
+            (ExitReason::MaxHolding, bar.open, true)
+        } else {
+            let open = if entered { levels.entry_price } else { bar.open };
+            match levels.check(open, bar.high, bar.low) {
+                Some((reason, price)) => (reason, price, reason != ExitReason::TakeProfit),
+                None => return Ok(None),
+            }
+        };
+        let id = self.next_order_id;
+        let Some((fill, effect)) = simulator.fill_exit(id, &mut self.portfolio, price, bar.time_ms, slipped)? else {
+            self.levels = None;
+            return Ok(None);
+        };
+        self.next_order_id += 1;
+        self.after_fill(&fill, &effect, false, reason);
+        self.current_target = 0.0;
+        self.risk.on_protective_exit(reason);
+        Ok(Some(ProtectiveExit { reason, fill, effect }))
     }
 
     /// One bar of the account's life, in the one order every driver uses (training env,
     /// backtest, daemon): (1) the order pending from the previous close fills at
     /// `bar.open` (bar open time `bar.time_ms`) when `fills` is
-    /// [`FillSource::Simulator`]; (2) the checks inside the bar (protective orders, to
-    /// come, between `bar.open`, `bar.high`, `bar.low` and `bar.close`); (3) the mark at
-    /// `bar.close`, at close time `bar.time_ms + interval_ms`. The decision at the close
-    /// is [`Self::decide`], after the caller's policy has seen the bar.
+    /// [`FillSource::Simulator`]; (2) the checks inside the bar: the protective orders
+    /// of [`crate::protect`] against `bar.open`, `bar.high` and `bar.low`, filled at the
+    /// bar's open time (simulated fills only: with [`FillSource::Broker`] the exchange
+    /// would have to hold them, which is not supported); (3) the mark at `bar.close`, at
+    /// close time `bar.time_ms + interval_ms`, and the trailing stop's ratchet at that
+    /// close. The decision at the close is [`Self::decide`], after the caller's policy
+    /// has seen the bar.
     ///
     /// # Errors
     /// [`crate::Error::InvalidPrice`] when `bar.open` is not finite and > 0 and an order
@@ -238,13 +334,20 @@ impl Account {
         simulator: &FillSimulator,
         fills: FillSource,
     ) -> Result<BarStep> {
-        let fill = match fills {
-            FillSource::Simulator => self.fill_pending(bar.open, bar.time_ms, simulator)?,
+        let (fill, settled) = match fills {
+            FillSource::Simulator => self.fill_pending_settled(bar.open, bar.time_ms, simulator)?,
+            FillSource::Broker => (None, Settled::default()),
+        };
+        let protective = match fills {
+            FillSource::Simulator => self.check_protective(bar, settled.entered, simulator)?,
             FillSource::Broker => None,
         };
-        // the checks inside the bar (protective orders) go here, before the mark
+        let exit_reason = protective.map(|p| p.reason).or(settled.closed);
         let mark = self.mark(bar.close, bar.time_ms + interval_ms, simulator);
-        Ok(BarStep { fill, mark })
+        if let Some(levels) = self.levels.as_mut() {
+            levels.trail(bar.close, self.protect.trailing_stop);
+        }
+        Ok(BarStep { fill, protective, exit_reason, mark })
     }
 
     /// Marks the close `close` at `close_time_ms`: borrow fees for a short, equity, the
@@ -264,6 +367,7 @@ impl Account {
     }
 
     fn order(&mut self, time_ms: i64, target: f64, close: f64, purpose: OrderPurpose) -> TargetOrder {
+        // (protective orders take their ids from the same sequence, in check_protective)
         let order = TargetOrder {
             id: self.next_order_id,
             decided_at_ms: time_ms,
@@ -276,6 +380,14 @@ impl Account {
     }
 }
 
+/// The reason recorded when an order of `purpose` closes a position.
+fn exit_reason_of(purpose: OrderPurpose) -> ExitReason {
+    match purpose {
+        OrderPurpose::Signal => ExitReason::Signal,
+        OrderPurpose::Liquidation => ExitReason::RiskLiquidation,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +396,10 @@ mod tests {
     fn setup() -> (Account, FillSimulator) {
         let execution = ExecutionConfig { fee_bps: 10.0, slippage_bps: 5.0, ..ExecutionConfig::default() };
         let simulator = FillSimulator::new(&execution).unwrap();
-        (Account::new(execution.initial_cash, RiskConfig::default(), true).unwrap(), simulator)
+        (
+            Account::new(execution.initial_cash, RiskConfig::default(), ProtectConfig::default(), true).unwrap(),
+            simulator,
+        )
     }
 
     #[test]
@@ -320,7 +435,7 @@ mod tests {
         let fill = by_hand.fill_pending(bar.open, bar.time_ms, &sim).unwrap();
         let mark = by_hand.mark(bar.close, bar.time_ms + 3_600_000, &sim);
         let step = account.step_bar(&bar, 3_600_000, &sim, FillSource::Simulator).unwrap();
-        assert_eq!(step, BarStep { fill, mark });
+        assert_eq!(step, BarStep { fill, protective: None, exit_reason: None, mark });
         assert_eq!(account, by_hand);
         assert!(matches!(step.fill, Some(FillOutcome::Filled { .. })));
     }
@@ -340,6 +455,209 @@ mod tests {
         account.fill_pending(100.0, 7_200_000, &sim).unwrap();
         assert!(account.portfolio.is_flat());
         assert!(account.liquidate(0, 100.0).is_none());
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    fn protected(protect: ProtectConfig, allow_short: bool) -> (Account, FillSimulator) {
+        let execution = ExecutionConfig { fee_bps: 10.0, slippage_bps: 5.0, ..ExecutionConfig::default() };
+        let simulator = FillSimulator::new(&execution).unwrap();
+        let risk = RiskConfig { allow_short, ..RiskConfig::default() };
+        (Account::new(execution.initial_cash, risk, protect, true).unwrap(), simulator)
+    }
+
+    fn ohlc(i: i64, open: f64, high: f64, low: f64, close: f64) -> Bar {
+        Bar { time_ms: i * HOUR, open, high, low, close, volume: 1.0 }
+    }
+
+    /// Enters `target` at bar 1's open (decided at bar 0's close of 100) and steps bar 1.
+    fn enter(account: &mut Account, sim: &FillSimulator, target: f64, bar1: Bar) -> BarStep {
+        account.start(100.0, HOUR, sim);
+        assert!(matches!(account.decide(Some(target), 0, 100.0, sim).signal, Some(Ok(_))));
+        account.step_bar(&bar1, HOUR, sim, FillSource::Simulator).unwrap()
+    }
+
+    #[test]
+    fn a_stop_in_the_entry_bar_fills_at_the_level_with_slippage_and_fee() {
+        let (mut account, sim) = protected(ProtectConfig { stop_loss: 0.25, ..ProtectConfig::default() }, false);
+        let step = enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 101.0, 70.0, 90.0));
+        let Some(FillOutcome::Filled { fill: entry, .. }) = step.fill else { panic!("{step:?}") };
+        let exit = step.protective.expect("the entry bar's low is under the stop");
+        let stop = entry.price * 0.75;
+        assert_eq!(exit.reason, ExitReason::StopLoss);
+        assert_eq!(exit.fill.reference_price, stop, "in the entry bar the open is the entry price");
+        assert!((exit.fill.price - stop * (1.0 - 5e-4)).abs() < 1e-9, "a stop pays slippage");
+        assert!((exit.fill.fee - exit.fill.price * exit.fill.quantity * 1e-3).abs() < 1e-9);
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+        assert!(account.portfolio.is_flat() && account.levels.is_none());
+        assert_eq!(account.current_target, 0.0);
+        let trade = account.trades.as_ref().unwrap().closed()[0];
+        assert_eq!((trade.exit_reason, trade.exit_time_ms), (Some(ExitReason::StopLoss), Some(HOUR)));
+        // re-entry: the strategy still asks for 1.0, so nothing is sent; flat then long re-enters
+        assert_eq!(account.decide(Some(1.0), HOUR, 90.0, &sim), Decision::default());
+        assert!(account.decide(Some(0.0), HOUR, 90.0, &sim).signal.is_some());
+        assert!(matches!(account.decide(Some(1.0), HOUR, 90.0, &sim).signal, Some(Ok(_))));
+    }
+
+    #[test]
+    fn a_gap_through_the_stop_fills_at_the_open_and_a_take_profit_pays_no_slippage() {
+        let protect = ProtectConfig { stop_loss: 0.25, take_profit: 0.5, ..ProtectConfig::default() };
+        let (mut gap, sim) = protected(protect, false);
+        let step = enter(&mut gap, &sim, 1.0, ohlc(1, 100.0, 101.0, 99.0, 100.0));
+        assert!(step.protective.is_none());
+        let step = gap.step_bar(&ohlc(2, 60.0, 61.0, 59.0, 60.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        let exit = step.protective.unwrap();
+        assert_eq!((exit.reason, exit.fill.reference_price), (ExitReason::StopLoss, 60.0));
+        assert!((exit.fill.price - 60.0 * (1.0 - 5e-4)).abs() < 1e-9);
+
+        let (mut tp, sim) = protected(protect, false);
+        let step = enter(&mut tp, &sim, 1.0, ohlc(1, 100.0, 101.0, 99.0, 100.0));
+        let Some(FillOutcome::Filled { fill: entry, .. }) = step.fill else { panic!() };
+        let step = tp.step_bar(&ohlc(2, 101.0, 200.0, 100.0, 120.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        let exit = step.protective.unwrap();
+        assert_eq!(exit.reason, ExitReason::TakeProfit);
+        assert_eq!(exit.fill.price, entry.price * 1.5, "a limit order: no slippage");
+        assert!(exit.fill.fee > 0.0);
+
+        // both touched in one bar: the stop
+        let (mut both, sim) = protected(protect, false);
+        enter(&mut both, &sim, 1.0, ohlc(1, 100.0, 101.0, 99.0, 100.0));
+        let step = both.step_bar(&ohlc(2, 100.0, 200.0, 50.0, 100.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+    }
+
+    #[test]
+    fn the_trailing_stop_ratchets_at_closes_and_is_checked_from_the_next_bar() {
+        let protect = ProtectConfig { trailing_stop: 0.25, ..ProtectConfig::default() };
+        let (mut account, sim) = protected(protect, false);
+        // the entry bar closes at 160: the level moves to 120 at that close, not inside the bar
+        let step = enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 160.0, 100.0, 160.0));
+        assert!(step.protective.is_none());
+        assert_eq!(account.levels.unwrap().stop, Some(120.0));
+        let step = account.step_bar(&ohlc(2, 150.0, 151.0, 119.0, 125.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        let exit = step.protective.unwrap();
+        assert_eq!((exit.reason, exit.fill.reference_price), (ExitReason::TrailingStop, 120.0));
+    }
+
+    #[test]
+    fn shorts_mirror_and_the_time_stop_closes_at_the_open_after_n_bars() {
+        let protect = ProtectConfig { stop_loss: 0.25, max_holding_bars: 2, ..ProtectConfig::default() };
+        let (mut short, sim) = protected(protect, true);
+        let step = enter(&mut short, &sim, -1.0, ohlc(1, 100.0, 101.0, 99.0, 100.0));
+        let Some(FillOutcome::Filled { fill: entry, .. }) = step.fill else { panic!() };
+        assert_eq!(short.levels.unwrap().stop, Some(entry.price * 1.25));
+        let step = short.step_bar(&ohlc(2, 100.0, 130.0, 99.0, 100.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        let exit = step.protective.unwrap();
+        assert_eq!((exit.reason, exit.fill.side), (ExitReason::StopLoss, crate::order::Side::Buy));
+        assert!((exit.fill.price - entry.price * 1.25 * (1.0 + 5e-4)).abs() < 1e-9);
+
+        let (mut held, sim) = protected(protect, false);
+        enter(&mut held, &sim, 1.0, ohlc(1, 100.0, 101.0, 99.0, 100.0));
+        let step = held.step_bar(&ohlc(2, 100.0, 101.0, 99.0, 100.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert!(step.protective.is_none() && held.bars_in_position == 2);
+        let step = held.step_bar(&ohlc(3, 104.0, 105.0, 99.0, 100.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        let exit = step.protective.unwrap();
+        assert_eq!((exit.reason, exit.fill.reference_price), (ExitReason::MaxHolding, 104.0));
+        assert!(held.portfolio.is_flat());
+    }
+
+    #[test]
+    fn protection_off_checks_nothing_and_bad_settings_name_the_field() {
+        let (mut off, sim) = protected(ProtectConfig::default(), false);
+        let step = enter(&mut off, &sim, 1.0, ohlc(1, 100.0, 101.0, 1.0, 100.0));
+        assert!(step.protective.is_none() && off.levels.is_none());
+        let err = Account::new(
+            1.0,
+            RiskConfig::default(),
+            ProtectConfig { take_profit: -0.1, ..ProtectConfig::default() },
+            false,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("protect.take_profit"), "{err}");
+    }
+
+    fn with_risk(protect: ProtectConfig, risk: RiskConfig) -> (Account, FillSimulator) {
+        let execution = ExecutionConfig { fee_bps: 10.0, slippage_bps: 5.0, ..ExecutionConfig::default() };
+        let simulator = FillSimulator::new(&execution).unwrap();
+        (Account::new(execution.initial_cash, risk, protect, true).unwrap(), simulator)
+    }
+
+    /// Asks for flat, then for `target`, at a close: the second request's refusal.
+    fn reenter(account: &mut Account, sim: &FillSimulator, target: f64) -> Option<RefusalReason> {
+        account.decide(Some(0.0), 0, 100.0, sim);
+        account.decide(Some(target), 0, 100.0, sim).refusal()
+    }
+
+    #[test]
+    fn the_cooldown_refuses_entries_for_n_bars_after_a_protective_exit() {
+        let stop = ProtectConfig { stop_loss: 0.25, ..ProtectConfig::default() };
+        let (mut account, sim) = with_risk(stop, RiskConfig { cooldown_bars: 2, ..RiskConfig::default() });
+        let step = enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 101.0, 70.0, 90.0));
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+        // the exit's bar and the next one: refused, typed, counted
+        assert_eq!(reenter(&mut account, &sim, 1.0), Some(RefusalReason::Cooldown { limit: 2, bars_left: 2 }));
+        account.step_bar(&ohlc(2, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), Some(RefusalReason::Cooldown { limit: 2, bars_left: 1 }));
+        assert_eq!(account.risk_refusals, 2);
+        account.step_bar(&ohlc(3, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+        assert!(account.pending.is_some());
+    }
+
+    #[test]
+    fn the_stoploss_guard_pauses_entries_after_k_stop_outs_within_l_bars() {
+        let stop = ProtectConfig { stop_loss: 0.25, ..ProtectConfig::default() };
+        let risk = RiskConfig {
+            stoploss_guard_trades: 2,
+            stoploss_guard_lookback_bars: 10,
+            stoploss_guard_pause_bars: 3,
+            ..RiskConfig::default()
+        };
+        let (mut account, sim) = with_risk(stop, risk);
+        enter(&mut account, &sim, 1.0, ohlc(1, 100.0, 101.0, 70.0, 90.0));
+        // one stop-out: entries still allowed
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+        let step = account.step_bar(&ohlc(2, 100.0, 101.0, 70.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(step.exit_reason, Some(ExitReason::StopLoss));
+        let refusal = reenter(&mut account, &sim, 1.0);
+        assert_eq!(refusal, Some(RefusalReason::StopLossGuard { stop_outs: 2, lookback_bars: 10, bars_left: 3 }));
+        for i in 3..5 {
+            account.step_bar(&ohlc(i, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+            assert_eq!(reenter(&mut account, &sim, 1.0).map(|r| r.name()), Some("stoploss_guard"));
+        }
+        account.step_bar(&ohlc(5, 90.0, 91.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        assert_eq!(reenter(&mut account, &sim, 1.0), None);
+    }
+
+    #[test]
+    fn the_throttle_refuses_entries_over_r_orders_per_w_bars_but_never_exits() {
+        let risk = RiskConfig { max_orders: 2, max_orders_window_bars: 4, ..RiskConfig::default() };
+        let (mut account, sim) = with_risk(ProtectConfig::default(), risk);
+        let flat_bar = |i| ohlc(i, 100.0, 101.0, 99.0, 100.0);
+        let step = |account: &mut Account, i| {
+            account.step_bar(&flat_bar(i), HOUR, &sim, FillSource::Simulator).unwrap();
+        };
+        // orders at the closes of bars 0 (the entry) and 1 (the exit)
+        enter(&mut account, &sim, 1.0, flat_bar(1));
+        assert!(matches!(account.decide(Some(0.0), HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        step(&mut account, 2);
+        assert!(account.portfolio.is_flat());
+        let refusal = account.decide(Some(1.0), 2 * HOUR, 100.0, &sim).refusal();
+        assert_eq!(refusal, Some(RefusalReason::OrderRate { limit: 2, window_bars: 4, orders: 2 }));
+        // a full window never throttles an exit (here: asking for flat)
+        step(&mut account, 3);
+        assert!(matches!(account.decide(Some(0.0), 3 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        step(&mut account, 4);
+        assert_eq!(account.decide(Some(1.0), 4 * HOUR, 100.0, &sim).refusal().map(|r| r.name()), Some("order_rate"));
+        // every approved order counts, the ask for flat too: once the window holds only
+        // that one, the entry passes
+        for i in 5..8 {
+            step(&mut account, i);
+        }
+        assert!(matches!(account.decide(Some(0.0), 7 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        assert!(matches!(account.decide(Some(1.0), 7 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
+        let bad = RiskConfig { max_orders: 1, ..RiskConfig::default() };
+        assert!(RiskManager::new(bad, 1.0).unwrap_err().to_string().contains("risk.max_orders_window_bars"));
     }
 
     #[test]

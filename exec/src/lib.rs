@@ -16,6 +16,7 @@ pub mod error;
 pub mod fill;
 pub mod order;
 pub mod portfolio;
+pub mod protect;
 pub mod risk;
 pub mod simulator;
 pub mod trades;
@@ -28,6 +29,7 @@ pub use error::{Error, Result};
 pub use fill::Fill;
 pub use order::{MarketOrder, OrderPurpose, Side, TargetOrder};
 pub use portfolio::{FillEffect, Portfolio};
+pub use protect::{ExitReason, ExitReasonCounts, ProtectConfig, ProtectiveExit, ProtectiveLevels};
 pub use risk::{
     ClipReason, HaltReason, ReconciliationSource, RefusalReason, RiskApproved, RiskConfig, RiskDecision, RiskManager,
     RiskRefused, StateChange, TradingState,

@@ -155,6 +155,47 @@ impl FillSimulator {
         Ok(FillOutcome::Filled { fill, effect })
     }
 
+    /// Closes the whole position of `portfolio` with a protective order (id
+    /// `order_id`) triggered at reference price `price` (quote currency) at `time_ms`
+    /// (ms since epoch, UTC): a stop or time stop is a market order once triggered, so
+    /// with `slipped` the fill is slipped against the trader; a take-profit is a limit
+    /// order (`slipped = false`). The fee applies either way. The close is of the whole
+    /// position: neither lot step nor minimum notional apply (a reduce-only close).
+    /// `None` when the portfolio is flat.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPrice`] when `price` is not finite and > 0.
+    #[inline]
+    pub fn fill_exit(
+        &self,
+        order_id: u64,
+        portfolio: &mut Portfolio,
+        price: f64,
+        time_ms: i64,
+        slipped: bool,
+    ) -> Result<Option<(Fill, FillEffect)>> {
+        if !(price.is_finite() && price > 0.0) {
+            return Err(Error::InvalidPrice { what: "protective fill", price });
+        }
+        if portfolio.is_flat() {
+            return Ok(None);
+        }
+        let side = if portfolio.quantity > 0.0 { Side::Sell } else { Side::Buy };
+        let quantity = portfolio.quantity.abs();
+        let fill_price = if slipped { self.costs.fill_price(side, price) } else { price };
+        let fill = Fill {
+            order_id,
+            time_ms,
+            side,
+            quantity,
+            price: fill_price,
+            reference_price: price,
+            fee: self.costs.fee(quantity * fill_price),
+        };
+        let effect = portfolio.update_from_fill(&fill);
+        Ok(Some((fill, effect)))
+    }
+
     fn round_to_lot(&self, quantity: f64) -> f64 {
         if self.lot_step > 0.0 {
             // the small tolerance keeps 0.3 / 0.1 from rounding down to 2 lots

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fill::Fill;
 use crate::portfolio::{FillEffect, QTY_EPSILON};
+use crate::protect::ExitReason;
 
 /// Long or short.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,9 @@ pub struct Trade {
     /// PnL after all fees, quote currency: realized PnL of closed quantity, plus (for an
     /// open trade) the unrealized PnL at the last mark, minus `fees`.
     pub pnl: f64,
+    /// Why the trade was closed (`None` while open).
+    #[serde(default)]
+    pub exit_reason: Option<ExitReason>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,7 +57,7 @@ struct OpenTrade {
 }
 
 impl OpenTrade {
-    fn to_trade(self, exit_time_ms: Option<i64>, unrealized_pnl: f64) -> Trade {
+    fn to_trade(self, exit_time_ms: Option<i64>, unrealized_pnl: f64, exit_reason: Option<ExitReason>) -> Trade {
         Trade {
             entry_time_ms: self.entry_time_ms,
             exit_time_ms,
@@ -63,6 +67,7 @@ impl OpenTrade {
             exit_price: (self.exit_quantity > 0.0).then(|| self.exit_notional / self.exit_quantity),
             fees: self.fees,
             pnl: self.realized_pnl + unrealized_pnl - self.fees,
+            exit_reason,
         }
     }
 }
@@ -81,9 +86,10 @@ impl TradeTracker {
     }
 
     /// Records a fill, its effect on the position ([`crate::Portfolio::update_from_fill`])
-    /// and the signed position after it. The fee is split between the closed and the
-    /// opened part in proportion to their quantities.
-    pub fn on_fill(&mut self, fill: &Fill, effect: &FillEffect, position_after: f64) {
+    /// and the signed position after it; `reason` is recorded on the trade the fill
+    /// closes, if it closes one. The fee is split between the closed and the opened
+    /// part in proportion to their quantities.
+    pub fn on_fill(&mut self, fill: &Fill, effect: &FillEffect, position_after: f64, reason: ExitReason) {
         let fee_per_unit = fill.fee / fill.quantity;
         if effect.closed_quantity > 0.0 {
             if let Some(open) = self.open.as_mut() {
@@ -93,7 +99,7 @@ impl TradeTracker {
                 open.realized_pnl += effect.realized_pnl;
                 let flat_or_flipped = position_after.abs() <= QTY_EPSILON || effect.opened_quantity > 0.0;
                 if flat_or_flipped {
-                    self.closed.push(open.to_trade(Some(fill.time_ms), 0.0));
+                    self.closed.push(open.to_trade(Some(fill.time_ms), 0.0, Some(reason)));
                     self.open = None;
                 }
             }
@@ -131,7 +137,7 @@ impl TradeTracker {
 
     /// The open trade valued with `unrealized_pnl` (quote currency) of the position.
     pub fn open_trade(&self, unrealized_pnl: f64) -> Option<Trade> {
-        self.open.map(|open| open.to_trade(None, unrealized_pnl))
+        self.open.map(|open| open.to_trade(None, unrealized_pnl, None))
     }
 }
 
@@ -144,7 +150,7 @@ mod tests {
     fn apply(p: &mut Portfolio, t: &mut TradeTracker, time_ms: i64, side: Side, quantity: f64, price: f64, fee: f64) {
         let fill = Fill { order_id: 0, time_ms, side, quantity, price, reference_price: price, fee };
         let effect = p.update_from_fill(&fill);
-        t.on_fill(&fill, &effect, p.quantity);
+        t.on_fill(&fill, &effect, p.quantity, ExitReason::Signal);
     }
 
     #[test]
@@ -158,6 +164,7 @@ mod tests {
         assert_eq!((trade.entry_time_ms, trade.exit_time_ms, trade.side), (1, Some(2), TradeSide::Long));
         assert!((trade.pnl - (100.0 - 2.1)).abs() < 1e-9);
         assert_eq!(trade.exit_price, Some(110.0));
+        assert_eq!(trade.exit_reason, Some(ExitReason::Signal));
         // a flip closes the long and opens a short; the fee is split 50/50
         apply(&mut p, &mut t, 3, Side::Buy, 5.0, 100.0, 0.5);
         apply(&mut p, &mut t, 4, Side::Sell, 10.0, 90.0, 0.9);

@@ -14,14 +14,16 @@ use rltrade_env::features::{FEATURE_NAMES, FeatureConfig, Normalization};
 use rltrade_env::split::SplitBoundary;
 use rltrade_env::trading_env::POSITION_FEATURES;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, RewardConfig, SplitConfig};
+use rltrade_exec::ProtectConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// The card format this build writes. Format 2 added `decision_interval`,
-/// `switch_margin` and `reward`; format 1 cards still load, with the values that
-/// reproduce their old behaviour (decide every bar, plain greedy, no reward warm-up).
-pub const MODEL_CARD_FORMAT: u32 = 2;
+/// `switch_margin` and `reward`; format 3 added `protect`. Older cards still load,
+/// with the values that reproduce their old behaviour (format 1: decide every bar,
+/// plain greedy, no reward warm-up; formats 1 and 2: no protective orders).
+pub const MODEL_CARD_FORMAT: u32 = 3;
 /// The oldest card format this build reads.
 pub const MODEL_CARD_OLDEST_FORMAT: u32 = 1;
 /// The ONNX graph's input: observations `[batch, obs_dim]` f32.
@@ -158,6 +160,11 @@ pub struct ModelCard {
     /// defaults (no lookback).
     #[serde(default)]
     pub reward: RewardConfig,
+    /// The protective orders it was trained with (`[protect]`: stop-loss, take-profit,
+    /// trailing and time stop), which every backtest, comparison and daemon of this
+    /// model applies. Format 1 and 2 cards: all off.
+    #[serde(default)]
+    pub protect: ProtectConfig,
     /// Symbol, upper case (e.g. `BTCUSD`).
     pub symbol: String,
     /// Bar interval in ms.
@@ -211,6 +218,7 @@ impl ModelCard {
             ));
         }
         self.env_config().validate().map_err(|e| e.to_string())?;
+        self.protect.validate().map_err(|e| e.to_string())?;
         let n_features = self.feature_names.len();
         if self.normalization.mean.len() != n_features || self.normalization.std.len() != n_features {
             return Err(format!(
@@ -304,6 +312,18 @@ impl ModelCard {
         Ok(())
     }
 
+    /// Checks that `protect` (a daemon's or a comparison's `[protect]` settings) are the
+    /// ones the model was trained with.
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] naming the first differing setting (`protect.stop_loss`, …).
+    pub fn check_protect(&self, protect: &ProtectConfig) -> Result<()> {
+        match self.protect.differences(protect).first() {
+            None => Ok(()),
+            Some((field, card, found)) => Err(self.mismatch(field, &card.to_string(), &found.to_string())),
+        }
+    }
+
     /// The environment settings the model decides under: window, actions, decision
     /// interval, switch margin and reward from the card, the rest defaults (episode
     /// settings only matter in training).
@@ -390,6 +410,7 @@ mod tests {
             decision_interval: 1,
             switch_margin: 0.0,
             reward: RewardConfig::default(),
+            protect: ProtectConfig::default(),
             symbol: "BTC-USD".into(),
             interval_ms: 3_600_000,
             interval: "1h".into(),
@@ -466,6 +487,9 @@ mod tests {
         write(&ModelCard { switch_margin: 1.5, ..card() });
         let err = ModelCard::load(&path).unwrap_err().to_string();
         assert!(err.contains("env.switch_margin"), "{err}");
+        write(&ModelCard { protect: ProtectConfig { stop_loss: 1.0, ..ProtectConfig::default() }, ..card() });
+        let err = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(err.contains("protect.stop_loss"), "{err}");
     }
 
     #[test]
@@ -482,5 +506,23 @@ mod tests {
         let old = ModelCard::load(&path).unwrap();
         assert_eq!((old.decision_interval, old.switch_margin, old.reward.lookback()), (1, 0.0, 0));
         assert_eq!(old.env_config().decision_interval, 1);
+        assert!(old.protect.is_off());
+    }
+
+    #[test]
+    fn a_format_2_card_loads_without_protection_and_protect_mismatches_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model_card.json");
+        let protected = ModelCard { protect: ProtectConfig { stop_loss: 0.05, ..ProtectConfig::default() }, ..card() };
+        let mut json: serde_json::Value = serde_json::from_str(&protected.to_json()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("protect");
+        fields.insert("format_version".into(), 2.into());
+        std::fs::write(&path, json.to_string()).unwrap();
+        let old = ModelCard::load(&path).unwrap();
+        assert!(old.protect.is_off());
+        assert!(old.check_protect(&ProtectConfig::default()).is_ok());
+        let err = protected.check_protect(&ProtectConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("protect.stop_loss") && err.contains("0.05"), "{err}");
     }
 }

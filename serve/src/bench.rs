@@ -78,7 +78,8 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
     let execution = ExecutionConfig::default();
     let risk = RiskConfig::default();
     let (symbol, interval) = (series.symbol.as_str(), series.interval_ms);
-    let trader = TraderSettings { interval_ms: interval, execution, risk, fills: FillSource::Simulator };
+    let protect = rltrade_exec::ProtectConfig::default();
+    let trader = TraderSettings { interval_ms: interval, execution, risk, protect, fills: FillSource::Simulator };
     let settings = RunnerSettings { symbol: symbol.to_string(), trader };
     let mut runner = StrategyRunner::model(0, &dir, &settings)?;
     let bars = &series.bars;

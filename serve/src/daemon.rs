@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, SplitConfig, TraderSettings, Warmup};
-use rltrade_exec::{ExecutionConfig, FillSource, RiskConfig};
+use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
@@ -38,6 +38,9 @@ pub struct DaemonSetup {
     pub execution: ExecutionConfig,
     /// Risk limits (`[risk]`).
     pub risk: RiskConfig,
+    /// Protective orders (`[protect]`): every strategy applies them; a model's card
+    /// must carry the same settings.
+    pub protect: ProtectConfig,
     /// The baselines' action list (`[env] actions`).
     pub actions: Vec<f64>,
     /// Features, splits and window of a replay without a model (`[features]`,
@@ -54,12 +57,29 @@ pub struct DaemonSetup {
 /// Builds the runners: models first (in `--model` order), then baselines.
 ///
 /// # Errors
-/// A model that does not load or fit the feed; a bad baseline.
+/// A model that does not load or fit the feed, or whose card's protective settings
+/// differ from `[protect]` (naming the setting); a bad baseline; protective orders with
+/// an exchange broker (they are simulated inside each bar, which only the paper broker
+/// does).
 pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Result<Vec<StrategyRunner>> {
     let fills = if setup.serve.broker == BrokerKind::Paper { FillSource::Simulator } else { FillSource::Broker };
+    if fills == FillSource::Broker && !setup.protect.is_off() {
+        return Err(Error::Config {
+            field: "protect".into(),
+            message: "protective orders need serve.broker = \"paper\": the exchange broker does not place \
+                      stop or take-profit orders"
+                .into(),
+        });
+    }
     let settings = RunnerSettings {
         symbol: symbol.to_string(),
-        trader: TraderSettings { interval_ms, execution: setup.execution.clone(), risk: setup.risk.clone(), fills },
+        trader: TraderSettings {
+            interval_ms,
+            execution: setup.execution.clone(),
+            risk: setup.risk.clone(),
+            protect: setup.protect,
+            fills,
+        },
     };
     let mut runners = Vec::new();
     for path in &setup.serve.models {

@@ -178,6 +178,17 @@ impl Engine {
         let mut accounts = self.journal.accounts()?;
         for runner in &mut self.runners {
             if let Some(account) = accounts.remove(runner.name()) {
+                // a restart keeps the protective orders the account traded with
+                let configured = runner.settings().protect;
+                if let Some((field, journaled, config)) = account.protect.differences(&configured).first() {
+                    return Err(Error::Config {
+                        field: (*field).into(),
+                        message: format!(
+                            "{} traded with {field} = {journaled} (journal), the config says {config}",
+                            runner.name()
+                        ),
+                    });
+                }
                 runner.account = account;
             } else if self.started {
                 return Err(Error::Journal {
@@ -365,6 +376,13 @@ impl Engine {
             if matches!(fill, FillOutcome::Filled { .. }) {
                 handles.fills.inc();
             }
+        }
+        if let Some(exit) = &outcome.protective {
+            let client_id = client_order_id(&self.meta.journal_id, runner.index, exit.fill.order_id);
+            self.journal.insert_protective_exit(name, bar.time_ms, exit, &client_id)?;
+            handles.fills.inc();
+            handles.orders.inc();
+            tracing::info!(strategy = %name, "{} at {}", exit.reason, exit.fill.price);
         }
         if !first {
             // the first traded bar's close is the starting cash, as in the backtest's curve

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rltrade_env::baselines::{MaCrossover, MaSpec};
 use rltrade_env::{Bar, DecisionContext, ObservationBuilder, Policy, Trader, TraderSettings, Warmup};
-use rltrade_exec::{Decision, FillOutcome, Mark};
+use rltrade_exec::{Decision, FillOutcome, Mark, ProtectiveExit};
 use rltrade_policy::model_dir::resolve_export_dir;
 use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,9 @@ impl Policy for StrategyPolicy {
 pub struct BarOutcome {
     /// The fill (or no-fill) of the order pending from the previous close.
     pub fill: Option<FillOutcome>,
+    /// A protective order (stop, take-profit, trailing or time stop) that closed the
+    /// position inside this bar.
+    pub protective: Option<ProtectiveExit>,
     /// The mark at this close.
     pub mark: Mark,
     /// The signal, when the strategy decided at this close.
@@ -158,14 +161,16 @@ impl std::ops::DerefMut for StrategyRunner {
 
 impl StrategyRunner {
     /// A runner for the exported model at `path` (an export or a run folder), checked
-    /// against the feed's `symbol` and `interval_ms`.
+    /// against the feed's `symbol` and `interval_ms` and the daemon's protective orders.
     ///
     /// # Errors
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
-    /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]).
+    /// trained on another symbol or interval or with other protective settings
+    /// ([`rltrade_policy::Error::Mismatch`] naming the setting).
     pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
         let (policy, observation) = load_model(path, &settings.symbol, settings.trader.interval_ms)?;
         let card = policy.model().card();
+        card.check_protect(&settings.trader.protect)?;
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
         Self::build(index, spec, StrategyPolicy::Model(policy), Some(observation), actions, settings)
@@ -260,7 +265,7 @@ impl StrategyRunner {
                 (Some(signal), inference_us)
             }
         };
-        BarOutcome { fill: step.fill, mark: step.mark, signal, decision, inference_us }
+        BarOutcome { fill: step.fill, protective: step.protective, mark: step.mark, signal, decision, inference_us }
     }
 
     /// Swaps in the model at `path` after validating it against the feed and warming
@@ -275,6 +280,7 @@ impl StrategyRunner {
         };
         let (policy, mut observation) = load_model(path, &self.symbol, self.trader.settings().interval_ms)?;
         let card = policy.model().card();
+        card.check_protect(&self.trader.settings().protect)?;
         if card.actions != self.trader.actions() {
             return Err(Error::Config {
                 field: "actions".into(),

@@ -26,6 +26,7 @@ fn runner_settings(execution: &ExecutionConfig, risk: &RiskConfig) -> RunnerSett
             interval_ms: HOUR,
             execution: execution.clone(),
             risk: risk.clone(),
+            protect: rltrade_exec::ProtectConfig::default(),
             fills: FillSource::Simulator,
         },
     }

@@ -37,6 +37,15 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             config.data.path = card.data.locate(dir);
         }
         config.env = card.env_config();
+        if config.protect != card.protect {
+            tracing::warn!(
+                "{} was trained with protective orders {:?}; they win over the config and flags ({:?})",
+                card.name,
+                card.protect,
+                config.protect
+            );
+            config.protect = card.protect;
+        }
         config.features = card.features.clone();
         config.split = card.split.clone();
         onnx = Some(model);
@@ -63,6 +72,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         env: config.env.clone(),
         execution: config.execution.clone(),
         risk: config.risk.clone(),
+        protect: config.protect,
     };
     let result = run_backtest(&setup, window, policy.as_mut())?;
     tracing::info!("{}", result.summary());
@@ -109,6 +119,18 @@ fn apply_overrides(config: &mut Config, args: &BacktestArgs) {
     if let Some(v) = args.split {
         config.backtest.split = v;
     }
+    if let Some(v) = args.stop_loss {
+        config.protect.stop_loss = v;
+    }
+    if let Some(v) = args.take_profit {
+        config.protect.take_profit = v;
+    }
+    if let Some(v) = args.trailing_stop {
+        config.protect.trailing_stop = v;
+    }
+    if let Some(v) = args.max_holding_bars {
+        config.protect.max_holding_bars = v;
+    }
     if args.allow_short {
         config.risk.allow_short = true;
         if !config.env.actions.contains(&-1.0) {
@@ -117,8 +139,9 @@ fn apply_overrides(config: &mut Config, args: &BacktestArgs) {
     }
 }
 
-/// The backtest JSON: the metrics, `risk_refusals`, and provenance (data file and its
-/// SHA-256, window times in ms, costs, cash, strategy parameters).
+/// The backtest JSON: the metrics, `risk_refusals`, `exit_reasons` (closed trades by
+/// reason), and provenance (data file and its SHA-256, window times in ms, costs, cash,
+/// protective orders, strategy parameters).
 fn report_json(config: &Config, data: &MarketData, result: &BacktestResult) -> anyhow::Result<Value> {
     let mut object = serde_json::to_value(&result.metrics)?;
     let map = object.as_object_mut().context("metrics serialize to an object")?;
@@ -126,6 +149,8 @@ fn report_json(config: &Config, data: &MarketData, result: &BacktestResult) -> a
     let extra = json!({
         "strategy": result.strategy,
         "risk_refusals": result.risk_refusals,
+        "exit_reasons": result.exit_reasons,
+        "protect": config.protect,
         "data_file": config.data.path.display().to_string(),
         "data_sha256": series.sha256,
         "symbol": series.symbol,
@@ -181,6 +206,13 @@ fn print_table(config: &Config, data: &MarketData, result: &BacktestResult) {
         ("turnover", format!("{:.2}x", m.turnover)),
         ("fees paid", format!("{:.2}", m.fees_paid)),
         ("risk refusals", result.risk_refusals.to_string()),
+        ("exits (stop / tp / trail / time / signal / risk)", {
+            let e = &result.exit_reasons;
+            format!(
+                "{} / {} / {} / {} / {} / {}",
+                e.stop_loss, e.take_profit, e.trailing_stop, e.max_holding, e.signal, e.risk_liquidation
+            )
+        }),
     ];
     for (name, value) in rows {
         t.add_row(vec![name.to_string(), value]);
@@ -202,7 +234,7 @@ fn write_equity_csv(path: &std::path::Path, result: &BacktestResult) -> anyhow::
 fn write_trades_csv(path: &std::path::Path, result: &BacktestResult) -> anyhow::Result<()> {
     write_csv_atomically(
         path,
-        &["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "fees", "pnl"],
+        &["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "fees", "pnl", "exit_reason"],
         result.trades.iter().map(|t| {
             vec![
                 format_time_ms(t.entry_time_ms),
@@ -216,6 +248,7 @@ fn write_trades_csv(path: &std::path::Path, result: &BacktestResult) -> anyhow::
                 t.exit_price.map(|p| p.to_string()).unwrap_or_default(),
                 t.fees.to_string(),
                 t.pnl.to_string(),
+                t.exit_reason.map(|r| r.name().to_string()).unwrap_or_default(),
             ]
         }),
     )

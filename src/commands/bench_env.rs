@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rltrade_env::data::load_csv;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, MarketData, SplitConfig, SplitName, TradingEnv, TradingSetup, VecEnv, VecStepBuffers};
-use rltrade_exec::{ExecutionConfig, RiskConfig};
+use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 use serde_json::json;
 
 use crate::output::{print_json, table};
@@ -67,7 +67,13 @@ fn bench_single(
     budget: Duration,
 ) -> anyhow::Result<f64> {
     let mut env = TradingEnv::new(
-        &TradingSetup { data: Arc::clone(data), env: config.clone(), execution: execution.clone(), risk: risk.clone() },
+        &TradingSetup {
+            data: Arc::clone(data),
+            env: config.clone(),
+            execution: execution.clone(),
+            risk: risk.clone(),
+            protect: ProtectConfig::default(),
+        },
         SplitName::Train,
         1,
     )?;
@@ -103,7 +109,13 @@ fn bench_vec(
     budget: Duration,
 ) -> anyhow::Result<f64> {
     let mut venv = VecEnv::new(
-        &TradingSetup { data: Arc::clone(data), env: config.clone(), execution: execution.clone(), risk: risk.clone() },
+        &TradingSetup {
+            data: Arc::clone(data),
+            env: config.clone(),
+            execution: execution.clone(),
+            risk: risk.clone(),
+            protect: ProtectConfig::default(),
+        },
         SplitName::Train,
         n_envs,
         1,

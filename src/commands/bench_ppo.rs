@@ -165,6 +165,7 @@ fn measure(name: &str, config: &Config, updates: u64) -> anyhow::Result<Case> {
             env: config.env.clone(),
             execution: config.execution.clone(),
             risk: config.risk.clone(),
+            protect: config.protect,
         },
         SplitName::Train,
         ppo.n_envs,

@@ -104,6 +104,7 @@ pub fn export_run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<Path
             env: config.env.clone(),
             execution: config.execution.clone(),
             risk: config.risk.clone(),
+            protect: config.protect,
         },
         data_file: config.data.path.display().to_string(),
         training: json!({

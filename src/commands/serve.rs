@@ -52,6 +52,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         serve: config.serve.clone(),
         execution: config.execution.clone(),
         risk: config.risk.clone(),
+        protect: config.protect,
         actions: config.env.actions.clone(),
         features: config.features.clone(),
         split: config.split.clone(),

@@ -70,6 +70,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 env: config.env.clone(),
                 execution: config.execution.clone(),
                 risk: config.risk.clone(),
+                protect: config.protect,
             }))
         }
     };

@@ -51,6 +51,7 @@ impl Trial<'_> {
             data,
             execution: self.config.execution.clone(),
             risk: self.config.risk.clone(),
+            protect: self.config.protect,
         };
         let mut policy = OnnxPolicy::new(model);
         let validation = backtest(&setup, SplitName::Validation, &mut policy)?;

@@ -276,6 +276,7 @@ impl FoldRun {
             env: c.env.clone(),
             execution: c.execution.clone(),
             risk: c.risk.clone(),
+            protect: c.protect,
         }));
         Ok(Self { fold, config: c, env })
     }

@@ -373,6 +373,8 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     // Load every model with its own market data (its card's features, normalization, split dates).
     let mut rl: Vec<(String, Vec<RlModel>)> = Vec::new();
     let mut first: Option<(String, rltrade_env::Splits)> = None;
+    // the RL arm's protective orders (every card must agree); the baselines run with them too
+    let mut protect: Option<rltrade_exec::ProtectConfig> = None;
     for arm in &request.rl_arms {
         let mut models = Vec::new();
         for (seed, dir) in &arm.models {
@@ -389,6 +391,10 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
                 Some(_) => {}
                 None => first = Some((card.name.clone(), data.splits.clone())),
             }
+            match &protect {
+                Some(protect) => card.check_protect(protect)?,
+                None => protect = Some(card.protect),
+            }
             let env = card.env_config();
             models.push(RlModel { seed: *seed, policy: OnnxPolicy::new(model).with_name(&arm.name), data, env });
         }
@@ -399,11 +405,13 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     }
     let base_data = Arc::clone(&rl[0].1[0].data);
     let base_env = rl[0].1[0].env.clone();
+    let protect = protect.unwrap_or_default();
     let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| TradingSetup {
         data: Arc::clone(data),
         env: env.clone(),
         execution: ExecutionConfig { fee_bps: fee, ..request.execution.clone() },
         risk: request.risk.clone(),
+        protect,
     };
 
     // ma:auto: the grid's best validation Sharpe at the main fee.

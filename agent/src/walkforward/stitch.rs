@@ -90,6 +90,7 @@ pub fn stitch_runs(folds: &[&BacktestResult], initial_cash: f64, interval_ms: i6
         metrics,
         risk_refusals: refusals,
         equity_curve: curve,
+        exit_reasons: rltrade_exec::ExitReasonCounts::from_trades(&trades),
         trades,
     })
 }
@@ -178,6 +179,7 @@ mod tests {
             risk_refusals: 0,
             equity_curve: curve,
             trades: vec![],
+            exit_reasons: Default::default(),
         }
     }
 

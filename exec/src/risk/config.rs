@@ -31,6 +31,27 @@ pub struct RiskConfig {
     /// Start with the kill switch engaged: nothing trades until an operator releases
     /// it. Default false.
     pub kill_switch: bool,
+    /// Cooldown: no new entry for this many bars after a protective exit (stop,
+    /// take-profit, trailing or time stop); the decisions at the closes of the exit's
+    /// bar and the next `cooldown_bars − 1` bars are refused. 0 = off. Default 0.
+    pub cooldown_bars: u64,
+    /// Stop-loss guard: after this many stop-outs (stop-loss or trailing-stop exits)
+    /// within `stoploss_guard_lookback_bars` bars, no new entries for
+    /// `stoploss_guard_pause_bars` bars. 0 = off. Default 0.
+    pub stoploss_guard_trades: u64,
+    /// The stop-loss guard's window, bars (the stop-out's bar and the L − 1 before it).
+    /// Default 0 (needs ≥ 1 when the guard is on).
+    pub stoploss_guard_lookback_bars: u64,
+    /// The stop-loss guard's pause, bars (counted like the cooldown). Default 0 (needs
+    /// ≥ 1 when the guard is on).
+    pub stoploss_guard_pause_bars: u64,
+    /// Order-rate throttle: at most this many orders (approved signal orders, entries
+    /// and exits) per rolling window of `max_orders_window_bars` bars; a new entry over
+    /// the limit is refused, exits never are. 0 = off. Default 0.
+    pub max_orders: u64,
+    /// The throttle's window, bars (the decision's bar and the W − 1 before it).
+    /// Default 0 (needs ≥ 1 when the throttle is on).
+    pub max_orders_window_bars: u64,
 }
 
 impl Default for RiskConfig {
@@ -43,13 +64,20 @@ impl Default for RiskConfig {
             allow_short: false,
             flatten_on_halt: true,
             kill_switch: false,
+            cooldown_bars: 0,
+            stoploss_guard_trades: 0,
+            stoploss_guard_lookback_bars: 0,
+            stoploss_guard_pause_bars: 0,
+            max_orders: 0,
+            max_orders_window_bars: 0,
         }
     }
 }
 
 impl RiskConfig {
     /// Checks ranges: `max_exposure` finite and > 0; `max_order_notional` > 0;
-    /// `daily_loss_limit` and `max_drawdown` in (0, 1].
+    /// `daily_loss_limit` and `max_drawdown` in (0, 1]; the stop-loss guard's lookback
+    /// and pause, and the throttle's window, ≥ 1 when those are on.
     ///
     /// # Errors
     /// [`Error::Config`] naming the field (`risk.<name>`).
@@ -69,6 +97,19 @@ impl RiskConfig {
                     return Err(bad(field, format!("must be a fraction in (0, 1], found {v}")));
                 }
             }
+        }
+        if self.stoploss_guard_trades > 0 {
+            for (field, value) in [
+                ("stoploss_guard_lookback_bars", self.stoploss_guard_lookback_bars),
+                ("stoploss_guard_pause_bars", self.stoploss_guard_pause_bars),
+            ] {
+                if value == 0 {
+                    return Err(bad(field, "must be >= 1 bar when risk.stoploss_guard_trades is set".into()));
+                }
+            }
+        }
+        if self.max_orders > 0 && self.max_orders_window_bars == 0 {
+            return Err(bad("max_orders_window_bars", "must be >= 1 bar when risk.max_orders is set".into()));
         }
         Ok(())
     }

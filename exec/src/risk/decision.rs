@@ -94,6 +94,32 @@ pub enum RefusalReason {
         /// Target exposure requested.
         requested: f64,
     },
+    /// A new entry inside the cooldown after a protective exit (`risk.cooldown_bars`).
+    Cooldown {
+        /// `risk.cooldown_bars`.
+        limit: u64,
+        /// Bars until entries are allowed again (≥ 1).
+        bars_left: u64,
+    },
+    /// A new entry while the stop-loss guard pauses entries.
+    StopLossGuard {
+        /// `risk.stoploss_guard_trades`: the stop-outs that trip the guard.
+        stop_outs: u64,
+        /// `risk.stoploss_guard_lookback_bars`.
+        lookback_bars: u64,
+        /// Bars until entries are allowed again (≥ 1).
+        bars_left: u64,
+    },
+    /// A new entry over the order-rate limit (`risk.max_orders` per
+    /// `risk.max_orders_window_bars`).
+    OrderRate {
+        /// `risk.max_orders`.
+        limit: u64,
+        /// `risk.max_orders_window_bars`.
+        window_bars: u64,
+        /// Orders already in the window.
+        orders: u64,
+    },
 }
 
 impl RefusalReason {
@@ -107,6 +133,9 @@ impl RefusalReason {
             RefusalReason::MaxExposure { .. } => "max_exposure",
             RefusalReason::MaxOrderNotional { .. } => "max_order_notional",
             RefusalReason::InvalidTarget { .. } => "invalid_target",
+            RefusalReason::Cooldown { .. } => "cooldown",
+            RefusalReason::StopLossGuard { .. } => "stoploss_guard",
+            RefusalReason::OrderRate { .. } => "order_rate",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::costs::CostModel;
 use crate::error::Result;
 use crate::order::{OrderPurpose, TargetOrder};
 use crate::portfolio::Portfolio;
+use crate::protect::ExitReason;
 
 /// Milliseconds in a UTC day.
 const MS_PER_DAY: i64 = 86_400_000;
@@ -57,6 +58,22 @@ pub struct RiskManager {
     day: Option<i64>,
     day_start_equity: f64,
     last_equity: f64,
+    /// Closes marked so far ([`Self::update_from_equity`]): the clock of the cooldown,
+    /// the stop-loss guard and the throttle, which count bars.
+    #[serde(default)]
+    bars: u64,
+    /// Entries are refused while `bars` is below this (cooldown).
+    #[serde(default)]
+    cooldown_until: u64,
+    /// Entries are refused while `bars` is below this (stop-loss guard).
+    #[serde(default)]
+    guard_until: u64,
+    /// Bars of the recent stop-outs (inside the guard's lookback).
+    #[serde(default)]
+    stop_outs: Vec<u64>,
+    /// Bars of the recent approved signal orders (inside the throttle's window).
+    #[serde(default)]
+    orders: Vec<u64>,
 }
 
 impl RiskManager {
@@ -76,6 +93,11 @@ impl RiskManager {
             day: None,
             day_start_equity: initial_equity,
             last_equity: initial_equity,
+            bars: 0,
+            cooldown_until: 0,
+            guard_until: 0,
+            stop_outs: Vec::new(),
+            orders: Vec::new(),
         })
     }
 
@@ -110,7 +132,9 @@ impl RiskManager {
     /// side or flat); the order-notional limit (estimated notional
     /// `|target × equity / (1 + fee) − quantity × price|`, refused above the limit); the
     /// exposure limit (|target| clipped to `max_exposure`; refused if the clipped order
-    /// would not trade).
+    /// would not trade). A new entry (a target ≠ 0 from flat, on the other side, or
+    /// larger than the current exposure) is also refused inside a cooldown, while the
+    /// stop-loss guard pauses entries, and over the order-rate limit; exits never are.
     #[inline]
     pub fn check(&self, order: TargetOrder, portfolio: &Portfolio, costs: &CostModel) -> RiskDecision<TargetOrder> {
         let refuse = |reason| Err(RiskRefused { order, reason });
@@ -130,6 +154,15 @@ impl RiskManager {
             return refuse(RefusalReason::ShortNotAllowed { requested });
         }
         let current = portfolio.exposure_at(price);
+        let entry = requested != 0.0
+            && (portfolio.is_flat()
+                || requested.signum() != current.signum()
+                || requested.abs() > current.abs() + EXPOSURE_EPSILON);
+        if entry {
+            if let Some(reason) = self.entry_pause() {
+                return refuse(reason);
+            }
+        }
         if self.state == TradingState::Reducing {
             let shrinks = requested == 0.0
                 || (requested.signum() == current.signum() && requested.abs() <= current.abs() + EXPOSURE_EPSILON);
@@ -155,6 +188,70 @@ impl RiskManager {
         Ok(RiskApproved::new(TargetOrder { target_exposure: target, ..order }, clipped))
     }
 
+    /// Why a new entry is refused now (cooldown, stop-loss guard, order-rate limit), if
+    /// it is.
+    fn entry_pause(&self) -> Option<RefusalReason> {
+        let c = &self.config;
+        if self.bars < self.cooldown_until {
+            return Some(RefusalReason::Cooldown {
+                limit: c.cooldown_bars,
+                bars_left: self.cooldown_until - self.bars,
+            });
+        }
+        if self.bars < self.guard_until {
+            return Some(RefusalReason::StopLossGuard {
+                stop_outs: c.stoploss_guard_trades,
+                lookback_bars: c.stoploss_guard_lookback_bars,
+                bars_left: self.guard_until - self.bars,
+            });
+        }
+        if c.max_orders > 0 {
+            let window_start = (self.bars + 1).saturating_sub(c.max_orders_window_bars);
+            let orders = self.orders.iter().filter(|&&b| b >= window_start).count() as u64;
+            if orders >= c.max_orders {
+                return Some(RefusalReason::OrderRate {
+                    limit: c.max_orders,
+                    window_bars: c.max_orders_window_bars,
+                    orders,
+                });
+            }
+        }
+        None
+    }
+
+    /// Counts an approved signal order (decided at the current close) for the
+    /// order-rate throttle.
+    pub fn on_order_approved(&mut self) {
+        if self.config.max_orders == 0 {
+            return;
+        }
+        let window_start = (self.bars + 1).saturating_sub(self.config.max_orders_window_bars);
+        self.orders.retain(|&b| b >= window_start);
+        self.orders.push(self.bars);
+    }
+
+    /// A protective order closed the position inside the bar whose close is marked
+    /// next: starts the cooldown, and counts a stop-out (stop-loss or trailing stop)
+    /// for the stop-loss guard, which pauses entries once `stoploss_guard_trades`
+    /// stop-outs fall within `stoploss_guard_lookback_bars` bars. Bars count closes: the
+    /// exit's bar is the first bar of each pause.
+    pub fn on_protective_exit(&mut self, reason: ExitReason) {
+        let bar = self.bars + 1;
+        let c = &self.config;
+        if c.cooldown_bars > 0 {
+            self.cooldown_until = self.cooldown_until.max(bar + c.cooldown_bars);
+        }
+        if c.stoploss_guard_trades > 0 && matches!(reason, ExitReason::StopLoss | ExitReason::TrailingStop) {
+            let window_start = (bar + 1).saturating_sub(c.stoploss_guard_lookback_bars);
+            self.stop_outs.retain(|&b| b >= window_start);
+            self.stop_outs.push(bar);
+            if self.stop_outs.len() as u64 >= c.stoploss_guard_trades {
+                self.guard_until = self.guard_until.max(bar + c.stoploss_guard_pause_bars);
+                self.stop_outs.clear();
+            }
+        }
+    }
+
     /// Approves closing the position (target 0) in any state: the path of
     /// flatten-on-halt and of the kill switch's flatten. The order's target and purpose
     /// are overwritten with 0 and [`OrderPurpose::Liquidation`].
@@ -162,7 +259,8 @@ impl RiskManager {
         RiskApproved::new(TargetOrder { target_exposure: 0.0, purpose: OrderPurpose::Liquidation, ..order }, None)
     }
 
-    /// Feeds the equity marked at a bar's close. `time_ms` is the time of the mark (the
+    /// Feeds the equity marked at a bar's close (one call per bar: it also advances the
+    /// bar clock of the cooldown, guard and throttle). `time_ms` is the time of the mark (the
     /// bar's close time, ms since epoch UTC): a mark at 00:00 opens the new UTC day. The
     /// day's starting equity is the last equity marked on an earlier day. Trips the daily-loss
     /// halt (lifted when a new UTC day starts) and the drawdown halt (lifted only by
@@ -170,6 +268,7 @@ impl RiskManager {
     #[inline]
     pub fn update_from_equity(&mut self, time_ms: i64, equity: f64) -> Option<StateChange> {
         let from = self.state;
+        self.bars += 1;
         // most marks fall on the same day as the previous one: skip the division then
         let same_day = self.day.is_some_and(|d| time_ms >= d * MS_PER_DAY && time_ms < (d + 1) * MS_PER_DAY);
         let day = if same_day { self.day.unwrap_or_default() } else { time_ms.div_euclid(MS_PER_DAY) };

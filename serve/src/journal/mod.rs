@@ -341,6 +341,43 @@ impl Journal {
         self.sql("inserting an order", result).map(|_| ())
     }
 
+    /// Journals a protective order that filled inside the bar opening at `bar_ms`: an
+    /// order row whose `purpose` is the exit reason (`stop_loss`, `take_profit`,
+    /// `trailing_stop`, `max_holding`), target 0, reference price the level (or the gap
+    /// open), then its fill (status [`OrderStatus::Filled`]).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn insert_protective_exit(
+        &mut self,
+        strategy: &str,
+        bar_ms: i64,
+        exit: &rltrade_exec::ProtectiveExit,
+        client_id: &str,
+    ) -> Result<()> {
+        let fill = &exit.fill;
+        let result = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO orders (strategy, order_id, client_order_id, decided_bar_ms, purpose, target_exposure, \
+                 reference_price, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    strategy,
+                    fill.order_id as i64,
+                    client_id,
+                    bar_ms,
+                    exit.reason.name(),
+                    0.0,
+                    fill.reference_price,
+                    OrderStatus::Pending
+                ])
+            });
+        self.sql("inserting a protective order", result)?;
+        self.insert_fill(strategy, fill)
+    }
+
     /// Sets an order's status, with a reason.
     ///
     /// # Errors
