@@ -29,13 +29,19 @@ pub fn run(data_path: &Path, seconds: f64, json: bool) -> anyhow::Result<ExitCod
     let data =
         Arc::new(MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &env_config, None)?);
     let budget = Duration::from_secs_f64(seconds.max(0.05));
-    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let setup = TradingSetup {
+        data: Arc::clone(&data),
+        env: env_config.clone(),
+        execution: ExecutionConfig::default(),
+        risk: RiskConfig::default(),
+        protect: ProtectConfig::default(),
+    };
 
-    let single = bench_single(&data, &env_config, &execution, &risk, budget)?;
+    let single = bench_single(&setup, budget)?;
     let mut rows = vec![("TradingEnv", 1usize, 1usize, single)];
     for threads in [1, 2] {
         for n_envs in [8, 64] {
-            let rate = bench_vec(&data, &env_config, &execution, &risk, n_envs, threads, budget)?;
+            let rate = bench_vec(&setup, n_envs, threads, budget)?;
             rows.push(("VecEnv", n_envs, threads, rate));
         }
     }
@@ -59,24 +65,8 @@ pub fn run(data_path: &Path, seconds: f64, json: bool) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_single(
-    data: &Arc<MarketData>,
-    config: &EnvConfig,
-    execution: &ExecutionConfig,
-    risk: &RiskConfig,
-    budget: Duration,
-) -> anyhow::Result<f64> {
-    let mut env = TradingEnv::new(
-        &TradingSetup {
-            data: Arc::clone(data),
-            env: config.clone(),
-            execution: execution.clone(),
-            risk: risk.clone(),
-            protect: ProtectConfig::default(),
-        },
-        SplitName::Train,
-        1,
-    )?;
+fn bench_single(setup: &TradingSetup, budget: Duration) -> anyhow::Result<f64> {
+    let mut env = TradingEnv::new(setup, SplitName::Train, 1)?;
     let mut obs = vec![0.0f32; env.obs_dim()];
     env.reset_into(Some(1), &mut obs);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -99,32 +89,12 @@ fn bench_single(
     Ok(rate)
 }
 
-fn bench_vec(
-    data: &Arc<MarketData>,
-    config: &EnvConfig,
-    execution: &ExecutionConfig,
-    risk: &RiskConfig,
-    n_envs: usize,
-    threads: usize,
-    budget: Duration,
-) -> anyhow::Result<f64> {
-    let mut venv = VecEnv::new(
-        &TradingSetup {
-            data: Arc::clone(data),
-            env: config.clone(),
-            execution: execution.clone(),
-            risk: risk.clone(),
-            protect: ProtectConfig::default(),
-        },
-        SplitName::Train,
-        n_envs,
-        1,
-        threads,
-    )?;
+fn bench_vec(setup: &TradingSetup, n_envs: usize, threads: usize, budget: Duration) -> anyhow::Result<f64> {
+    let mut venv = VecEnv::new(setup, SplitName::Train, n_envs, 1, threads)?;
     let mut out = VecStepBuffers::new(n_envs, venv.obs_dim());
     venv.reset(&mut out.obs)?;
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let n_actions = config.actions.len();
+    let n_actions = setup.env.actions.len();
     let mut actions = vec![0usize; n_envs];
     let mut batches = 0u64;
     let start = Instant::now();
