@@ -92,6 +92,30 @@ fn backtest_writes_equity_and_trades_csv() {
     let closed = trades.lines().skip(1).filter(|l| !l.split(',').nth(1).unwrap().is_empty()).count();
     assert_eq!(closed as u64, v["num_trades"].as_u64().unwrap());
     assert!(!dir.path().join("equity.csv.tmp").exists());
+
+    // VaR and ES recomputed from the equity file: the m = ⌈(1 − level) n⌉ worst returns
+    let mut previous = 10_000.0;
+    let mut returns: Vec<f64> = equity
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let e: f64 = l.split(',').nth(1).unwrap().parse().unwrap();
+            let r = e / previous - 1.0;
+            previous = e;
+            r
+        })
+        .collect();
+    returns.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for (level, var_key, es_key) in [(0.95, "var_95", "es_95"), (0.99, "var_99", "es_99")] {
+        let m = ((1.0 - level) * returns.len() as f64).ceil() as usize;
+        let (var, es) = (-returns[m - 1], -returns[..m].iter().sum::<f64>() / m as f64);
+        let (got_var, got_es) = (v[var_key].as_f64().unwrap(), v[es_key].as_f64().unwrap());
+        assert!(
+            (got_var - var).abs() < 1e-6 && (got_es - es).abs() < 1e-6,
+            "{var_key} {got_var} vs {var}, {es_key} {got_es} vs {es}"
+        );
+        assert!(got_es >= got_var && got_var > 0.0, "{v}");
+    }
 }
 
 #[test]

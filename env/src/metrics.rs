@@ -47,6 +47,44 @@ pub struct Metrics {
     pub num_fills: u64,
     /// Closes in the window.
     pub bars: usize,
+    /// Historical one-bar Value at Risk at 95%, a loss as a fraction of equity
+    /// ([`historical_var_es`]); negative when even the worst 5% of bars gained.
+    #[serde(default)]
+    pub var_95: f64,
+    /// Historical one-bar Expected Shortfall at 95%: the mean loss of the worst 5% of
+    /// bars ([`historical_var_es`]).
+    #[serde(default)]
+    pub es_95: f64,
+    /// Historical one-bar Value at Risk at 99%.
+    #[serde(default)]
+    pub var_99: f64,
+    /// Historical one-bar Expected Shortfall at 99%.
+    #[serde(default)]
+    pub es_99: f64,
+}
+
+/// Historical (empirical) one-bar Value at Risk and Expected Shortfall at confidence
+/// `level` (0.95, 0.99) of per-bar simple returns `returns` (`[n]`), as losses
+/// (positive fractions when the tail loses).
+///
+/// The quantile rule: with m = max(1, ⌈(1 − level) · n⌉), VaR is minus the m-th
+/// smallest return and ES minus the mean of the m smallest, so ES ≥ VaR always and
+/// both come from the same m worst bars (the "lower" order statistic, no
+/// interpolation). Sources: P. Jorion, *Value at Risk* (3rd ed., 2006), ch. 10
+/// (historical simulation); C. Acerbi and D. Tasche (2002), "On the coherence of
+/// expected shortfall", *Journal of Banking & Finance* 26(7) (ES as the mean of the
+/// worst ⌈(1 − α) n⌉ outcomes). `(0, 0)` for no return.
+pub fn historical_var_es(returns: &[f64], level: f64) -> (f64, f64) {
+    if returns.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut sorted = returns.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    // 1 − 0.95 is 0.05000000000000004 in f64: without the tolerance, 5% of 40 bars
+    // would round up to 3
+    let m = (((1.0 - level) * sorted.len() as f64 - 1e-9).ceil() as usize).clamp(1, sorted.len());
+    let tail = &sorted[..m];
+    (-tail[m - 1], -tail.iter().sum::<f64>() / m as f64)
 }
 
 /// Inputs of [`compute_metrics`].
@@ -122,6 +160,8 @@ pub fn compute_metrics(input: &MetricsInput<'_>) -> Metrics {
     let exposure = input.positions.iter().filter(|q| q.abs() > rltrade_exec::portfolio::QTY_EPSILON).count() as f64 / n;
     let mean_equity = equity.iter().sum::<f64>() / n;
     let turnover = if mean_equity > 0.0 { input.traded_notional / mean_equity } else { 0.0 };
+    let (var_95, es_95) = historical_var_es(&returns, 0.95);
+    let (var_99, es_99) = historical_var_es(&returns, 0.99);
     Metrics {
         final_equity,
         total_return,
@@ -139,6 +179,10 @@ pub fn compute_metrics(input: &MetricsInput<'_>) -> Metrics {
         borrow_fees_paid: input.borrow_fees_paid,
         num_fills: input.num_fills,
         bars,
+        var_95,
+        es_95,
+        var_99,
+        es_99,
     }
 }
 
@@ -146,6 +190,19 @@ pub fn compute_metrics(input: &MetricsInput<'_>) -> Metrics {
 mod tests {
     use super::*;
     use rltrade_exec::TradeSide;
+
+    #[test]
+    fn historical_var_and_es_take_the_worst_ceil_tail() {
+        // 40 returns: -0.10, -0.09, ..., 0.29; 5% of 40 = 2 worst, 1% → ⌈0.4⌉ = 1 worst
+        let returns: Vec<f64> = (0..40).rev().map(|i| (i as f64 - 10.0) / 100.0).collect();
+        let (var_95, es_95) = historical_var_es(&returns, 0.95);
+        assert!((var_95 - 0.09).abs() < 1e-12 && (es_95 - 0.095).abs() < 1e-12, "{var_95} {es_95}");
+        let (var_99, es_99) = historical_var_es(&returns, 0.99);
+        assert!((var_99 - 0.10).abs() < 1e-12 && (es_99 - 0.10).abs() < 1e-12);
+        // a tail that gains is a negative loss; no return is no risk
+        assert_eq!(historical_var_es(&[0.01, 0.02], 0.95), (-0.01, -0.01));
+        assert_eq!(historical_var_es(&[], 0.95), (0.0, 0.0));
+    }
 
     fn trade(pnl: f64) -> Trade {
         Trade {

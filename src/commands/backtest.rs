@@ -200,6 +200,8 @@ fn print_table(config: &Config, data: &MarketData, result: &BacktestResult) {
         ("Sortino", ratio(m.sortino)),
         ("max drawdown", pct(m.max_drawdown)),
         ("Calmar", ratio(m.calmar)),
+        ("VaR / ES 95% (1 bar, loss)", format!("{} / {}", pct(m.var_95), pct(m.es_95))),
+        ("VaR / ES 99% (1 bar, loss)", format!("{} / {}", pct(m.var_99), pct(m.es_99))),
         ("trades (closed)", m.num_trades.to_string()),
         ("win rate", m.win_rate.map_or_else(|| "—".into(), pct)),
         ("exposure", pct(m.exposure)),

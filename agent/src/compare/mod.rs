@@ -131,6 +131,14 @@ pub struct ArmMetrics {
     pub num_fills: Option<f64>,
     /// Closes in the window.
     pub bars: Option<f64>,
+    /// Historical one-bar VaR at 95%, a loss fraction.
+    pub var_95: Option<f64>,
+    /// Historical one-bar Expected Shortfall at 95%.
+    pub es_95: Option<f64>,
+    /// Historical one-bar VaR at 99%.
+    pub var_99: Option<f64>,
+    /// Historical one-bar Expected Shortfall at 99%.
+    pub es_99: Option<f64>,
 }
 
 impl ArmMetrics {
@@ -155,6 +163,10 @@ impl ArmMetrics {
             borrow_fees_paid: mean(&|m| Some(m.borrow_fees_paid)),
             num_fills: mean(&|m| Some(m.num_fills as f64)),
             bars: mean(&|m| Some(m.bars as f64)),
+            var_95: mean(&|m| Some(m.var_95)),
+            es_95: mean(&|m| Some(m.es_95)),
+            var_99: mean(&|m| Some(m.var_99)),
+            es_99: mean(&|m| Some(m.es_99)),
         }
     }
 }
@@ -699,6 +711,10 @@ mod tests {
             borrow_fees_paid: 0.0,
             num_fills: 7,
             bars: 100,
+            var_95: 0.02,
+            es_95: 0.03,
+            var_99: 0.04,
+            es_99: 0.05,
         }
     }
 

@@ -141,14 +141,14 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
     );
 
     md.push_str("\n## Metrics\n\n");
-    md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | trades | turnover | exposure | fees |\n");
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | VaR 95% | ES 95% | VaR 99% | ES 99% | trades | turnover | exposure | fees |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for a in &report.arms {
         let m = &a.metrics;
         let name = a.chosen.as_ref().map_or_else(|| a.name.clone(), |c| format!("{} ({c})", a.name));
         let _ = writeln!(
             md,
-            "| {name} | {} | {} | {} | {} ({} to {}) | {} ({} to {}) | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} ({} to {}) | {} ({} to {}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             if a.kind == ArmKind::Rl { "rl" } else { "baseline" },
             if a.seeds.is_empty() { "–".into() } else { a.seeds.len().to_string() },
             num(m.final_equity, 2),
@@ -162,13 +162,17 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
             num(m.sortino, 3),
             pct(m.max_drawdown.unwrap_or(f64::NAN)),
             num(m.calmar, 3),
+            pct(m.var_95.unwrap_or(f64::NAN)),
+            pct(m.es_95.unwrap_or(f64::NAN)),
+            pct(m.var_99.unwrap_or(f64::NAN)),
+            pct(m.es_99.unwrap_or(f64::NAN)),
             num(m.num_trades, 1),
             num(m.turnover, 2),
             pct(m.exposure.unwrap_or(f64::NAN)),
             num(m.fees_paid, 2),
         );
     }
-    md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean.\n");
+    md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean. VaR and ES are historical, one bar, as losses (the m = ⌈(1 − level) · bars⌉ worst bars: VaR the m-th worst, ES their mean).\n");
 
     md.push_str("\n## Fee sensitivity\n\n| fee (bps) |");
     for a in &report.arms {
