@@ -13,7 +13,7 @@ use rltrade_agent::compare::equity_csv::write_equity_csv;
 use rltrade_agent::compare::plot::write_equity_svg;
 use rltrade_agent::compare::report::{pbo_sentence, render};
 use rltrade_agent::compare::{
-    ArmKind, ArmMetrics, CompareReport, CompareRequest, PboSummary, TrialCount, analyze, run_backtests,
+    ArmKind, ArmMetrics, CompareReport, CompareRequest, PboSummary, TrialCount, analyze, fee_levels, run_backtests,
 };
 use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, ledger_pbo, trial_count};
 use rltrade_agent::run_dir::write_atomically;
@@ -75,12 +75,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     config.data.path.clone_from(&data_path);
     let series = config.load_series()?;
-    let fees = args.fee_bps.clone().unwrap_or_else(|| {
-        let main = config.execution.fee_bps;
-        let mut v = vec![main];
-        v.extend([0.0, 20.0].into_iter().filter(|f| *f != main));
-        v
-    });
+    let fees = args.fee_bps.clone().unwrap_or_else(|| fee_levels(config.execution.fee_bps, None));
     let request = CompareRequest {
         series,
         rl_arms: arms,

@@ -14,7 +14,7 @@ use rltrade_agent::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::equity_csv::{equity_table, write_table};
 use rltrade_agent::compare::plot::write_equity_svg_with_boundaries;
-use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, run_backtests};
+use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
 use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_agent::resume::first_difference;
 use rltrade_agent::run_dir::{RunDir, write_atomically};
@@ -76,7 +76,7 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
 
     // Each fold's comparison on its test window, then the stitched one.
     let arm = wf.name.clone().unwrap_or_else(|| arm_name(None));
-    let fees = fee_levels(&config, args.fee_levels.as_deref());
+    let fees = fee_levels(config.execution.fee_bps, args.fee_levels.as_deref());
     let bootstrap = BootstrapConfig { resamples: args.resamples, mean_block_len: None, seed: args.bootstrap_seed };
     let mut fold_backtests: Vec<ArmBacktests> = Vec::with_capacity(folds.len());
     let mut results = Vec::with_capacity(folds.len());
@@ -421,17 +421,6 @@ fn train_one(run: &FoldRun, out: &Path, seed: u64, progress_bar: bool) -> anyhow
 /// The RL arm's name: the config file's stem (`ppo` without one).
 fn arm_name(config: Option<&Path>) -> String {
     config.and_then(|p| p.file_stem()).map_or_else(|| "ppo".into(), |s| s.to_string_lossy().into_owned())
-}
-
-/// `--fee-levels`, else the config's fee, then 0 and 20 bps.
-fn fee_levels(config: &Config, given: Option<&[f64]>) -> Vec<f64> {
-    let main = config.execution.fee_bps;
-    let mut v = vec![main];
-    match given {
-        Some(levels) => v.extend(levels.iter().copied().filter(|f| *f != main)),
-        None => v.extend([0.0, 20.0].into_iter().filter(|f| *f != main)),
-    }
-    v
 }
 
 fn setup_lines(config: &Config, config_path: Option<&Path>, folds: &[Fold], series: &BarSeries) -> Vec<String> {

@@ -362,6 +362,13 @@ pub struct TrialCount {
     pub sharpe_variance: f64,
 }
 
+/// The fee sensitivity levels of `compare` and `walkforward`, in bps of fill notional:
+/// the main fee `main` first, then `extra` (default 0 and 20), without repeating `main`.
+pub fn fee_levels(main: f64, extra: Option<&[f64]>) -> Vec<f64> {
+    let extra = extra.unwrap_or(&[0.0, 20.0]);
+    std::iter::once(main).chain(extra.iter().copied().filter(|f| *f != main)).collect()
+}
+
 /// Runs the comparison: [`run_backtests`], then [`analyze`] with N = the number of RL
 /// arms (no ledger).
 ///
