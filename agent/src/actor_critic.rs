@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
+use crate::fused_linear::{Activation, fused_linear};
 use crate::init::orthogonal;
 use crate::mlp::{ActorCriticWeights, Dense, Mlp};
 
@@ -89,11 +90,17 @@ fn linear(d_in: usize, d_out: usize, weight: Vec<f32>, bias: Vec<f32>, device: &
     }
 }
 
+/// The layers in order, each as one [`fused_linear`] operation: tanh after every layer but
+/// the last.
 fn mlp_forward(layers: &[Linear], x: Tensor<2>) -> Tensor<2> {
     let last = layers.len() - 1;
     layers.iter().enumerate().fold(x, |x, (k, layer)| {
-        let y = layer.forward(x);
-        if k == last { y } else { y.tanh() }
+        let activation = if k == last { Activation::Identity } else { Activation::Tanh };
+        let bias = match &layer.bias {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([layer.weight.dims()[1]], &x.device()),
+        };
+        fused_linear(x, layer.weight.val(), bias, activation)
     })
 }
 

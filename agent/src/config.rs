@@ -14,6 +14,13 @@ pub struct PpoConfig {
     pub n_envs: usize,
     /// Threads stepping the environments (the VecEnv's worker pool). Default 1.
     pub env_threads: usize,
+    /// Threads of the gradient update (a rayon pool): each minibatch's layers run in
+    /// shards of 32 rows ([`crate::fused_linear::SHARD_ROWS`]) spread over them. The
+    /// shards do not depend on the thread count, so any value trains the same weights, bit
+    /// for bit. Default: none, meaning every core the OS reports
+    /// (`std::thread::available_parallelism`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_threads: Option<usize>,
     /// Steps per env per rollout. Default 2048 (SB3); CleanRL 128.
     pub n_steps: usize,
     /// Environment steps in total (all envs). Default 1,000,000.
@@ -59,6 +66,7 @@ impl Default for PpoConfig {
         Self {
             n_envs: 1,
             env_threads: 1,
+            update_threads: None,
             n_steps: 2048,
             total_steps: 1_000_000,
             learning_rate: 3e-4,
@@ -81,6 +89,11 @@ impl Default for PpoConfig {
 }
 
 impl PpoConfig {
+    /// The update's thread count: [`Self::update_threads`], or every core the OS reports.
+    pub fn update_thread_count(&self) -> usize {
+        self.update_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
     /// Steps per rollout over all envs: `n_envs × n_steps`.
     pub fn rollout_size(&self) -> usize {
         self.n_envs * self.n_steps
@@ -101,6 +114,9 @@ impl PpoConfig {
             if v == 0 {
                 return bad(field, "must be >= 1".into());
             }
+        }
+        if self.update_threads == Some(0) {
+            return bad("update_threads", "must be >= 1 (leave it out for every core)".into());
         }
         if self.batch_size == 0 || self.batch_size > self.rollout_size() {
             return bad("batch_size", format!("must be in 1..={} (n_envs × n_steps)", self.rollout_size()));

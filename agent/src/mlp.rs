@@ -1,10 +1,14 @@
 //! Plain-f32 copies of the actor-critic's weights, for the per-step forward of
-//! rollouts (no autodiff, no allocation) and for export.
+//! rollouts (no autodiff, no allocation) and for export. Hidden layers use the same
+//! vectorized [`crate::tanh`] as training, so a rollout's log-probabilities equal the
+//! update's first forward.
 //!
 //! The layout matches burn's `Linear` (`y = x · W + b`, `W` row-major
 //! `[d_in, d_out]`), so weights copy over unchanged.
 
 use serde::{Deserialize, Serialize};
+
+use crate::tanh::tanh_in_place;
 
 /// One dense layer: `y = x · W + b`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,7 +71,7 @@ impl Mlp {
             } else {
                 let y = &mut cur[..layer.d_out];
                 layer.forward(input, y);
-                y.iter_mut().for_each(|v| *v = v.tanh());
+                tanh_in_place(y);
                 std::mem::swap(&mut cur, &mut next);
                 input = &next[..layer.d_out];
             }

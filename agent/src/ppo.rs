@@ -6,6 +6,8 @@
 //! (eq. 7 and 9); implementation details from Huang et al., "The 37 Implementation
 //! Details of PPO", ICLR Blog Track 2022.
 
+use std::sync::Arc;
+
 use burn::module::ParamId;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
@@ -57,13 +59,27 @@ pub struct Learner {
     advantages: Vec<f32>,
     returns: Vec<f32>,
     b_inds: Vec<usize>,
+    /// The update's threads (see [`PpoConfig::update_threads`]).
+    pool: Arc<rayon::ThreadPool>,
 }
 
 impl Learner {
     /// A learner for `model` with Adam (ε = `config.adam_eps`).
-    pub fn new(model: ActorCritic, config: &PpoConfig, device: Device) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Config`] (`ppo.update_threads`) when the OS refuses the update's threads.
+    pub fn new(model: ActorCritic, config: &PpoConfig, device: Device) -> Result<Self> {
         let n = config.rollout_size();
-        Self {
+        let threads = config.update_thread_count();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|k| format!("ppo-update-{k}"))
+            .build()
+            .map_err(|e| Error::Config {
+                field: "ppo.update_threads".into(),
+                message: format!("cannot start {threads} update threads: {e}"),
+            })?;
+        Ok(Self {
             param_ids: model.param_ids(),
             model,
             optimizer: AdamConfig::new().with_epsilon(config.adam_eps as f32).init(),
@@ -72,14 +88,28 @@ impl Learner {
             advantages: vec![0.0; n],
             returns: vec![0.0; n],
             b_inds: (0..n).collect(),
-        }
+            pool: Arc::new(pool),
+        })
     }
 
     /// One PPO update on `rollout` at learning rate `lr`; `update` numbers it for errors.
     ///
     /// # Errors
     /// [`Error::Diverged`] when a loss becomes NaN or infinite.
-    pub fn update(&mut self, rollout: &Rollout, lr: f64, update: u64, rng: &mut impl Rng) -> Result<UpdateStats> {
+    pub fn update(
+        &mut self,
+        rollout: &Rollout,
+        lr: f64,
+        update: u64,
+        rng: &mut (impl Rng + Send),
+    ) -> Result<UpdateStats> {
+        // the whole update runs on the pool, so that the layers' shards are cheap rayon
+        // joins from a worker rather than cross-thread injections from outside the pool
+        let pool = Arc::clone(&self.pool);
+        pool.install(|| self.update_on_pool(rollout, lr, update, rng))
+    }
+
+    fn update_on_pool(&mut self, rollout: &Rollout, lr: f64, update: u64, rng: &mut impl Rng) -> Result<UpdateStats> {
         let c = &self.config;
         let (n, d) = (rollout.len(), rollout.obs_dim);
         compute_gae(

@@ -255,7 +255,7 @@ pub fn train_from<E: VectorEnv>(
                     .with_hidden(config.hidden.clone())
                     .init(derive_seed(seed, SeedPurpose::Init), &device)?,
             };
-            let learner = Learner::new(model, config, device);
+            let learner = Learner::new(model, config, device)?;
             let weights = learner.model.to_weights()?;
             let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, SeedPurpose::Agent));
             let collector = Collector::new(env, &weights)?;
@@ -264,7 +264,7 @@ pub fn train_from<E: VectorEnv>(
         Start::Resume(resume) => {
             let Resume { path, model, optimizer, state } = *resume;
             let fail = |message: String| Error::Checkpoint { path: path.clone(), message };
-            let mut learner = Learner::new(model, config, device);
+            let mut learner = Learner::new(model, config, device)?;
             learner.optimizer = learner.optimizer.clone().load_record(optimizer);
             learner.set_minibatch_order(&state.minibatch_order).map_err(|e| fail(e.to_string()))?;
             let weights = learner.model.to_weights()?;
@@ -351,5 +351,38 @@ mod tests {
         assert!(a[0] != a[1] && a[1] != a[2] && a[0] != a[2]);
         assert_ne!(derive_seed(1, SeedPurpose::Env), derive_seed(2, SeedPurpose::Env));
         assert_eq!(derive_seed(7, SeedPurpose::Agent), derive_seed(7, SeedPurpose::Agent));
+    }
+
+    /// After training, the plain-f32 copy the rollouts use holds exactly the trained
+    /// parameters, and its per-observation forward agrees with burn's batched forward
+    /// (the fused layers) to 1e-5.
+    #[test]
+    fn the_rollout_copy_equals_the_trained_weights() {
+        use burn::tensor::{Tensor, TensorData};
+
+        let config =
+            PpoConfig { n_envs: 2, n_steps: 64, batch_size: 48, n_epochs: 2, total_steps: 256, ..PpoConfig::default() };
+        let mut env = crate::cartpole::CartPoleVecEnv::new(2, 5);
+        let (learner, weights, summary) = train(&mut env, &config, 5, |_| Ok(Control::Continue)).unwrap();
+        assert_eq!(summary.updates, 2);
+        assert_eq!(weights, learner.model.to_weights().unwrap(), "the rollout copy is the trained model");
+
+        let obs: Vec<f32> = (0..40).map(|k| ((k * 7919) % 23) as f32 / 11.5 - 1.0).collect();
+        let batch =
+            Tensor::<2>::from_data(TensorData::new(obs.clone(), [10, 4]), &learner.model.actor[0].weight.device());
+        let (logits, values) = learner.model.forward(batch);
+        let logits = logits.into_data().try_into_vec::<f32>().unwrap();
+        let values = values.into_data().try_into_vec::<f32>().unwrap();
+        let mut scratch = weights.scratch();
+        let mut row = [0.0f32; 2];
+        for k in 0..10 {
+            let o = &obs[4 * k..4 * k + 4];
+            weights.logits(o, &mut scratch, &mut row);
+            for (a, b) in row.iter().zip(&logits[2 * k..2 * k + 2]) {
+                assert!((a - b).abs() <= 1e-5, "logits of row {k}: {a} vs {b}");
+            }
+            let v = weights.value(o, &mut scratch);
+            assert!((v - values[k]).abs() <= 1e-5, "value of row {k}: {v} vs {}", values[k]);
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! `rltrade bench ppo`: PPO training throughput, counted in env steps per wall second,
 //! with the shares of rollout collection and of the gradient update.
 //!
-//! Two cases: Stable-Baselines3's `PPO` defaults (one env, n_steps 2048, batch 64,
+//! Three cases: Stable-Baselines3's `PPO` defaults (one env, n_steps 2048, batch 64,
 //! 10 epochs, 64×64 tanh; `PpoConfig::default()`) on the trading env over the given
-//! data with the default features and window 32, and the shipped training config
-//! (`configs/btc_1h_ppo.toml`) when it exists. Each case trains a fresh agent (seed 1)
+//! data with the default features and window 32; the same with hidden layers of
+//! 256×256; and the shipped training config (`configs/btc_1h_ppo.toml`) when it exists. Each case trains a fresh agent (seed 1)
 //! for a fixed number of updates in memory: nothing is written to disk.
 
 use std::path::Path;
@@ -64,6 +64,7 @@ impl Case {
             "case": self.name,
             "n_envs": self.ppo.n_envs,
             "env_threads": self.ppo.env_threads,
+            "update_threads": self.ppo.update_thread_count(),
             "n_steps": self.ppo.n_steps,
             "batch_size": self.ppo.batch_size,
             "n_epochs": self.ppo.n_epochs,
@@ -87,20 +88,38 @@ impl Case {
 /// # Errors
 /// Unreadable data, an invalid config, a `--config` file that does not exist, training
 /// errors.
-pub fn run(data_path: &Path, config_path: Option<&Path>, updates: u64, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    data_path: &Path,
+    config_path: Option<&Path>,
+    updates: u64,
+    update_threads: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     if updates == 0 {
         anyhow::bail!("--updates must be >= 1");
+    }
+    if update_threads == Some(0) {
+        anyhow::bail!("--update-threads must be >= 1");
     }
     // the config first, so that a bad file fails before anything is measured
     let shipped = match config_path {
         Some(path) => Some(path.to_path_buf()),
         None => Some(Path::new(SHIPPED_CONFIG).to_path_buf()).filter(|p| p.exists()),
     };
-    let config = shipped.as_deref().map(|path| Config::load(Some(path))).transpose()?;
+    let mut config = shipped.as_deref().map(|path| Config::load(Some(path))).transpose()?;
 
     let mut defaults = Config::default();
     defaults.data.path = data_path.to_path_buf();
-    let mut cases = vec![measure("SB3 defaults", &defaults, updates)?];
+    if update_threads.is_some() {
+        defaults.ppo.update_threads = update_threads;
+        if let Some(config) = config.as_mut() {
+            config.ppo.update_threads = update_threads;
+        }
+    }
+    let mut wide = defaults.clone();
+    wide.ppo.hidden = vec![256, 256];
+    let mut cases =
+        vec![measure("SB3 defaults", &defaults, updates)?, measure("SB3 defaults, 256×256", &wide, updates)?];
     match (&shipped, &config) {
         (Some(path), Some(config)) => {
             let name = path.file_stem().map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
@@ -112,7 +131,9 @@ pub fn run(data_path: &Path, config_path: Option<&Path>, updates: u64, json: boo
     if json {
         print_json(&json!({
             "sb3_defaults_steps_per_s": cases[0].steps_per_s(),
-            "config_steps_per_s": cases.get(1).map(Case::steps_per_s),
+            "hidden_256_steps_per_s": cases[1].steps_per_s(),
+            "config_steps_per_s": cases.get(2).map(Case::steps_per_s),
+            "update_threads": cases[0].ppo.update_thread_count(),
             "config": shipped.as_ref().map(|p| p.display().to_string()),
             "data": data_path.display().to_string(),
             "seed": SEED,
@@ -125,6 +146,8 @@ pub fn run(data_path: &Path, config_path: Option<&Path>, updates: u64, json: boo
             "n_steps",
             "batch",
             "epochs",
+            "hidden",
+            "threads",
             "updates",
             "env steps/s",
             "collect",
@@ -138,6 +161,8 @@ pub fn run(data_path: &Path, config_path: Option<&Path>, updates: u64, json: boo
                 c.ppo.n_steps.to_string(),
                 c.ppo.batch_size.to_string(),
                 c.ppo.n_epochs.to_string(),
+                c.ppo.hidden.iter().map(ToString::to_string).collect::<Vec<_>>().join("×"),
+                c.ppo.update_thread_count().to_string(),
                 c.updates.to_string(),
                 format!("{:.0}", c.steps_per_s()),
                 format!("{:.1}%", 100.0 * c.collect_share()),
