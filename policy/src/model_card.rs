@@ -17,7 +17,7 @@ use rltrade_env::{BarSeries, EnvConfig, MarketData, RewardConfig, SplitConfig};
 use rltrade_exec::ProtectConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SettingsSource};
 
 /// The card format this build writes. Format 2 added `decision_interval`,
 /// `switch_margin` and `reward`; format 3 added `protect`. Older cards still load,
@@ -312,15 +312,22 @@ impl ModelCard {
         Ok(())
     }
 
-    /// Checks that `protect` (a daemon's or a comparison's `[protect]` settings) are the
-    /// ones the model was trained with.
+    /// Checks that `protect` (a daemon's `[protect]` settings, or another model's in a
+    /// comparison; `against` says which) are the ones the model was trained with.
     ///
     /// # Errors
-    /// [`Error::Mismatch`] naming the first differing setting (`protect.stop_loss`, …).
-    pub fn check_protect(&self, protect: &ProtectConfig) -> Result<()> {
+    /// [`Error::SettingMismatch`] naming the first differing setting
+    /// (`protect.stop_loss`, …), the card's value and `against`'s.
+    pub fn check_protect(&self, protect: &ProtectConfig, against: SettingsSource) -> Result<()> {
         match self.protect.differences(protect).first() {
             None => Ok(()),
-            Some((field, card, found)) => Err(self.mismatch(field, &card.to_string(), &found.to_string())),
+            Some((field, card, found)) => Err(Error::SettingMismatch {
+                model: self.name.clone(),
+                field: (*field).to_string(),
+                card: card.to_string(),
+                against,
+                found: found.to_string(),
+            }),
         }
     }
 
@@ -521,8 +528,15 @@ mod tests {
         std::fs::write(&path, json.to_string()).unwrap();
         let old = ModelCard::load(&path).unwrap();
         assert!(old.protect.is_off());
-        assert!(old.check_protect(&ProtectConfig::default()).is_ok());
-        let err = protected.check_protect(&ProtectConfig::default()).unwrap_err().to_string();
-        assert!(err.contains("protect.stop_loss") && err.contains("0.05"), "{err}");
+        assert!(old.check_protect(&ProtectConfig::default(), SettingsSource::ServeConfig).is_ok());
+        let config = ProtectConfig { stop_loss: 0.03, ..ProtectConfig::default() };
+        let err = protected.check_protect(&config, SettingsSource::ServeConfig).unwrap_err().to_string();
+        assert_eq!(
+            err, "model btc-s1: protect.stop_loss: the model card says 0.05 but the serve config says 0.03",
+            "names the setting, the card's value and the config's"
+        );
+        let other = SettingsSource::ModelCard("eth-s2".into());
+        let err = protected.check_protect(&ProtectConfig::default(), other).unwrap_err().to_string();
+        assert!(err.ends_with("the model card says 0.05 but model eth-s2's card says 0"), "{err}");
     }
 }

@@ -26,7 +26,7 @@ use rltrade_env::selection_stats::sharpe::{
 };
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
-use rltrade_policy::{OnnxModel, OnnxPolicy};
+use rltrade_policy::{OnnxModel, OnnxPolicy, SettingsSource};
 use serde::{Deserialize, Serialize};
 
 pub use self::arms::ArmKind;
@@ -393,7 +393,7 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     let mut rl: Vec<(String, Vec<RlModel>)> = Vec::new();
     let mut first: Option<(String, rltrade_env::Splits)> = None;
     // the RL arm's protective orders (every card must agree); the baselines run with them too
-    let mut protect: Option<rltrade_exec::ProtectConfig> = None;
+    let mut protect: Option<(String, rltrade_exec::ProtectConfig)> = None;
     for arm in &request.rl_arms {
         let mut models = Vec::new();
         for (seed, dir) in &arm.models {
@@ -411,8 +411,8 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
                 None => first = Some((card.name.clone(), data.splits.clone())),
             }
             match &protect {
-                Some(protect) => card.check_protect(protect)?,
-                None => protect = Some(card.protect),
+                Some((name, first)) => card.check_protect(first, SettingsSource::ModelCard(name.clone()))?,
+                None => protect = Some((card.name.clone(), card.protect)),
             }
             let env = card.env_config();
             models.push(RlModel { seed: *seed, policy: OnnxPolicy::new(model).with_name(&arm.name), data, env });
@@ -424,7 +424,7 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     }
     let base_data = Arc::clone(&rl[0].1[0].data);
     let base_env = rl[0].1[0].env.clone();
-    let protect = protect.unwrap_or_default();
+    let protect = protect.map(|(_, protect)| protect).unwrap_or_default();
     let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| TradingSetup {
         data: Arc::clone(data),
         env: env.clone(),
