@@ -18,7 +18,7 @@ use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 const HOUR: i64 = 3_600_000;
 
 fn setup(env: EnvConfig) -> TradingSetup {
-    let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, None).unwrap();
+    let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, 0, None).unwrap();
     TradingSetup {
         data: Arc::new(data),
         env,
@@ -201,6 +201,7 @@ fn bad_decision_settings_are_refused_naming_the_key() {
         &FeatureConfig::default(),
         &SplitConfig::default(),
         &EnvConfig { reward, ..EnvConfig::default() },
+        0,
         None,
     )
     .unwrap_err()

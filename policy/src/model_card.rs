@@ -165,6 +165,12 @@ pub struct ModelCard {
     /// model applies. Format 1 and 2 cards: all off.
     #[serde(default)]
     pub protect: ProtectConfig,
+    /// Bars of price history the risk limits it was trained with needed
+    /// (`RiskConfig::lookback_bars`: `risk.var_lookback` with `risk.max_var_95` on), part
+    /// of the splits' gap and the warm-up, so that its data splits as in training.
+    /// Written only when > 0; cards without it: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub risk_lookback: usize,
     /// Symbol, upper case (e.g. `BTCUSD`).
     pub symbol: String,
     /// Bar interval in ms.
@@ -356,7 +362,8 @@ impl ModelCard {
         self.check_series(&series)?;
         self.check_layout(&self.features, self.window, &self.actions)?;
         let env = self.env_config();
-        Ok(MarketData::new(series, &self.features, &self.split, &env, Some(self.normalization.clone()))?)
+        let normalization = Some(self.normalization.clone());
+        Ok(MarketData::new(series, &self.features, &self.split, &env, self.risk_lookback, normalization)?)
     }
 
     fn mismatch(&self, field: &str, expected: &str, found: &str) -> Error {
@@ -367,6 +374,11 @@ impl ModelCard {
             found: found.to_string(),
         }
     }
+}
+
+/// Whether a count is 0 (then the card leaves it out).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The serde default of `decision_interval` for format 1 cards.
@@ -418,6 +430,7 @@ mod tests {
             switch_margin: 0.0,
             reward: RewardConfig::default(),
             protect: ProtectConfig::default(),
+            risk_lookback: 0,
             symbol: "BTC-USD".into(),
             interval_ms: 3_600_000,
             interval: "1h".into(),

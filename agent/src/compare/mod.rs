@@ -17,7 +17,9 @@ pub mod verdict;
 use std::sync::Arc;
 
 use rltrade_env::TradingSetup;
-use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
+use rltrade_env::backtest::{
+    BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, risk_warmup, run_backtest,
+};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
 use rltrade_env::metrics::Metrics;
 use rltrade_env::selection_stats::pbo::Pbo;
@@ -471,6 +473,8 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
         let p = make_baseline(spec, chosen)?;
         warmups.push((p.name(), p.warmup()));
     }
+    // and the history the risk limits need (the VaR limit's lookback)
+    warmups.extend(risk_warmup(&request.risk));
     let window = evaluation_window(&base_data, request.split, &warmups)?;
 
     // Backtest every arm at every fee.
@@ -677,7 +681,7 @@ pub fn choose_ma(setup: &TradingSetup, allow_short: bool) -> Result<MaSpec> {
     let mut best: Option<(MaSpec, f64)> = None;
     for &(fast, slow) in &MA_AUTO_GRID {
         let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;
-        let window = evaluation_window(&setup.data, SplitName::Validation, &[(p.name(), p.warmup())])?;
+        let window = setup.evaluation_window(SplitName::Validation, &[(p.name(), p.warmup())])?;
         let sharpe = run_backtest(setup, window, &mut p)?.metrics.sharpe.unwrap_or(f64::NEG_INFINITY);
         if best.is_none_or(|(_, s)| sharpe > s) {
             best = Some((MaSpec { fast, slow }, sharpe));
