@@ -66,7 +66,7 @@ fn serve_args<'a>(model: &'a str, btc: &'a str, journal: &'a str, split: &'a str
     ]
 }
 
-const METRIC_KEYS: [&str; 12] = [
+const METRIC_KEYS: [&str; 16] = [
     "final_equity",
     "total_return",
     "cagr",
@@ -79,6 +79,10 @@ const METRIC_KEYS: [&str; 12] = [
     "fees_paid",
     "num_fills",
     "bars",
+    "var_95",
+    "es_95",
+    "var_99",
+    "es_99",
 ];
 
 fn close(a: &Value, b: &Value) -> bool {
@@ -108,14 +112,26 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     }
     assert_eq!(served["num_fills"], served["num_orders"], "every paper order filled: {served}");
     assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
+    // the closed trades by exit reason, as the backtest counts them
+    assert_eq!(served["exit_reasons"], backtest["exit_reasons"], "{served}");
+    let closed: u64 = served["exit_reasons"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(closed, served["num_trades"].as_u64().unwrap(), "{served}");
+    assert!(served["var_95"].as_f64().unwrap() > 0.0 && served["es_95"].as_f64() >= served["var_95"].as_f64());
 
     let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"]);
     for key in METRIC_KEYS {
         assert!(close(&strategies[1][key], &ma[key]), "ma {key}: serve {} vs backtest {}", strategies[1][key], ma[key]);
     }
-    // the text table names both
+    assert_eq!(strategies[1]["exit_reasons"], ma["exit_reasons"]);
+    // the text table names both, with their one-bar VaR and ES
     let (table, _) = expect_code(dir.path(), &["ab-report", "--journal", "journal.db"], 0);
     assert!(table.contains("ma:50:200") && table.contains("final equity"), "{table}");
+    assert!(["VaR95", "ES95", "VaR99", "ES99"].iter().all(|h| table.contains(h)), "{table}");
+    for row in strategies {
+        let var_95 = format!("{:.2}%", row["var_95"].as_f64().unwrap() * 100.0);
+        let line = table.lines().find(|l| l.starts_with(row["name"].as_str().unwrap())).unwrap();
+        assert!(line.contains(&var_95), "{var_95} not in {line}");
+    }
 }
 
 /// A small run that decides every 4 bars with switching hysteresis and a turnover
