@@ -226,7 +226,7 @@ fn plan(config: &Config, series: &BarSeries) -> anyhow::Result<Vec<Fold>> {
     let risk_lookback = config.risk.lookback_bars();
     let probe =
         MarketData::new(series.clone(), &config.features, &SplitConfig::default(), &config.env, risk_lookback, None)
-        .with_context(|| format!("{}: features and warm-up", config.data.path.display()))?;
+            .with_context(|| format!("{}: features and warm-up", config.data.path.display()))?;
     let needs = FoldNeeds {
         n_bars: series.bars.len(),
         gap: probe.splits.gap,

@@ -145,7 +145,7 @@ impl RiskManager {
     /// stop-loss guard pauses entries, over the order-rate limit, and before the VaR
     /// limit has its history; exits never are. The VaR limit (`max_var_95`) then scales
     /// a new entry's |target| down to `max_var_95 / VaR` ([`Self::var_95`], when it is
-    /// > 0), never below the current exposure on the same side (refused when the
+    /// positive), never below the current exposure on the same side (refused when the
     /// scaled order would not trade): it never rebalances an open position.
     #[inline]
     pub fn check(&self, order: TargetOrder, portfolio: &Portfolio, costs: &CostModel) -> RiskDecision<TargetOrder> {
