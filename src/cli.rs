@@ -279,6 +279,14 @@ pub struct BacktestArgs {
     /// `protect.max_holding_bars`).
     #[arg(long)]
     pub max_holding_bars: Option<u64>,
+    /// VaR sizing limit, a fraction of equity in [0, 1) (0 = off; `risk.max_var_95`):
+    /// new entries are scaled so that |exposure| × the one-bar 95% historical VaR stays
+    /// within it.
+    #[arg(long = "max-var-95")]
+    pub max_var_95: Option<f64>,
+    /// The VaR limit's lookback, bars (`risk.var_lookback`, default 500).
+    #[arg(long)]
+    pub var_lookback: Option<u64>,
     /// A TOML config file.
     #[arg(long)]
     pub config: Option<PathBuf>,

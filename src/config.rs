@@ -211,6 +211,11 @@ impl Config {
                     risk.remove(key);
                 }
             }
+            // and so does the VaR limit while it is off (its lookback then does nothing)
+            if self.risk.max_var_95 == 0.0 {
+                risk.remove("max_var_95");
+                risk.remove("var_lookback");
+            }
         }
         if let Some(train) = table.get_mut("train").and_then(serde_json::Value::as_object_mut) {
             train.remove("seed");
@@ -269,15 +274,18 @@ mod tests {
         same.split.train_end = Some("2019-01-01".into());
         same.split.validation_end = Some("2019-06-01".into());
         assert_eq!(same.configuration_hash().unwrap(), hash, "seed, paths and split dates do not count");
+        same.risk.var_lookback = 100;
+        assert_eq!(same.configuration_hash().unwrap(), hash, "the VaR lookback does nothing while the limit is off");
 
         type Change = fn(&mut Config);
-        let cases: [(&str, Change); 6] = [
+        let cases: [(&str, Change); 7] = [
             ("ppo.learning_rate", |c| c.ppo.learning_rate *= 2.0),
             ("execution.fee_bps", |c| c.execution.fee_bps += 1.0),
             ("env.window", |c| c.env.window += 1),
             ("train.validation_every", |c| c.train.validation_every += 1),
             ("protect.stop_loss", |c| c.protect.stop_loss = 0.05),
             ("risk.cooldown_bars", |c| c.risk.cooldown_bars = 3),
+            ("risk.max_var_95", |c| c.risk.max_var_95 = 0.02),
         ];
         for (name, change) in cases {
             let mut other = base.clone();

@@ -245,6 +245,20 @@ fn a_trained_run_exports_backtests_and_compares() {
     }
     check_equity_csv(&dir.path().join("cmp/equity.csv"), &cmp);
 
+    // The printed table shows each arm's one-bar VaR and ES, as in the JSON.
+    let args = ["compare", "--models", "arm/seed-3", "arm/seed-4", "--fee-bps", "10,0", "--resamples", "100"];
+    let (table, _) = expect_code(dir.path(), &[&args[..], &["--out", "cmp-text"]].concat(), 0);
+    assert!(table.contains("VaR / ES 95%") && table.contains("VaR / ES 99%"), "{table}");
+    for arm in arms {
+        let pct = |key: &str| format!("{:.2}%", arm[key].as_f64().unwrap() * 100.0);
+        let (tail_95, tail_99) =
+            (format!("{} / {}", pct("var_95"), pct("es_95")), format!("{} / {}", pct("var_99"), pct("es_99")));
+        let name = arm["name"].as_str().unwrap();
+        let row = |l: &&str| l.contains(&format!(" {name} ")) && l.contains(&tail_95) && l.contains(&tail_99);
+        assert!(table.lines().any(|l| row(&l)), "{name}: {tail_95}, {tail_99} not in\n{table}");
+        assert!(arm["es_95"].as_f64() >= arm["var_95"].as_f64(), "{arm}");
+    }
+
     // A ledger with garbage in its middle is refused, naming the file and the line.
     let failed = r#"{"trial_id":"x","status":"failed","config_hash":"h","seed":1,"fold":null,"validation_sharpe":null,"test_sharpe":null,"validation_bars":0,"test_bars":0,"validation_returns":null,"test_returns":null}"#;
     dir.write("bad.jsonl", &format!("{failed}\nnot a record\n{failed}\n"));

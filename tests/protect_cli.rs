@@ -1,6 +1,7 @@
 //! Protective orders (issue 13) end to end: `rltrade backtest` with stop-loss,
 //! take-profit, trailing and time stops against an independent reference written from
-//! the issue's text, on the shipped BTC 1h data with the MA crossover 50/200; and the
+//! the issue's text, on the shipped BTC 1h data with the MA crossover 50/200; the VaR
+//! sizing limit (`risk.max_var_95`) against a VaR recomputed from the CSV; and the
 //! errors for bad settings.
 //!
 //! The reference shares no code with the crates: it reads the CSV itself and follows
@@ -279,6 +280,94 @@ fn protection_off_trades_exactly_as_before() {
     assert_eq!(plain["num_trades"].as_u64(), Some(expected.iter().filter(|t| t.reason.is_some()).count() as u64));
 }
 
+/// `timestamp → (equity, cash, position)` of an equity CSV.
+fn equity_rows(path: &std::path::Path) -> std::collections::HashMap<String, (f64, f64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let p = |i: usize| f[i].parse::<f64>().unwrap();
+            (f[0].to_string(), (p(1), p(2), p(3)))
+        })
+        .collect()
+}
+
+#[test]
+fn backtest_with_a_var_limit_sizes_each_entry_by_the_var_of_its_past_bars_and_holds_less() {
+    let (limit, lookback) = (0.01, 500);
+    let rows = read_rows();
+    let btc = data(BTC_1H);
+    let dir = Dir::new();
+    let off = json(dir.path(), &["backtest", "--data", &btc, "--json", "--equity-out", "off.csv"]);
+    let on = json(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            &btc,
+            "--json",
+            "--max-var-95",
+            &limit.to_string(),
+            "--var-lookback",
+            &lookback.to_string(),
+            "--equity-out",
+            "on.csv",
+            "--trades-out",
+            "trades.csv",
+        ],
+    );
+    assert_eq!(on["bars"], 20_111 - lookback, "the window starts once the lookback is filled (bar 500, not 200)");
+    assert_eq!(on["risk_refusals"], 0, "no entry waits for history inside the window");
+    assert_eq!((on["max_var_95"].as_f64(), on["var_lookback"].as_u64()), (Some(limit), Some(lookback as u64)));
+    assert_eq!(off["var_scaled_entries"], 0);
+
+    // every entry, by hand: decided at the close of the bar before its fill, sized to
+    // min(1, limit / VaR) with VaR minus the 25th worst (⌈5% × 500⌉) of the 500
+    // close-to-close returns up to that close; all-in sizing spends target × cash
+    let index: std::collections::HashMap<&str, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.time.as_str(), i)).collect();
+    let curve = equity_rows(&dir.path().join("on.csv"));
+    let trades = std::fs::read_to_string(dir.path().join("trades.csv")).unwrap();
+    let mut scaled = 0;
+    for line in trades.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let decided = index[f[0]] - 1;
+        let mut returns: Vec<f64> =
+            (decided + 1 - lookback..=decided).map(|i| rows[i].close / rows[i - 1].close - 1.0).collect();
+        returns.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let var = -returns[24];
+        let expected = if var > 0.0 { (limit / var).min(1.0) } else { 1.0 };
+        scaled += usize::from(expected < 1.0);
+        let cash = curve.get(&rows[decided].time).map_or(10_000.0, |&(equity, cash, position)| {
+            assert_eq!(position, 0.0, "the long-only crossover enters from flat");
+            assert_eq!(equity, cash);
+            cash
+        });
+        let (quantity, price): (f64, f64) = (f[3].parse().unwrap(), f[4].parse().unwrap());
+        let target = quantity * price * (1.0 + FEE) / cash;
+        assert!(close(target, expected), "entry at {}: {target} of equity, the limit allows {expected}", f[0]);
+    }
+    assert!(scaled > 0, "the limit binds");
+    assert_eq!(on["var_scaled_entries"].as_u64(), Some(scaled as u64));
+
+    // smaller exposure: the mean |position value| / equity over the same bars
+    let off_curve = equity_rows(&dir.path().join("off.csv"));
+    let mean_exposure = |curve: &std::collections::HashMap<String, (f64, f64, f64)>| {
+        let held: Vec<f64> = rows[lookback..]
+            .iter()
+            .map(|r| curve[&r.time])
+            .map(|(equity, cash, _)| (equity - cash).abs() / equity)
+            .collect();
+        held.iter().sum::<f64>() / held.len() as f64
+    };
+    let (held_on, held_off) = (mean_exposure(&curve), mean_exposure(&off_curve));
+    assert!(
+        held_on < 0.9 * held_off,
+        "with the limit {held_on:.4} of equity is held on average, without {held_off:.4}"
+    );
+}
+
 #[test]
 fn bad_protective_settings_name_the_setting() {
     let dir = Dir::new();
@@ -287,10 +376,16 @@ fn bad_protective_settings_name_the_setting() {
         ("--stop-loss=-0.1", "protect.stop_loss"),
         ("--take-profit=1", "protect.take_profit"),
         ("--trailing-stop=1.5", "protect.trailing_stop"),
+        ("--max-var-95=-0.01", "risk.max_var_95"),
+        ("--max-var-95=1", "risk.max_var_95"),
+        ("--max-var-95=NaN", "risk.max_var_95"),
     ] {
         let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &btc, flag], 1);
         assert!(stderr.contains(field) && stderr.contains("[0, 1)"), "{flag}: {stderr}");
     }
+    let (_, stderr) =
+        expect_code(dir.path(), &["backtest", "--data", &btc, "--max-var-95", "0.02", "--var-lookback", "1"], 1);
+    assert!(stderr.contains("risk.var_lookback") && stderr.contains("risk.max_var_95"), "{stderr}");
     let config = dir.write("bad.toml", "[protect]\nstop_loss = 0.05\nstop = 1\n");
     let (_, stderr) =
         expect_code(dir.path(), &["backtest", "--data", &btc, "--config", &config.display().to_string()], 1);

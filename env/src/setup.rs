@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
 
+use crate::backtest::{EvaluationWindow, evaluation_window, risk_warmup};
 use crate::config::EnvConfig;
+use crate::error::Result;
 use crate::market::MarketData;
+use crate::policy::Warmup;
+use crate::split::SplitName;
 use crate::trader::TraderSettings;
 
 /// Data, environment, execution, risk and protective-order settings of one market.
@@ -36,5 +40,17 @@ impl TradingSetup {
             protect: self.protect,
             fills: FillSource::Simulator,
         }
+    }
+
+    /// [`evaluation_window`] on this market for policies with `warmups`, the warm-up of
+    /// this setup's risk limits ([`risk_warmup`]: the VaR limit's lookback) counted too.
+    ///
+    /// # Errors
+    /// [`evaluation_window`]'s: a split that starts too early for a policy or for the
+    /// risk limits' history, or a window without a bar to trade.
+    pub fn evaluation_window(&self, split: SplitName, warmups: &[(String, Warmup)]) -> Result<EvaluationWindow> {
+        let mut warmups = warmups.to_vec();
+        warmups.extend(risk_warmup(&self.risk));
+        evaluation_window(&self.data, split, &warmups)
     }
 }

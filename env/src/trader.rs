@@ -204,8 +204,15 @@ impl<P: Policy> Trader<P> {
     }
 
     /// Feeds a bar without trading (warm-up, or a restart rebuilding state from a
-    /// journal): the policy and the observation see it.
+    /// journal): the policy and the observation see it, and the account's risk check
+    /// its close ([`Account::warm`]: the VaR limit's history).
     pub fn warm(&mut self, bar: &Bar) {
+        self.see(bar);
+        self.account.warm(bar.close);
+    }
+
+    /// The policy and the observation see `bar` (every bar, warm-up or traded).
+    fn see(&mut self, bar: &Bar) {
         self.policy.on_bar(bar);
         if let Some(observation) = &mut self.observation {
             observation.push(bar);
@@ -228,7 +235,7 @@ impl<P: Policy> Trader<P> {
     /// # Errors
     /// [`Error::InvalidAction`] when the policy returns an index outside the actions.
     pub fn start(&mut self, bar: &Bar, decide: bool) -> Result<BarOutcome> {
-        self.warm(bar);
+        self.see(bar);
         self.account.start(bar.close, bar.time_ms + self.settings.interval_ms, &self.simulator);
         let mark = Mark { equity: self.account.portfolio.equity(), borrow_fee: 0.0, state_change: None };
         self.decide(bar, decide, BarStep { mark, ..BarStep::default() })
@@ -245,7 +252,7 @@ impl<P: Policy> Trader<P> {
     #[inline]
     pub fn on_bar(&mut self, bar: &Bar, decide: bool) -> Result<BarOutcome> {
         let step = self.account.step_bar(bar, self.settings.interval_ms, &self.simulator, self.settings.fills)?;
-        self.warm(bar);
+        self.see(bar);
         self.decide(bar, decide, step)
     }
 

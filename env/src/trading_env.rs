@@ -159,6 +159,16 @@ impl TradingEnv {
                 ),
             });
         }
+        if risk.lookback_bars() > data.risk_lookback {
+            return Err(Error::Config {
+                field: "risk.var_lookback".into(),
+                message: format!(
+                    "{} bars of VaR history, but the data was split for {}: build the data with this risk config",
+                    risk.lookback_bars(),
+                    data.risk_lookback
+                ),
+            });
+        }
         check_short_targets(&config.actions, risk.allow_short)?;
         let simulator = FillSimulator::new(&execution)?;
         let account = Account::new(execution.initial_cash, risk.clone(), protect, false)?;
@@ -434,6 +444,11 @@ impl TradingEnv {
         // the config was validated in `new`
         self.account = Account::new(cash, self.risk_config.clone(), self.protect, record_trades)
             .unwrap_or_else(|_| unreachable!());
+        // the risk limits' price history: the closes before the episode (warm-up bars)
+        let history = self.risk_config.lookback_bars();
+        for bar in &self.data.series.bars[start.saturating_sub(history)..start] {
+            self.account.warm(bar.close);
+        }
         self.account.start(bar.close, bar.time_ms + self.data.series.interval_ms, &self.simulator);
         self.reward = RewardState::new(&self.config.reward, cash);
     }

@@ -18,7 +18,7 @@ use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 const HOUR: i64 = 3_600_000;
 
 fn setup(env: EnvConfig) -> TradingSetup {
-    let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, None).unwrap();
+    let data = MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, 0, None).unwrap();
     TradingSetup {
         data: Arc::new(data),
         env,
@@ -160,6 +160,56 @@ fn vol_scaled_needs_its_history_before_an_episode_starts() {
 }
 
 #[test]
+fn the_var_limit_counts_toward_warm_up_and_gap_and_sizes_the_envs_entries() {
+    let (limit, lookback) = (0.005, 500);
+    let risk = RiskConfig { max_var_95: limit, var_lookback: lookback as u64, ..RiskConfig::default() };
+    let env = EnvConfig::default();
+    let data =
+        MarketData::new(btc_1h(), &FeatureConfig::default(), &SplitConfig::default(), &env, lookback, None).unwrap();
+    assert_eq!(data.risk_lookback, lookback);
+    assert!(data.first_observation_index() >= lookback);
+    assert_eq!(data.splits.gap, lookback, "the purge gap counts the VaR lookback (the default gap is 96)");
+    let setup = TradingSetup {
+        data: Arc::new(data),
+        env,
+        execution: ExecutionConfig::default(),
+        risk: risk.clone(),
+        protect: ProtectConfig::default(),
+    };
+    let closes: Vec<f64> = setup.data.series.bars.iter().map(|b| b.close).collect();
+    let mut env = TradingEnv::new(&setup, SplitName::Train, 3).unwrap();
+    let mut scaled = 0;
+    for _ in 0..20 {
+        let (_, start) = env.reset(None);
+        let t = start.index;
+        assert!(t >= lookback);
+        // by hand: the 25th worst (⌈5% × 500⌉) of the 500 returns up to t's close
+        let mut returns: Vec<f64> = (t + 1 - lookback..=t).map(|i| closes[i] / closes[i - 1] - 1.0).collect();
+        returns.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let var = -returns[24];
+        let expected = if var > 0.0 { (limit / var).min(1.0) } else { 1.0 };
+        scaled += usize::from(expected < 1.0);
+        let step = env.step(1).unwrap();
+        assert_eq!(step.info.refusal, None, "the lookback was filled before the episode");
+        let fill = step.info.fill.expect("the entry fills at the next open");
+        let target = fill.quantity * fill.price * 1.001 / 10_000.0;
+        assert!((target - expected).abs() < 1e-9, "bar {t}: entered {target}, the VaR limit allows {expected}");
+    }
+    assert!(scaled > 0, "the limit binds on some episodes");
+    // data split without the lookback cannot host the limit, and a window too early for
+    // it names the setting
+    let plain = self::setup(EnvConfig::default());
+    let err = TradingEnv::new(&TradingSetup { risk: risk.clone(), ..plain.clone() }, SplitName::Train, 1).unwrap_err();
+    assert!(err.to_string().contains("risk.var_lookback"), "{err}");
+    let huge = RiskConfig { var_lookback: 15_000, ..risk };
+    let err = TradingSetup { risk: huge, ..plain }
+        .evaluation_window(SplitName::Validation, &[("flipper".into(), Warmup::Bars(0))])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("risk.var_lookback"), "{err}");
+}
+
+#[test]
 fn bad_decision_settings_are_refused_naming_the_key() {
     let cases: [(EnvConfig, &str); 6] = [
         (EnvConfig { decision_interval: 0, ..EnvConfig::default() }, "env.decision_interval"),
@@ -201,6 +251,7 @@ fn bad_decision_settings_are_refused_naming_the_key() {
         &FeatureConfig::default(),
         &SplitConfig::default(),
         &EnvConfig { reward, ..EnvConfig::default() },
+        0,
         None,
     )
     .unwrap_err()

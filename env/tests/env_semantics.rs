@@ -251,6 +251,7 @@ fn changing_future_bars_changes_nothing_up_to_t() {
                 &FeatureConfig::default(),
                 &SplitConfig::default(),
                 &EnvConfig::default(),
+                0,
                 Some(original.normalization.clone()),
             )
             .unwrap(),

@@ -27,7 +27,9 @@ use crate::fill::Fill;
 use crate::order::{OrderPurpose, TargetOrder};
 use crate::portfolio::{FillEffect, Portfolio};
 use crate::protect::{ExitReason, ProtectConfig, ProtectiveExit, ProtectiveLevels};
-use crate::risk::{RefusalReason, RiskApproved, RiskConfig, RiskManager, RiskRefused, StateChange, TradingState};
+use crate::risk::{
+    ClipReason, RefusalReason, RiskApproved, RiskConfig, RiskManager, RiskRefused, StateChange, TradingState,
+};
 use crate::simulator::{FillOutcome, FillSimulator};
 use crate::trades::TradeTracker;
 
@@ -113,6 +115,10 @@ pub struct Account {
     pub trades: Option<TradeTracker>,
     /// Signals the risk check refused.
     pub risk_refusals: u64,
+    /// Entries the VaR limit (`risk.max_var_95`) scaled down: approved signals clipped
+    /// with [`ClipReason::MaxVar`] (0 in accounts journaled before it existed).
+    #[serde(default)]
+    pub var_scaled_entries: u64,
     /// Protective-order settings (all off by default, and in accounts journaled before
     /// they existed).
     #[serde(default)]
@@ -150,15 +156,25 @@ impl Account {
             next_order_id: 0,
             trades: record_trades.then(TradeTracker::new),
             risk_refusals: 0,
+            var_scaled_entries: 0,
             protect,
             levels: None,
         })
+    }
+
+    /// A bar before the account's first (a warm-up bar): only the risk check's price
+    /// history sees its `close` ([`RiskManager::update_from_close`], the VaR limit's
+    /// lookback).
+    #[inline]
+    pub fn warm(&mut self, close: f64) {
+        self.risk.update_from_close(close);
     }
 
     /// Marks the starting close (`close` at `close_time_ms`, the bar's open time plus
     /// its interval) before the first decision: equity is the cash, the daily-loss day
     /// starts there.
     pub fn start(&mut self, close: f64, close_time_ms: i64, simulator: &FillSimulator) {
+        self.risk.update_from_close(close);
         self.portfolio.update_from_bar(close, close_time_ms, simulator.costs());
         let cash = self.portfolio.cash;
         self.risk.update_from_equity(close_time_ms, cash);
@@ -188,6 +204,9 @@ impl Account {
                     self.current_target = target;
                     self.pending = Some(approved);
                     self.risk.on_order_approved();
+                    if matches!(approved.clipped(), Some(ClipReason::MaxVar { .. })) {
+                        self.var_scaled_entries += 1;
+                    }
                 }
                 Err(_) => self.risk_refusals += 1,
             }
@@ -351,9 +370,11 @@ impl Account {
     }
 
     /// Marks the close `close` at `close_time_ms`: borrow fees for a short, equity, the
-    /// risk state (drawdown and daily-loss halts), and the bars-in-position count.
+    /// risk state (drawdown and daily-loss halts, the VaR limit's price history), and the
+    /// bars-in-position count.
     #[inline]
     pub fn mark(&mut self, close: f64, close_time_ms: i64, simulator: &FillSimulator) -> Mark {
+        self.risk.update_from_close(close);
         let borrow_fee = self.portfolio.update_from_bar(close, close_time_ms, simulator.costs());
         if borrow_fee > 0.0 {
             if let Some(trades) = self.trades.as_mut() {
@@ -658,6 +679,29 @@ mod tests {
         assert!(matches!(account.decide(Some(1.0), 7 * HOUR, 100.0, &sim).signal, Some(Ok(_))));
         let bad = RiskConfig { max_orders: 1, ..RiskConfig::default() };
         assert!(RiskManager::new(bad, 1.0).unwrap_err().to_string().contains("risk.max_orders_window_bars"));
+    }
+
+    #[test]
+    fn the_var_limit_sees_the_decision_bars_close_and_counts_scaled_entries() {
+        let risk = RiskConfig { max_var_95: 0.02, var_lookback: 2, ..RiskConfig::default() };
+        let (mut account, sim) = with_risk(ProtectConfig::default(), risk);
+        // a warm-up close and the starting close: one return, the lookback needs two
+        account.warm(100.0);
+        account.start(100.0, HOUR, &sim);
+        let refusal = account.decide(Some(1.0), 0, 100.0, &sim).refusal();
+        assert_eq!(refusal, Some(RefusalReason::VarWarmup { lookback_bars: 2, returns: 1 }));
+        // bar 1 closes 10% down: returns [0, -10%], VaR 95% = the worst (m = 1) = 10%,
+        // so the entry decided at that close is 0.02 / 0.10 = 0.2 of equity
+        account.step_bar(&ohlc(1, 100.0, 101.0, 89.0, 90.0), HOUR, &sim, FillSource::Simulator).unwrap();
+        account.decide(Some(0.0), HOUR, 90.0, &sim);
+        let Some(Ok(approved)) = account.decide(Some(1.0), HOUR, 90.0, &sim).signal else { panic!() };
+        assert!((approved.order().target_exposure - 0.2).abs() < 1e-12, "{approved:?}");
+        assert!(matches!(approved.clipped(), Some(ClipReason::MaxVar { requested: 1.0, .. })));
+        assert_eq!((account.var_scaled_entries, account.risk_refusals), (1, 1));
+        // the history travels with the account (journal, checkpoints)
+        let back: Account = serde_json::from_str(&serde_json::to_string(&account).unwrap()).unwrap();
+        assert_eq!(back, account);
+        assert_eq!(back.risk.var_95(), account.risk.var_95());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod protect;
 pub mod risk;
 pub mod simulator;
 pub mod trades;
+pub mod value_at_risk;
 
 pub use account::{Account, BarStep, Decision, FillSource, Mark};
 pub use bar::Bar;

@@ -39,6 +39,21 @@ pub enum Error {
         /// The data's value.
         found: String,
     },
+    /// A setting the model card carries (its protective orders) differs from the
+    /// settings it is run with.
+    #[error("model {model}: {field}: the model card says {card} but {against} says {found}")]
+    SettingMismatch {
+        /// The model's name.
+        model: String,
+        /// The setting, by its TOML path (`protect.stop_loss`, ...).
+        field: String,
+        /// The card's value.
+        card: String,
+        /// What the card was compared with.
+        against: SettingsSource,
+        /// Its value.
+        found: String,
+    },
     /// The ONNX Runtime shared library could not be found or loaded.
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
@@ -53,6 +68,25 @@ pub enum Error {
     /// The environment crate refused something (data, features, splits).
     #[error(transparent)]
     Env(#[from] rltrade_env::Error),
+}
+
+/// What a model card's settings are compared with ([`Error::SettingMismatch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsSource {
+    /// The daemon's settings (`rltrade serve`'s config file and flags).
+    ServeConfig,
+    /// Another model's card, by the model's name (the models of one comparison must
+    /// carry the same settings).
+    ModelCard(String),
+}
+
+impl std::fmt::Display for SettingsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ServeConfig => f.write_str("the serve config"),
+            Self::ModelCard(name) => write!(f, "model {name}'s card"),
+        }
+    }
 }
 
 /// The policy crate's result.

@@ -15,7 +15,7 @@ pub mod onnx_model;
 pub mod onnx_policy;
 pub mod runtime;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, SettingsSource};
 pub use model_card::ModelCard;
 pub use onnx_model::OnnxModel;
 pub use onnx_policy::OnnxPolicy;

@@ -17,7 +17,7 @@ use rltrade_env::{BarSeries, EnvConfig, MarketData, RewardConfig, SplitConfig};
 use rltrade_exec::ProtectConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SettingsSource};
 
 /// The card format this build writes. Format 2 added `decision_interval`,
 /// `switch_margin` and `reward`; format 3 added `protect`. Older cards still load,
@@ -165,6 +165,12 @@ pub struct ModelCard {
     /// model applies. Format 1 and 2 cards: all off.
     #[serde(default)]
     pub protect: ProtectConfig,
+    /// Bars of price history the risk limits it was trained with needed
+    /// (`RiskConfig::lookback_bars`: `risk.var_lookback` with `risk.max_var_95` on), part
+    /// of the splits' gap and the warm-up, so that its data splits as in training.
+    /// Written only when > 0; cards without it: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub risk_lookback: usize,
     /// Symbol, upper case (e.g. `BTCUSD`).
     pub symbol: String,
     /// Bar interval in ms.
@@ -312,15 +318,22 @@ impl ModelCard {
         Ok(())
     }
 
-    /// Checks that `protect` (a daemon's or a comparison's `[protect]` settings) are the
-    /// ones the model was trained with.
+    /// Checks that `protect` (a daemon's `[protect]` settings, or another model's in a
+    /// comparison; `against` says which) are the ones the model was trained with.
     ///
     /// # Errors
-    /// [`Error::Mismatch`] naming the first differing setting (`protect.stop_loss`, …).
-    pub fn check_protect(&self, protect: &ProtectConfig) -> Result<()> {
+    /// [`Error::SettingMismatch`] naming the first differing setting
+    /// (`protect.stop_loss`, …), the card's value and `against`'s.
+    pub fn check_protect(&self, protect: &ProtectConfig, against: SettingsSource) -> Result<()> {
         match self.protect.differences(protect).first() {
             None => Ok(()),
-            Some((field, card, found)) => Err(self.mismatch(field, &card.to_string(), &found.to_string())),
+            Some((field, card, found)) => Err(Error::SettingMismatch {
+                model: self.name.clone(),
+                field: (*field).to_string(),
+                card: card.to_string(),
+                against,
+                found: found.to_string(),
+            }),
         }
     }
 
@@ -349,7 +362,8 @@ impl ModelCard {
         self.check_series(&series)?;
         self.check_layout(&self.features, self.window, &self.actions)?;
         let env = self.env_config();
-        Ok(MarketData::new(series, &self.features, &self.split, &env, Some(self.normalization.clone()))?)
+        let normalization = Some(self.normalization.clone());
+        Ok(MarketData::new(series, &self.features, &self.split, &env, self.risk_lookback, normalization)?)
     }
 
     fn mismatch(&self, field: &str, expected: &str, found: &str) -> Error {
@@ -360,6 +374,11 @@ impl ModelCard {
             found: found.to_string(),
         }
     }
+}
+
+/// Whether a count is 0 (then the card leaves it out).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The serde default of `decision_interval` for format 1 cards.
@@ -411,6 +430,7 @@ mod tests {
             switch_margin: 0.0,
             reward: RewardConfig::default(),
             protect: ProtectConfig::default(),
+            risk_lookback: 0,
             symbol: "BTC-USD".into(),
             interval_ms: 3_600_000,
             interval: "1h".into(),
@@ -521,8 +541,15 @@ mod tests {
         std::fs::write(&path, json.to_string()).unwrap();
         let old = ModelCard::load(&path).unwrap();
         assert!(old.protect.is_off());
-        assert!(old.check_protect(&ProtectConfig::default()).is_ok());
-        let err = protected.check_protect(&ProtectConfig::default()).unwrap_err().to_string();
-        assert!(err.contains("protect.stop_loss") && err.contains("0.05"), "{err}");
+        assert!(old.check_protect(&ProtectConfig::default(), SettingsSource::ServeConfig).is_ok());
+        let config = ProtectConfig { stop_loss: 0.03, ..ProtectConfig::default() };
+        let err = protected.check_protect(&config, SettingsSource::ServeConfig).unwrap_err().to_string();
+        assert_eq!(
+            err, "model btc-s1: protect.stop_loss: the model card says 0.05 but the serve config says 0.03",
+            "names the setting, the card's value and the config's"
+        );
+        let other = SettingsSource::ModelCard("eth-s2".into());
+        let err = protected.check_protect(&ProtectConfig::default(), other).unwrap_err().to_string();
+        assert!(err.ends_with("the model card says 0.05 but model eth-s2's card says 0"), "{err}");
     }
 }

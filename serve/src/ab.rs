@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rltrade_env::metrics::{Metrics, MetricsInput, compute_metrics};
-use rltrade_exec::Account;
+use rltrade_exec::{Account, ExitReasonCounts};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -23,6 +23,11 @@ pub struct AbRow {
     pub num_orders: u64,
     /// Risk refusals journaled.
     pub num_refusals: u64,
+    /// Entries the VaR limit (`risk.max_var_95`) scaled down (the account's count).
+    pub var_scaled_entries: u64,
+    /// The account's closed trades counted by exit reason (stop-loss, take-profit,
+    /// trailing stop, time stop, signal, risk liquidation), as in the backtest JSON.
+    pub exit_reasons: ExitReasonCounts,
     /// The backtest's metrics over the journaled marks (`null` when undefined).
     #[serde(flatten)]
     pub metrics: Option<Metrics>,
@@ -88,8 +93,11 @@ pub fn report(journal: &Journal, accounts: Option<&HashMap<String, Account>>) ->
             _ => None,
         };
         let final_equity = marks.last().map(|m| m.equity).or(account.map(|a| a.portfolio.cash)).unwrap_or(0.0);
+        let closed = account.and_then(|a| a.trades.as_ref()).map_or(&[][..], |t| t.closed());
         rows.push(AbRow {
             final_equity,
+            var_scaled_entries: account.map_or(0, |a| a.var_scaled_entries),
+            exit_reasons: ExitReasonCounts::from_trades(closed),
             num_fills: fills.iter().filter(|f| f.strategy == name).count() as u64,
             num_orders: orders.iter().filter(|o| o.strategy == name).count() as u64,
             num_refusals: refusals.get(&name).copied().unwrap_or(0),
@@ -112,22 +120,49 @@ pub fn render(report: &AbReport) -> String {
     }
     out.push('\n');
     out.push_str(&format!(
-        "{:<28} {:>12} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8}\n",
-        "strategy", "final equity", "return", "sharpe", "max dd", "orders", "fills", "refused"
+        "{:<28} {:>12} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8}\n",
+        "strategy",
+        "final equity",
+        "return",
+        "sharpe",
+        "max dd",
+        "VaR95",
+        "ES95",
+        "VaR99",
+        "ES99",
+        "orders",
+        "fills",
+        "refused"
     ));
     for row in &report.strategies {
-        let (ret, sharpe, dd) = match &row.metrics {
+        let pct = |x: f64| format!("{:.2}%", x * 100.0);
+        let na = || "n/a".to_string();
+        let (ret, sharpe, dd, tail) = match &row.metrics {
             Some(m) => (
-                format!("{:.2}%", m.total_return * 100.0),
-                m.sharpe.map_or("n/a".into(), |s| format!("{s:.3}")),
+                pct(m.total_return),
+                m.sharpe.map_or_else(na, |s| format!("{s:.3}")),
                 format!("{:.1}%", m.max_drawdown * 100.0),
+                [pct(m.var_95), pct(m.es_95), pct(m.var_99), pct(m.es_99)],
             ),
-            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+            None => (na(), na(), na(), [na(), na(), na(), na()]),
         };
+        let [var_95, es_95, var_99, es_99] = tail;
         out.push_str(&format!(
-            "{:<28} {:>12.2} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8}\n",
-            row.name, row.final_equity, ret, sharpe, dd, row.num_orders, row.num_fills, row.num_refusals
+            "{:<28} {:>12.2} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8}\n",
+            row.name,
+            row.final_equity,
+            ret,
+            sharpe,
+            dd,
+            var_95,
+            es_95,
+            var_99,
+            es_99,
+            row.num_orders,
+            row.num_fills,
+            row.num_refusals
         ));
     }
+    out.push_str("VaR and ES: historical, one bar, as losses (fractions of equity).\n");
     out
 }

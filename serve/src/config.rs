@@ -72,7 +72,8 @@ pub struct ExchangeConfig {
     pub interval: String,
     /// Poll period, ms. Default 5,000.
     pub poll_ms: u64,
-    /// Closed bars fetched before trading starts, to warm up features and indicators. Default 500.
+    /// Closed bars fetched before trading starts, to warm up features and indicators (at
+    /// least `risk.var_lookback` are fetched while the VaR limit is on). Default 500.
     pub warmup_bars: usize,
     /// Environment variable holding the API key. Default `BINANCE_API_KEY`.
     pub api_key_env: String,

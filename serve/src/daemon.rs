@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rltrade_env::backtest::risk_warmup;
 use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, SplitConfig, TraderSettings, Warmup};
@@ -93,7 +94,8 @@ pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Res
 }
 
 /// The replay's window: split by the first model's card (its split dates and
-/// features), else by the config; every strategy's warm-up counted as in the backtest.
+/// features), else by the config; every strategy's warm-up, and the history the risk
+/// limits need (`risk.var_lookback` with the VaR limit on), counted as in the backtest.
 ///
 /// # Errors
 /// Card or data errors, or a split too early or short for the strategies.
@@ -110,11 +112,13 @@ pub fn replay_plan(setup: &DaemonSetup, series: &BarSeries) -> Result<ReplayPlan
         let MaSpec { slow, .. } = parse_baseline(spec)?;
         warmups.push((spec.clone(), Warmup::Bars(slow)));
     }
+    warmups.extend(risk_warmup(&setup.risk));
     let data = match split_data {
         Some(data) => data,
         None => {
             let env = EnvConfig { window: setup.window, ..EnvConfig::default() };
-            MarketData::new(series.clone(), &setup.features, &setup.split, &env, None)?
+            let risk_lookback = setup.risk.lookback_bars();
+            MarketData::new(series.clone(), &setup.features, &setup.split, &env, risk_lookback, None)?
         }
     };
     ReplayPlan::new(&data, setup.serve.split, &warmups)
@@ -231,8 +235,8 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
     outcome.and(flushed)
 }
 
-/// Binance spot klines: warm up on the last `warmup_bars` closed bars (first start
-/// only), then trade every new closed bar; a restart resumes after the journal's last
+/// Binance spot klines: warm up on the last `warmup_bars` closed bars, or on the VaR
+/// limit's `risk.var_lookback` if that is longer (first start only), then trade every new closed bar; a restart resumes after the journal's last
 /// bar and the feed backfills the gap.
 async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let exchange = &setup.serve.exchange;
@@ -244,7 +248,8 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let feed_name = format!("exchange:{}", exchange.base_url);
     let engine = open_engine(&setup, &exchange.symbol, interval.ms(), feed_name)?;
     if lock(&engine).last_bar().is_none() {
-        warm_up(&client, exchange, interval, &engine).await?;
+        let bars = exchange.warmup_bars.max(setup.risk.lookback_bars());
+        warm_up(&client, exchange, bars, interval, &engine).await?;
     }
     let broker = match setup.serve.broker {
         BrokerKind::Paper => None,
@@ -354,15 +359,17 @@ fn on_feed_event(
     Ok(())
 }
 
-/// Feeds the last `warmup_bars` closed bars as warm-up (features and indicators only).
+/// Feeds the last `warmup_bars` closed bars as warm-up (features, indicators and the
+/// risk limits' price history only).
 async fn warm_up(
     client: &KlinesClient,
     exchange: &crate::config::ExchangeConfig,
+    warmup_bars: usize,
     interval: Interval,
     engine: &Mutex<Engine>,
 ) -> Result<()> {
     let now = client.now_ms();
-    let mut start = now - (exchange.warmup_bars as i64 + 1) * interval.ms();
+    let mut start = now - (warmup_bars as i64 + 1) * interval.ms();
     let mut bars = Vec::new();
     let mut sequencer = Sequencer::new(interval, None);
     loop {

@@ -421,6 +421,14 @@ impl Engine {
                 .get_or_create(&ReasonLabels { strategy: name.to_string(), reason: reason.name().into() })
                 .inc();
         }
+        if let Some(Ok(approved)) = &outcome.decision.signal {
+            if let Some(clip) = approved.clipped() {
+                self.metrics
+                    .risk_clips
+                    .get_or_create(&ReasonLabels { strategy: name.to_string(), reason: clip.name().into() })
+                    .inc();
+            }
+        }
         self.publish(i);
         Ok(())
     }

@@ -55,6 +55,9 @@ pub struct Metrics {
     pub fills: Family<StrategyLabel, Counter>,
     /// `rltrade_risk_refusals_total{strategy,reason}`.
     pub risk_refusals: Family<ReasonLabels, Counter>,
+    /// `rltrade_risk_clips_total{strategy,reason}`: approved orders a limit cut down
+    /// (`max_exposure`, `max_var`: an entry the VaR limit scaled).
+    pub risk_clips: Family<ReasonLabels, Counter>,
     /// `rltrade_invalid_model_outputs_total{strategy}`: NaN or out-of-range outputs (no order).
     pub invalid_outputs: Family<StrategyLabel, Counter>,
     /// `rltrade_feed_bad_input_total{kind}`: skipped feed input.
@@ -93,6 +96,7 @@ impl Metrics {
             orders: Family::default(),
             fills: Family::default(),
             risk_refusals: Family::default(),
+            risk_clips: Family::default(),
             invalid_outputs: Family::default(),
             bad_input: Family::default(),
             feed_stale: Gauge::default(),
@@ -110,6 +114,7 @@ impl Metrics {
         registry.register("orders", "Risk-approved orders", m.orders.clone());
         registry.register("fills", "Fills", m.fills.clone());
         registry.register("risk_refusals", "Orders refused by the risk check", m.risk_refusals.clone());
+        registry.register("risk_clips", "Approved orders cut down by a risk limit", m.risk_clips.clone());
         registry.register("invalid_model_outputs", "Invalid model outputs (no order)", m.invalid_outputs.clone());
         registry.register("feed_bad_input", "Feed input skipped as bad", m.bad_input.clone());
         registry.register("feed_stale", "1 while the feed is stale", m.feed_stale.clone());

@@ -13,7 +13,7 @@ use rltrade_env::baselines::{MaCrossover, MaSpec};
 use rltrade_env::{Bar, DecisionContext, ObservationBuilder, Policy, Trader, TraderSettings, Warmup};
 use rltrade_exec::{Decision, FillOutcome, Mark, ProtectiveExit};
 use rltrade_policy::model_dir::resolve_export_dir;
-use rltrade_policy::{OnnxModel, OnnxPolicy};
+use rltrade_policy::{OnnxModel, OnnxPolicy, SettingsSource};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -165,12 +165,13 @@ impl StrategyRunner {
     ///
     /// # Errors
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
-    /// trained on another symbol or interval or with other protective settings
-    /// ([`rltrade_policy::Error::Mismatch`] naming the setting).
+    /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]) or
+    /// with other protective settings ([`rltrade_policy::Error::SettingMismatch`]
+    /// naming the setting, the card's value and the config's).
     pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
         let (policy, observation) = load_model(path, &settings.symbol, settings.trader.interval_ms)?;
         let card = policy.model().card();
-        card.check_protect(&settings.trader.protect)?;
+        card.check_protect(&settings.trader.protect, SettingsSource::ServeConfig)?;
         let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
         let actions = card.actions.clone();
         Self::build(index, spec, StrategyPolicy::Model(policy), Some(observation), actions, settings)
@@ -280,7 +281,7 @@ impl StrategyRunner {
         };
         let (policy, mut observation) = load_model(path, &self.symbol, self.trader.settings().interval_ms)?;
         let card = policy.model().card();
-        card.check_protect(&self.trader.settings().protect)?;
+        card.check_protect(&self.trader.settings().protect, SettingsSource::ServeConfig)?;
         if card.actions != self.trader.actions() {
             return Err(Error::Config {
                 field: "actions".into(),

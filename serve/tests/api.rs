@@ -112,6 +112,14 @@ async fn reads_report_health_positions_signals_ab_and_metrics() {
     assert_eq!(row["name"], "ma:2:4");
     assert!(row["num_fills"].as_u64().unwrap() >= 2, "{ab}");
     assert!(row["final_equity"].as_f64().unwrap() > 0.0 && row["sharpe"].is_number(), "{ab}");
+    // tail risk and the closed trades by exit reason, per arm
+    let (var_95, es_95) = (row["var_95"].as_f64().unwrap(), row["es_95"].as_f64().unwrap());
+    assert!(var_95.is_finite() && es_95 >= var_95 && row["es_99"].as_f64() >= row["var_99"].as_f64(), "{ab}");
+    let reasons = row["exit_reasons"].as_object().expect("exit_reasons");
+    let closed: u64 = reasons.values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(closed, row["num_trades"].as_u64().unwrap(), "{ab}");
+    assert_eq!(reasons["signal"].as_u64(), Some(closed), "no protection here: the crossover closes its trades");
+    assert_eq!(row["var_scaled_entries"], 0, "{ab}");
 
     let (status, text) = call(&state, "GET", "/metrics", None, "").await;
     assert_eq!(status, StatusCode::OK);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_env::TradingSetup;
-use rltrade_env::backtest::{BacktestResult, evaluation_window, run_backtest};
+use rltrade_env::backtest::{BacktestResult, run_backtest};
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::{MarketData, Policy};
@@ -53,7 +53,9 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let series = config.load_series()?;
     let data = Arc::new(match &onnx {
         Some(model) => model.card().market_data(series)?,
-        None => MarketData::new(series, &config.features, &config.split, &config.env, None)?,
+        None => {
+            MarketData::new(series, &config.features, &config.split, &config.env, config.risk.lookback_bars(), None)?
+        }
     });
 
     let mut policy: Box<dyn Policy> = match config.backtest.strategy {
@@ -66,7 +68,6 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         )?),
         Strategy::BuyAndHold => Box::new(BuyAndHold::new(&config.env.actions)?),
     };
-    let window = evaluation_window(&data, config.backtest.split, &[(policy.name(), policy.warmup())])?;
     let setup = TradingSetup {
         data: Arc::clone(&data),
         env: config.env.clone(),
@@ -74,6 +75,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         risk: config.risk.clone(),
         protect: config.protect,
     };
+    let window = setup.evaluation_window(config.backtest.split, &[(policy.name(), policy.warmup())])?;
     let result = run_backtest(&setup, window, policy.as_mut())?;
     tracing::info!("{}", result.summary());
 
@@ -131,6 +133,12 @@ fn apply_overrides(config: &mut Config, args: &BacktestArgs) {
     if let Some(v) = args.max_holding_bars {
         config.protect.max_holding_bars = v;
     }
+    if let Some(v) = args.max_var_95 {
+        config.risk.max_var_95 = v;
+    }
+    if let Some(v) = args.var_lookback {
+        config.risk.var_lookback = v;
+    }
     if args.allow_short {
         config.risk.allow_short = true;
         if !config.env.actions.contains(&-1.0) {
@@ -139,9 +147,10 @@ fn apply_overrides(config: &mut Config, args: &BacktestArgs) {
     }
 }
 
-/// The backtest JSON: the metrics, `risk_refusals`, `exit_reasons` (closed trades by
-/// reason), and provenance (data file and its SHA-256, window times in ms, costs, cash,
-/// protective orders, strategy parameters).
+/// The backtest JSON: the metrics, `risk_refusals`, `var_scaled_entries` (entries the
+/// VaR limit scaled down), `exit_reasons` (closed trades by reason), and provenance
+/// (data file and its SHA-256, window times in ms, costs, cash, protective orders, the
+/// VaR limit, strategy parameters).
 fn report_json(config: &Config, data: &MarketData, result: &BacktestResult) -> anyhow::Result<Value> {
     let mut object = serde_json::to_value(&result.metrics)?;
     let map = object.as_object_mut().context("metrics serialize to an object")?;
@@ -149,6 +158,7 @@ fn report_json(config: &Config, data: &MarketData, result: &BacktestResult) -> a
     let extra = json!({
         "strategy": result.strategy,
         "risk_refusals": result.risk_refusals,
+        "var_scaled_entries": result.var_scaled_entries,
         "exit_reasons": result.exit_reasons,
         "protect": config.protect,
         "data_file": config.data.path.display().to_string(),
@@ -163,6 +173,8 @@ fn report_json(config: &Config, data: &MarketData, result: &BacktestResult) -> a
         "slippage_bps": config.execution.slippage_bps,
         "cash": config.execution.initial_cash,
         "allow_short": config.risk.allow_short,
+        "max_var_95": config.risk.max_var_95,
+        "var_lookback": config.risk.var_lookback,
         "fast": matches!(config.backtest.strategy, Strategy::MaCrossover).then_some(config.backtest.fast),
         "slow": matches!(config.backtest.strategy, Strategy::MaCrossover).then_some(config.backtest.slow),
     });
@@ -208,6 +220,7 @@ fn print_table(config: &Config, data: &MarketData, result: &BacktestResult) {
         ("turnover", format!("{:.2}x", m.turnover)),
         ("fees paid", format!("{:.2}", m.fees_paid)),
         ("risk refusals", result.risk_refusals.to_string()),
+        ("VaR-scaled entries", result.var_scaled_entries.to_string()),
         ("exits (stop / tp / trail / time / signal / risk)", {
             let e = &result.exit_reasons;
             format!(

@@ -27,7 +27,7 @@ pub fn run(data_path: &Path, seconds: f64, json: bool) -> anyhow::Result<ExitCod
     let series = load_csv(data_path)?;
     let env_config = EnvConfig::default();
     let data =
-        Arc::new(MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &env_config, None)?);
+        Arc::new(MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &env_config, 0, None)?);
     let budget = Duration::from_secs_f64(seconds.max(0.05));
     let setup = TradingSetup {
         data: Arc::clone(&data),

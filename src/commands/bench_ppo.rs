@@ -182,7 +182,8 @@ fn measure(name: &str, config: &Config, updates: u64) -> anyhow::Result<Case> {
     config.ppo.total_steps = updates * config.ppo.rollout_size() as u64;
     config.validate()?;
     let series = config.load_series()?;
-    let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, None)?);
+    let risk_lookback = config.risk.lookback_bars();
+    let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, risk_lookback, None)?);
     let ppo = &config.ppo;
     let mut venv = VecEnv::new(
         &TradingSetup {

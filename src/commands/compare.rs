@@ -302,6 +302,8 @@ fn print_tables(report: &CompareReport) {
         "Sharpe [95% CI]",
         "Sharpe std",
         "max DD",
+        "VaR / ES 95%",
+        "VaR / ES 99%",
         "trades",
         "turnover",
     ]);
@@ -321,6 +323,8 @@ fn print_tables(report: &CompareReport) {
             format!("{} [{}, {}]", ratio(m.sharpe), ratio(Some(a.sharpe_ci95[0])), ratio(Some(a.sharpe_ci95[1]))),
             ratio(a.sharpe_std),
             pct(m.max_drawdown.unwrap_or(f64::NAN)),
+            format!("{} / {}", pct(m.var_95.unwrap_or(f64::NAN)), pct(m.es_95.unwrap_or(f64::NAN))),
+            format!("{} / {}", pct(m.var_99.unwrap_or(f64::NAN)), pct(m.es_99.unwrap_or(f64::NAN))),
             format!("{:.1}", m.num_trades.unwrap_or(f64::NAN)),
             format!("{:.2}", m.turnover.unwrap_or(f64::NAN)),
         ]);

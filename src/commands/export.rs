@@ -94,7 +94,15 @@ pub fn export_run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<Path
     }
     let normalization: Normalization = serde_json::from_value(provenance["features"]["normalization"].clone())
         .with_context(|| format!("{}: features.normalization", run_json_path.display()))?;
-    let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, Some(normalization))?);
+    let risk_lookback = config.risk.lookback_bars();
+    let data = Arc::new(MarketData::new(
+        series,
+        &config.features,
+        &config.split,
+        &config.env,
+        risk_lookback,
+        Some(normalization),
+    )?);
     let request = ExportRequest {
         run_dir: run_dir.to_path_buf(),
         checkpoint,

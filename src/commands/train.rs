@@ -64,7 +64,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         TrainEnvKind::Cartpole => TrainingEnv::CartPole,
         TrainEnvKind::Trading => {
             let series = config.load_series()?;
-            let data = Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, None)?);
+            let risk_lookback = config.risk.lookback_bars();
+            let data =
+                Arc::new(MarketData::new(series, &config.features, &config.split, &config.env, risk_lookback, None)?);
             TrainingEnv::Trading(Box::new(TradingSetup {
                 data,
                 env: config.env.clone(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rltrade_agent::compare::bootstrap::returns_from_equity;
 use rltrade_agent::ledger::{Ledger, TrialRecord, TrialStatus, write_returns};
-use rltrade_env::backtest::{BacktestResult, evaluation_window, run_backtest};
+use rltrade_env::backtest::{BacktestResult, run_backtest};
 use rltrade_env::{BarSeries, Policy, SplitName, TradingSetup};
 use rltrade_policy::model_dir::EXPORT_DIR;
 use rltrade_policy::{OnnxModel, OnnxPolicy};
@@ -114,7 +114,7 @@ impl Trial<'_> {
 }
 
 fn backtest(setup: &TradingSetup, split: SplitName, policy: &mut OnnxPolicy) -> anyhow::Result<BacktestResult> {
-    let window = evaluation_window(&setup.data, split, &[(policy.name(), policy.warmup())])?;
+    let window = setup.evaluation_window(split, &[(policy.name(), policy.warmup())])?;
     Ok(run_backtest(setup, window, policy)?)
 }
 

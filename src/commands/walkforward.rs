@@ -223,16 +223,19 @@ fn apply_flags(args: &WalkForwardArgs, config: &mut Config) {
 /// The folds of the config on `series`.
 fn plan(config: &Config, series: &BarSeries) -> anyhow::Result<Vec<Fold>> {
     // the gap and warm-up as every fold's MarketData will cut them
-    let probe = MarketData::new(series.clone(), &config.features, &SplitConfig::default(), &config.env, None)
-        .with_context(|| format!("{}: features and warm-up", config.data.path.display()))?;
+    let risk_lookback = config.risk.lookback_bars();
+    let probe =
+        MarketData::new(series.clone(), &config.features, &SplitConfig::default(), &config.env, risk_lookback, None)
+            .with_context(|| format!("{}: features and warm-up", config.data.path.display()))?;
     let needs = FoldNeeds {
         n_bars: series.bars.len(),
         gap: probe.splits.gap,
         first_observation: probe.first_observation_index(),
         episode_bars: config.env.max_episode_steps * config.env.decision_interval as usize,
         decision_interval: config.env.decision_interval as usize,
-        // ma:50:200 and ma:auto's grid: slow period + 1 bars before a window
-        baseline_history: MA_AUTO_GRID.iter().map(|&(_, slow)| slow).chain([200]).max().unwrap_or(0) + 1,
+        // ma:50:200 and ma:auto's grid: slow period + 1 bars before a window (or the
+        // VaR limit's lookback + 1, if longer)
+        baseline_history: MA_AUTO_GRID.iter().map(|&(_, slow)| slow).chain([200, risk_lookback]).max().unwrap_or(0) + 1,
     };
     let folds = plan_folds(&config.walkforward, &needs)
         .with_context(|| format!("{} ({} bars)", config.data.path.display(), series.bars.len()))?;
@@ -257,7 +260,7 @@ impl FoldRun {
         // how many runs train at once is not the run's setting: a resumed walk-forward
         // may use another --jobs, and its runs' config.toml must not change
         c.walkforward.jobs = 1;
-        let data = MarketData::new(series.clone(), &c.features, &c.split, &c.env, None)
+        let data = MarketData::new(series.clone(), &c.features, &c.split, &c.env, c.risk.lookback_bars(), None)
             .with_context(|| format!("fold {}", fold.fold))?;
         let s = &data.splits;
         ensure!(

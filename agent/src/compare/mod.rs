@@ -17,7 +17,9 @@ pub mod verdict;
 use std::sync::Arc;
 
 use rltrade_env::TradingSetup;
-use rltrade_env::backtest::{BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, run_backtest};
+use rltrade_env::backtest::{
+    BacktestResult, EvaluationWindow, evaluation_window, first_decision_index, risk_warmup, run_backtest,
+};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover, MaSpec};
 use rltrade_env::metrics::Metrics;
 use rltrade_env::selection_stats::pbo::Pbo;
@@ -26,7 +28,7 @@ use rltrade_env::selection_stats::sharpe::{
 };
 use rltrade_env::{BarSeries, EnvConfig, MarketData, Policy, SplitName, Warmup};
 use rltrade_exec::{ExecutionConfig, RiskConfig};
-use rltrade_policy::{OnnxModel, OnnxPolicy};
+use rltrade_policy::{OnnxModel, OnnxPolicy, SettingsSource};
 use serde::{Deserialize, Serialize};
 
 pub use self::arms::ArmKind;
@@ -393,7 +395,7 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     let mut rl: Vec<(String, Vec<RlModel>)> = Vec::new();
     let mut first: Option<(String, rltrade_env::Splits)> = None;
     // the RL arm's protective orders (every card must agree); the baselines run with them too
-    let mut protect: Option<rltrade_exec::ProtectConfig> = None;
+    let mut protect: Option<(String, rltrade_exec::ProtectConfig)> = None;
     for arm in &request.rl_arms {
         let mut models = Vec::new();
         for (seed, dir) in &arm.models {
@@ -411,8 +413,8 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
                 None => first = Some((card.name.clone(), data.splits.clone())),
             }
             match &protect {
-                Some(protect) => card.check_protect(protect)?,
-                None => protect = Some(card.protect),
+                Some((name, first)) => card.check_protect(first, SettingsSource::ModelCard(name.clone()))?,
+                None => protect = Some((card.name.clone(), card.protect)),
             }
             let env = card.env_config();
             models.push(RlModel { seed: *seed, policy: OnnxPolicy::new(model).with_name(&arm.name), data, env });
@@ -424,7 +426,7 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
     }
     let base_data = Arc::clone(&rl[0].1[0].data);
     let base_env = rl[0].1[0].env.clone();
-    let protect = protect.unwrap_or_default();
+    let protect = protect.map(|(_, protect)| protect).unwrap_or_default();
     let setup_at = |data: &Arc<MarketData>, env: &EnvConfig, fee: f64| TradingSetup {
         data: Arc::clone(data),
         env: env.clone(),
@@ -471,6 +473,8 @@ pub fn run_backtests(request: &CompareRequest) -> Result<ArmBacktests> {
         let p = make_baseline(spec, chosen)?;
         warmups.push((p.name(), p.warmup()));
     }
+    // and the history the risk limits need (the VaR limit's lookback)
+    warmups.extend(risk_warmup(&request.risk));
     let window = evaluation_window(&base_data, request.split, &warmups)?;
 
     // Backtest every arm at every fee.
@@ -677,7 +681,7 @@ pub fn choose_ma(setup: &TradingSetup, allow_short: bool) -> Result<MaSpec> {
     let mut best: Option<(MaSpec, f64)> = None;
     for &(fast, slow) in &MA_AUTO_GRID {
         let mut p = MaCrossover::new(fast, slow, &setup.env.actions, allow_short)?;
-        let window = evaluation_window(&setup.data, SplitName::Validation, &[(p.name(), p.warmup())])?;
+        let window = setup.evaluation_window(SplitName::Validation, &[(p.name(), p.warmup())])?;
         let sharpe = run_backtest(setup, window, &mut p)?.metrics.sharpe.unwrap_or(f64::NEG_INFINITY);
         if best.is_none_or(|(_, s)| sharpe > s) {
             best = Some((MaSpec { fast, slow }, sharpe));

@@ -44,7 +44,7 @@ pub fn stitch_runs(folds: &[&BacktestResult], initial_cash: f64, interval_ms: i6
     let mut scale = 1.0;
     let mut curve: Vec<EquityPoint> = Vec::new();
     let mut trades: Vec<Trade> = Vec::new();
-    let (mut notional, mut fees, mut borrow, mut fills, mut refusals) = (0.0, 0.0, 0.0, 0, 0);
+    let (mut notional, mut fees, mut borrow, mut fills, mut refusals, mut var_scaled) = (0.0, 0.0, 0.0, 0, 0, 0);
     for fold in folds {
         let equity = &fold.equity_curve;
         let mean_equity = equity.iter().map(|p| p.equity).sum::<f64>() / equity.len().max(1) as f64;
@@ -53,6 +53,7 @@ pub fn stitch_runs(folds: &[&BacktestResult], initial_cash: f64, interval_ms: i6
         borrow += scale * fold.metrics.borrow_fees_paid;
         fills += fold.metrics.num_fills;
         refusals += fold.risk_refusals;
+        var_scaled += fold.var_scaled_entries;
         curve.extend(equity.iter().map(|p| EquityPoint {
             time_ms: p.time_ms,
             equity: p.equity * scale,
@@ -89,6 +90,7 @@ pub fn stitch_runs(folds: &[&BacktestResult], initial_cash: f64, interval_ms: i6
         last_bar_ms: last.last_bar_ms,
         metrics,
         risk_refusals: refusals,
+        var_scaled_entries: var_scaled,
         equity_curve: curve,
         exit_reasons: rltrade_exec::ExitReasonCounts::from_trades(&trades),
         trades,
@@ -177,6 +179,7 @@ mod tests {
             last_bar_ms: curve.last().unwrap().time_ms,
             metrics,
             risk_refusals: 0,
+            var_scaled_entries: 0,
             equity_curve: curve,
             trades: vec![],
             exit_reasons: Default::default(),

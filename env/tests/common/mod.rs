@@ -20,7 +20,7 @@ pub fn btc_1h() -> BarSeries {
 /// Market data with default features and splits, window 32.
 pub fn market(series: BarSeries) -> Arc<MarketData> {
     Arc::new(
-        MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), None)
+        MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &EnvConfig::default(), 0, None)
             .unwrap(),
     )
 }

@@ -52,6 +52,17 @@ pub struct RiskConfig {
     /// The throttle's window, bars (the decision's bar and the W − 1 before it).
     /// Default 0 (needs ≥ 1 when the throttle is on).
     pub max_orders_window_bars: u64,
+    /// VaR sizing limit, a fraction of equity (0.02 = 2%): a new entry's |target
+    /// exposure| is scaled down so that |target| × the asset's one-bar 95% historical
+    /// VaR (of its last `var_lookback` close-to-close returns, the decision's close
+    /// included; [`crate::value_at_risk::historical_var_es`]) stays within it. It never
+    /// rebalances an open position; entries are refused until `var_lookback` returns
+    /// exist. In [0, 1); 0 = off. Default 0.
+    pub max_var_95: f64,
+    /// The VaR limit's lookback, bars (close-to-close returns). It counts toward the
+    /// warm-up and the splits' purge gap while `max_var_95` is on ([`Self::lookback_bars`]).
+    /// Default 500 (needs ≥ 2 when the limit is on).
+    pub var_lookback: u64,
 }
 
 impl Default for RiskConfig {
@@ -70,14 +81,24 @@ impl Default for RiskConfig {
             stoploss_guard_pause_bars: 0,
             max_orders: 0,
             max_orders_window_bars: 0,
+            max_var_95: 0.0,
+            var_lookback: 500,
         }
     }
 }
 
 impl RiskConfig {
+    /// Bars of price history the limits need before a new entry: `var_lookback` while
+    /// the VaR limit (`max_var_95`) is on, else 0. Part of the warm-up of every
+    /// evaluation window and of the splits' purge gap, like the feature lookback.
+    pub fn lookback_bars(&self) -> usize {
+        if self.max_var_95 > 0.0 { usize::try_from(self.var_lookback).unwrap_or(usize::MAX) } else { 0 }
+    }
+
     /// Checks ranges: `max_exposure` finite and > 0; `max_order_notional` > 0;
     /// `daily_loss_limit` and `max_drawdown` in (0, 1]; the stop-loss guard's lookback
-    /// and pause, and the throttle's window, ≥ 1 when those are on.
+    /// and pause, and the throttle's window, ≥ 1 when those are on; `max_var_95` finite
+    /// in [0, 1), and `var_lookback` ≥ 2 bars when it is on.
     ///
     /// # Errors
     /// [`Error::Config`] naming the field (`risk.<name>`).
@@ -110,6 +131,18 @@ impl RiskConfig {
         }
         if self.max_orders > 0 && self.max_orders_window_bars == 0 {
             return Err(bad("max_orders_window_bars", "must be >= 1 bar when risk.max_orders is set".into()));
+        }
+        if !(self.max_var_95.is_finite() && (0.0..1.0).contains(&self.max_var_95)) {
+            return Err(bad(
+                "max_var_95",
+                format!("must be a fraction of equity in [0, 1) (0 = off), found {}", self.max_var_95),
+            ));
+        }
+        if self.max_var_95 > 0.0 && self.var_lookback < 2 {
+            return Err(bad(
+                "var_lookback",
+                format!("must be >= 2 bars when risk.max_var_95 is set, found {}", self.var_lookback),
+            ));
         }
         Ok(())
     }

@@ -120,6 +120,25 @@ pub enum RefusalReason {
         /// Orders already in the window.
         orders: u64,
     },
+    /// A new entry before the VaR limit (`risk.max_var_95`) has its history: fewer than
+    /// `risk.var_lookback` close-to-close returns were seen.
+    VarWarmup {
+        /// `risk.var_lookback`, bars (returns).
+        lookback_bars: u64,
+        /// Returns seen so far (< `lookback_bars`).
+        returns: u64,
+    },
+    /// An increase of the position that the VaR limit would scale down to the current
+    /// exposure or below: the scaled order would not trade (the limit never shrinks an
+    /// open position).
+    MaxVar {
+        /// `risk.max_var_95`, fraction of equity.
+        limit: f64,
+        /// The asset's one-bar 95% historical VaR, a loss fraction of its price.
+        var_95: f64,
+        /// Target exposure requested (signed).
+        requested: f64,
+    },
 }
 
 impl RefusalReason {
@@ -136,6 +155,8 @@ impl RefusalReason {
             RefusalReason::Cooldown { .. } => "cooldown",
             RefusalReason::StopLossGuard { .. } => "stoploss_guard",
             RefusalReason::OrderRate { .. } => "order_rate",
+            RefusalReason::VarWarmup { .. } => "var_warmup",
+            RefusalReason::MaxVar { .. } => "max_var",
         }
     }
 }
@@ -151,6 +172,35 @@ pub enum ClipReason {
         /// The target asked for.
         requested: f64,
     },
+    /// A new entry's |target| × the asset's one-bar 95% historical VaR was above
+    /// `risk.max_var_95`: |target| was scaled down to `limit / var_95` (not below the
+    /// current exposure when the entry adds to a position on the same side).
+    MaxVar {
+        /// `risk.max_var_95`, fraction of equity.
+        limit: f64,
+        /// The asset's one-bar 95% historical VaR over `risk.var_lookback` returns, a
+        /// loss fraction of its price (> 0).
+        var_95: f64,
+        /// The target asked for (signed), before any clipping.
+        requested: f64,
+    },
+}
+
+impl ClipReason {
+    /// A short snake_case name for metrics and logs (`max_exposure`, `max_var`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClipReason::MaxExposure { .. } => "max_exposure",
+            ClipReason::MaxVar { .. } => "max_var",
+        }
+    }
+
+    /// The target exposure asked for before clipping (signed fraction of equity).
+    pub fn requested(&self) -> f64 {
+        match *self {
+            ClipReason::MaxExposure { requested, .. } | ClipReason::MaxVar { requested, .. } => requested,
+        }
+    }
 }
 
 /// An order that passed the pre-trade risk check, possibly clipped. Only

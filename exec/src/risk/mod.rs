@@ -11,6 +11,8 @@ pub use decision::{
     ClipReason, HaltReason, ReconciliationSource, RefusalReason, RiskApproved, RiskDecision, RiskRefused,
 };
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use crate::costs::CostModel;
@@ -18,6 +20,7 @@ use crate::error::Result;
 use crate::order::{OrderPurpose, TargetOrder};
 use crate::portfolio::Portfolio;
 use crate::protect::ExitReason;
+use crate::value_at_risk::historical_var_es;
 
 /// Milliseconds in a UTC day.
 const MS_PER_DAY: i64 = 86_400_000;
@@ -74,6 +77,10 @@ pub struct RiskManager {
     /// Bars of the recent approved signal orders (inside the throttle's window).
     #[serde(default)]
     orders: Vec<u64>,
+    /// The last `var_lookback + 1` closes of the traded asset, oldest first (kept only
+    /// while the VaR limit is on): the history of the VaR sizing limit.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    closes: VecDeque<f64>,
 }
 
 impl RiskManager {
@@ -98,6 +105,7 @@ impl RiskManager {
             guard_until: 0,
             stop_outs: Vec::new(),
             orders: Vec::new(),
+            closes: VecDeque::new(),
         })
     }
 
@@ -134,7 +142,11 @@ impl RiskManager {
     /// exposure limit (|target| clipped to `max_exposure`; refused if the clipped order
     /// would not trade). A new entry (a target ≠ 0 from flat, on the other side, or
     /// larger than the current exposure) is also refused inside a cooldown, while the
-    /// stop-loss guard pauses entries, and over the order-rate limit; exits never are.
+    /// stop-loss guard pauses entries, over the order-rate limit, and before the VaR
+    /// limit has its history; exits never are. The VaR limit (`max_var_95`) then scales
+    /// a new entry's |target| down to `max_var_95 / VaR` ([`Self::var_95`], when it is
+    /// positive), never below the current exposure on the same side (refused when the
+    /// scaled order would not trade): it never rebalances an open position.
     #[inline]
     pub fn check(&self, order: TargetOrder, portfolio: &Portfolio, costs: &CostModel) -> RiskDecision<TargetOrder> {
         let refuse = |reason| Err(RiskRefused { order, reason });
@@ -158,9 +170,21 @@ impl RiskManager {
             && (portfolio.is_flat()
                 || requested.signum() != current.signum()
                 || requested.abs() > current.abs() + EXPOSURE_EPSILON);
+        let mut var_95 = None;
         if entry {
             if let Some(reason) = self.entry_pause() {
                 return refuse(reason);
+            }
+            if self.config.max_var_95 > 0.0 {
+                match self.var_95() {
+                    Some(var) => var_95 = Some(var),
+                    None => {
+                        return refuse(RefusalReason::VarWarmup {
+                            lookback_bars: self.config.var_lookback,
+                            returns: self.closes.len().saturating_sub(1) as u64,
+                        });
+                    }
+                }
             }
         }
         if self.state == TradingState::Reducing {
@@ -171,13 +195,27 @@ impl RiskManager {
             }
         }
         let limit = self.config.max_exposure;
-        let (target, clipped) = if requested.abs() > limit {
+        let (mut target, mut clipped) = if requested.abs() > limit {
             (limit.copysign(requested), Some(ClipReason::MaxExposure { limit, requested }))
         } else {
             (requested, None)
         };
         if clipped.is_some() && (target - current).abs() < EXPOSURE_EPSILON {
             return refuse(RefusalReason::MaxExposure { limit, requested });
+        }
+        if let Some(var_95) = var_95.filter(|&v| v > 0.0) {
+            let limit = self.config.max_var_95;
+            let cap = limit / var_95;
+            if target.abs() > cap {
+                // an addition to a position keeps what is held: the limit sizes entries only
+                let same_side = !portfolio.is_flat() && current.signum() == target.signum();
+                let floor = if same_side { current.abs() } else { 0.0 };
+                target = cap.max(floor).copysign(target);
+                clipped = Some(ClipReason::MaxVar { limit, var_95, requested });
+                if (target - current).abs() < EXPOSURE_EPSILON {
+                    return refuse(RefusalReason::MaxVar { limit, var_95, requested });
+                }
+            }
         }
         if let Some(limit) = self.config.max_order_notional {
             let notional = (target * equity / (1.0 + costs.fee_rate) - portfolio.quantity * price).abs();
@@ -217,6 +255,36 @@ impl RiskManager {
             }
         }
         None
+    }
+
+    /// The traded asset's one-bar 95% historical VaR, a loss fraction of its price: the
+    /// [`historical_var_es`] quantile of the last `var_lookback` close-to-close simple
+    /// returns (`close[i] / close[i − 1] − 1`), the last close fed
+    /// ([`Self::update_from_close`]) included. `None` while fewer returns were seen, or
+    /// when the VaR limit is off.
+    pub fn var_95(&self) -> Option<f64> {
+        let lookback = self.config.lookback_bars();
+        if lookback == 0 || self.closes.len() < lookback + 1 {
+            return None;
+        }
+        let returns: Vec<f64> = self.closes.iter().zip(self.closes.iter().skip(1)).map(|(a, b)| b / a - 1.0).collect();
+        Some(historical_var_es(&returns, 0.95).0)
+    }
+
+    /// Feeds the traded asset's close of one bar, in time order, once per bar: the
+    /// warm-up bars before trading and every marked close (the decision at a close sees
+    /// that close). Only the VaR limit reads them; while it is off nothing is kept.
+    /// Closes that are not finite and > 0 are ignored (validated bars have none).
+    #[inline]
+    pub fn update_from_close(&mut self, close: f64) {
+        let lookback = self.config.lookback_bars();
+        if lookback == 0 || !(close.is_finite() && close > 0.0) {
+            return;
+        }
+        while self.closes.len() > lookback {
+            self.closes.pop_front();
+        }
+        self.closes.push_back(close);
     }
 
     /// Counts an approved signal order (decided at the current close) for the
@@ -491,9 +559,108 @@ mod tests {
             (RiskConfig { max_order_notional: Some(-1.0), ..RiskConfig::default() }, "risk.max_order_notional"),
             (RiskConfig { daily_loss_limit: Some(1.5), ..RiskConfig::default() }, "risk.daily_loss_limit"),
             (RiskConfig { max_drawdown: Some(0.0), ..RiskConfig::default() }, "risk.max_drawdown"),
+            (RiskConfig { max_var_95: -0.01, ..RiskConfig::default() }, "risk.max_var_95"),
+            (RiskConfig { max_var_95: f64::NAN, ..RiskConfig::default() }, "risk.max_var_95"),
+            (RiskConfig { max_var_95: f64::INFINITY, ..RiskConfig::default() }, "risk.max_var_95"),
+            (RiskConfig { max_var_95: 1.0, ..RiskConfig::default() }, "risk.max_var_95"),
+            (RiskConfig { max_var_95: 0.02, var_lookback: 1, ..RiskConfig::default() }, "risk.var_lookback"),
         ] {
             let err = RiskManager::new(config, 1.0).unwrap_err().to_string();
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    /// A VaR limit of 2% of equity over 40 returns (m = ⌈5% × 40⌉ = 2 worst), fed the
+    /// closes of the returns `returns` from 100.
+    fn var_manager(returns: &[f64], allow_short: bool) -> RiskManager {
+        let config = RiskConfig { max_var_95: 0.02, var_lookback: 40, allow_short, ..RiskConfig::default() };
+        let mut m = manager(config);
+        let mut close = 100.0;
+        m.update_from_close(close);
+        for r in returns {
+            close *= 1.0 + r;
+            m.update_from_close(close);
+        }
+        m
+    }
+
+    /// 40 returns: the worst -8%, then -5%, the rest in [-1%, +2.7%].
+    fn var_returns() -> Vec<f64> {
+        let mut returns: Vec<f64> = (0..38).map(|i| (i as f64 - 10.0) / 1_000.0).collect();
+        returns.insert(7, -0.08);
+        returns.insert(21, -0.05);
+        returns
+    }
+
+    #[test]
+    fn the_var_limit_scales_new_entries_to_limit_over_var() {
+        // by hand: the 2nd worst of the 40 returns is -5%, so VaR 95% = 0.05 and the
+        // largest entry is 0.02 / 0.05 = 0.4 of equity
+        let (var, cap) = (0.05, 0.4);
+        let m = var_manager(&var_returns(), true);
+        assert!((m.var_95().unwrap() - var).abs() < 1e-12, "{:?}", m.var_95());
+        let clip = |requested: f64| ClipReason::MaxVar { limit: 0.02, var_95: m.var_95().unwrap(), requested };
+        // (current exposure, requested target, approved target, clip)
+        let cases = [
+            ("an entry from flat", 0.0, 1.0, cap, Some(clip(1.0))),
+            ("a short entry", 0.0, -0.8, -cap, Some(clip(-0.8))),
+            ("an entry within the limit", 0.0, 0.3, 0.3, None),
+            ("an addition up to the cap", 0.2, 1.0, cap, Some(clip(1.0))),
+            ("a reversal", 0.6, -1.0, -cap, Some(clip(-1.0))),
+            ("a reduction is no entry", 0.6, 0.5, 0.5, None),
+            ("an exit", 0.6, 0.0, 0.0, None),
+        ];
+        for (name, current, requested, approved, clipped) in cases {
+            let checked = m.check(order(requested), &portfolio(current), &costs()).unwrap();
+            assert!((checked.order().target_exposure - approved).abs() < 1e-9, "{name}: {checked:?}");
+            assert_eq!(checked.clipped(), clipped, "{name}");
+        }
+        // an addition the limit would cut below the position held: never a rebalance
+        let refused = refusal(&m, 1.0, &portfolio(0.6));
+        assert_eq!(refused, RefusalReason::MaxVar { limit: 0.02, var_95: m.var_95().unwrap(), requested: 1.0 });
+        assert_eq!(refused.name(), "max_var");
+    }
+
+    #[test]
+    fn the_var_limit_leaves_max_exposure_binding_and_skips_a_gaining_tail() {
+        let config = RiskConfig { max_exposure: 0.3, max_var_95: 0.02, var_lookback: 40, ..RiskConfig::default() };
+        let mut m = manager(config);
+        let mut close = 100.0;
+        m.update_from_close(close);
+        for r in var_returns() {
+            close *= 1.0 + r;
+            m.update_from_close(close);
+        }
+        let checked = m.check(order(1.0), &portfolio(0.0), &costs()).unwrap();
+        assert_eq!(checked.order().target_exposure, 0.3);
+        assert_eq!(checked.clipped(), Some(ClipReason::MaxExposure { limit: 0.3, requested: 1.0 }));
+        // every return a gain: VaR < 0, nothing to scale
+        let gains = var_manager(&[0.01; 40], false);
+        assert!(gains.var_95().unwrap() < 0.0);
+        let checked = gains.check(order(1.0), &portfolio(0.0), &costs()).unwrap();
+        assert_eq!((checked.order().target_exposure, checked.clipped()), (1.0, None));
+    }
+
+    #[test]
+    fn the_var_limit_refuses_entries_until_its_lookback_is_filled_and_rolls() {
+        let returns = var_returns();
+        let m = var_manager(&returns[..39], false);
+        assert_eq!(m.var_95(), None);
+        assert_eq!(refusal(&m, 1.0, &portfolio(0.0)), RefusalReason::VarWarmup { lookback_bars: 40, returns: 39 });
+        assert!(m.check(order(0.5), &portfolio(1.0), &costs()).is_ok(), "exits are never refused");
+        // the window rolls: once the -8% and -5% returns are older than 40 returns, the
+        // worst two of the window are the two newest -1% returns
+        let mut m = var_manager(&returns, false);
+        for _ in 0..40 {
+            m.update_from_close(100.0 * 0.99);
+            m.update_from_close(100.0);
+        }
+        let by_hand = 1.0 - 99.0 / 100.0;
+        assert!((m.var_95().unwrap() - by_hand).abs() < 1e-12, "{:?}", m.var_95());
+        // off: no history is kept, and nothing is refused or scaled
+        let mut off = manager(RiskConfig::default());
+        off.update_from_close(100.0);
+        assert_eq!((off.var_95(), off.closes.len()), (None, 0));
+        assert!(off.check(order(1.0), &portfolio(0.0), &costs()).unwrap().clipped().is_none());
     }
 }

@@ -276,10 +276,7 @@ impl Journal {
                     None => ("approved", None),
                 };
                 // requested: the target before clipping
-                let requested = match approved.clipped() {
-                    Some(rltrade_exec::ClipReason::MaxExposure { requested, .. }) => requested,
-                    None => order.target_exposure,
-                };
+                let requested = approved.clipped().map_or(order.target_exposure, |clip| clip.requested());
                 let requested_order = TargetOrder { target_exposure: requested, ..*order };
                 self.insert_risk(strategy, bar_ms, &requested_order, outcome, Some(order.target_exposure), reason)?;
                 self.insert_order(strategy, bar_ms, order, &client_id(order.id))?;
