@@ -246,27 +246,36 @@ fn bench_ppo_prints_json_for_sb3_defaults_and_a_config() {
     // no configs/btc_1h_ppo.toml in the temp dir: SB3's defaults only
     let v = json(dir.path(), &["bench", "ppo", "--data", &data(BTC_1H), "--updates", "1", "--json"]);
     assert!(v["sb3_defaults_steps_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["hidden_256_steps_per_s"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["config_steps_per_s"].is_null(), "{v}");
     let cases = v["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 1);
-    assert_eq!((cases[0]["n_steps"].as_u64(), cases[0]["batch_size"].as_u64()), (Some(2048), Some(64)));
-    assert_eq!(cases[0]["minibatch_steps"], 320, "10 epochs of 32 minibatches");
-    let collect = cases[0]["collect_share"].as_f64().unwrap();
-    assert!(collect > 0.0 && collect < 1.0, "{v}");
+    assert_eq!(cases.len(), 2, "SB3's defaults at 64×64 and 256×256");
+    for (case, hidden) in cases.iter().zip([[64, 64], [256, 256]]) {
+        assert_eq!((case["n_steps"].as_u64(), case["batch_size"].as_u64()), (Some(2048), Some(64)));
+        assert_eq!(case["hidden"], serde_json::json!(hidden));
+        assert_eq!(case["minibatch_steps"], 320, "10 epochs of 32 minibatches");
+        let collect = case["collect_share"].as_f64().unwrap();
+        let update = case["update_share"].as_f64().unwrap();
+        assert!(collect > 0.0 && collect < 1.0 && update > 0.0 && update < 1.0, "{v}");
+        assert!(case["ms_per_minibatch"].as_f64().unwrap() > 0.0, "{v}");
+    }
 
     let config = dir.write(
         "small.toml",
         &format!("[data]\npath = \"{}\"\n[ppo]\nn_envs = 2\nn_steps = 128\nn_epochs = 2\n", data(BTC_1H)),
     );
     let args = ["bench", "ppo", "--data", &data(BTC_1H), "--config", config.to_str().unwrap(), "--updates", "1"];
-    let v = json(dir.path(), &[&args[..], &["--json"]].concat());
+    let v = json(dir.path(), &[&args[..], &["--json", "--update-threads", "1"]].concat());
     assert!(v["config_steps_per_s"].as_f64().unwrap() > 0.0, "{v}");
-    let small = &v["cases"][1];
+    assert_eq!(v["update_threads"], 1);
+    let small = &v["cases"][2];
     assert_eq!((small["case"].as_str(), small["env_steps"].as_u64()), (Some("small"), Some(256)));
     assert_eq!(small["minibatch_steps"], 8, "2 epochs of 4 minibatches");
 
     let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--config", "missing.toml"], 1);
     assert!(err.contains("missing.toml"), "{err}");
+    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--update-threads", "0"], 1);
+    assert!(err.contains("--update-threads"), "{err}");
 }
 
 #[test]
