@@ -221,7 +221,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         updates: u64,
         /// Threads of the gradient update in every case (`ppo.update_threads`; default
-        /// every core). The weights do not depend on it.
+        /// the config's, 1 when unset). The weights do not depend on it.
         #[arg(long)]
         update_threads: Option<usize>,
         /// Print one JSON object instead of a table.

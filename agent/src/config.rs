@@ -17,8 +17,8 @@ pub struct PpoConfig {
     /// Threads of the gradient update (a rayon pool): each minibatch's layers run in
     /// shards of 32 rows ([`crate::fused_linear::SHARD_ROWS`]) spread over them. The
     /// shards do not depend on the thread count, so any value trains the same weights, bit
-    /// for bit. Default: none, meaning every core the OS reports
-    /// (`std::thread::available_parallelism`).
+    /// for bit. Default: none, meaning 1: on the 2-core machine two threads were slower at
+    /// every measured size (the README's performance section has the figures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_threads: Option<usize>,
     /// Steps per env per rollout. Default 2048 (SB3); CleanRL 128.
@@ -89,9 +89,9 @@ impl Default for PpoConfig {
 }
 
 impl PpoConfig {
-    /// The update's thread count: [`Self::update_threads`], or every core the OS reports.
+    /// The update's thread count: [`Self::update_threads`], 1 when unset.
     pub fn update_thread_count(&self) -> usize {
-        self.update_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.update_threads.unwrap_or(1)
     }
 
     /// Steps per rollout over all envs: `n_envs × n_steps`.
@@ -116,7 +116,7 @@ impl PpoConfig {
             }
         }
         if self.update_threads == Some(0) {
-            return bad("update_threads", "must be >= 1 (leave it out for every core)".into());
+            return bad("update_threads", "must be >= 1".into());
         }
         if self.batch_size == 0 || self.batch_size > self.rollout_size() {
             return bad("batch_size", format!("must be in 1..={} (n_envs × n_steps)", self.rollout_size()));
@@ -148,5 +148,19 @@ impl PpoConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_update_threads_is_an_error_naming_the_setting() {
+        let config = PpoConfig { update_threads: Some(0), ..PpoConfig::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ppo.update_threads"), "{err}");
+        assert_eq!(PpoConfig::default().update_thread_count(), 1);
+        assert_eq!(PpoConfig { update_threads: Some(2), ..PpoConfig::default() }.update_thread_count(), 2);
     }
 }

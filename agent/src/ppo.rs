@@ -266,11 +266,21 @@ fn clip_global_norm(
     ids: &[(ParamId, usize)],
     max_norm: f64,
 ) -> Result<(GradientsParams, f64)> {
+    // one read of each gradient and a sum of squares in f64 on the host: cheaper than
+    // two tensor operations and a read per parameter
+    let squares_of = |data: Option<TensorData>| -> Result<f64> {
+        let Some(data) = data else { return Ok(0.0) };
+        let values = data.as_slice::<f32>().map_err(|e| Error::Config {
+            field: "model".into(),
+            message: format!("cannot read a gradient as f32: {e:?}"),
+        })?;
+        Ok(values.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+    };
     let mut squares = 0.0f64;
     for &(id, rank) in ids {
         squares += match rank {
-            2 => grads.get::<2>(id).map(|g| scalar(g.square().sum())).transpose()?.unwrap_or(0.0),
-            _ => grads.get::<1>(id).map(|g| scalar(g.square().sum())).transpose()?.unwrap_or(0.0),
+            2 => squares_of(grads.get::<2>(id).map(Tensor::into_data))?,
+            _ => squares_of(grads.get::<1>(id).map(Tensor::into_data))?,
         };
     }
     let norm = squares.sqrt();
