@@ -7,6 +7,7 @@
 //! Details of PPO", ICLR Blog Track 2022.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::ParamId;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -106,7 +107,25 @@ impl Learner {
         // the whole update runs on the pool, so that the layers' shards are cheap rayon
         // joins from a worker rather than cross-thread injections from outside the pool
         let pool = Arc::clone(&self.pool);
-        pool.install(|| self.update_on_pool(rollout, lr, update, rng))
+        let threads = pool.current_num_threads();
+        pool.install(|| {
+            if threads == 1 {
+                return self.update_on_pool(rollout, lr, update, rng);
+            }
+            // The other workers stay awake for the update, taking shards as they come:
+            // a sleeping rayon worker needs about as long to wake as half a shard's
+            // matmul, and the loss and Adam between the layers let them fall asleep.
+            let stop = AtomicBool::new(false);
+            let caller = rayon::current_thread_index();
+            rayon::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(|_| keep_awake(&stop, caller));
+                }
+                let result = self.update_on_pool(rollout, lr, update, rng);
+                stop.store(true, Ordering::Release);
+                result
+            })
+        })
     }
 
     fn update_on_pool(&mut self, rollout: &Rollout, lr: f64, update: u64, rng: &mut impl Rng) -> Result<UpdateStats> {
@@ -306,6 +325,21 @@ fn clip_global_norm(
         }
     }
     Ok((grads, norm))
+}
+
+/// Runs the pool's pending jobs (the shards of the update's layers) on this worker until
+/// `stop`, spinning between them instead of sleeping. Returns at once on the `caller`'s
+/// own worker (it may pop this job itself while it waits for a shard), where spinning
+/// would block the update.
+fn keep_awake(stop: &AtomicBool, caller: Option<usize>) {
+    if rayon::current_thread_index() == caller {
+        return;
+    }
+    while !stop.load(Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// `Σ v²` in f64 with 8 partial sums in a fixed order (the same result on every run),
