@@ -23,8 +23,8 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     t
 }
 
-/// Writes a CSV through a temporary file in the same folder, then renames it, so a
-/// crash never leaves half a file.
+/// Writes a CSV through a uniquely named temporary file in the same folder (`tempfile`),
+/// then renames it over `path`, so a crash never leaves half a file.
 ///
 /// # Errors
 /// The folder is not writable.
@@ -33,17 +33,33 @@ pub fn write_csv_atomically(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> anyhow::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     {
-        let mut writer = csv::Writer::from_path(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
         writer.write_record(header)?;
         for row in rows {
             writer.write_record(&row)?;
         }
-        writer.flush().with_context(|| format!("cannot write {}", tmp.display()))?;
+        writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// A number for a CSV file: rounded to 12 significant digits (an integer part of more
+/// digits is kept whole), trailing zeros dropped, so
+/// that `11724.839489999998` (the float noise of a price times `1 − slippage`) is written
+/// `11724.83949`. The relative rounding error is below 5e-13.
+pub fn csv_number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x == 0.0 { "0".into() } else { x.to_string() };
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (11 - magnitude).clamp(0, 17) as usize;
+    let text = format!("{x:.decimals$}");
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    if text == "-0" { "0".into() } else { text.to_string() }
 }
 
 /// A fraction as a percentage with 2 decimals (`0.2013` → `20.13%`).
@@ -54,4 +70,25 @@ pub fn pct(x: f64) -> String {
 /// An optional ratio with 3 decimals, `—` when undefined.
 pub fn ratio(x: Option<f64>) -> String {
     x.map_or_else(|| "—".into(), |v| format!("{v:.3}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_numbers_drop_float_noise_and_keep_12_significant_digits() {
+        assert_eq!(csv_number(11724.839489999998), "11724.83949");
+        assert_eq!(csv_number(0.0), "0");
+        assert_eq!(csv_number(-0.0), "0");
+        assert_eq!(csv_number(1.0), "1");
+        assert_eq!(csv_number(-2.5), "-2.5");
+        assert_eq!(csv_number(0.000123456789012345), "0.000123456789012");
+        assert_eq!(csv_number(123456789012345.0), "123456789012345");
+        assert_eq!(csv_number(0.1 + 0.2), "0.3");
+        for x in [11724.839489999998, 0.30000000000000004, -1234.5678901234567, 9.999999999999999e-7] {
+            let back: f64 = csv_number(x).parse().unwrap();
+            assert!((back - x).abs() <= 5e-12 * x.abs(), "{x} → {back}");
+        }
+    }
 }

@@ -91,7 +91,21 @@ fn backtest_writes_equity_and_trades_csv() {
     );
     let closed = trades.lines().skip(1).filter(|l| !l.split(',').nth(1).unwrap().is_empty()).count();
     assert_eq!(closed as u64, v["num_trades"].as_u64().unwrap());
-    assert!(!dir.path().join("equity.csv.tmp").exists());
+    // no temporary file is left behind
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // amounts without float noise (11724.839489999998): at most 12 significant digits
+    for line in trades.lines().skip(1) {
+        for field in line.split(',').skip(3).take(5).filter(|f| !f.is_empty() && f.contains('.')) {
+            let digits = field.trim_start_matches('-').replace('.', "");
+            let significant = digits.trim_start_matches('0').len();
+            assert!(significant <= 12, "{field} in {line}");
+        }
+    }
 
     // VaR and ES recomputed from the equity file: the m = ⌈(1 − level) n⌉ worst returns
     let mut previous = 10_000.0;

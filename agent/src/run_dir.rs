@@ -115,14 +115,19 @@ pub fn read_run_json(dir: &Path) -> Result<serde_json::Value> {
         .map_err(|e| io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not JSON: {e}"))))
 }
 
-/// Writes `bytes` to `path` through `path.tmp` and a rename.
+/// Writes `bytes` to `path` through a uniquely named temporary file in the same folder
+/// (`tempfile`), synced and then renamed over `path`: a crash leaves the old file or the
+/// new one, never half of one, and two writers never share a temporary name.
 ///
 /// # Errors
-/// [`Error::Io`].
+/// [`Error::Io`] naming `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io(path, e))
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(path, e))?;
+    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(|e| io(path, e))?;
+    file.persist(path).map_err(|e| io(path, e.error))?;
+    Ok(())
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::cli::BacktestArgs;
 use crate::config::{Config, Strategy};
-use crate::output::{pct, print_json, ratio, table, write_csv_atomically};
+use crate::output::{csv_number, pct, print_json, ratio, table, write_csv_atomically};
 
 /// Resolves config and flags, runs the backtest, prints and writes the results.
 ///
@@ -258,11 +258,11 @@ fn write_trades_csv(path: &std::path::Path, result: &BacktestResult) -> anyhow::
                     TradeSide::Long => "long".into(),
                     TradeSide::Short => "short".into(),
                 },
-                t.quantity.to_string(),
-                t.entry_price.to_string(),
-                t.exit_price.map(|p| p.to_string()).unwrap_or_default(),
-                t.fees.to_string(),
-                t.pnl.to_string(),
+                csv_number(t.quantity),
+                csv_number(t.entry_price),
+                t.exit_price.map(csv_number).unwrap_or_default(),
+                csv_number(t.fees),
+                csv_number(t.pnl),
                 t.exit_reason.map(|r| r.name().to_string()).unwrap_or_default(),
             ]
         }),

@@ -230,18 +230,16 @@ fn existing_file(out: &Path, interval: Interval) -> Result<Option<(usize, i64, Q
 fn write_checked(out: &Path, symbol: &str, interval: Interval, append: bool, bars: &[Bar]) -> Result<QualityReport> {
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = out.file_name().map_or_else(|| "bars.csv".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = write_tmp(out, &tmp, append, bars).and_then(|()| check(out, &tmp, symbol, interval));
-    match result {
-        Ok(report) => {
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    // a uniquely named file beside `out` (removed when dropped unless persisted)
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(out, e))?;
+    write_tmp(out, tmp.path(), append, bars)?;
+    let report = check(out, tmp.path(), symbol, interval)?;
+    tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
+    Ok(report)
 }
 
 fn write_tmp(out: &Path, tmp: &Path, append: bool, bars: &[Bar]) -> Result<()> {
