@@ -249,6 +249,15 @@ fn a_trained_run_exports_backtests_and_compares() {
     let args = ["compare", "--models", "arm/seed-3", "arm/seed-4", "--fee-bps", "10,0", "--resamples", "100"];
     let (table, _) = expect_code(dir.path(), &[&args[..], &["--out", "cmp-text"]].concat(), 0);
     assert!(table.contains("VaR / ES 95%") && table.contains("VaR / ES 99%"), "{table}");
+    // buy-and-hold's 0 trades are explained: its one position never closes
+    let bh = arms.iter().find(|a| a["name"] == "buy-and-hold").expect("a buy-and-hold arm");
+    assert_eq!(bh["num_trades"].as_f64(), Some(0.0), "{bh}");
+    assert!(
+        table.contains("closed trades") && table.contains("buy-and-hold (one position, never closed) shows 0"),
+        "{table}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("cmp-text/report.md")).unwrap();
+    assert!(md.contains("closed trades") && md.contains("never closed) shows 0"), "{md}");
     for arm in arms {
         let pct = |key: &str| format!("{:.2}%", arm[key].as_f64().unwrap() * 100.0);
         let (tail_95, tail_99) =

@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 
 use crate::cli::CompareArgs;
 use crate::config::Config;
+use rltrade_agent::compare::report::OPEN_TRADE_NOTE;
+
 use crate::output::{pct, print_json, ratio, table};
 
 /// Runs the comparison, writes `report.md`, `equity.svg`, `equity.csv` and
@@ -304,7 +306,7 @@ fn print_tables(report: &CompareReport) {
         "max DD",
         "VaR / ES 95%",
         "VaR / ES 99%",
-        "trades",
+        "closed trades",
         "turnover",
     ]);
     for a in &report.arms {
@@ -330,6 +332,7 @@ fn print_tables(report: &CompareReport) {
         ]);
     }
     println!("{t}");
+    println!("{OPEN_TRADE_NOTE}");
     let mut d = table(&["RL arm", "vs", "Sharpe diff [95% CI]", "return diff [95% CI]", "verdict"]);
     for x in &report.differences {
         d.add_row(vec![

@@ -12,6 +12,10 @@ use super::arms::MA_AUTO_GRID;
 use super::verdict::DSR_THRESHOLD;
 use super::{ArmKind, CompareReport, PboSummary};
 
+/// How trades are counted, printed under every table that counts them: buy-and-hold's
+/// one position never closes, so it shows 0.
+pub const OPEN_TRADE_NOTE: &str = "Trades are closed round trips: a position still open at the end is not counted, so buy-and-hold (one position, never closed) shows 0.";
+
 /// The PBO in one sentence, e.g. "Probability of backtest overfitting: 0.43 (CSCV over
 /// 12 configurations' validation returns, 800 common bars, S = 16 partitions, 12870
 /// combinations; about 0.5 means the selection shows no skill)."
@@ -141,7 +145,7 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
     );
 
     md.push_str("\n## Metrics\n\n");
-    md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | VaR 95% | ES 95% | VaR 99% | ES 99% | trades | turnover | exposure | fees |\n");
+    md.push_str("| arm | kind | seeds | final equity | total return (95% CI) | Sharpe (95% CI) | Sharpe std | Sortino | max drawdown | Calmar | VaR 95% | ES 95% | VaR 99% | ES 99% | closed trades | turnover | exposure | fees |\n");
     md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for a in &report.arms {
         let m = &a.metrics;
@@ -172,7 +176,9 @@ pub fn render(report: &CompareReport, plot_file: &str, provenance: &[String]) ->
             num(m.fees_paid, 2),
         );
     }
-    md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean. VaR and ES are historical, one bar, as losses (the m = ⌈(1 − level) · bars⌉ worst bars: VaR the m-th worst, ES their mean).\n");
+    md.push_str("\nRL rows are means over seeds; their intervals are of the seed mean. VaR and ES are historical, one bar, as losses (the m = ⌈(1 − level) · bars⌉ worst bars: VaR the m-th worst, ES their mean). ");
+    md.push_str(OPEN_TRADE_NOTE);
+    md.push('\n');
 
     md.push_str("\n## Fee sensitivity\n\n| fee (bps) |");
     for a in &report.arms {
