@@ -21,9 +21,31 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("RLTR
 #[derive(Debug, Parser)]
 #[command(name = "rltrade", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
+    /// More log lines on stderr: `-v` debug, `-vv` trace (default info; `RUST_LOG`,
+    /// when set, wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Fewer log lines on stderr: `-q` warnings and errors only, `-qq` errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log level the flags ask for: info by default, each `-v` one step more
+    /// verbose, each `-q` one step quieter.
+    pub fn log_level(&self) -> tracing::Level {
+        use tracing::Level;
+        match (self.verbose, self.quiet) {
+            (0, 0) => Level::INFO,
+            (1, _) => Level::DEBUG,
+            (v, _) if v >= 2 => Level::TRACE,
+            (_, 1) => Level::WARN,
+            _ => Level::ERROR,
+        }
+    }
 }
 
 /// Subcommands.
@@ -57,6 +79,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// The live A/B table of a daemon's journal (the same as `GET /ab`).
     AbReport(AbReportArgs),
+    /// Print a shell completion script to stdout, e.g.
+    /// `rltrade completions bash > ~/.local/share/bash-completion/completions/rltrade`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `rltrade serve ...`: flags override `[serve]` of the config.

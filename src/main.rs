@@ -14,7 +14,7 @@ use crate::cli::{BenchCommand, Cli, Command, ConfigCommand, DataCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
-    init_logging();
+    init_logging(cli.log_level());
     let result = match cli.command {
         Command::Data(DataCommand::Check { file, json }) => commands::data_check::run(&file, json),
         Command::Data(DataCommand::Fetch(args)) => commands::data_fetch::run(&args),
@@ -30,6 +30,15 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => commands::serve::run(&args),
         Command::AbReport(args) => commands::ab_report::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "rltrade",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)
         }
@@ -59,10 +68,11 @@ fn error_chain(err: &anyhow::Error) -> String {
     text
 }
 
-/// Logs go to stderr (stdout is for results); `RUST_LOG` sets the level (default info).
-fn init_logging() {
+/// Logs go to stderr (stdout is for results) at `level` (from `-v`/`-q`); `RUST_LOG`,
+/// when set, wins.
+fn init_logging(level: tracing::Level) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.as_str().to_ascii_lowercase()));
     // colours on a terminal only: a log written to a file holds no escape codes
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()

@@ -196,6 +196,31 @@ fn usage_errors_exit_2() {
     expect_code(dir.path(), &["backtest", "--strategy", "moon"], 2);
     expect_code(dir.path(), &["backtest", "--split", "future"], 2);
     expect_code(dir.path(), &["frobnicate"], 2);
+    expect_code(dir.path(), &["completions", "nushell-9"], 2);
+    let (_, stderr) = expect_code(dir.path(), &["-v", "-q", "config", "show"], 2);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+#[test]
+fn completions_and_log_levels() {
+    let dir = Dir::new();
+    let (bash, _) = expect_code(dir.path(), &["completions", "bash"], 0);
+    assert!(bash.contains("_rltrade()") && bash.contains("walkforward") && bash.contains("--fee-bps"), "{bash}");
+    let (zsh, _) = expect_code(dir.path(), &["completions", "zsh"], 0);
+    assert!(zsh.starts_with("#compdef rltrade"), "{zsh}");
+    let (fish, _) = expect_code(dir.path(), &["completions", "fish"], 0);
+    assert!(fish.contains("complete -c rltrade"), "{fish}");
+
+    // info by default; -q keeps only warnings and errors; the results on stdout stay
+    let btc = data(BTC_1H);
+    let args = ["backtest", "--data", &btc, "--json"];
+    let (out, err) = expect_code(dir.path(), &args, 0);
+    assert!(err.contains("INFO") && out.contains("final_equity"), "{err}");
+    let (quiet_out, quiet_err) = expect_code(dir.path(), &[&["-q"][..], &args].concat(), 0);
+    assert!(!quiet_err.contains("INFO") && quiet_out == out, "{quiet_err}");
+    // the flags are global: after the subcommand too
+    let (_, late) = expect_code(dir.path(), &[&args[..], &["--quiet"]].concat(), 0);
+    assert!(!late.contains("INFO"), "{late}");
 }
 
 #[test]
