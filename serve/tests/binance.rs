@@ -304,12 +304,16 @@ async fn rate_limit_waits_retry_after_and_errors_back_off() {
         .iter()
         .filter_map(|e| if let FeedEvent::Retrying { wait_ms, .. } = e { Some(*wait_ms) } else { None })
         .collect();
-    assert_eq!(waits, vec![10, 20, 40, 80, 80]);
+    // doubling to the cap of 80 ms, each wait with up to +100% jitter
+    assert_eq!(waits.len(), 5, "{waits:?}");
+    for (wait, base) in waits.iter().zip([10, 20, 40, 80, 80]) {
+        assert!((base..2 * base).contains(wait), "{waits:?}");
+    }
     feed.stop().await;
 
     let dead = KlinesClient::new("http://127.0.0.1:9", Duration::from_millis(200)).unwrap().with_clock(clock.clock());
     let mut feed = start_feed(dead, Some(T0), |_| {});
-    let events = feed.collect_until(|e| matches!(e, FeedEvent::Retrying { wait_ms: 40, .. })).await;
+    let events = feed.collect_until(|e| matches!(e, FeedEvent::Retrying { wait_ms: 40.., .. })).await;
     assert!(events.iter().any(|e| matches!(e, FeedEvent::Stale { .. })), "no bars for long: stale {events:?}");
     feed.stop().await;
 }

@@ -19,6 +19,7 @@ use rltrade_env::bar::format_time_ms;
 use rltrade_env::data::{HEADER, load_csv, load_csv_with_symbol};
 use rltrade_env::quality::{QualityReport, quality_report};
 
+use super::backoff::exponential;
 use super::error::ApiError;
 use super::klines::{BadRow, Interval, KlinesClient, KlinesRequest, MAX_LIMIT, Sequencer};
 use crate::{Error, Result};
@@ -116,6 +117,7 @@ pub async fn fetch(client: &KlinesClient, request: &FetchRequest) -> Result<Fetc
     let mut new_bars: Vec<Bar> = Vec::new();
     let mut bad_rows = Vec::new();
     let (mut requests, mut retries, mut failures) = (0usize, 0usize, 0u32);
+    let mut backoff = exponential(FIRST_BACKOFF, MAX_BACKOFF);
     let mut last_request: Option<Instant> = None;
     while cursor < end_ms {
         if let Some(at) = last_request {
@@ -136,7 +138,7 @@ pub async fn fetch(client: &KlinesClient, request: &FetchRequest) -> Result<Fetc
                 let wait = match &err {
                     ApiError::RateLimited { retry_after_ms, .. } => Duration::from_millis(*retry_after_ms),
                     e if e.fate_unknown() || matches!(e, ApiError::Malformed { .. }) => {
-                        FIRST_BACKOFF.saturating_mul(1 << failures.min(16)).min(MAX_BACKOFF)
+                        backoff.next().unwrap_or(MAX_BACKOFF)
                     }
                     _ => return Err(err.into()),
                 };
@@ -154,6 +156,7 @@ pub async fn fetch(client: &KlinesClient, request: &FetchRequest) -> Result<Fetc
             }
         };
         failures = 0;
+        backoff = exponential(FIRST_BACKOFF, MAX_BACKOFF);
         bad_rows.extend(page.bad_rows.iter().cloned());
         for kline in &page.klines {
             match sequencer.accept(kline) {

@@ -5,7 +5,8 @@
 //! 1,000 bars a request). Only closed bars go out, strictly increasing in time; every
 //! skipped row becomes a [`FeedEvent::BadInput`]. Errors never end the task:
 //! rate limits (429/418) wait `Retry-After`, other failures back off exponentially
-//! ([`ExchangeFeedConfig::first_backoff`] doubling to [`ExchangeFeedConfig::max_backoff`]),
+//! ([`ExchangeFeedConfig::first_backoff`] doubling to [`ExchangeFeedConfig::max_backoff`],
+//! each wait with up to +100% jitter: [`crate::binance::backoff`]),
 //! each announced as [`FeedEvent::Retrying`]. No new closed bar for
 //! [`ExchangeFeedConfig::stale_after_intervals`] intervals after the last bar's close
 //! sends one [`FeedEvent::Stale`]; the next bar is preceded by [`FeedEvent::Fresh`].
@@ -16,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::{BadInputKind, FeedEvent};
+use crate::binance::backoff::exponential;
 use crate::binance::error::ApiError;
 use crate::binance::klines::{BadRow, Interval, KlinesClient, KlinesRequest, MAX_LIMIT, Sequencer};
 
@@ -28,9 +30,11 @@ pub struct ExchangeFeedConfig {
     pub interval: Interval,
     /// Time between polls when up to date.
     pub poll: Duration,
-    /// First wait after a transport error, 5XX or refusal.
+    /// First wait after a transport error, 5XX or refusal, before jitter (each wait is
+    /// its base times a random factor in [1, 2)).
     pub first_backoff: Duration,
-    /// Longest such wait.
+    /// The longest base wait: the doubling stops here (with jitter, a wait is below
+    /// twice it).
     pub max_backoff: Duration,
     /// Intervals without a new closed bar, counted from the last bar's close, after
     /// which the feed is stale.
@@ -86,7 +90,8 @@ impl ExchangeFeed {
         let mut sequencer = Sequencer::new(self.config.interval, None);
         let mut cursor = after_ms.map(|t| t + 1);
         let start_ref = after_ms.map_or_else(|| self.client.now_ms(), |t| t + interval_ms);
-        let mut backoff = self.config.first_backoff;
+        let new_backoff = || exponential(self.config.first_backoff, self.config.max_backoff);
+        let mut backoff = new_backoff();
         let mut stale = false;
         let mut reported: HashSet<(BadInputKind, i64)> = HashSet::new();
         while !*shutdown.borrow() {
@@ -101,7 +106,7 @@ impl ExchangeFeed {
             let mut wait = self.config.poll;
             match self.client.klines(&request).await {
                 Ok(page) => {
-                    backoff = self.config.first_backoff;
+                    backoff = new_backoff();
                     // Rows that did not parse or have invalid prices first, then the bars
                     // in order (with the duplicates and out-of-order rows among them).
                     for row in &page.bad_rows {
@@ -151,8 +156,7 @@ impl ExchangeFeed {
                         .await?;
                 }
                 Err(err) => {
-                    wait = backoff;
-                    backoff = backoff.saturating_mul(2).min(self.config.max_backoff);
+                    wait = backoff.next().unwrap_or(self.config.max_backoff);
                     let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                     send(tx, FeedEvent::Retrying { message: err.to_string(), wait_ms }).await?;
                 }
