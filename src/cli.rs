@@ -404,9 +404,10 @@ pub struct CompareArgs {
     /// The CSV of bars (default: the first model card's data file).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Model folders: exports (holding model_card.json) or runs (holding export/).
-    /// Runs that differ only in seed form one arm.
-    #[arg(long, num_args = 1.., required = true)]
+    /// A model folder: an export (holding model_card.json) or a run (holding export/);
+    /// repeatable (`--model A --model B`, or `--model A B`; `--models` is the same
+    /// flag). Runs that differ only in seed form one arm.
+    #[arg(long = "model", visible_alias = "models", value_name = "DIR", num_args = 1.., required = true, action = clap::ArgAction::Append)]
     pub models: Vec<PathBuf>,
     /// A baseline: buy-and-hold, ma:FAST:SLOW or ma:auto; repeatable (default all of
     /// buy-and-hold, ma:50:200, ma:auto).
