@@ -416,10 +416,14 @@ pub struct CompareArgs {
     /// The evaluation split (boundaries from the model cards).
     #[arg(long, default_value = "test")]
     pub split: SplitName,
-    /// Fee levels in bps, comma-separated; the first drives the main table (default: the
-    /// config's fee, then 0 and 20).
+    /// The main fee in bps of fill notional, which drives the main table (default
+    /// `execution.fee_bps`, 10).
+    #[arg(long)]
+    pub fee_bps: Option<f64>,
+    /// More fee levels in bps for the fee-sensitivity table, comma-separated (default
+    /// 0,20), as on `walkforward`.
     #[arg(long, value_delimiter = ',')]
-    pub fee_bps: Option<Vec<f64>>,
+    pub fee_levels: Option<Vec<f64>>,
     /// Slippage in bps (default: the config's, 5).
     #[arg(long)]
     pub slippage_bps: Option<f64>,

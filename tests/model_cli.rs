@@ -158,7 +158,9 @@ fn a_trained_run_exports_backtests_and_compares() {
             "arm/seed-3",
             "arm/seed-4",
             "--fee-bps",
-            "10,0",
+            "10",
+            "--fee-levels",
+            "0",
             "--resamples",
             "500",
             "--out",
@@ -246,8 +248,11 @@ fn a_trained_run_exports_backtests_and_compares() {
     check_equity_csv(&dir.path().join("cmp/equity.csv"), &cmp);
 
     // The printed table shows each arm's one-bar VaR and ES, as in the JSON.
+    // --fee-bps is one number everywhere; the extra levels are --fee-levels
+    let (_, err) = expect_code(dir.path(), &["compare", "--model", "arm/seed-3", "--fee-bps", "10,0"], 2);
+    assert!(err.contains("--fee-bps"), "{err}");
     // (the models as a repeated --model: the same arm as --models A B)
-    let args = ["compare", "--model", "arm/seed-3", "--model", "arm/seed-4", "--fee-bps", "10,0", "--resamples", "100"];
+    let args = ["compare", "--model", "arm/seed-3", "--model", "arm/seed-4", "--fee-levels", "0", "--resamples", "100"];
     let (table, _) = expect_code(dir.path(), &[&args[..], &["--out", "cmp-text"]].concat(), 0);
     assert!(table.contains("VaR / ES 95%") && table.contains("VaR / ES 99%"), "{table}");
     // buy-and-hold's 0 trades are explained: its one position never closes

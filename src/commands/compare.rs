@@ -77,7 +77,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     config.data.path.clone_from(&data_path);
     let series = config.load_series()?;
-    let fees = args.fee_bps.clone().unwrap_or_else(|| fee_levels(config.execution.fee_bps, None));
+    let fees = fee_levels(args.fee_bps.unwrap_or(config.execution.fee_bps), args.fee_levels.as_deref());
     let request = CompareRequest {
         series,
         rl_arms: arms,
