@@ -239,56 +239,14 @@ fn field_text(raw: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(raw.trim_ascii()).map_err(|_| String::from_utf8_lossy(raw).into_owned())
 }
 
-/// Parses a price or volume field (NaN and ±inf parse here and are refused later).
+/// Parses a price or volume field with `str::parse::<f64>` (NaN and ±inf parse here and
+/// are refused later). A hand-written fast path for plain decimals was removed: loading
+/// is bound by the file's SHA-256, and std's parser (Eisel-Lemire) measured the same end
+/// to end (README, Performance).
 fn parse_number(field: &'static str, raw: &[u8]) -> Result<f64, RowProblem> {
     let not_a_number = |value: String| RowProblem::NotANumber { field, value, what: "number" };
-    let trimmed = raw.trim_ascii();
-    if let Some(value) = parse_plain_decimal(trimmed) {
-        return Ok(value);
-    }
-    let text = field_text(trimmed).map_err(not_a_number)?;
+    let text = field_text(raw).map_err(not_a_number)?;
     text.parse::<f64>().map_err(|_| not_a_number(text.to_owned()))
-}
-
-/// Exact powers of ten up to 10^22, the largest exactly representable in an `f64`.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-    1e21, 1e22,
-];
-
-/// Fast path for the common `[-]digits[.digits]` form with at most 15 digits: the
-/// digits as an integer `m < 10^15 < 2^53` and 10^k (k ≤ 22) are both exact `f64`s, so
-/// the one correctly rounded division `m / 10^k` equals what `str::parse::<f64>`
-/// returns (Clinger's fast path). `None` sends anything else to `str::parse`.
-fn parse_plain_decimal(b: &[u8]) -> Option<f64> {
-    let (negative, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 16 {
-        return None;
-    }
-    let mut mantissa = 0u64;
-    let mut count = 0usize;
-    let mut fraction_digits: Option<usize> = None;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                count += 1;
-                if let Some(k) = fraction_digits.as_mut() {
-                    *k += 1;
-                }
-            }
-            b'.' if fraction_digits.is_none() => fraction_digits = Some(0),
-            _ => return None,
-        }
-    }
-    if count == 0 || count > 15 {
-        return None;
-    }
-    let magnitude = mantissa as f64 / POW10[fraction_digits.unwrap_or(0)];
-    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Parses a timestamp into ms since the Unix epoch, UTC.
@@ -727,45 +685,7 @@ mod tests {
         assert_eq!(message, format!("{}: line 3: field `close` is not finite (NaN)", bad.display()));
     }
 
-    #[test]
-    fn fast_decimal_path_agrees_with_std() {
-        let cases = [
-            "0",
-            "-0",
-            "1",
-            "2505.56",
-            "0.1",
-            "114.6",
-            "0.00000001",
-            "755.5217587",
-            "123456789012345",
-            "-12.5",
-            "99999999999999.9",
-            "1.",
-            ".5",
-            "0.00000000000001",
-        ];
-        for text in cases {
-            let want = text.parse::<f64>().unwrap();
-            let got = parse_plain_decimal(text.as_bytes()).unwrap();
-            assert_eq!(got.to_bits(), want.to_bits(), "{text}");
-        }
-        for text in
-            ["", "-", ".", "1e5", "+1", "1.2.3", "1234567890123456", "0.000000000000001", "0x10", "NaN", "inf", "1_000"]
-        {
-            assert_eq!(parse_plain_decimal(text.as_bytes()), None, "{text}");
-        }
-    }
-
     proptest::proptest! {
-        #[test]
-        fn fast_decimal_matches_std_parse(int in 0u64..10_000_000_000, frac in "[0-9]{0,8}", negative: bool) {
-            let text = format!("{}{int}.{frac}", if negative { "-" } else { "" });
-            let want = text.parse::<f64>().unwrap();
-            let got = parse_plain_decimal(text.as_bytes()).unwrap_or(want);
-            proptest::prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", text);
-        }
-
         #[test]
         fn formatted_times_parse_back(ms in 100_000_000_000i64..4_102_444_800_000) {
             proptest::prop_assert_eq!(parse_timestamp(&format_time_ms(ms)), Ok(ms));
