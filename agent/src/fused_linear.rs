@@ -140,7 +140,7 @@ fn sharded_rows(
     let ranges = shards(rows);
     let mut out = vec![0.0f32; rows * width];
     let parts = split_rows(&mut out, &ranges, width);
-    parts.into_par_iter().zip(ranges.clone()).for_each(|(part, range)| {
+    parts.into_par_iter().zip(ranges).for_each(|(part, range)| {
         let z = contiguous(product(range));
         write(z.as_slice::<f32>().expect("contiguous"), part);
     });
