@@ -26,7 +26,7 @@ use crate::policy::GreedyPolicy;
 use crate::progress::Progress;
 use crate::resume::{check_run_folder, record_resume};
 use crate::run_dir::{RunDir, keep_first_updates};
-use crate::tensorboard::EventWriter;
+use crate::tensorboard::{EventWriter, HParamsMetric, SessionOutcome, hparams_from_config};
 use crate::train::{Control, Resume, SeedPurpose, Start, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
 use crate::vector_env::{EnvState, VectorEnv};
 
@@ -232,10 +232,13 @@ impl Logging<'_> {
             _ => None,
         };
         let mut events = EventWriter::create(&dir.path().join("tb"), restart_step)?;
+        if restart_step.is_none() {
+            self.describe_run(&mut events, validation.is_some())?;
+        }
         let every = run.validation_every.max(1);
         let (obs_dim, n_actions) = (env.obs_dim(), env.n_actions());
         let checkpoints = dir.path().join("checkpoints");
-        let (_, _, summary) = train_from(env, &run.ppo, run.seed, start, |log: &UpdateLog<'_, E>| {
+        let trained = train_from(env, &run.ppo, run.seed, start, |log: &UpdateLog<'_, E>| {
             let mut line = metrics_line(log);
             let validate_now = log.update.is_multiple_of(every) || log.update == log.num_updates;
             let mut sharpe = None;
@@ -281,8 +284,30 @@ impl Logging<'_> {
                 validation_sharpe: sharpe,
                 best_validation_sharpe: best,
             }))
-        })?;
+        });
+        let outcome = if trained.is_ok() { SessionOutcome::Success } else { SessionOutcome::Failure };
+        // the run's own error comes first; the end marker is best effort after one
+        let ended = events.hparams_end(outcome).and_then(|()| events.flush());
+        let (_, _, summary) = trained?;
+        ended?;
         Ok((summary, best, resumed_from_update))
+    }
+
+    /// The first events of a new run: its resolved configuration as text (tag `config`)
+    /// and its hyperparameters for TensorBoard's HParams table, grouped by the
+    /// configuration's SHA-256 (runs of one group differ only by seed), with the final
+    /// validation metrics (with `validated`) and the mean episodic return as columns.
+    fn describe_run(&self, events: &mut EventWriter, validated: bool) -> Result<()> {
+        let run = self.run;
+        let text: String = run.config_toml.lines().map(|l| format!("    {l}\n")).collect();
+        events.text("config", &text, 0)?;
+        let mut metrics = vec![HParamsMetric { tag: "charts/episodic_return", validation: false }];
+        if validated {
+            metrics.push(HParamsMetric { tag: "validation/sharpe", validation: true });
+            metrics.push(HParamsMetric { tag: "validation/total_return", validation: true });
+        }
+        events.hparams_start(&hparams_from_config(&run.config_toml, run.seed)?, &metrics, &self.config_sha256)?;
+        events.flush()
     }
 }
 

@@ -264,7 +264,7 @@ fn python_path() -> String {
 }
 
 #[test]
-fn tensorboard_reads_every_update_of_a_resumed_run_once() {
+fn tensorboard_reads_every_update_config_and_hparams_of_a_resumed_run_once() {
     let import = Command::new("python3")
         .args(["-c", "import tensorboard.backend.event_processing.event_accumulator"])
         .env("PYTHONPATH", python_path())
@@ -283,7 +283,7 @@ fn tensorboard_reads_every_update_of_a_resumed_run_once() {
         let out = Command::new("python3")
             .arg(root().join("scripts/check_tensorboard.py"))
             .arg(tmp.path().join(name))
-            .args(["--updates", "6", "--validations", "3"])
+            .args(["--updates", "6", "--validations", "3", "--finished"])
             .env("PYTHONPATH", python_path())
             .output()
             .expect("python3 runs");
