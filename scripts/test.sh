@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test suite: every crate, release mode (later issues train networks in tests).
-# TensorBoard's Python reader (into .tools/py) lets a test read the event files back.
+# The test suite: the dependency policy (cargo deny, deny.toml), then every crate in
+# release mode (tests train networks). TensorBoard's Python reader (into .tools/py)
+# lets a test read the event files back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/install_tensorboard.sh
+cargo_deny="$(bash scripts/install_cargo_deny.sh)"
+"$cargo_deny" check bans licenses sources
 export PYTHONPATH="$PWD/.tools/py${PYTHONPATH:+:$PYTHONPATH}"
 cargo test --release --workspace "$@"
