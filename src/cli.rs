@@ -444,7 +444,7 @@ pub struct CompareArgs {
     /// A TOML config file (costs, cash and risk limits for every arm).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The output folder for report.md, equity.svg, equity.csv and compare.json (default
+    /// The output folder for report.md, equity.png/.svg, equity.csv and compare.json (default
     /// `<first run>/compare/`).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -209,6 +209,12 @@ fn a_trained_run_exports_backtests_and_compares() {
     assert!(report.contains("## Verdict") && report.contains("seeds [3, 4]"), "{report}");
     let svg = std::fs::read_to_string(dir.path().join("cmp/equity.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("buy-and-hold"));
+    // the price panel with the RL arm's trades, and the same plot as PNG
+    for label in [" close", "entries", "exits", "drawdown"] {
+        assert!(svg.contains(label), "the plot lacks {label}");
+    }
+    let png = std::fs::read(dir.path().join("cmp/equity.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000, "{} bytes", png.len());
     assert!(dir.path().join("cmp/compare.json").is_file());
 
     // The DSR's inputs, the runs behind its N (no ledger: the two seeds), and the verdicts.

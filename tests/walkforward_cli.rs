@@ -125,10 +125,11 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
         assert_eq!(v["stitched"]["trials"]["n_trials"], 1, "{config}");
         assert_eq!(v["stitched"]["trials"]["n_runs"].as_u64(), Some(folds as u64), "{config}");
         let svg = std::fs::read_to_string(dir.path().join("wf/equity.svg")).unwrap();
-        for label in ["drawdown", "starting cash", "buy-and-hold", "ma:50:200", "ma:auto"] {
+        for label in ["drawdown", "starting cash", "buy-and-hold", "ma:50:200", "ma:auto", "close", "entries", "exits"]
+        {
             assert!(svg.contains(label), "{config}: the plot lacks {label}");
         }
-        for file in ["report.md", "equity.svg", "walkforward.json", "walkforward.toml"] {
+        for file in ["report.md", "equity.svg", "equity.png", "walkforward.json", "walkforward.toml"] {
             assert!(dir.path().join("wf").join(file).is_file(), "{config}: {file}");
         }
     }

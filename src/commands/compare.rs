@@ -10,7 +10,7 @@ use rltrade_agent::compare::arms::{DEFAULT_BASELINES, arm_name, group_by_seed};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::bootstrap::Interval;
 use rltrade_agent::compare::equity_csv::write_equity_csv;
-use rltrade_agent::compare::plot::write_equity_svg;
+use rltrade_agent::compare::plot::write_equity_plot;
 use rltrade_agent::compare::report::{pbo_sentence, render};
 use rltrade_agent::compare::{
     ArmKind, ArmMetrics, CompareReport, CompareRequest, PboSummary, TrialCount, analyze, fee_levels, run_backtests,
@@ -31,7 +31,7 @@ use rltrade_agent::compare::report::OPEN_TRADE_NOTE;
 
 use crate::output::{pct, print_json, ratio, table};
 
-/// Runs the comparison, writes `report.md`, `equity.svg`, `equity.csv` and
+/// Runs the comparison, writes `report.md`, `equity.png`/`.svg`, `equity.csv` and
 /// `compare.json` into the output folder, and prints the tables (or one JSON object).
 /// With a trial ledger (`--ledger`, or the `trials.jsonl` next to the models' run
 /// folders) the Deflated Sharpe Ratios count its trials and the PBO is reported.
@@ -124,7 +124,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let (report_path, plot_path, json_path) = (out.join("report.md"), out.join("equity.svg"), out.join("compare.json"));
     let csv_path = out.join("equity.csv");
-    write_equity_svg(&report, &plot_path)?;
+    let png_path = out.join("equity.png");
+    write_equity_plot(&report, &request.series.bars, &[], &plot_path, &png_path)?;
     write_equity_csv(&report, &csv_path)?;
     let provenance = vec![
         format!("Data: `{}` ({} bars).", data_path.display(), request.series.bars.len()),
@@ -147,7 +148,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             (None, _) => "Trial ledger: none (N of the DSR = the RL arms of this comparison).".into(),
         },
     ];
-    write_atomically(&report_path, render(&report, "equity.svg", &provenance).as_bytes())?;
+    write_atomically(&report_path, render(&report, "equity.png", &provenance).as_bytes())?;
     let paths = OutputPaths { report: &report_path, plot: &plot_path, equity_csv: &csv_path };
     let value = report_json(&report, &data_path, &args.models, ledger.as_ref().map(Ledger::path), &paths);
     write_atomically(&json_path, serde_json::to_string_pretty(&value)?.as_bytes())?;
@@ -157,9 +158,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_tables(&report);
         println!(
-            "report: {}\nplot:   {}\ncsv:    {}\njson:   {}",
+            "report: {}\nplot:   {} (and .svg)\ncsv:    {}\njson:   {}",
             report_path.display(),
-            plot_path.display(),
+            png_path.display(),
             csv_path.display(),
             json_path.display()
         );

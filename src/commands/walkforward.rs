@@ -13,7 +13,7 @@ use anyhow::{Context, bail, ensure};
 use rltrade_agent::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
 use rltrade_agent::compare::bootstrap::BootstrapConfig;
 use rltrade_agent::compare::equity_csv::{equity_table, write_table};
-use rltrade_agent::compare::plot::write_equity_svg_with_boundaries;
+use rltrade_agent::compare::plot::write_equity_plot;
 use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
 use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_agent::resume::first_difference;
@@ -113,11 +113,12 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
 
     let (json_path, csv_path, report_path, plot_path) =
         (out.join("walkforward.json"), out.join("equity.csv"), out.join("report.md"), out.join("equity.svg"));
+    let png_path = out.join("equity.png");
     let boundaries: Vec<i64> = report.folds.iter().skip(1).map(|f| f.times.test_start_ms).collect();
-    write_equity_svg_with_boundaries(&report.stitched, &plot_path, &boundaries)?;
+    write_equity_plot(&report.stitched, &series.bars, &boundaries, &plot_path, &png_path)?;
     write_equity_csv(&report, &csv_path)?;
     let setup = setup_lines(&config, args.config.as_deref(), &folds, &series);
-    write_atomically(&report_path, render(&report, "equity.svg", &setup).as_bytes())?;
+    write_atomically(&report_path, render(&report, "equity.png", &setup).as_bytes())?;
     let value = report_json(&report, &config, &series, &out);
     write_atomically(&json_path, serde_json::to_string_pretty(&value)?.as_bytes())?;
 
@@ -126,9 +127,9 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_tables(&report);
         println!(
-            "report: {}\nplot:   {}\njson:   {}\nequity: {}",
+            "report: {}\nplot:   {} (and .svg)\njson:   {}\nequity: {}",
             report_path.display(),
-            plot_path.display(),
+            png_path.display(),
             json_path.display(),
             csv_path.display()
         );
