@@ -404,10 +404,7 @@ async fn warm_up(
 fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: Speed, interval_ms: i64) -> Result<()> {
     let lock = || lock(engine);
     let start = plan.resume_index(lock().last_bar().map(|b| b.time_ms));
-    let pause = match speed {
-        Speed::Max(_) => None,
-        Speed::Factor(x) => Some(Duration::from_secs_f64(interval_ms as f64 / 1000.0 / x)),
-    };
+    let pause = speed.pause(interval_ms)?;
     for index in start..plan.bars.len() {
         if stop.load(Ordering::Relaxed) {
             break;
