@@ -427,3 +427,21 @@ fn out_of_range_numeric_flags_are_usage_errors_naming_the_flag() {
     assert!(stderr.contains("walkforward.seeds") && stderr.contains("seed 1 appears twice"), "{stderr}");
     assert!(!dir.path().join("wf").exists());
 }
+
+/// Regression (issue 19, defect 6): `--equity-out` must leave no temporary file behind
+/// when its final rename fails (here the target is a folder); the error names the file
+/// and what was there is untouched.
+#[test]
+fn a_failed_equity_out_rename_leaves_no_temporary_file() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    std::fs::create_dir_all(dir.path().join("equity.csv/inside")).unwrap();
+    let args = ["backtest", "--data", &btc, "--json", "--equity-out", "equity.csv"];
+    let (stdout, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stdout.is_empty(), "no result is printed: {stdout}");
+    assert!(stderr.contains("cannot write equity.csv"), "{stderr}");
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["equity.csv"], "only the folder that was there");
+    assert!(dir.path().join("equity.csv/inside").is_dir());
+}
