@@ -80,6 +80,11 @@ impl std::str::FromStr for Speed {
     }
 }
 
+/// The longest poll period of the exchange feed (`serve.exchange.poll_ms`): an hour.
+pub const MAX_POLL_MS: u64 = 3_600_000;
+/// The most warm-up bars fetched at a first start (`serve.exchange.warmup_bars`).
+pub const MAX_WARMUP_BARS: usize = 1_000_000;
+
 /// Which broker receives orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -208,6 +213,19 @@ impl ServeConfig {
             parse_baseline(spec)?;
         }
         self.speed.check().map_err(|message| Error::Config { field: "serve.speed".into(), message })?;
+        let exchange = &self.exchange;
+        if !(1..=MAX_POLL_MS).contains(&exchange.poll_ms) {
+            return Err(Error::Config {
+                field: "serve.exchange.poll_ms".into(),
+                message: format!("must be in 1..={MAX_POLL_MS} ms, found {}", exchange.poll_ms),
+            });
+        }
+        if exchange.warmup_bars > MAX_WARMUP_BARS {
+            return Err(Error::Config {
+                field: "serve.exchange.warmup_bars".into(),
+                message: format!("must be at most {MAX_WARMUP_BARS} bars, found {}", exchange.warmup_bars),
+            });
+        }
         if self.bars_per_commit == 0 {
             return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
         }
@@ -287,5 +305,11 @@ mod tests {
             ServeConfig { baselines: vec!["ma:2:4".into()], speed: Speed::Factor(1e-16), ..ServeConfig::default() };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("serve.speed"), "{err}");
+        let mut config = ServeConfig { baselines: vec!["ma:2:4".into()], ..ServeConfig::default() };
+        config.exchange.warmup_bars = usize::MAX;
+        assert!(config.validate().unwrap_err().to_string().contains("serve.exchange.warmup_bars"));
+        config.exchange.warmup_bars = 500;
+        config.exchange.poll_ms = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("serve.exchange.poll_ms"));
     }
 }
