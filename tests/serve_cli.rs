@@ -240,7 +240,7 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     let card: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("prot/export/model_card.json")).unwrap())
             .unwrap();
-    assert_eq!(card["format_version"].as_u64(), Some(3), "{card}");
+    assert_eq!(card["format_version"].as_u64(), Some(4), "{card}");
     assert_eq!(card["protect"]["stop_loss"].as_f64(), Some(0.02), "{card}");
     assert_eq!(card["protect"]["max_holding_bars"].as_u64(), Some(24), "{card}");
     assert_eq!(card["risk_lookback"].as_u64(), Some(300), "the VaR lookback is part of its splits' gap: {card}");
