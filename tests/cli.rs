@@ -313,7 +313,7 @@ fn bench_ppo_prints_json_for_sb3_defaults_and_a_config() {
 
     let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--config", "missing.toml"], 1);
     assert!(err.contains("missing.toml"), "{err}");
-    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--update-threads", "0"], 1);
+    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--update-threads", "0"], 2);
     assert!(err.contains("--update-threads"), "{err}");
 }
 
