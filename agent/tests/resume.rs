@@ -240,10 +240,13 @@ fn a_resume_that_does_not_fit_or_a_damaged_checkpoint_is_refused_by_name() {
         let report = run_training(&TrainingRun { resume: true, ..run(&env, &copy, 4) }, go_on).unwrap();
         assert_eq!((report.resumed_from_update, report.updates), (Some(2), 4), "{name}");
     }
-    // a run stopped before its first update ended starts over in its folder
+    // a run stopped before its first update ended starts over in its folder (at most the
+    // first update's metrics line is written before its first checkpoint)
     let copy = tmp.path().join("before-first-update");
     copy_dir(&dir, &copy);
     fs::remove_dir_all(copy.join("checkpoints")).unwrap();
+    let first_line = fs::read_to_string(copy.join("metrics.jsonl")).unwrap().lines().next().unwrap().to_string();
+    fs::write(copy.join("metrics.jsonl"), first_line + "\n").unwrap();
     let report = run_training(&TrainingRun { resume: true, ..run(&env, &copy, 4) }, go_on).unwrap();
     assert_eq!((report.resumed_from_update, report.updates), (Some(0), 4));
     assert_eq!(metrics(&copy), metrics(&tmp.path().join("between-renames")));
@@ -253,6 +256,29 @@ fn a_resume_that_does_not_fit_or_a_damaged_checkpoint_is_refused_by_name() {
         fs::write(&metrics, text.lines().next().unwrap().to_string() + "\n").unwrap();
     });
     assert!(err.contains("metrics.jsonl") && err.contains("line 2: missing: the checkpoint is at update 2"), "{err}");
+}
+
+/// Regression (issue 19, defect 6): `--resume` with `checkpoints/last` deleted silently
+/// started the run over, discarding its updates. It is refused, naming the missing folder
+/// and what would be discarded, and the run folder is left as it was.
+#[test]
+fn a_resume_whose_last_checkpoint_was_deleted_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = TrainingEnv::CartPole;
+    let dir = tmp.path().join("run");
+    run_training(&run(&env, &dir, 4), stop_after(3)).unwrap();
+    fs::remove_dir_all(dir.join("checkpoints/last")).unwrap();
+    let before = fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let err = run_training(&TrainingRun { resume: true, ..run(&env, &dir, 4) }, go_on).unwrap_err().to_string();
+    assert!(
+        err.contains("checkpoints/last is missing")
+            && err.contains("records 3 updates")
+            && err.contains("would discard")
+            && err.contains("checkpoints/best"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(dir.join("metrics.jsonl")).unwrap(), before, "nothing is cut");
+    assert!(dir.join("checkpoints/best").is_dir(), "nothing is removed");
 }
 
 /// Where `scripts/test.sh` installs TensorBoard's Python package.

@@ -170,7 +170,8 @@ impl BacktestResult {
 /// # Errors
 /// Invalid settings ([`Error::Config`]), an action index outside the action list
 /// ([`Error::InvalidAction`]), or a decision the policy could not make
-/// ([`Error::PolicyFailed`], with the first failure and the count).
+/// ([`Error::PolicyFailed`], with the first failure and the count); equity that left the
+/// finite numbers ([`Error::NonFiniteEquity`]).
 pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut dyn Policy) -> Result<BacktestResult> {
     let data = &setup.data;
     let bars = &data.series.bars;
@@ -203,6 +204,14 @@ pub fn run_backtest(setup: &TradingSetup, window: EvaluationWindow, policy: &mut
         // the last bar is marked, not decided at: an order there could never fill
         let outcome = trader.on_bar(bar, t < window.end)?;
         curve.push(equity_point(bar, &trader, outcome.step.mark.equity));
+    }
+    if let Some(point) = curve.iter().find(|p| !p.equity.is_finite()) {
+        return Err(Error::NonFiniteEquity {
+            strategy: trader.policy().name(),
+            time: crate::bar::format_time_ms(point.time_ms),
+            equity: point.equity,
+            initial_cash: setup.execution.initial_cash,
+        });
     }
     let equity: Vec<f64> = curve.iter().map(|p| p.equity).collect();
     let positions: Vec<f64> = curve.iter().map(|p| p.position).collect();

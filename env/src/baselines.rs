@@ -2,11 +2,11 @@
 
 use crate::bar::Bar;
 use crate::error::{Error, Result};
-use crate::indicators::Sma;
+use crate::indicators::{MAX_PERIOD, Sma};
 use crate::policy::{DecisionContext, Policy, Warmup, action_index};
 
 /// The periods of an MA crossover as written in configs and on the command line:
-/// `ma:FAST:SLOW` (bars, 0 < FAST < SLOW). [`MaCrossover::name`] prints it; serde reads
+/// `ma:FAST:SLOW` (bars, 0 < FAST < SLOW <= [`MAX_PERIOD`]). [`MaCrossover::name`] prints it; serde reads
 /// and writes it as that text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaSpec {
@@ -25,6 +25,9 @@ impl std::str::FromStr for MaSpec {
         let (fast, slow): (usize, usize) = (fast.parse().map_err(|_| bad())?, slow.parse().map_err(|_| bad())?);
         if fast == 0 || fast >= slow {
             return Err(format!("`{text}`: need 0 < FAST < SLOW"));
+        }
+        if slow > MAX_PERIOD {
+            return Err(format!("`{text}`: SLOW must be at most {MAX_PERIOD} bars"));
         }
         Ok(Self { fast, slow })
     }
@@ -113,12 +116,19 @@ impl MaCrossover {
     /// (needs 0.0 and 1.0, and −1.0 with `allow_short`).
     ///
     /// # Errors
-    /// [`Error::Config`] when `fast >= slow`, either is 0, or a needed target is missing.
+    /// [`Error::Config`] when `fast >= slow`, either is 0, `slow` is above
+    /// [`MAX_PERIOD`], or a needed target is missing.
     pub fn new(fast: usize, slow: usize, actions: &[f64], allow_short: bool) -> Result<Self> {
         if fast == 0 || fast >= slow {
             return Err(Error::Config {
                 field: "backtest.fast".into(),
                 message: format!("need 0 < fast < slow, found fast {fast}, slow {slow}"),
+            });
+        }
+        if slow > MAX_PERIOD {
+            return Err(Error::Config {
+                field: "backtest.slow".into(),
+                message: format!("must be at most {MAX_PERIOD} bars, found {slow}"),
             });
         }
         let find = |target: f64| {
@@ -242,6 +252,10 @@ mod tests {
         assert!(MaCrossover::new(1, 2, &[0.0, 1.0], true).unwrap_err().to_string().contains("-1 target"));
         assert!(BuyAndHold::new(&[0.0, 0.5]).is_err());
         assert_eq!(MaCrossover::new(50, 200, &[0.0, 1.0], false).unwrap().warmup(), Warmup::Bars(200));
+        // a slow period that would allocate without bound names the key, not a panic
+        let err = MaCrossover::new(1, usize::MAX, &[0.0, 1.0], false).unwrap_err().to_string();
+        assert!(err.contains("backtest.slow") && err.contains("1000000"), "{err}");
+        assert!(format!("ma:1:{}", u64::MAX).parse::<MaSpec>().unwrap_err().contains("at most 1000000"));
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl Default for EnvConfig {
 }
 
 impl EnvConfig {
-    /// Checks ranges and consistency.
+    /// Checks ranges and consistency: `actions` holds at least two distinct finite
+    /// target exposures (what an exported model card requires), the window, episode
+    /// length and decision interval are ≥ 1, the fractions and reward parameters in range.
     ///
     /// # Errors
     /// [`Error::Config`] naming the field (`env.<name>`).
@@ -131,8 +133,13 @@ impl EnvConfig {
         if self.window == 0 {
             return bad("window", "must be >= 1".into());
         }
-        if self.actions.is_empty() {
-            return bad("actions", "must hold at least one target exposure".into());
+        if self.actions.len() < 2 {
+            // a policy chooses between targets: its network has one output per action, and
+            // an exported model card must list at least two
+            return bad(
+                "actions",
+                format!("{:?}: must hold at least two target exposures (e.g. [0.0, 1.0])", self.actions),
+            );
         }
         if let Some(a) = self.actions.iter().find(|a| !a.is_finite()) {
             return bad("actions", format!("target exposures must be finite, found {a}"));
@@ -246,5 +253,23 @@ impl Default for SplitConfig {
             train_start: None,
             test_end: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 19): one action trained fully and failed only at export.
+    #[test]
+    fn actions_need_two_distinct_finite_targets() {
+        assert!(EnvConfig::default().validate().is_ok());
+        for actions in [vec![], vec![1.0], vec![0.0, 0.0], vec![0.0, f64::NAN], vec![0.0, f64::INFINITY]] {
+            let config = EnvConfig { actions: actions.clone(), ..EnvConfig::default() };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("env.actions"), "{actions:?}: {err}");
+        }
+        let short = EnvConfig { actions: vec![-1.0, 0.0, 1.0], ..EnvConfig::default() };
+        assert!(short.validate().is_ok());
     }
 }

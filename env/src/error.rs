@@ -187,6 +187,22 @@ pub enum Error {
         /// Its first failure.
         message: String,
     },
+    /// Equity left the finite numbers during a backtest (an overflow of f64 amounts:
+    /// cash near the largest float, or prices spanning hundreds of orders of magnitude):
+    /// no metric computed from it means anything, so the backtest is refused.
+    #[error(
+        "{strategy}: equity is not finite ({equity}) at the bar of {time}: the amounts overflowed (starting cash `execution.initial_cash` {initial_cash})"
+    )]
+    NonFiniteEquity {
+        /// The strategy backtested.
+        strategy: String,
+        /// The bar's open time, ISO 8601 UTC.
+        time: String,
+        /// The equity marked there (NaN or ±inf).
+        equity: f64,
+        /// The starting cash, quote currency.
+        initial_cash: f64,
+    },
     /// A saved environment state ([`crate::trading_env::TradingEnvState`],
     /// [`crate::vec_env::VecEnvState`]) does not fit the environment it is restored into.
     #[error("saved environment state: {message}")]

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bar::Bar;
 use crate::error::{Error, Result};
-use crate::indicators::{Atr, RollingZScore, Rsi, Sma};
+use crate::indicators::{Atr, MAX_PERIOD, RollingZScore, Rsi, Sma};
 
 /// Number of features per bar of the default feature set.
 pub const N_FEATURES: usize = 8;
@@ -82,10 +82,10 @@ impl FeatureConfig {
             ("atr_period", self.atr_period),
         ];
         for (name, value) in periods {
-            if value == 0 {
+            if !(1..=MAX_PERIOD).contains(&value) {
                 return Err(Error::Config {
                     field: format!("features.{name}"),
-                    message: "must be at least 1 bar (got 0)".to_string(),
+                    message: format!("must be in 1..={MAX_PERIOD} bars (got {value})"),
                 });
             }
         }

@@ -19,12 +19,16 @@ use crate::error::{Error, Result};
 /// A standard deviation below this is treated as zero (a constant window).
 const STD_EPSILON: f64 = 1e-12;
 
-/// Checks an indicator period: `period >= 1`.
+/// The longest indicator period, bars: every indicator allocates its window up front,
+/// and no data file rltrade reads has a million bars of one interval to spare.
+pub const MAX_PERIOD: usize = 1_000_000;
+
+/// Checks an indicator period: `1 <= period <= MAX_PERIOD`.
 fn check_period(indicator: &str, period: usize) -> Result<()> {
-    if period == 0 {
+    if !(1..=MAX_PERIOD).contains(&period) {
         return Err(Error::Config {
             field: format!("{indicator}.period"),
-            message: "the period must be at least 1 (got 0)".to_string(),
+            message: format!("the period must be in 1..={MAX_PERIOD} bars (got {period})"),
         });
     }
     Ok(())

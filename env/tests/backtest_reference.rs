@@ -10,7 +10,7 @@ use rltrade_env::TradingSetup;
 
 use rltrade_env::backtest::{evaluation_window, run_backtest};
 use rltrade_env::baselines::{BuyAndHold, MaCrossover};
-use rltrade_env::{EnvConfig, Policy, SplitName};
+use rltrade_env::{BarSeries, EnvConfig, Policy, SplitName};
 use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 
 fn setup(data: Arc<rltrade_env::MarketData>) -> TradingSetup {
@@ -188,4 +188,37 @@ fn configured_limits_apply_and_refusals_are_counted() {
     let mut policy = BuyAndHold::new(&[0.0, 1.0]).unwrap();
     let result = run_backtest(&setup, window, &mut policy).unwrap();
     assert_eq!((result.risk_refusals, result.metrics.num_fills), (1, 0), "the kill switch refuses the one order");
+}
+
+/// Regression (issue 19): equity that overflowed to NaN was reported as a success with
+/// `final_equity: null`. Cash is bounded (`execution.initial_cash` <= 1e12, checked by
+/// the trader), but prices spanning hundreds of orders of magnitude still overflow the
+/// quantity: the backtest is then an error naming the strategy, the bar and the cash.
+#[test]
+fn equity_that_overflows_is_an_error_naming_the_bar_and_the_cash() {
+    let mut too_much = setup(common::market(common::synthetic(2_000, 1)));
+    too_much.execution.initial_cash = 1e308;
+    let mut policy = BuyAndHold::new(&[0.0, 1.0]).unwrap();
+    let window = evaluation_window(&too_much.data, SplitName::All, &[(policy.name(), policy.warmup())]).unwrap();
+    let err = run_backtest(&too_much, window, &mut policy).unwrap_err().to_string();
+    assert!(err.contains("execution.initial_cash") && err.contains("1e12"), "{err}");
+
+    // a series whose prices start at 1e-300: 1e12 of cash buys an infinite quantity
+    let mut series = common::synthetic(2_000, 1);
+    for bar in &mut series.bars {
+        for price in [&mut bar.open, &mut bar.high, &mut bar.low, &mut bar.close] {
+            *price *= 1e-302;
+        }
+    }
+    let data = common::market(BarSeries::from_bars("TINY", series.bars));
+    let mut setup = setup(data);
+    setup.execution.initial_cash = 1e12;
+    let window = evaluation_window(&setup.data, SplitName::All, &[(policy.name(), policy.warmup())]).unwrap();
+    let err = run_backtest(&setup, window, &mut policy).unwrap_err();
+    assert!(matches!(err, rltrade_env::Error::NonFiniteEquity { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("buy-and-hold") && text.contains("execution.initial_cash") && text.contains("not finite"),
+        "{text}"
+    );
 }

@@ -4,6 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Largest starting cash, quote currency (`execution.initial_cash`, `--cash`): a
+/// trillion. Equity grows with the market and with leverage; far larger amounts overflow
+/// f64 arithmetic (1e308 × a price is infinite) and lose the cents besides.
+pub const MAX_INITIAL_CASH: f64 = 1e12;
+
+/// Fee and slippage are below this many basis points (100%).
+pub const MAX_COST_BPS: f64 = 10_000.0;
+
 /// Cash, trading costs and venue rules. Every field has a default; see
 /// `configs/backtest.toml` for the commented TOML form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,19 +49,23 @@ impl Default for ExecutionConfig {
 }
 
 impl ExecutionConfig {
-    /// Checks ranges: cash finite and > 0; fee, slippage, borrow, lot step and minimum
-    /// notional finite and ≥ 0; fee and slippage below 10,000 bps.
+    /// Checks ranges: cash finite, > 0 and at most [`MAX_INITIAL_CASH`]; fee, slippage,
+    /// borrow, lot step and minimum notional finite and ≥ 0; fee and slippage below
+    /// [`MAX_COST_BPS`].
     ///
     /// # Errors
     /// [`Error::Config`] naming the field (`execution.<name>`).
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, message: String| Error::Config { field: format!("execution.{field}"), message };
-        if !(self.initial_cash.is_finite() && self.initial_cash > 0.0) {
-            return Err(bad("initial_cash", format!("must be finite and > 0, found {}", self.initial_cash)));
+        if !(self.initial_cash.is_finite() && self.initial_cash > 0.0 && self.initial_cash <= MAX_INITIAL_CASH) {
+            return Err(bad(
+                "initial_cash",
+                format!("must be finite, > 0 and at most {MAX_INITIAL_CASH:e}, found {}", self.initial_cash),
+            ));
         }
         for (field, value, max) in [
-            ("fee_bps", self.fee_bps, 10_000.0),
-            ("slippage_bps", self.slippage_bps, 10_000.0),
+            ("fee_bps", self.fee_bps, MAX_COST_BPS),
+            ("slippage_bps", self.slippage_bps, MAX_COST_BPS),
             ("borrow_bps_per_day", self.borrow_bps_per_day, f64::INFINITY),
             ("lot_step", self.lot_step, f64::INFINITY),
             ("min_notional", self.min_notional, f64::INFINITY),
@@ -63,5 +75,22 @@ impl ExecutionConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cash_that_would_overflow_equity_is_refused_naming_the_key() {
+        assert!(ExecutionConfig::default().validate().is_ok());
+        let at_bound = ExecutionConfig { initial_cash: MAX_INITIAL_CASH, ..ExecutionConfig::default() };
+        assert!(at_bound.validate().is_ok());
+        for cash in [1e308, MAX_INITIAL_CASH * 2.0, f64::INFINITY, f64::NAN, 0.0, -1.0] {
+            let config = ExecutionConfig { initial_cash: cash, ..ExecutionConfig::default() };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("execution.initial_cash") && err.contains("1e12"), "{cash}: {err}");
+        }
     }
 }

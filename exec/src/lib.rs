@@ -24,7 +24,7 @@ pub mod value_at_risk;
 
 pub use account::{Account, BarStep, Decision, FillSource, Mark};
 pub use bar::Bar;
-pub use config::ExecutionConfig;
+pub use config::{ExecutionConfig, MAX_COST_BPS, MAX_INITIAL_CASH};
 pub use costs::CostModel;
 pub use error::{Error, Result};
 pub use fill::Fill;

@@ -6,8 +6,23 @@
 //! so the same test split is found again), the data file's SHA-256 and the ONNX file's
 //! SHA-256. Wall-clock facts (`created_at`) live here, never in `policy.onnx`, so that
 //! the same seed exports a byte-identical ONNX file.
+//!
+//! # The card's checksum
+//!
+//! Since format 4 the card carries `card_sha256`, the SHA-256 of its own canonical
+//! content, so that an edited card (swapped actions would trade inverted) is refused on
+//! load. The rule ([`card_checksum`]): read the card's file as JSON (serde_json), drop
+//! its top-level `card_sha256` key, and write the rest in canonical JSON: the keys of
+//! every object sorted by their UTF-8 bytes, no whitespace, strings and numbers as
+//! serde_json writes them (floats in their shortest round-trip form, of the value
+//! serde_json parsed); the checksum is the lower-case hex SHA-256 of those bytes.
+//! Whitespace and key order in the file do not count; any changed value does. [`ModelCard::to_json`] writes it; [`ModelCard::load`]
+//! recomputes it from the file's JSON and refuses a card whose checksum is missing
+//! (format 4 and later) or differs. Cards of formats 1 to 3 predate the checksum and
+//! load without one. The checksum detects accidental or careless edits; it is not a
+//! signature (anyone can recompute it).
 
-use std::path::Path;
+use std::path::{Component, Path};
 
 use rltrade_env::bar::format_interval;
 use rltrade_env::features::{FEATURE_NAMES, FeatureConfig, Normalization};
@@ -20,10 +35,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, SettingsSource};
 
 /// The card format this build writes. Format 2 added `decision_interval`,
-/// `switch_margin` and `reward`; format 3 added `protect`. Older cards still load,
-/// with the values that reproduce their old behaviour (format 1: decide every bar,
-/// plain greedy, no reward warm-up; formats 1 and 2: no protective orders).
-pub const MODEL_CARD_FORMAT: u32 = 3;
+/// `switch_margin` and `reward`; format 3 added `protect`; format 4 added the card's own
+/// checksum `card_sha256` (required from format 4 on). Older cards still load, with the
+/// values that reproduce their old behaviour (format 1: decide every bar, plain greedy,
+/// no reward warm-up; formats 1 and 2: no protective orders; formats 1 to 3: no
+/// checksum).
+pub const MODEL_CARD_FORMAT: u32 = 4;
+/// The first card format that must carry `card_sha256`.
+pub const CARD_CHECKSUM_FORMAT: u32 = 4;
+/// The card's checksum key ([`card_checksum`]).
+pub const CARD_CHECKSUM_KEY: &str = "card_sha256";
 /// The oldest card format this build reads.
 pub const MODEL_CARD_OLDEST_FORMAT: u32 = 1;
 /// The ONNX graph's input: observations `[batch, obs_dim]` f32.
@@ -37,13 +58,16 @@ pub const OUTPUT_LOGITS: &str = "logits";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnnxInfo {
-    /// File name inside the export folder (`policy.onnx`).
+    /// File name inside the export folder (`policy.onnx`): a plain name, never a path
+    /// (absolute, with a folder, or with `..`), and the file must not be a symbolic link,
+    /// so that a card can only name a file of its own folder.
     pub file: String,
     /// Lower-case hex SHA-256 of the file's bytes.
     pub sha256: String,
     /// The ONNX opset the graph imports.
     pub opset: i64,
-    /// Input name ([`INPUT_OBS`]).
+    /// Input name ([`INPUT_OBS`]): the graph's one input, f32 `[batch, obs_dim]`,
+    /// checked against the ONNX file on load.
     pub input: String,
     /// Output names ([`OUTPUT_PROBS`], [`OUTPUT_LOGITS`]).
     pub outputs: Vec<String>,
@@ -195,25 +219,116 @@ pub struct ModelCard {
     pub parity: Parity,
     /// Versions.
     pub versions: Versions,
+    /// Lower-case hex SHA-256 of the card's canonical content without this field (the
+    /// rule is in the module documentation, [`card_checksum`]). Written by
+    /// [`ModelCard::to_json`]; required from format [`CARD_CHECKSUM_FORMAT`] on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_sha256: Option<String>,
+}
+
+/// The checksum of a card given as JSON: the lower-case hex SHA-256 of its canonical
+/// JSON (every object's keys sorted by their UTF-8 bytes, no whitespace, serde_json's
+/// spelling of strings and numbers) without the top-level [`CARD_CHECKSUM_KEY`].
+pub fn card_checksum(card: &serde_json::Value) -> String {
+    let mut text = String::new();
+    match card {
+        serde_json::Value::Object(map) => {
+            let content: serde_json::Map<String, serde_json::Value> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != CARD_CHECKSUM_KEY)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            write_canonical(&serde_json::Value::Object(content), &mut text);
+        }
+        other => write_canonical(other, &mut text),
+    }
+    rltrade_env::data::sha256_hex(text.as_bytes())
+}
+
+/// Appends `value` as canonical JSON to `out` (keys sorted at every level, whatever
+/// order serde_json's map keeps).
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 impl ModelCard {
-    /// Reads and checks a card.
+    /// Reads and checks a card: its checksum (`card_sha256`, see the module
+    /// documentation), then its consistency.
     ///
     /// # Errors
     /// [`Error::Io`] if unreadable; [`Error::Card`] naming the field when malformed, of
-    /// another format version, or inconsistent (obs_dim, feature names).
+    /// another format version, without its checksum (format 4 on) or with one that does
+    /// not match its content (edited after export), or inconsistent (obs_dim, feature
+    /// names, actions, an `onnx.file` that is not a plain file name).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let card: Self = serde_json::from_str(&text)
-            .map_err(|e| Error::Card { path: path.to_path_buf(), message: format!("malformed: {e}") })?;
-        card.check_consistent().map_err(|message| Error::Card { path: path.to_path_buf(), message })?;
+        let card_error = |message: String| Error::Card { path: path.to_path_buf(), message };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| card_error(format!("malformed: {e}")))?;
+        let card: Self = serde_json::from_value(value.clone()).map_err(|e| card_error(format!("malformed: {e}")))?;
+        card.check_checksum(&value).map_err(card_error)?;
+        card.check_consistent().map_err(card_error)?;
         Ok(card)
     }
 
-    /// The card as pretty JSON.
+    /// The card as pretty JSON, with its checksum `card_sha256` computed over what is
+    /// written (cards of formats before [`CARD_CHECKSUM_FORMAT`] are written as they are).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        let mut card = self.clone();
+        card.card_sha256 = None;
+        let text = serde_json::to_string_pretty(&card).unwrap_or_default();
+        if card.format_version < CARD_CHECKSUM_FORMAT {
+            return text;
+        }
+        // the checksum of the JSON as a reader parses it: serde_json's float parser may
+        // land an ulp away from the value written, so the written text is read back
+        // (the final text spells every number the same way)
+        let read_back: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        card.card_sha256 = Some(card_checksum(&read_back));
+        serde_json::to_string_pretty(&card).unwrap_or_default()
+    }
+
+    /// Checks `card_sha256` against `value`, the card's JSON as read.
+    fn check_checksum(&self, value: &serde_json::Value) -> std::result::Result<(), String> {
+        match &self.card_sha256 {
+            None if self.format_version >= CARD_CHECKSUM_FORMAT => Err(format!(
+                "{CARD_CHECKSUM_KEY}: missing, but a format {} card must carry the checksum of its content: \
+                 export the run again",
+                self.format_version
+            )),
+            None => Ok(()),
+            Some(recorded) if *recorded != card_checksum(value) => Err(format!(
+                "{CARD_CHECKSUM_KEY}: {recorded} does not match the card's content: the card was edited after \
+                 export; export the run again"
+            )),
+            Some(_) => Ok(()),
+        }
     }
 
     fn check_consistent(&self) -> std::result::Result<(), String> {
@@ -240,8 +355,11 @@ impl ModelCard {
                 self.obs_dim, self.window, self.position_features
             ));
         }
-        if self.actions.len() < 2 || self.actions.iter().any(|a| !a.is_finite()) {
-            return Err(format!("actions: {:?} must hold at least two finite exposures", self.actions));
+        if !is_plain_file_name(&self.onnx.file) {
+            return Err(format!(
+                "onnx.file: {:?} must be a plain file name in the card's folder (such as {:?}), not a path",
+                self.onnx.file, "policy.onnx"
+            ));
         }
         if self.interval_ms <= 0 {
             return Err(format!("interval_ms: {} must be positive", self.interval_ms));
@@ -376,6 +494,17 @@ impl ModelCard {
     }
 }
 
+/// Whether `name` names a file directly in a folder: one normal path component, no
+/// separator of any platform, not `.` or `..`, no NUL.
+fn is_plain_file_name(name: &str) -> bool {
+    let mut components = Path::new(name).components();
+    let one_normal = matches!(
+        (components.next(), components.next()),
+        (Some(Component::Normal(first)), None) if first.to_str() == Some(name)
+    );
+    one_normal && !name.contains(['/', '\\', '\0'])
+}
+
 /// Whether a count is 0 (then the card leaves it out).
 fn is_zero(n: &usize) -> bool {
     *n == 0
@@ -454,6 +583,7 @@ mod tests {
                 onnxruntime: "1.31.1".into(),
                 tract_onnx: "0.23.9".into(),
             },
+            card_sha256: None,
         }
     }
 
@@ -496,7 +626,7 @@ mod tests {
         let path = dir.path().join("model_card.json");
         let write = |c: &ModelCard| std::fs::write(&path, c.to_json()).unwrap();
         write(&card());
-        assert_eq!(ModelCard::load(&path).unwrap(), card());
+        assert_eq!(ModelCard { card_sha256: None, ..ModelCard::load(&path).unwrap() }, card());
         write(&ModelCard { obs_dim: 100, ..card() });
         let err = ModelCard::load(&path).unwrap_err().to_string();
         assert!(err.contains("model_card.json") && err.contains("obs_dim: 100"), "{err}");
@@ -518,7 +648,7 @@ mod tests {
         let path = dir.path().join("model_card.json");
         let mut json: serde_json::Value = serde_json::from_str(&card().to_json()).unwrap();
         let fields = json.as_object_mut().unwrap();
-        for key in ["decision_interval", "switch_margin", "reward"] {
+        for key in ["decision_interval", "switch_margin", "reward", "card_sha256"] {
             fields.remove(key);
         }
         fields.insert("format_version".into(), 1.into());
@@ -537,10 +667,12 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_str(&protected.to_json()).unwrap();
         let fields = json.as_object_mut().unwrap();
         fields.remove("protect");
+        fields.remove("card_sha256");
         fields.insert("format_version".into(), 2.into());
         std::fs::write(&path, json.to_string()).unwrap();
         let old = ModelCard::load(&path).unwrap();
         assert!(old.protect.is_off());
+        assert_eq!(old.card_sha256, None, "cards before format 4 carry no checksum");
         assert!(old.check_protect(&ProtectConfig::default(), SettingsSource::ServeConfig).is_ok());
         let config = ProtectConfig { stop_loss: 0.03, ..ProtectConfig::default() };
         let err = protected.check_protect(&config, SettingsSource::ServeConfig).unwrap_err().to_string();
@@ -551,5 +683,60 @@ mod tests {
         let other = SettingsSource::ModelCard("eth-s2".into());
         let err = protected.check_protect(&ProtectConfig::default(), other).unwrap_err().to_string();
         assert!(err.ends_with("the model card says 0.05 but model eth-s2's card says 0"), "{err}");
+    }
+
+    /// Regression (issue 19): the card had no checksum of its own, so an edited card
+    /// (actions swapped: the model trades inverted) loaded without complaint.
+    #[test]
+    fn an_edited_card_is_refused_by_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model_card.json");
+        let text = card().to_json();
+        std::fs::write(&path, &text).unwrap();
+        let loaded = ModelCard::load(&path).unwrap();
+        let sealed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(loaded.card_sha256.as_deref(), sealed["card_sha256"].as_str());
+        assert_eq!(loaded.card_sha256, Some(card_checksum(&sealed)), "the checksum is of the content as written");
+        // the rule: canonical JSON (sorted keys, no whitespace) without the checksum key
+        let tiny = serde_json::json!({"b": [1, {"d": 0.5, "c": "x"}], "a": true, "card_sha256": "ignored"});
+        assert_eq!(card_checksum(&tiny), rltrade_env::data::sha256_hex(br#"{"a":true,"b":[1,{"c":"x","d":0.5}]}"#));
+
+        // swapped actions, the checksum left as it was
+        let mut json = sealed.clone();
+        json["actions"] = serde_json::json!([1.0, 0.0]);
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        let err = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("model_card.json") && err.contains("card_sha256") && err.contains("edited after export"),
+            "{err}"
+        );
+        // the checksum removed from a format 4 card
+        json.as_object_mut().unwrap().remove("card_sha256");
+        std::fs::write(&path, json.to_string()).unwrap();
+        let err = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(err.contains("card_sha256: missing"), "{err}");
+        // whitespace and key order do not count
+        let reordered = serde_json::to_string(&sealed).unwrap();
+        std::fs::write(&path, reordered).unwrap();
+        assert_eq!(ModelCard::load(&path).unwrap(), loaded);
+    }
+
+    /// Regression (issue 19): `onnx.file` could be absolute or hold `../`, so loading
+    /// read (and echoed the SHA-256 of) a file outside the export folder.
+    #[test]
+    fn onnx_file_must_be_a_plain_name_in_the_cards_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model_card.json");
+        for file in ["/etc/hostname", "../policy.onnx", "sub/policy.onnx", "..", ".", "", "./policy.onnx", "a\\b"] {
+            let mut bad = card();
+            bad.onnx.file = file.into();
+            std::fs::write(&path, bad.to_json()).unwrap();
+            let err = ModelCard::load(&path).unwrap_err().to_string();
+            assert!(err.contains("onnx.file") && err.contains("plain file name"), "{file:?}: {err}");
+        }
+        let mut ok = card();
+        ok.onnx.file = "model.v2.onnx".into();
+        std::fs::write(&path, ok.to_json()).unwrap();
+        assert!(ModelCard::load(&path).is_ok());
     }
 }

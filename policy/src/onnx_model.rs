@@ -28,20 +28,31 @@ impl std::fmt::Debug for OnnxModel {
 
 impl OnnxModel {
     /// Loads the model a folder names (an export, or a run holding `export/`): reads the
-    /// card, checks the ONNX file's SHA-256 against it, opens an ONNX Runtime session on
-    /// one thread, and checks the graph's input `obs` `[batch, obs_dim]` f32 and outputs
-    /// `probs` and `logits` `[batch, n_actions]` f32 against the card.
+    /// card (checksum, consistency, `onnx.file` a plain file name of the card's folder),
+    /// refuses an ONNX file that is a symbolic link, checks its SHA-256 against the card,
+    /// opens an ONNX Runtime session on one thread, and checks the graph against the card:
+    /// its one input named `onnx.input`, f32 `[batch, obs_dim]`, and outputs `probs` and
+    /// `logits`, f32 `[batch, n_actions]`.
     ///
     /// # Errors
     /// [`Error::NotAModel`], [`Error::Card`], [`Error::Runtime`] (no ONNX Runtime: says how
-    /// to fix it), [`Error::Onnx`] for a changed, unreadable or wrongly shaped file.
+    /// to fix it), [`Error::Onnx`] for a linked, changed, unreadable or wrongly shaped
+    /// file, or one whose input is not the card's `onnx.input`.
     pub fn load(path: &Path) -> Result<Self> {
         let export_dir = resolve_export_dir(path)?;
         let card = ModelCard::load(&export_dir.join(MODEL_CARD_FILE))?;
         let onnx_path = export_dir.join(&card.onnx.file);
+        let onnx_err = |message: String| Error::Onnx { path: onnx_path.clone(), message };
+        let metadata = std::fs::symlink_metadata(&onnx_path).map_err(|e| Error::io(&onnx_path, e))?;
+        if !metadata.is_file() {
+            // a link could reach any file on the machine; only a file of the export counts
+            return Err(onnx_err(
+                "onnx.file: not a regular file of the export folder (a symbolic link or a folder): export the run again"
+                    .into(),
+            ));
+        }
         let bytes = std::fs::read(&onnx_path).map_err(|e| Error::io(&onnx_path, e))?;
         let sha = sha256_hex(&bytes);
-        let onnx_err = |message: String| Error::Onnx { path: onnx_path.clone(), message };
         if sha != card.onnx.sha256 {
             return Err(onnx_err(format!(
                 "SHA-256 {sha} differs from the model card's {}: the file changed after export; export the run again",
@@ -96,8 +107,9 @@ impl OnnxModel {
             )));
         }
         let input = TensorRef::from_array_view(([batch, obs_dim], obs)).map_err(|e| err(format!("input: {e}")))?;
+        let input_name = self.card.onnx.input.as_str();
         let outputs =
-            self.session.run(ort::inputs![INPUT_OBS => input]).map_err(|e| err(format!("inference failed: {e}")))?;
+            self.session.run(ort::inputs![input_name => input]).map_err(|e| err(format!("inference failed: {e}")))?;
         for (name, out) in [(OUTPUT_PROBS, &mut *probs), (OUTPUT_LOGITS, &mut *logits)] {
             let (shape, data) =
                 outputs[name].try_extract_tensor::<f32>().map_err(|e| err(format!("output `{name}`: {e}")))?;
@@ -114,12 +126,15 @@ impl OnnxModel {
 fn check_signature(session: &Session, card: &ModelCard) -> std::result::Result<(), String> {
     let describe = |t: &ValueType| format!("{t}");
     let inputs = session.inputs();
-    if inputs.len() != 1 || inputs[0].name() != INPUT_OBS {
-        let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
-        return Err(format!("inputs are {names:?}, expected one input `{INPUT_OBS}`"));
+    let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
+    if names != [card.onnx.input.as_str()] {
+        return Err(format!(
+            "onnx.input: the card names the input {:?}, the file's inputs are {names:?} (this build writes one input `{INPUT_OBS}`)",
+            card.onnx.input
+        ));
     }
-    check_matrix(inputs[0].dtype(), INPUT_OBS, card.obs_dim, "obs_dim")
-        .map_err(|m| m + &describe(inputs[0].dtype()))?;
+    check_matrix(inputs[0].dtype(), &card.onnx.input, card.obs_dim, "obs_dim")
+        .map_err(|m| format!("onnx.input: {m}{}", describe(inputs[0].dtype())))?;
     for name in [OUTPUT_PROBS, OUTPUT_LOGITS] {
         let Some(out) = session.outputs().iter().find(|o| o.name() == name) else {
             let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();

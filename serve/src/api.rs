@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::engine::Engine;
+use crate::log_text::untrusted;
 
 /// The bearer token of POST routes. Its `Debug` never prints it.
 #[derive(Clone)]
@@ -199,7 +200,12 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap, body: axum::b
     match result {
         Ok(sha256) => Json(json!({ "strategy": request.strategy, "sha256": sha256 })).into_response(),
         Err(e) => {
-            tracing::warn!(strategy = %request.strategy, "reload refused, the old model keeps serving: {e}");
+            // the strategy and path are the request's: escaped and cut before logging
+            tracing::warn!(
+                strategy = %untrusted(&request.strategy),
+                "reload refused, the old model keeps serving: {}",
+                untrusted(&e.to_string())
+            );
             error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}; the old model keeps serving"))
         }
     }

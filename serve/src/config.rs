@@ -30,6 +30,41 @@ pub enum MaxSpeed {
     Max,
 }
 
+/// The slowest replay: a thousandth of real time (a 1 h bar every 1,000 hours). Slower
+/// factors make the pause between bars longer than any `Duration` holds.
+pub const MIN_SPEED_FACTOR: f64 = 1e-3;
+
+impl Speed {
+    /// Checks the factor: finite and at least [`MIN_SPEED_FACTOR`].
+    ///
+    /// # Errors
+    /// What is allowed, in words.
+    pub fn check(self) -> std::result::Result<Self, String> {
+        match self {
+            Self::Factor(x) if !(x.is_finite() && x >= MIN_SPEED_FACTOR) => Err(format!(
+                "{x:e} is out of range: expected `max` or a finite factor >= {MIN_SPEED_FACTOR} (e.g. 3600 = one hour per second)"
+            )),
+            _ => Ok(self),
+        }
+    }
+
+    /// The pause before each traded bar of a replay of bars `interval_ms` apart: `None`
+    /// at `max`, else `interval / factor`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `serve.speed` when the factor is out of range or the
+    /// pause does not fit a `Duration`.
+    pub fn pause(self, interval_ms: i64) -> Result<Option<std::time::Duration>> {
+        let bad = |message: String| Error::Config { field: "serve.speed".into(), message };
+        match self.check().map_err(bad)? {
+            Self::Max(_) => Ok(None),
+            Self::Factor(x) => std::time::Duration::try_from_secs_f64(interval_ms as f64 / 1000.0 / x)
+                .map(Some)
+                .map_err(|e| bad(format!("{x:e}: the pause between bars of {interval_ms} ms is out of range ({e})"))),
+        }
+    }
+}
+
 impl std::str::FromStr for Speed {
     type Err = String;
     fn from_str(text: &str) -> std::result::Result<Self, String> {
@@ -37,11 +72,18 @@ impl std::str::FromStr for Speed {
             return Ok(Self::Max(MaxSpeed::Max));
         }
         match text.parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(Self::Factor(x)),
-            _ => Err(format!("`{text}`: expected `max` or a factor > 0 (e.g. 3600 = one hour per second)")),
+            Ok(x) => Self::Factor(x).check(),
+            Err(_) => Err(format!(
+                "`{text}`: expected `max` or a factor >= {MIN_SPEED_FACTOR} (e.g. 3600 = one hour per second)"
+            )),
         }
     }
 }
+
+/// The longest poll period of the exchange feed (`serve.exchange.poll_ms`): an hour.
+pub const MAX_POLL_MS: u64 = 3_600_000;
+/// The most warm-up bars fetched at a first start (`serve.exchange.warmup_bars`).
+pub const MAX_WARMUP_BARS: usize = 1_000_000;
 
 /// Which broker receives orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +212,20 @@ impl ServeConfig {
         for spec in &self.baselines {
             parse_baseline(spec)?;
         }
+        self.speed.check().map_err(|message| Error::Config { field: "serve.speed".into(), message })?;
+        let exchange = &self.exchange;
+        if !(1..=MAX_POLL_MS).contains(&exchange.poll_ms) {
+            return Err(Error::Config {
+                field: "serve.exchange.poll_ms".into(),
+                message: format!("must be in 1..={MAX_POLL_MS} ms, found {}", exchange.poll_ms),
+            });
+        }
+        if exchange.warmup_bars > MAX_WARMUP_BARS {
+            return Err(Error::Config {
+                field: "serve.exchange.warmup_bars".into(),
+                message: format!("must be at most {MAX_WARMUP_BARS} bars, found {}", exchange.warmup_bars),
+            });
+        }
         if self.bars_per_commit == 0 {
             return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
         }
@@ -226,4 +282,34 @@ impl ServeConfig {
 /// [`Error::Config`] naming `serve.baselines`.
 pub fn parse_baseline(spec: &str) -> Result<MaSpec> {
     spec.parse().map_err(|message| Error::Config { field: "serve.baselines".into(), message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_too_slow_for_a_duration_are_refused_naming_the_setting() {
+        assert_eq!("max".parse::<Speed>(), Ok(Speed::Max(MaxSpeed::Max)));
+        assert_eq!("3600".parse::<Speed>(), Ok(Speed::Factor(3600.0)));
+        for bad in ["1e-16", "0", "-1", "inf", "NaN", "fast"] {
+            let err = bad.parse::<Speed>().unwrap_err();
+            assert!(err.contains("0.001"), "{bad}: {err}");
+        }
+        assert_eq!(Speed::Factor(2.0).pause(3_600_000).unwrap(), Some(std::time::Duration::from_secs(1800)));
+        assert_eq!(Speed::Max(MaxSpeed::Max).pause(3_600_000).unwrap(), None);
+        // a config file is not parsed by FromStr: validation and the pause check it too
+        let err = Speed::Factor(1e-16).pause(3_600_000).unwrap_err().to_string();
+        assert!(err.contains("serve.speed"), "{err}");
+        let config =
+            ServeConfig { baselines: vec!["ma:2:4".into()], speed: Speed::Factor(1e-16), ..ServeConfig::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("serve.speed"), "{err}");
+        let mut config = ServeConfig { baselines: vec!["ma:2:4".into()], ..ServeConfig::default() };
+        config.exchange.warmup_bars = usize::MAX;
+        assert!(config.validate().unwrap_err().to_string().contains("serve.exchange.warmup_bars"));
+        config.exchange.warmup_bars = 500;
+        config.exchange.poll_ms = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("serve.exchange.poll_ms"));
+    }
 }

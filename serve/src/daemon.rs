@@ -124,11 +124,14 @@ pub fn replay_plan(setup: &DaemonSetup, series: &BarSeries) -> Result<ReplayPlan
     ReplayPlan::new(&data, setup.serve.split, &warmups)
 }
 
-/// Runs the daemon until the replay ends (`exit_at_end`) or SIGTERM/Ctrl-C.
+/// Runs the daemon until the replay ends (`exit_at_end`) or SIGTERM/Ctrl-C. A start
+/// that fails after creating the journal removes it again while it holds nothing.
 ///
 /// # Errors
-/// Setup errors (models, journal, address in use); a journal write failing mid-run
-/// stops the daemon with the error after flushing what it can.
+/// Setup errors (models, journal, address in use); a journal whose last bar is not of
+/// this feed (a bar after the replayed file's last one, or later than now on the
+/// exchange feed); a journal write failing mid-run stops the daemon with the error
+/// after flushing what it can.
 pub fn run(setup: DaemonSetup) -> Result<()> {
     setup.serve.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,7 +139,21 @@ pub fn run(setup: DaemonSetup) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Config { field: "tokio runtime".into(), message: e.to_string() })?;
-    runtime.block_on(serve(setup))
+    let journal = setup.serve.journal.clone();
+    let journal_existed = journal.exists();
+    let outcome = runtime.block_on(serve(setup));
+    // every task (and with it the engine and its connection) is gone after this
+    drop(runtime);
+    if outcome.is_err() && !journal_existed {
+        // a failed start (address in use, a bad token file, ...) leaves no empty journal
+        // behind; one that recorded anything is kept
+        match crate::journal::Journal::remove_if_unused(&journal) {
+            Ok(true) => tracing::info!(journal = %journal.display(), "removed the journal this failed start created"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("could not check the journal this failed start created: {e}"),
+        }
+    }
+    outcome
 }
 
 async fn serve(setup: DaemonSetup) -> Result<()> {
@@ -205,6 +222,10 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
     let plan = replay_plan(&setup, &series)?;
     let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
     let engine = open_engine(&setup, &series.symbol, series.interval_ms, feed)?;
+    if let Some(last) = lock(&engine).last_bar() {
+        plan.check_resume(last.time_ms)
+            .map_err(|message| Error::Journal { path: setup.serve.journal.clone(), message })?;
+    }
     let api = Api::start(&setup, &engine).await?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -247,7 +268,23 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let client = KlinesClient::new(&exchange.base_url, Duration::from_secs(10))?;
     let feed_name = format!("exchange:{}", exchange.base_url);
     let engine = open_engine(&setup, &exchange.symbol, interval.ms(), feed_name)?;
-    if lock(&engine).last_bar().is_none() {
+    let last_bar = lock(&engine).last_bar();
+    if let Some(last) = last_bar {
+        // a bar that has not closed yet cannot have been traded: the feed would wait for
+        // the bars after it forever, trading nothing
+        let now = client.now_ms();
+        if last.time_ms + interval.ms() > now {
+            return Err(Error::Journal {
+                path: setup.serve.journal.clone(),
+                message: format!(
+                    "holds bar {}, which has not closed yet (now {}): a bar from the future; use a new --journal",
+                    rltrade_env::bar::format_time_ms(last.time_ms),
+                    rltrade_env::bar::format_time_ms(now)
+                ),
+            });
+        }
+    }
+    if last_bar.is_none() {
         let bars = exchange.warmup_bars.max(setup.risk.lookback_bars());
         warm_up(&client, exchange, bars, interval, &engine).await?;
     }
@@ -346,6 +383,7 @@ fn on_feed_event(
             let label = crate::metrics::KindLabel { kind: kind.as_str().into() };
             engine.metrics().bad_input.get_or_create(&label).inc();
             if logged.insert(kind) {
+                let message = crate::log_text::untrusted(&message);
                 tracing::warn!(kind = kind.as_str(), "bad feed input skipped (logged once per kind): {message}");
             }
         }
@@ -354,7 +392,9 @@ fn on_feed_event(
             engine.set_feed_stale(true)?;
         }
         FeedEvent::Fresh => engine.set_feed_stale(false)?,
-        FeedEvent::Retrying { message, wait_ms } => tracing::warn!(wait_ms, "feed retrying: {message}"),
+        FeedEvent::Retrying { message, wait_ms } => {
+            tracing::warn!(wait_ms, "feed retrying: {}", crate::log_text::untrusted(&message));
+        }
     }
     Ok(())
 }
@@ -404,10 +444,7 @@ async fn warm_up(
 fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: Speed, interval_ms: i64) -> Result<()> {
     let lock = || lock(engine);
     let start = plan.resume_index(lock().last_bar().map(|b| b.time_ms));
-    let pause = match speed {
-        Speed::Max(_) => None,
-        Speed::Factor(x) => Some(Duration::from_secs_f64(interval_ms as f64 / 1000.0 / x)),
-    };
+    let pause = speed.pause(interval_ms)?;
     for index in start..plan.bars.len() {
         if stop.load(Ordering::Relaxed) {
             break;

@@ -16,6 +16,7 @@ use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::journal::{BarPhase, EventKind, Journal, JournalMeta, OrderStatus, SyncMode};
+use crate::log_text::untrusted;
 use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics};
 use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
 
@@ -581,7 +582,8 @@ impl Engine {
             return Err(Error::Config {
                 field: "strategy".into(),
                 message: format!(
-                    "no strategy named {strategy} (have {})",
+                    "no strategy named {} (have {})",
+                    untrusted(strategy),
                     self.runners.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
                 ),
             });
@@ -593,7 +595,7 @@ impl Engine {
         self.journal.update_meta(&self.meta)?;
         let message = format!("model reloaded from {} (sha256 {sha})", path.display());
         self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(strategy), EventKind::Reload, &message)?;
-        tracing::info!(strategy, "{message}");
+        tracing::info!(strategy, "{}", untrusted(&message));
         Ok(sha)
     }
 
@@ -740,7 +742,12 @@ impl Engine {
                 let reason = format!("{code}: {message}");
                 self.journal.set_order_status(&name, order_id, OrderStatus::Rejected, Some(&reason))?;
                 self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderRejected, &reason)?;
-                tracing::warn!(strategy = %name, "order {} rejected: {reason}", outbound.request.client_order_id);
+                tracing::warn!(
+                    strategy = %name,
+                    "order {} rejected: {}",
+                    outbound.request.client_order_id,
+                    untrusted(&reason)
+                );
             }
             Some(OrderOutcome::Open) => {
                 self.journal.set_order_status(&name, order_id, OrderStatus::Open, None)?;
@@ -751,7 +758,7 @@ impl Engine {
                 self.journal.set_order_status(&name, order_id, OrderStatus::Unknown, Some(reason))?;
                 let message = format!("order {}: {reason}; halted until resumed", outbound.request.client_order_id);
                 self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderUnknown, &message)?;
-                tracing::error!(strategy = %name, "{message}");
+                tracing::error!(strategy = %name, "{}", untrusted(&message));
             }
         }
         self.save_accounts_and_commit()

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fault;
 pub mod feed;
 pub mod journal;
+pub mod log_text;
 pub mod metrics;
 pub mod signal;
 pub mod strategy;

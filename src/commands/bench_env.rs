@@ -28,7 +28,9 @@ pub fn run(data_path: &Path, seconds: f64, json: bool) -> anyhow::Result<ExitCod
     let env_config = EnvConfig::default();
     let data =
         Arc::new(MarketData::new(series, &FeatureConfig::default(), &SplitConfig::default(), &env_config, 0, None)?);
-    let budget = Duration::from_secs_f64(seconds.max(0.05));
+    // `--duration-s` is checked by its parser; this guards callers that skip it
+    let budget = Duration::try_from_secs_f64(seconds.max(0.05))
+        .map_err(|e| anyhow::anyhow!("--duration-s: {seconds} is not a duration ({e})"))?;
     let setup = TradingSetup {
         data: Arc::clone(&data),
         env: env_config.clone(),

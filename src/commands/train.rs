@@ -45,7 +45,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         config.ppo.total_steps = steps;
     }
     let seeds: Vec<u64> = match (&args.seeds, args.seed) {
-        (Some(list), _) => list.clone(),
+        (Some(list), _) => list.0.clone(),
         (None, Some(seed)) => vec![seed],
         (None, None) => vec![config.train.seed],
     };

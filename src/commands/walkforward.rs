@@ -162,7 +162,15 @@ fn resolve(args: &WalkForwardArgs) -> anyhow::Result<(Config, PathBuf, bool)> {
     config.validate()?;
     let wf = &config.walkforward;
     ensure!(!wf.seeds.is_empty(), "config `walkforward.seeds`: give at least one seed");
-    ensure!(wf.jobs >= 1, "config `walkforward.jobs`: must be at least 1");
+    if let Some(seed) = crate::cli::values::first_duplicate(&wf.seeds) {
+        bail!("config `walkforward.seeds`: seed {seed} appears twice: give each seed once");
+    }
+    ensure!(
+        (1..=crate::cli::values::MAX_THREADS).contains(&(wf.jobs as u64)),
+        "config `walkforward.jobs`: must be in 1..={}, found {}",
+        crate::cli::values::MAX_THREADS,
+        wf.jobs
+    );
     if let (Some(saved), Some(dir)) = (&saved, &args.resume) {
         // --jobs changes how fast, not what: a resumed walk-forward may use another
         let mut given = config.clone();
@@ -199,7 +207,7 @@ fn apply_flags(args: &WalkForwardArgs, config: &mut Config) {
         wf.train_bars = Some(v);
     }
     if let Some(v) = &args.seeds {
-        wf.seeds.clone_from(v);
+        wf.seeds.clone_from(&v.0);
     }
     if args.warm_start {
         wf.warm_start = true;

@@ -150,7 +150,7 @@ pub async fn fetch(client: &KlinesClient, request: &FetchRequest) -> Result<Fetc
                 }
                 failures += 1;
                 retries += 1;
-                tracing::warn!("{err}; retrying in {} ms", wait.as_millis());
+                tracing::warn!("{}; retrying in {} ms", crate::log_text::untrusted(&err.to_string()), wait.as_millis());
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -171,7 +171,7 @@ pub async fn fetch(client: &KlinesClient, request: &FetchRequest) -> Result<Fetc
         }
     }
     for bad in &bad_rows {
-        tracing::warn!("skipped {} row: {}", bad.kind.as_str(), bad.message);
+        tracing::warn!("skipped {} row: {}", bad.kind.as_str(), crate::log_text::untrusted(&bad.message));
     }
     let existing_bars = existing.as_ref().map_or(0, |(n, _, _)| *n);
     let (first_new_ms, last_new_ms) = (new_bars.first().map(|b| b.time_ms), new_bars.last().map(|b| b.time_ms));

@@ -284,7 +284,8 @@ impl ExchangeBroker {
                 ApiError::RateLimited { .. } => return Err(err.into()),
                 _ => {} // unknown fate (timeout, 5XX, malformed 2XX) or a duplicate: ask
             }
-            tracing::warn!("order {id}: {err}; querying it by client order id before anything else");
+            let shown = crate::log_text::untrusted(&err.to_string());
+            tracing::warn!("order {id}: {shown}; querying it by client order id before anything else");
             let found = match self.query_unknown(id, sent_at).await {
                 Ok(found) => found,
                 Err(query_err) => {
@@ -435,8 +436,8 @@ impl ExchangeBroker {
             } else if commission != 0.0 {
                 tracing::warn!(
                     "order {}: commission {commission} {} not counted in the quote fee",
-                    json.client_order_id,
-                    fill.commission_asset
+                    crate::log_text::untrusted(&json.client_order_id),
+                    crate::log_text::untrusted(&fill.commission_asset)
                 );
             }
         }

@@ -59,6 +59,31 @@ impl ReplayPlan {
         }
     }
 
+    /// Checks a restart's resume point: the journal's last bar `last_ms` must be a bar
+    /// of this replay. A bar after the file's last one (a bar from the future) would
+    /// make the replay end at once, trading nothing.
+    ///
+    /// # Errors
+    /// A message naming the bar's time and the replay's last bar.
+    pub fn check_resume(&self, last_ms: i64) -> std::result::Result<(), String> {
+        use rltrade_env::bar::format_time_ms;
+        if self.bars.binary_search_by_key(&last_ms, |b| b.time_ms).is_ok() {
+            return Ok(());
+        }
+        let last_of_file = self.bars.last().map_or(i64::MIN, |b| b.time_ms);
+        let why = if last_ms > last_of_file {
+            "a bar from the future: after the replayed file's last bar"
+        } else {
+            "which the replayed file does not have (its bars end at"
+        };
+        let close = if last_ms > last_of_file { "" } else { ")" };
+        Err(format!(
+            "holds bar {}, {why} {}{close}: this journal is not of this replay; use a new --journal",
+            format_time_ms(last_ms),
+            format_time_ms(last_of_file)
+        ))
+    }
+
     /// The index of the first bar after `last_ms` (a restart's resume point).
     pub fn resume_index(&self, last_ms: Option<i64>) -> usize {
         match last_ms {

@@ -120,6 +120,96 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Opens an existing journal for reading only (`rltrade ab-report`): nothing is
+    /// created, written or checkpointed, so a journal on a read-only filesystem or in a
+    /// read-only folder can be read. SQLite's read-only mode is tried first (it sees a
+    /// running daemon's committed bars); when that cannot open the file (a WAL journal
+    /// in a folder where SQLite may not create its `-shm` file) and no `-wal` file holds
+    /// data, the file is opened as immutable (`?immutable=1`), which needs no lock file.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] when the file does not exist, is not SQLite, holds another
+    /// journal format, or cannot be read without writing (its `-wal` file holds commits
+    /// not yet in the main file and the folder is read-only).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        if !path.is_file() {
+            return Err(Error::Journal { path: path.to_path_buf(), message: "does not exist".into() });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readable =
+            |conn: &Connection| conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0));
+        let conn = match Connection::open_with_flags(path, flags) {
+            Ok(conn) if readable(&conn).is_ok() => conn,
+            first => {
+                let wal = wal_path(path);
+                if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                    let cause = first.and_then(|c| readable(&c).map(|_| ())).err();
+                    return Err(Error::Journal {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "cannot be read without writing: {} holds commits not yet in the journal and SQLite \
+                             cannot open its lock file here ({}); read it where the folder is writable",
+                            wal.display(),
+                            cause.map_or_else(|| "unknown cause".to_string(), |e| e.to_string())
+                        ),
+                    });
+                }
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                let conn = Connection::open_with_flags(&uri, flags)
+                    .map_err(|e| journal_error(path, "cannot open read-only", e))?;
+                readable(&conn).map_err(|e| journal_error(path, "is not a readable SQLite journal", e))?;
+                conn
+            }
+        };
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false };
+        match journal.meta_value("format")? {
+            Some(format) if format != JOURNAL_FORMAT.to_string() => {
+                Err(journal.error(format!("has format {format}, this build reads {JOURNAL_FORMAT}")))
+            }
+            _ => Ok(journal),
+        }
+    }
+
+    /// Whether nothing but the meta (what a start records before its first bar) was
+    /// journaled: no bar, signal, risk decision, order, fill, equity mark, account or
+    /// event.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn is_unused(&self) -> Result<bool> {
+        for table in ["bars", "signals", "risk_decisions", "orders", "fills", "equity", "accounts", "events"] {
+            let sql = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+            let any = self.conn.query_row(&sql, [], |row| row.get::<_, bool>(0));
+            if self.sql(&format!("reading {table}"), any)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes the journal at `path` (with its `-wal` and `-shm` files) when it holds
+    /// nothing ([`Journal::is_unused`]): what a failed start that created it leaves
+    /// behind. Returns whether it removed it; a journal that recorded anything is kept.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] when it cannot be read; [`Error::Io`] when it cannot be removed.
+    pub fn remove_if_unused(path: &Path) -> Result<bool> {
+        if !path.is_file() {
+            return Ok(false);
+        }
+        let unused = Self::open_read_only(path)?.is_unused()?;
+        if unused {
+            for file in [path.to_path_buf(), wal_path(path), sidecar(path, "-shm")] {
+                match std::fs::remove_file(&file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(file, e)),
+                    _ => {}
+                }
+            }
+        }
+        Ok(unused)
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -512,6 +602,33 @@ impl Journal {
         );
         self.sql("inserting an event", result).map(|_| ())
     }
+}
+
+/// `<journal>-wal`, SQLite's write-ahead log beside the journal.
+fn wal_path(path: &Path) -> PathBuf {
+    sidecar(path, "-wal")
+}
+
+/// `path` with `suffix` appended to its file name.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `path` for a SQLite `file:` URI: absolute, every byte but unreserved ones and `/`
+/// percent-encoded (so `?`, `#` and `%` in a name stay part of it).
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for b in absolute.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn journal_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
