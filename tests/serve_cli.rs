@@ -2,7 +2,7 @@
 //! trades exactly like `rltrade backtest --strategy model`; a restart resumes and a
 //! different strategy set is refused; a daemon killed at every injection point and at
 //! seeded random moments ends with the journal of an uninterrupted run; SIGTERM
-//! flushes and exits 0.
+//! flushes and exits 0; a second daemon on a journal is refused.
 
 mod util;
 
@@ -481,4 +481,112 @@ fn sigterm_flushes_the_journal_and_exits_zero() {
     let last: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).expect("bars");
     let saved: i64 = conn.query_row("SELECT MIN(bar_ms) FROM accounts", [], |r| r.get(0)).expect("accounts");
     assert_eq!(last, saved, "every account is saved as of the last journaled bar");
+}
+
+/// A daemon running in the background: its process and its API address (read from the
+/// `listening on` line; the rest of stderr is drained on a thread, so it never blocks on
+/// a full pipe).
+struct Daemon {
+    child: Child,
+    address: String,
+}
+
+impl Daemon {
+    /// Starts `rltrade args...` in `dir` with `env`, and waits until it listens.
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
+        if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+            command.env(
+                "ORT_DYLIB_PATH",
+                format!("{}/.ort/onnxruntime/capi/libonnxruntime.so.1.31.1", env!("CARGO_MANIFEST_DIR")),
+            );
+        }
+        command.envs(env.iter().copied()).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn");
+        let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let address = loop {
+            let mut line = String::new();
+            let n = lines.read_line(&mut line).expect("read stderr");
+            stderr.lock().unwrap().push_str(&line);
+            assert!(n > 0, "rltrade {} exited before listening:\n{}", args.join(" "), stderr.lock().unwrap());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Self { child, address }
+    }
+
+    /// `METHOD path` with an optional bearer token and body: the status and the body.
+    fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).expect("connect");
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+        (status, body)
+    }
+
+    /// `GET path` parsed as JSON (200 expected).
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.http("GET", path, None, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+}
+
+/// `args` followed by `more`.
+fn with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    args.iter().chain(more).copied().collect()
+}
+
+#[test]
+fn a_second_daemon_on_one_journal_is_refused_until_the_first_is_killed() {
+    let dir = Dir::new();
+    let btc = btc();
+    let args =
+        ["serve", "--baseline", "ma:50:200", "--replay", &btc, "--journal", "journal.db", "--listen", "127.0.0.1:0"];
+    // the first daemon trades one 1h bar every 0.1 s
+    let mut first = Daemon::start(dir.path(), &with(&args, &["--speed", "36000"]), &[]);
+
+    // a second one on the same journal is refused at once, naming the journal, the
+    // lock file and the first daemon
+    let finish = with(&args, &["--exit-at-end"]);
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    let pid = first.child.id();
+    assert!(
+        stderr.contains("journal journal.db: in use by another rltrade daemon")
+            && stderr.contains(&format!("(pid {pid})"))
+            && stderr.contains("journal.db.lock"),
+        "{stderr}"
+    );
+    // a reader still reads the journal while the daemon runs
+    let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
+    assert_eq!(ab["strategies"][0]["name"], "ma:50:200", "{ab}");
+    assert_eq!(first.get("/health")["strategies"], 1, "the first daemon still serves");
+
+    // kill -9: the kernel drops the lock with the process, and the next daemon resumes
+    first.child.kill().expect("kill -9");
+    first.child.wait().expect("wait");
+    expect_code(dir.path(), &finish, 0);
+    let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
+    assert!(ab["strategies"][0]["num_orders"].as_u64().unwrap() > 0, "the replay finished: {ab}");
 }

@@ -83,6 +83,7 @@ impl Engine {
     /// strategy list) and restores every account and the policies' state from it.
     ///
     /// # Errors
+    /// [`Error::JournalInUse`] while another daemon holds the journal;
     /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
     /// set (naming both), or a corrupt one.
     pub fn open(

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rltrade_serve::journal::{Journal, SyncMode};
+use rltrade_serve::journal::Journal;
 
 use crate::cli::AbReportArgs;
 use crate::output::print_json;
@@ -14,7 +14,8 @@ use crate::output::print_json;
 /// A missing or corrupt journal.
 pub fn run(args: &AbReportArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.journal.is_file(), "journal {} does not exist", args.journal.display());
-    let journal = Journal::open(&args.journal, SyncMode::Normal)?;
+    // read-only and without the daemon's lock: works while a daemon writes the journal
+    let journal = Journal::open_reader(&args.journal)?;
     let report =
         rltrade_serve::ab::report(&journal, None).with_context(|| format!("reading {}", args.journal.display()))?;
     if args.json {
