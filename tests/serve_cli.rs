@@ -2,7 +2,8 @@
 //! trades exactly like `rltrade backtest --strategy model`; a restart resumes and a
 //! different strategy set is refused; a daemon killed at every injection point and at
 //! seeded random moments ends with the journal of an uninterrupted run; SIGTERM
-//! flushes and exits 0; a second daemon on a journal is refused.
+//! flushes and exits 0; a second daemon on a journal is refused; a restart after a
+//! model reload resumes with the journaled model.
 
 mod util;
 
@@ -483,12 +484,13 @@ fn sigterm_flushes_the_journal_and_exits_zero() {
     assert_eq!(last, saved, "every account is saved as of the last journaled bar");
 }
 
-/// A daemon running in the background: its process and its API address (read from the
-/// `listening on` line; the rest of stderr is drained on a thread, so it never blocks on
-/// a full pipe).
+/// A daemon running in the background: its process, its API address (read from the
+/// `listening on` line) and everything it wrote to stderr so far (drained on a thread,
+/// so it never blocks on a full pipe).
 struct Daemon {
     child: Child,
     address: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Daemon {
@@ -523,7 +525,7 @@ impl Daemon {
                 line.clear();
             }
         });
-        Self { child, address }
+        Self { child, address, stderr }
     }
 
     /// `METHOD path` with an optional bearer token and body: the status and the body.
@@ -550,6 +552,17 @@ impl Daemon {
         let (status, body) = self.http("GET", path, None, "");
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// SIGTERM, then waits: the exit status and the whole stderr.
+    fn sigterm(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM").success());
+        let status = self.child.wait().expect("wait");
+        // the drain thread ends with the pipe
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stderr)
     }
 }
 
@@ -589,4 +602,116 @@ fn a_second_daemon_on_one_journal_is_refused_until_the_first_is_killed() {
     expect_code(dir.path(), &finish, 0);
     let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
     assert!(ab["strategies"][0]["num_orders"].as_u64().unwrap() > 0, "the replay finished: {ab}");
+}
+
+#[test]
+fn a_restart_after_a_model_reload_resumes_with_the_journaled_model() {
+    let dir = Dir::new();
+    let btc = btc();
+    let first = model().display().to_string();
+    let config = shipped_config_without_margin(dir.path());
+    let train = ["train", "--config", &config, "--data", &btc, "--seed", "8", "--total-steps", "4096", "--out"];
+    expect_code(dir.path(), &with(&train, &["m/seed-2"]), 0);
+    let second = dir.path().join("m/seed-2").display().to_string();
+
+    // named strategies: the same model twice and the same MA pair twice
+    let names = |rl_model: &str| {
+        format!(
+            "[serve]\n\
+             [[serve.strategies]]\nname = \"rl\"\nmodel = \"{rl_model}\"\n\
+             [[serve.strategies]]\nname = \"rl-twin\"\nmodel = \"{first}\"\n\
+             [[serve.strategies]]\nname = \"ma\"\nbaseline = \"ma:50:200\"\n\
+             [[serve.strategies]]\nname = \"ma-twin\"\nbaseline = \"ma:50:200\"\n"
+        )
+    };
+    dir.write("names.toml", &names(&first));
+    let args = [
+        "serve",
+        "--config",
+        "names.toml",
+        "--replay",
+        &btc,
+        "--split",
+        "test",
+        "--journal",
+        "journal.db",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let daemon = Daemon::start(dir.path(), &with(&args, &["--speed", "20000"]), &[("RLTRADE_API_TOKEN", "t0ken")]);
+    let started = std::time::Instant::now();
+    while daemon.get("/health")["trading_started"] != true {
+        assert!(started.elapsed() < Duration::from_secs(60), "trading never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let positions = daemon.get("/positions");
+    let names_served: Vec<&str> =
+        positions.as_array().unwrap().iter().map(|p| p["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names_served, ["rl", "rl-twin", "ma", "ma-twin"]);
+    let first_sha = positions[0]["model_sha256"].as_str().unwrap().to_string();
+
+    // seed 8's model into `rl`, then a stop
+    let body = serde_json::json!({ "strategy": "rl", "path": second }).to_string();
+    let (status, answer) = daemon.http("POST", "/models/reload", Some("t0ken"), &body);
+    assert_eq!(status, 200, "{answer}");
+    let second_sha = serde_json::from_str::<Value>(&answer).unwrap()["sha256"].as_str().unwrap().to_string();
+    assert_ne!(second_sha, first_sha);
+    let reloaded_at = daemon.get("/health")["last_bar_ms"].as_i64().unwrap();
+    let (status, stderr) = daemon.sigterm();
+    assert!(status.success(), "{stderr}");
+
+    // the config it was started with resumes, with the journal's model for `rl`
+    let finish = with(&args, &["--exit-at-end"]);
+    let (_, stderr) = expect_code(dir.path(), &finish, 0);
+    assert!(
+        stderr.contains("restored from the journal") && stderr.contains("resuming with the journal's model"),
+        "{stderr}"
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).expect("journal");
+    let shas = |strategy: &str, after: i64| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT model_sha256 FROM signals WHERE strategy = ?1 AND bar_ms > ?2 ORDER BY 1")
+            .unwrap();
+        stmt.query_map(rusqlite::params![strategy, after], |row| row.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert_eq!(shas("rl", reloaded_at), [second_sha.as_str()], "rl runs the reloaded model to the end");
+    assert_eq!(shas("rl-twin", 0), [first_sha.as_str()]);
+    let last: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).unwrap();
+    assert!(last > reloaded_at + 3_600_000, "the restart traded on");
+    // twins trade alike, each under its own name
+    let equity = |strategy: &str| -> Vec<f64> {
+        let mut stmt = conn.prepare("SELECT equity FROM equity WHERE strategy = ?1 ORDER BY bar_ms").unwrap();
+        stmt.query_map([strategy], |row| row.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert!(!equity("ma").is_empty() && equity("ma") == equity("ma-twin"));
+    drop(conn);
+
+    // a config naming the new model resumes too; a model `rl` never ran is refused (a
+    // copy whose card claims another ONNX file: refused before anything loads it)
+    dir.write("names.toml", &names(&second));
+    expect_code(dir.path(), &finish, 0);
+    let other = dir.path().join("m/other");
+    std::fs::create_dir_all(&other).unwrap();
+    let card = std::fs::read_to_string(dir.path().join("m/seed-2/export/model_card.json")).unwrap();
+    assert!(card.contains(&second_sha));
+    std::fs::write(other.join("model_card.json"), card.replace(&second_sha, &"0".repeat(64))).unwrap();
+    dir.write("names.toml", &names(&other.display().to_string()));
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(stderr.contains("strategy rl runs model") && stderr.contains("which it never ran"), "{stderr}");
+    dir.write("names.toml", &names(&first));
+
+    // the journal's model gone, then changed: refused, naming the strategy, the file and why
+    std::fs::rename(dir.path().join("m/seed-2"), dir.path().join("m/moved")).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(
+        stderr.contains("strategy rl runs model") && stderr.contains("seed-2") && stderr.contains("it is gone"),
+        "{stderr}"
+    );
+    std::fs::rename(dir.path().join("m/moved"), dir.path().join("m/seed-2")).unwrap();
+    let onnx = dir.path().join("m/seed-2/export/policy.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    bytes.push(0);
+    std::fs::write(&onnx, bytes).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(stderr.contains("strategy rl runs model") && stderr.contains("now has SHA-256"), "{stderr}");
 }

@@ -78,21 +78,38 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the journal at `path` and either starts it for `runners` or, when it holds
-    /// a run, checks that `runners` and the feed are the same (by model SHA-256 and
-    /// strategy list) and restores every account and the policies' state from it.
+    /// Opens the journal at `path` (taking its lock) and continues as
+    /// [`Self::from_journal`].
     ///
     /// # Errors
-    /// [`Error::JournalInUse`] while another daemon holds the journal;
-    /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
-    /// set (naming both), or a corrupt one.
+    /// [`Error::JournalInUse`] while another daemon holds the journal; as
+    /// [`Self::from_journal`].
     pub fn open(
         path: &Path,
         settings: EngineSettings,
         runners: Vec<StrategyRunner>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        let mut journal = Journal::open(path, settings.sync)?;
+        Self::from_journal(Journal::open(path, settings.sync)?, settings, runners, metrics)
+    }
+
+    /// Either starts the opened `journal` for `runners` or, when it holds a run, checks
+    /// that `runners` and the feed are the same (by name, in order, with the journal's
+    /// model SHA-256 or MA periods each) and restores every account and the policies'
+    /// state from it. The runners take the journal's record of their strategy (a
+    /// model's reload history); the record takes the path each model was loaded from.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
+    /// set (naming both), or a corrupt one.
+    pub fn from_journal(
+        mut journal: Journal,
+        settings: EngineSettings,
+        mut runners: Vec<StrategyRunner>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let path = journal.path().to_path_buf();
+        let path = path.as_path();
         let specs: Vec<StrategySpec> = runners.iter().map(|r| r.spec.clone()).collect();
         let mut names = std::collections::HashSet::new();
         for spec in &specs {
@@ -104,7 +121,7 @@ impl Engine {
             }
         }
         let meta = match journal.meta()? {
-            Some(meta) => {
+            Some(mut meta) => {
                 let refuse = |what: &str, journal_value: String, now: String| Error::Journal {
                     path: path.to_path_buf(),
                     message: format!(
@@ -121,8 +138,31 @@ impl Engine {
                 if meta.feed != settings.feed {
                     return Err(refuse("feed", meta.feed.clone(), settings.feed.clone()));
                 }
-                if meta.strategies != specs {
-                    return Err(refuse("strategies", describe(&meta.strategies), describe(&specs)));
+                let same = meta.strategies.len() == specs.len()
+                    && meta.strategies.iter().zip(&specs).all(|(journaled, now)| journaled.same_strategy(now));
+                if !same {
+                    return Err(refuse(
+                        "strategies",
+                        StrategySpec::describe(&meta.strategies),
+                        StrategySpec::describe(&specs),
+                    ));
+                }
+                // the journal's record keeps each model's reload history; its path is
+                // where this daemon loaded the model from
+                let mut moved = false;
+                for (journaled, runner) in meta.strategies.iter_mut().zip(runners.iter_mut()) {
+                    if let (StrategySpec::Model { path, .. }, StrategySpec::Model { path: loaded, .. }) =
+                        (&mut *journaled, &runner.spec)
+                    {
+                        if loaded.is_some() && path != loaded {
+                            path.clone_from(loaded);
+                            moved = true;
+                        }
+                    }
+                    runner.spec = journaled.clone();
+                }
+                if moved {
+                    journal.update_meta(&meta)?;
                 }
                 meta
             }
@@ -625,19 +665,6 @@ impl Engine {
     pub fn accounts(&self) -> HashMap<String, rltrade_exec::Account> {
         self.runners.iter().map(|r| (r.name().to_string(), r.account.clone())).collect()
     }
-}
-
-fn describe(specs: &[StrategySpec]) -> String {
-    let parts: Vec<String> = specs
-        .iter()
-        .map(|s| match s {
-            StrategySpec::Model { name, sha256 } => {
-                format!("{name} (model sha256 {})", &sha256[..sha256.len().min(12)])
-            }
-            StrategySpec::MaCrossover { .. } => s.name(),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
 }
 
 /// 8 hex characters from the clock and the process id: unique enough per journal

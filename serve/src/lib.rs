@@ -22,9 +22,12 @@ pub mod error;
 pub mod fault;
 pub mod feed;
 pub mod journal;
+pub mod lineup;
 pub mod metrics;
 pub mod signal;
 pub mod strategy;
+pub mod strategy_name;
 
 pub use config::ServeConfig;
 pub use error::{Error, Result};
+pub use strategy_name::StrategyName;
