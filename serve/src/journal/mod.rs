@@ -117,6 +117,11 @@ impl Journal {
             .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 4_096))
             .and_then(|()| conn.execute_batch(include_str!("schema.sql")))
             .map_err(|e| journal_error(path, "is not a usable SQLite journal", e))?;
+        if let Some(pages) = crate::fault::journal_max_pages() {
+            // testing only (RLTRADE_JOURNAL_MAX_PAGES): a journal that cannot grow, as on a full disk
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(|e| journal_error(path, "cannot cap its size", e))?;
+        }
         let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: Some(lock) };
         journal.check_format()?;
         Ok(journal)
