@@ -3,7 +3,8 @@
 //! different strategy set is refused; a daemon killed at every injection point and at
 //! seeded random moments ends with the journal of an uninterrupted run; SIGTERM
 //! flushes and exits 0; a second daemon on a journal is refused; a restart after a
-//! model reload resumes with the journaled model.
+//! model reload resumes with the journaled model; a kill on a full journal stops
+//! trading and halts the daemon.
 
 mod util;
 
@@ -714,4 +715,96 @@ fn a_restart_after_a_model_reload_resumes_with_the_journaled_model() {
     std::fs::write(&onnx, bytes).unwrap();
     let (_, stderr) = expect_code(dir.path(), &finish, 1);
     assert!(stderr.contains("strategy rl runs model") && stderr.contains("now has SHA-256"), "{stderr}");
+}
+
+#[test]
+fn a_kill_on_a_full_journal_stops_trading_and_halts_the_daemon() {
+    let dir = Dir::new();
+    // 1,500 bars of the shipped file, traded from the 4th on by 48 MA crossovers whose
+    // 59-character names make one kill journal 48 events of over 100 bytes: more than
+    // any page can still take, so the kill must grow the journal
+    let shipped = std::fs::read_to_string(btc()).unwrap();
+    let head: Vec<&str> = shipped.lines().take(1_501).collect();
+    dir.write("btcusd_1h_head.csv", &(head.join("\n") + "\n"));
+    let mut config = String::from("[serve]\nbars_per_commit = 8\n");
+    for i in 0..48 {
+        config += &format!("[[serve.strategies]]\nname = \"{}-{i:02}\"\nbaseline = \"ma:2:4\"\n", "k".repeat(56));
+    }
+    dir.write("full.toml", &config);
+    let args = [
+        "serve",
+        "--config",
+        "full.toml",
+        "--replay",
+        "btcusd_1h_head.csv",
+        "--split",
+        "all",
+        "--journal",
+        "full.db",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    // a first run stops after three commits, with bars left to trade
+    let out = spawn(dir.path(), &args, Some("after_commit:3")).wait_with_output().expect("wait");
+    assert!(!out.status.success(), "the first run should have aborted");
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    let killed_at: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).unwrap();
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "no free pages: the kill's rows need new ones");
+    // pages the test frees later, when the disk has room again
+    conn.execute_batch("CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16) INSERT INTO filler SELECT zeroblob(4000) FROM n;").unwrap();
+    drop(conn);
+
+    // the daemon again, on a journal that cannot grow (a full disk), one bar every 4 s
+    let env = [("RLTRADE_API_TOKEN", "t0ken"), ("RLTRADE_JOURNAL_MAX_PAGES", "1")];
+    let daemon = Daemon::start(dir.path(), &with(&args, &["--speed", "900"]), &env);
+    let (status, body) = daemon.http("POST", "/kill", Some("t0ken"), "");
+    assert_eq!(status, 200, "the kill takes effect whatever the journal does: {body}");
+    let kill: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((kill["kill_switch"].as_bool(), kill["journaled"].as_bool()), (Some(true), Some(false)), "{kill}");
+    assert_eq!(kill["halt"]["reason"], "kill_not_journaled", "{kill}");
+    assert!(kill["halt"]["error"].as_str().unwrap().contains("database or disk is full"), "{kill}");
+
+    let health = daemon.get("/health");
+    assert_eq!(health["status"], "halted", "{health}");
+    assert_eq!(health["kill_switch"], true, "{health}");
+    assert_eq!(health["halt"]["reason"], "kill_not_journaled", "{health}");
+    assert_eq!(health["halted"].as_array().unwrap().len(), 48, "{health}");
+    let positions = daemon.get("/positions");
+    for p in positions.as_array().unwrap() {
+        assert_eq!((&p["kill_switch"], &p["trading_state"]), (&Value::Bool(true), &Value::from("HALTED")), "{p}");
+        assert_eq!(p["halt_reason"]["kind"], "journal_unwritable", "{p}");
+        assert!(p["pending_target"].is_null(), "pending orders cancelled: {p}");
+    }
+    let (status, body) = daemon.http("POST", "/resume", Some("t0ken"), "");
+    assert_eq!(status, 409, "a halted daemon does not resume: {body}");
+
+    // no bar is taken after the kill, so no order is sent
+    std::thread::sleep(Duration::from_secs(5));
+    let health = daemon.get("/health");
+    assert_eq!(health["last_bar_ms"].as_i64(), Some(killed_at), "{health}");
+    let (_, metrics) = daemon.http("GET", "/metrics", None, "");
+    assert!(metrics.contains("rltrade_bars_processed_total 0"), "{metrics}");
+    assert!(!metrics.lines().any(|l| l.starts_with("rltrade_orders_total{") && !l.ends_with(" 0")), "{metrics}");
+
+    // room again: at exit the daemon journals the kill switch, and exits 1 with the reason
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    conn.execute_batch("DELETE FROM filler").unwrap();
+    drop(conn);
+    let (status, stderr) = daemon.sigterm();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: the daemon halted: the kill switch is engaged, but the journal could not record it")
+            && stderr.contains("the kill switch is journaled now"),
+        "{stderr}"
+    );
+
+    // so a restart keeps it engaged: the rest of the bars trade nothing
+    expect_code(dir.path(), &with(&args, &["--exit-at-end"]), 0);
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [killed_at], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM orders WHERE decided_bar_ms > ?1"), 0, "no order after the kill");
+    assert!(count("SELECT COUNT(*) FROM risk_decisions WHERE bar_ms > ?1 AND reason LIKE 'kill_switch%'") > 0);
+    assert_eq!(count("SELECT COUNT(*) FROM events WHERE kind = 'kill' AND bar_ms = ?1"), 48);
+    assert!(count("SELECT COUNT(*) FROM bars WHERE time_ms > ?1") > 1_000, "the restart replayed the rest");
 }

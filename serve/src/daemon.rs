@@ -248,7 +248,11 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
         result = &mut feed => {
             let result = result.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }));
             if result.is_ok() && !exit_at_end {
-                tracing::info!("replay finished; serving the API until SIGTERM");
+                if lock(&engine).halt().is_some() {
+                    tracing::error!("halted: no more bars; serving the API until SIGTERM");
+                } else {
+                    tracing::info!("replay finished; serving the API until SIGTERM");
+                }
                 shutdown_signal().await;
             }
             result
@@ -259,9 +263,9 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
             feed.await.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }))
         }
     };
-    let flushed = lock(&engine).flush();
+    let closed = lock(&engine).close();
     api.stop().await;
-    outcome.and(flushed)
+    outcome.and(closed)
 }
 
 /// Binance spot klines: warm up on the last `warmup_bars` closed bars, or on the VaR
@@ -327,9 +331,9 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     };
     let _ = feed_stop.send(true);
     let _ = feed.await;
-    let flushed = lock(&engine).flush();
+    let closed = lock(&engine).close();
     api.stop().await;
-    outcome.and(flushed)
+    outcome.and(closed)
 }
 
 /// The Binance broker of `[serve.exchange]`: orders to `testnet_url`, or to
@@ -367,6 +371,10 @@ fn on_feed_event(
     match event {
         FeedEvent::Bar(bar) => {
             if engine.last_bar().is_some_and(|last| bar.time_ms <= last.time_ms) {
+                return Ok(());
+            }
+            if engine.halt().is_some() {
+                // halted: no bar is traded any more (the halt was logged when it happened)
                 return Ok(());
             }
             engine.on_bar(&bar, true, Instant::now())?;
@@ -444,12 +452,23 @@ fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: S
         }
         let bar = &plan.bars[index];
         match plan.step(index) {
-            ReplayStep::Warmup => lock().warm(bar)?,
+            ReplayStep::Warmup => {
+                let mut engine = lock();
+                if engine.halt().is_some() {
+                    break;
+                }
+                engine.warm(bar)?;
+            }
             ReplayStep::Traded { decide } => {
                 if let Some(pause) = pause {
                     std::thread::sleep(pause);
                 }
-                lock().on_bar(bar, decide, Instant::now())?;
+                let mut engine = lock();
+                // a halted daemon (the kill switch could not be journaled) takes no more bars
+                if engine.halt().is_some() {
+                    break;
+                }
+                engine.on_bar(bar, decide, Instant::now())?;
             }
             ReplayStep::After => break,
         }

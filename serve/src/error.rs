@@ -44,6 +44,13 @@ pub enum Error {
         /// The holder's process id, when its lock file says.
         holder: Option<u32>,
     },
+    /// The daemon halted ([`crate::DaemonHalt`]): it takes no more bars and refuses
+    /// what would need its journal.
+    #[error("the daemon halted: {halt}")]
+    Halted {
+        /// Why.
+        halt: crate::DaemonHalt,
+    },
     /// A model could not be loaded or does not fit the feed.
     #[error(transparent)]
     Policy(#[from] rltrade_policy::Error),

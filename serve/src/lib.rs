@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod feed;
+pub mod halt;
 pub mod journal;
 pub mod lineup;
 pub mod metrics;
@@ -30,4 +31,5 @@ pub mod strategy_name;
 
 pub use config::ServeConfig;
 pub use error::{Error, Result};
+pub use halt::DaemonHalt;
 pub use strategy_name::StrategyName;

@@ -239,6 +239,18 @@ impl Journal {
         self.in_transaction
     }
 
+    /// Rolls back the open transaction, if SQLite still holds one (after a failed
+    /// statement or `COMMIT` it may or may not have rolled back by itself): nothing of
+    /// it counts as processed. Best effort: a failed `ROLLBACK` is logged.
+    pub fn rollback(&mut self) {
+        self.in_transaction = false;
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(journal = %self.path.display(), "ROLLBACK failed: {e}");
+            }
+        }
+    }
+
     /// Journals a bar fed to the strategies.
     ///
     /// # Errors
