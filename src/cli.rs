@@ -103,10 +103,11 @@ pub struct ServeArgs {
     /// A TOML config file (`[serve]`, `[execution]`, `[risk]`, ...).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// An exported model (export or run folder); repeatable, one strategy each.
+    /// An exported model (export or run folder); repeatable, one strategy each, named by
+    /// its run name. Replaces `serve.models` (`[[serve.strategies]]` tables stay).
     #[arg(long)]
     pub model: Vec<PathBuf>,
-    /// An MA crossover `ma:FAST:SLOW`; repeatable.
+    /// An MA crossover `ma:FAST:SLOW`, named so; repeatable. Replaces `serve.baselines`.
     #[arg(long)]
     pub baseline: Vec<String>,
     /// Replay this CSV instead of the exchange feed.

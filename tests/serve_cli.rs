@@ -2,7 +2,9 @@
 //! trades exactly like `rltrade backtest --strategy model`; a restart resumes and a
 //! different strategy set is refused; a daemon killed at every injection point and at
 //! seeded random moments ends with the journal of an uninterrupted run; SIGTERM
-//! flushes and exits 0.
+//! flushes and exits 0; a second daemon on a journal is refused; a restart after a
+//! model reload resumes with the journaled model; a kill on a full journal stops
+//! trading and halts the daemon.
 
 mod util;
 
@@ -669,4 +671,328 @@ fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export(
     }
     assert!(log.contains("more bytes]"), "the long strategy is cut:\n{log}");
     assert!(log.contains("onnx.file") && !log.contains(&secret_sha), "{log}");
+}
+
+/// A daemon running in the background: its process, its API address (read from the
+/// `listening on` line) and everything it wrote to stderr so far (drained on a thread,
+/// so it never blocks on a full pipe).
+struct Daemon {
+    child: Child,
+    address: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `rltrade args...` in `dir` with `env`, and waits until it listens.
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rltrade"));
+        if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+            command.env(
+                "ORT_DYLIB_PATH",
+                format!("{}/.ort/onnxruntime/capi/libonnxruntime.so.1.31.1", env!("CARGO_MANIFEST_DIR")),
+            );
+        }
+        command.envs(env.iter().copied()).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn");
+        let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let address = loop {
+            let mut line = String::new();
+            let n = lines.read_line(&mut line).expect("read stderr");
+            stderr.lock().unwrap().push_str(&line);
+            assert!(n > 0, "rltrade {} exited before listening:\n{}", args.join(" "), stderr.lock().unwrap());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Self { child, address, stderr }
+    }
+
+    /// `METHOD path` with an optional bearer token and body: the status and the body.
+    fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).expect("connect");
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+        (status, body)
+    }
+
+    /// `GET path` parsed as JSON (200 expected).
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.http("GET", path, None, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// SIGTERM, then waits: the exit status and the whole stderr.
+    fn sigterm(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM").success());
+        let status = self.child.wait().expect("wait");
+        // the drain thread ends with the pipe
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stderr)
+    }
+}
+
+/// `args` followed by `more`.
+fn with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    args.iter().chain(more).copied().collect()
+}
+
+#[test]
+fn a_second_daemon_on_one_journal_is_refused_until_the_first_is_killed() {
+    let dir = Dir::new();
+    let btc = btc();
+    let args =
+        ["serve", "--baseline", "ma:50:200", "--replay", &btc, "--journal", "journal.db", "--listen", "127.0.0.1:0"];
+    // the first daemon trades one 1h bar every 0.1 s
+    let mut first = Daemon::start(dir.path(), &with(&args, &["--speed", "36000"]), &[]);
+
+    // a second one on the same journal is refused at once, naming the journal, the
+    // lock file and the first daemon
+    let finish = with(&args, &["--exit-at-end"]);
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    let pid = first.child.id();
+    assert!(
+        stderr.contains("journal journal.db: in use by another rltrade daemon")
+            && stderr.contains(&format!("(pid {pid})"))
+            && stderr.contains("journal.db.lock"),
+        "{stderr}"
+    );
+    // a reader still reads the journal while the daemon runs
+    let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
+    assert_eq!(ab["strategies"][0]["name"], "ma:50:200", "{ab}");
+    assert_eq!(first.get("/health")["strategies"], 1, "the first daemon still serves");
+
+    // kill -9: the kernel drops the lock with the process, and the next daemon resumes
+    first.child.kill().expect("kill -9");
+    first.child.wait().expect("wait");
+    expect_code(dir.path(), &finish, 0);
+    let ab = json(dir.path(), &["ab-report", "--journal", "journal.db", "--json"]);
+    assert!(ab["strategies"][0]["num_orders"].as_u64().unwrap() > 0, "the replay finished: {ab}");
+}
+
+#[test]
+fn a_restart_after_a_model_reload_resumes_with_the_journaled_model() {
+    let dir = Dir::new();
+    let btc = btc();
+    let first = model().display().to_string();
+    let config = shipped_config_without_margin(dir.path());
+    let train = ["train", "--config", &config, "--data", &btc, "--seed", "8", "--total-steps", "4096", "--out"];
+    expect_code(dir.path(), &with(&train, &["m/seed-2"]), 0);
+    let second = dir.path().join("m/seed-2").display().to_string();
+
+    // named strategies: the same model twice and the same MA pair twice
+    let names = |rl_model: &str| {
+        format!(
+            "[serve]\n\
+             [[serve.strategies]]\nname = \"rl\"\nmodel = \"{rl_model}\"\n\
+             [[serve.strategies]]\nname = \"rl-twin\"\nmodel = \"{first}\"\n\
+             [[serve.strategies]]\nname = \"ma\"\nbaseline = \"ma:50:200\"\n\
+             [[serve.strategies]]\nname = \"ma-twin\"\nbaseline = \"ma:50:200\"\n"
+        )
+    };
+    dir.write("names.toml", &names(&first));
+    let args = [
+        "serve",
+        "--config",
+        "names.toml",
+        "--replay",
+        &btc,
+        "--split",
+        "test",
+        "--journal",
+        "journal.db",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let daemon = Daemon::start(dir.path(), &with(&args, &["--speed", "20000"]), &[("RLTRADE_API_TOKEN", "t0ken")]);
+    let started = std::time::Instant::now();
+    while daemon.get("/health")["trading_started"] != true {
+        assert!(started.elapsed() < Duration::from_secs(60), "trading never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let positions = daemon.get("/positions");
+    let names_served: Vec<&str> =
+        positions.as_array().unwrap().iter().map(|p| p["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names_served, ["rl", "rl-twin", "ma", "ma-twin"]);
+    let first_sha = positions[0]["model_sha256"].as_str().unwrap().to_string();
+
+    // seed 8's model into `rl`, then a stop
+    let body = serde_json::json!({ "strategy": "rl", "path": second }).to_string();
+    let (status, answer) = daemon.http("POST", "/models/reload", Some("t0ken"), &body);
+    assert_eq!(status, 200, "{answer}");
+    let second_sha = serde_json::from_str::<Value>(&answer).unwrap()["sha256"].as_str().unwrap().to_string();
+    assert_ne!(second_sha, first_sha);
+    let reloaded_at = daemon.get("/health")["last_bar_ms"].as_i64().unwrap();
+    let (status, stderr) = daemon.sigterm();
+    assert!(status.success(), "{stderr}");
+
+    // the config it was started with resumes, with the journal's model for `rl`
+    let finish = with(&args, &["--exit-at-end"]);
+    let (_, stderr) = expect_code(dir.path(), &finish, 0);
+    assert!(
+        stderr.contains("restored from the journal") && stderr.contains("resuming with the journal's model"),
+        "{stderr}"
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).expect("journal");
+    let shas = |strategy: &str, after: i64| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT model_sha256 FROM signals WHERE strategy = ?1 AND bar_ms > ?2 ORDER BY 1")
+            .unwrap();
+        stmt.query_map(rusqlite::params![strategy, after], |row| row.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert_eq!(shas("rl", reloaded_at), [second_sha.as_str()], "rl runs the reloaded model to the end");
+    assert_eq!(shas("rl-twin", 0), [first_sha.as_str()]);
+    let last: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).unwrap();
+    assert!(last > reloaded_at + 3_600_000, "the restart traded on");
+    // twins trade alike, each under its own name
+    let equity = |strategy: &str| -> Vec<f64> {
+        let mut stmt = conn.prepare("SELECT equity FROM equity WHERE strategy = ?1 ORDER BY bar_ms").unwrap();
+        stmt.query_map([strategy], |row| row.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert!(!equity("ma").is_empty() && equity("ma") == equity("ma-twin"));
+    drop(conn);
+
+    // a config naming the new model resumes too; a model `rl` never ran is refused (a
+    // copy whose card claims another ONNX file: refused before anything loads it)
+    dir.write("names.toml", &names(&second));
+    expect_code(dir.path(), &finish, 0);
+    let other = dir.path().join("m/other");
+    std::fs::create_dir_all(&other).unwrap();
+    let card = std::fs::read_to_string(dir.path().join("m/seed-2/export/model_card.json")).unwrap();
+    assert!(card.contains(&second_sha));
+    std::fs::write(other.join("model_card.json"), card.replace(&second_sha, &"0".repeat(64))).unwrap();
+    dir.write("names.toml", &names(&other.display().to_string()));
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(stderr.contains("strategy rl runs model") && stderr.contains("which it never ran"), "{stderr}");
+    dir.write("names.toml", &names(&first));
+
+    // the journal's model gone, then changed: refused, naming the strategy, the file and why
+    std::fs::rename(dir.path().join("m/seed-2"), dir.path().join("m/moved")).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(
+        stderr.contains("strategy rl runs model") && stderr.contains("seed-2") && stderr.contains("it is gone"),
+        "{stderr}"
+    );
+    std::fs::rename(dir.path().join("m/moved"), dir.path().join("m/seed-2")).unwrap();
+    let onnx = dir.path().join("m/seed-2/export/policy.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    bytes.push(0);
+    std::fs::write(&onnx, bytes).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &finish, 1);
+    assert!(stderr.contains("strategy rl runs model") && stderr.contains("now has SHA-256"), "{stderr}");
+}
+
+#[test]
+fn a_kill_on_a_full_journal_stops_trading_and_halts_the_daemon() {
+    let dir = Dir::new();
+    // 1,500 bars of the shipped file, traded from the 4th on by 48 MA crossovers whose
+    // 59-character names make one kill journal 48 events of over 100 bytes: more than
+    // any page can still take, so the kill must grow the journal
+    let shipped = std::fs::read_to_string(btc()).unwrap();
+    let head: Vec<&str> = shipped.lines().take(1_501).collect();
+    dir.write("btcusd_1h_head.csv", &(head.join("\n") + "\n"));
+    let mut config = String::from("[serve]\nbars_per_commit = 8\n");
+    for i in 0..48 {
+        config += &format!("[[serve.strategies]]\nname = \"{}-{i:02}\"\nbaseline = \"ma:2:4\"\n", "k".repeat(56));
+    }
+    dir.write("full.toml", &config);
+    let args = [
+        "serve",
+        "--config",
+        "full.toml",
+        "--replay",
+        "btcusd_1h_head.csv",
+        "--split",
+        "all",
+        "--journal",
+        "full.db",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    // a first run stops after three commits, with bars left to trade
+    let out = spawn(dir.path(), &args, Some("after_commit:3")).wait_with_output().expect("wait");
+    assert!(!out.status.success(), "the first run should have aborted");
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    let killed_at: i64 = conn.query_row("SELECT MAX(time_ms) FROM bars", [], |r| r.get(0)).unwrap();
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "no free pages: the kill's rows need new ones");
+    // pages the test frees later, when the disk has room again
+    conn.execute_batch("CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16) INSERT INTO filler SELECT zeroblob(4000) FROM n;").unwrap();
+    drop(conn);
+
+    // the daemon again, on a journal that cannot grow (a full disk), one bar every 4 s
+    let env = [("RLTRADE_API_TOKEN", "t0ken"), ("RLTRADE_JOURNAL_MAX_PAGES", "1")];
+    let daemon = Daemon::start(dir.path(), &with(&args, &["--speed", "900"]), &env);
+    let (status, body) = daemon.http("POST", "/kill", Some("t0ken"), "");
+    assert_eq!(status, 200, "the kill takes effect whatever the journal does: {body}");
+    let kill: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((kill["kill_switch"].as_bool(), kill["journaled"].as_bool()), (Some(true), Some(false)), "{kill}");
+    assert_eq!(kill["halt"]["reason"], "kill_not_journaled", "{kill}");
+    assert!(kill["halt"]["error"].as_str().unwrap().contains("database or disk is full"), "{kill}");
+
+    let health = daemon.get("/health");
+    assert_eq!(health["status"], "halted", "{health}");
+    assert_eq!(health["kill_switch"], true, "{health}");
+    assert_eq!(health["halt"]["reason"], "kill_not_journaled", "{health}");
+    assert_eq!(health["halted"].as_array().unwrap().len(), 48, "{health}");
+    let positions = daemon.get("/positions");
+    for p in positions.as_array().unwrap() {
+        assert_eq!((&p["kill_switch"], &p["trading_state"]), (&Value::Bool(true), &Value::from("HALTED")), "{p}");
+        assert_eq!(p["halt_reason"]["kind"], "journal_unwritable", "{p}");
+        assert!(p["pending_target"].is_null(), "pending orders cancelled: {p}");
+    }
+    let (status, body) = daemon.http("POST", "/resume", Some("t0ken"), "");
+    assert_eq!(status, 409, "a halted daemon does not resume: {body}");
+
+    // no bar is taken after the kill, so no order is sent
+    std::thread::sleep(Duration::from_secs(5));
+    let health = daemon.get("/health");
+    assert_eq!(health["last_bar_ms"].as_i64(), Some(killed_at), "{health}");
+    let (_, metrics) = daemon.http("GET", "/metrics", None, "");
+    assert!(metrics.contains("rltrade_bars_processed_total 0"), "{metrics}");
+    assert!(!metrics.lines().any(|l| l.starts_with("rltrade_orders_total{") && !l.ends_with(" 0")), "{metrics}");
+
+    // room again: at exit the daemon journals the kill switch, and exits 1 with the reason
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    conn.execute_batch("DELETE FROM filler").unwrap();
+    drop(conn);
+    let (status, stderr) = daemon.sigterm();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: the daemon halted: the kill switch is engaged, but the journal could not record it")
+            && stderr.contains("the kill switch is journaled now"),
+        "{stderr}"
+    );
+
+    // so a restart keeps it engaged: the rest of the bars trade nothing
+    expect_code(dir.path(), &with(&args, &["--exit-at-end"]), 0);
+    let conn = rusqlite::Connection::open(dir.path().join("full.db")).expect("journal");
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [killed_at], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM orders WHERE decided_bar_ms > ?1"), 0, "no order after the kill");
+    assert!(count("SELECT COUNT(*) FROM risk_decisions WHERE bar_ms > ?1 AND reason LIKE 'kill_switch%'") > 0);
+    assert_eq!(count("SELECT COUNT(*) FROM events WHERE kind = 'kill' AND bar_ms = ?1"), 48);
+    assert!(count("SELECT COUNT(*) FROM bars WHERE time_ms > ?1") > 1_000, "the restart replayed the rest");
 }

@@ -67,7 +67,7 @@ pub fn report(journal: &Journal, accounts: Option<&HashMap<String, Account>>) ->
     let mut rows = Vec::new();
     let mut span = None;
     for spec in &meta.strategies {
-        let name = spec.name();
+        let name = spec.name().to_string();
         let marks = journal.equity(&name)?;
         let account = accounts.get(&name);
         let equity: Vec<f64> = marks.iter().map(|m| m.equity).collect();

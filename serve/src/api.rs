@@ -2,14 +2,14 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /health` | `{"status": "ok" \| "degraded", ...}`; degraded while the feed is stale or trading is halted |
+//! | `GET /health` | `{"status": "ok" \| "degraded" \| "halted", ...}`; degraded while the feed is stale or a strategy is halted or killed; halted when the daemon halted (`halt` says why) |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /positions` | every strategy's position, equity, trading state |
 //! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
 //! | `GET /ab` | the live A/B table (as `rltrade ab-report --json`) |
-//! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled |
-//! | `POST /resume` | kill switch released, halts lifted |
-//! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap |
+//! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled: in memory first, then journaled (`"journaled": false` and a halted daemon when the journal refuses) |
+//! | `POST /resume` | kill switch released, halts lifted (409 once the daemon halted) |
+//! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap (409 once the daemon halted) |
 //!
 //! POST routes need `Authorization: Bearer <token>`: 401 without it, 403 with a wrong
 //! one, 403 for every POST when the daemon has no token.
@@ -23,10 +23,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::engine::Engine;
+use crate::error::Error;
+use crate::halt::DaemonHalt;
 use crate::log_text::untrusted;
 
 /// The bearer token of POST routes. Its `Debug` never prints it.
@@ -101,6 +103,39 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
+/// `GET /health`'s `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Bars flow and every strategy may trade.
+    Ok,
+    /// The feed is stale, or a strategy is halted or its kill switch engaged.
+    Degraded,
+    /// The daemon halted ([`DaemonHalt`]): it takes no more bars.
+    Halted,
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Health<'a> {
+    /// Overall state.
+    pub status: HealthStatus,
+    /// True while no closed bar came for two intervals.
+    pub feed_stale: bool,
+    /// Open time of the last bar fed, ms since epoch UTC.
+    pub last_bar_ms: Option<i64>,
+    /// True once the first traded bar was processed.
+    pub trading_started: bool,
+    /// The strategies that are halted or whose kill switch is engaged.
+    pub halted: Vec<&'a str>,
+    /// True when the kill switch of any strategy is engaged.
+    pub kill_switch: bool,
+    /// Why the daemon halted, when it did.
+    pub halt: Option<&'a DaemonHalt>,
+    /// Number of strategies.
+    pub strategies: usize,
+}
+
 async fn health(State(state): State<AppState>) -> Response {
     let engine = state.engine();
     let positions = engine.positions();
@@ -110,16 +145,32 @@ async fn health(State(state): State<AppState>) -> Response {
         .map(|p| p.strategy.as_str())
         .collect();
     let stale = engine.feed_stale();
-    let status = if stale || !halted.is_empty() { "degraded" } else { "ok" };
-    Json(json!({
-        "status": status,
-        "feed_stale": stale,
-        "last_bar_ms": engine.last_bar().map(|b| b.time_ms),
-        "trading_started": engine.started(),
-        "halted": halted,
-        "strategies": positions.len(),
-    }))
-    .into_response()
+    let status = match engine.halt() {
+        Some(_) => HealthStatus::Halted,
+        None if stale || !halted.is_empty() => HealthStatus::Degraded,
+        None => HealthStatus::Ok,
+    };
+    let health = Health {
+        status,
+        feed_stale: stale,
+        last_bar_ms: engine.last_bar().map(|b| b.time_ms),
+        trading_started: engine.started(),
+        kill_switch: positions.iter().any(|p| p.kill_switch),
+        halted,
+        halt: engine.halt(),
+        strategies: positions.len(),
+    };
+    Json(health).into_response()
+}
+
+/// 409 for what a halted daemon refuses; `other` for any other error.
+fn refused(e: &Error, other: StatusCode) -> Response {
+    match e {
+        Error::Halted { halt } => {
+            (StatusCode::CONFLICT, Json(json!({ "error": e.to_string(), "halt": halt }))).into_response()
+        }
+        _ => error(other, e.to_string()),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -165,10 +216,8 @@ async fn kill(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
     if let Some(response) = refusal(&state, &headers) {
         return response;
     }
-    match state.engine().kill(query.flatten) {
-        Ok(()) => Json(json!({ "kill_switch": true, "flatten": query.flatten })).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    // engaged in memory whatever the journal does: always 200, `journaled` says the rest
+    Json(state.engine().kill(query.flatten)).into_response()
 }
 
 async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -177,7 +226,7 @@ async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
     match state.engine().resume() {
         Ok(()) => Json(json!({ "kill_switch": false })).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => refused(&e, StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
@@ -199,6 +248,7 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap, body: axum::b
     let result = state.engine().reload(&request.strategy, &request.path);
     match result {
         Ok(sha256) => Json(json!({ "strategy": request.strategy, "sha256": sha256 })).into_response(),
+        Err(e @ Error::Halted { .. }) => refused(&e, StatusCode::CONFLICT),
         Err(e) => {
             // the strategy and path are the request's: escaped and cut before logging
             tracing::warn!(

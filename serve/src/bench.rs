@@ -124,7 +124,7 @@ pub fn run(model: &Path, series: &BarSeries, scratch: &Path, inference_calls: u6
         engine.flush()?;
         let seconds = started.elapsed().as_secs_f64();
         drop(engine);
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".lock"] {
             let _ = std::fs::remove_file(scratch.join(format!("{name}{suffix}")));
         }
         Ok((traded.len() as u64, traded.len() as f64 / seconds))

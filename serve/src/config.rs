@@ -2,6 +2,7 @@
 //! override them. Costs and risk limits come from the shared `[execution]` and `[risk]`
 //! sections, so the daemon trades with the backtest's numbers.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::journal::SyncMode;
+use crate::strategy_name::StrategyName;
 
 /// Replay speed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,13 +142,57 @@ impl Default for ExchangeConfig {
     }
 }
 
+/// A `[[serve.strategies]]` table: a strategy with an explicit name, running an
+/// exported model or an MA crossover (exactly one of `model` and `baseline`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyTable {
+    /// Its name in the journal, the HTTP API and the metrics: 1 to 64 ASCII letters,
+    /// digits, `_`, `-`, `.` or `:`, unique in the daemon. Required.
+    pub name: String,
+    /// An exported model (an export or a run folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    /// An MA crossover, `ma:FAST:SLOW` (bars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+/// What a configured strategy runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrategySource {
+    /// The exported model at this path (an export or a run folder).
+    Model(PathBuf),
+    /// The MA crossover.
+    Baseline(MaSpec),
+}
+
+/// One strategy of the config, checked: where it comes from, its name when the config
+/// gives one, and what it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfiguredStrategy {
+    /// The config key that defines it (`serve.strategies[0]`, `serve.models[1]`,
+    /// `serve.baselines[0]`), named by errors about it.
+    pub key: String,
+    /// Its name, when a `[[serve.strategies]]` table gives it; `None` for `models` and
+    /// `baselines`, whose name is derived (the model card's run name, `ma:FAST:SLOW`).
+    pub name: Option<StrategyName>,
+    /// What it runs.
+    pub source: StrategySource,
+}
+
 /// The daemon's settings (`[serve]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
-    /// Exported models (export or run folders), one strategy each. Default none.
+    /// Named strategies (`[[serve.strategies]]` tables: `name` and `model` or
+    /// `baseline`), first in the daemon's order. Default none.
+    pub strategies: Vec<StrategyTable>,
+    /// Exported models (export or run folders), one strategy each, named by their run
+    /// name; after the tables. `--model` replaces them. Default none.
     pub models: Vec<PathBuf>,
-    /// MA crossovers as `ma:FAST:SLOW`. Default none (`--baseline` adds).
+    /// MA crossovers as `ma:FAST:SLOW`, named so; after the models. `--baseline`
+    /// replaces them. Default none.
     pub baselines: Vec<String>,
     /// A CSV to replay; empty = the exchange feed. Default empty.
     pub replay: PathBuf,
@@ -179,6 +225,7 @@ pub struct ServeConfig {
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
+            strategies: Vec::new(),
             models: Vec::new(),
             baselines: Vec::new(),
             replay: PathBuf::new(),
@@ -203,14 +250,12 @@ impl ServeConfig {
     /// # Errors
     /// [`Error::Config`] naming the key.
     pub fn validate(&self) -> Result<()> {
-        if self.models.is_empty() && self.baselines.is_empty() {
+        let strategies = self.configured_strategies()?;
+        if strategies.is_empty() {
             return Err(Error::Config {
-                field: "serve.models / serve.baselines".into(),
-                message: "no strategy: give --model DIR and/or --baseline ma:FAST:SLOW".into(),
+                field: "serve.strategies / serve.models / serve.baselines".into(),
+                message: "no strategy: give [[serve.strategies]] tables, --model DIR or --baseline ma:FAST:SLOW".into(),
             });
-        }
-        for spec in &self.baselines {
-            parse_baseline(spec)?;
         }
         self.speed.check().map_err(|message| Error::Config { field: "serve.speed".into(), message })?;
         let exchange = &self.exchange;
@@ -237,12 +282,12 @@ impl ServeConfig {
                     .into(),
             });
         }
-        if self.broker == BrokerKind::Binance && self.models.len() + self.baselines.len() != 1 {
+        if self.broker == BrokerKind::Binance && strategies.len() != 1 {
             return Err(Error::Config {
                 field: "serve.broker".into(),
                 message: format!(
                     "the binance broker trades one strategy (the exchange account is its account); {} given",
-                    self.models.len() + self.baselines.len()
+                    strategies.len()
                 ),
             });
         }
@@ -276,17 +321,132 @@ impl ServeConfig {
     }
 }
 
+impl ServeConfig {
+    /// The strategies in the daemon's order: the `[[serve.strategies]]` tables, then
+    /// `models`, then `baselines`, each checked (a table's name, its one source, every
+    /// MA spec; no explicit name twice).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key: `serve.strategies[i].name` (not a valid name, or
+    /// taken by an earlier table), `serve.strategies[i]` (neither or both of `model` and
+    /// `baseline`), `serve.strategies[i].baseline` or `serve.baselines[i]` (not
+    /// `ma:FAST:SLOW`).
+    pub fn configured_strategies(&self) -> Result<Vec<ConfiguredStrategy>> {
+        let mut out = Vec::new();
+        let mut named: HashMap<StrategyName, String> = HashMap::new();
+        for (i, table) in self.strategies.iter().enumerate() {
+            let key = format!("serve.strategies[{i}]");
+            let name = StrategyName::new(table.name.as_str())
+                .map_err(|e| Error::Config { field: format!("{key}.name"), message: e.to_string() })?;
+            if let Some(first) = named.get(&name) {
+                return Err(Error::Config {
+                    field: format!("{key}.name"),
+                    message: format!("`{name}` is already the name of {first}; strategy names must be unique"),
+                });
+            }
+            named.insert(name.clone(), key.clone());
+            let source = match (&table.model, &table.baseline) {
+                (Some(path), None) => StrategySource::Model(path.clone()),
+                (None, Some(spec)) => StrategySource::Baseline(parse_baseline_at(spec, &format!("{key}.baseline"))?),
+                (model, _) => {
+                    let which = if model.is_some() { "both" } else { "neither" };
+                    return Err(Error::Config {
+                        field: key,
+                        message: format!(
+                            "give exactly one of `model = \"DIR\"` and `baseline = \"ma:FAST:SLOW\"` ({which} given)"
+                        ),
+                    });
+                }
+            };
+            out.push(ConfiguredStrategy { key, name: Some(name), source });
+        }
+        for (i, path) in self.models.iter().enumerate() {
+            let key = format!("serve.models[{i}]");
+            out.push(ConfiguredStrategy { key, name: None, source: StrategySource::Model(path.clone()) });
+        }
+        for (i, spec) in self.baselines.iter().enumerate() {
+            let key = format!("serve.baselines[{i}]");
+            let source = StrategySource::Baseline(parse_baseline_at(spec, &key)?);
+            out.push(ConfiguredStrategy { key, name: None, source });
+        }
+        Ok(out)
+    }
+}
+
 /// Parses `ma:FAST:SLOW` ([`MaSpec`], the env's parser).
 ///
 /// # Errors
 /// [`Error::Config`] naming `serve.baselines`.
 pub fn parse_baseline(spec: &str) -> Result<MaSpec> {
-    spec.parse().map_err(|message| Error::Config { field: "serve.baselines".into(), message })
+    parse_baseline_at(spec, "serve.baselines")
+}
+
+fn parse_baseline_at(spec: &str, field: &str) -> Result<MaSpec> {
+    spec.parse().map_err(|message| Error::Config { field: field.into(), message })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serve(toml_text: &str) -> ServeConfig {
+        toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}: {toml_text}"))
+    }
+
+    #[test]
+    fn tables_then_models_then_baselines_with_their_keys() {
+        let config = serve(
+            r#"
+            models = ["runs/a"]
+            baselines = ["ma:50:200"]
+            [[strategies]]
+            name = "rl"
+            model = "runs/a"
+            [[strategies]]
+            name = "slow"
+            baseline = "ma:50:200"
+            "#,
+        );
+        let strategies = config.configured_strategies().unwrap();
+        let keys: Vec<&str> = strategies.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["serve.strategies[0]", "serve.strategies[1]", "serve.models[0]", "serve.baselines[0]"]);
+        assert_eq!(strategies[0].name.as_ref().map(StrategyName::as_str), Some("rl"));
+        assert_eq!(strategies[1].source, StrategySource::Baseline(MaSpec { fast: 50, slow: 200 }));
+        assert_eq!(strategies[2].name, None, "derived from the card");
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_tables_are_refused_naming_the_key() {
+        let long = "n".repeat(65);
+        let cases = [
+            ("name = \"a b\"\nbaseline = \"ma:2:4\"", "serve.strategies[0].name", "contains ' '"),
+            ("name = \"\"\nbaseline = \"ma:2:4\"", "serve.strategies[0].name", "cannot be empty"),
+            (&format!("name = \"{long}\"\nbaseline = \"ma:2:4\""), "serve.strategies[0].name", "at most 64"),
+            ("name = \"x\"", "serve.strategies[0]", "neither given"),
+            ("name = \"x\"\nmodel = \"m\"\nbaseline = \"ma:2:4\"", "serve.strategies[0]", "both given"),
+            ("name = \"x\"\nbaseline = \"ma:4:2\"", "serve.strategies[0].baseline", "0 < FAST < SLOW"),
+        ];
+        for (table, field, message) in cases {
+            let config = serve(&format!("[[strategies]]\n{table}\n"));
+            let err = config.validate().unwrap_err();
+            let Error::Config { field: got, message: text } = &err else { panic!("{err}") };
+            assert_eq!(got, field, "{table}: {err}");
+            assert!(text.contains(message), "{table}: {err}");
+        }
+        let twice = serve(
+            "[[strategies]]\nname = \"x\"\nbaseline = \"ma:2:4\"\n[[strategies]]\nname = \"x\"\nbaseline = \"ma:3:9\"\n",
+        );
+        let err = twice.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("serve.strategies[1].name") && err.contains("already the name of serve.strategies[0]"),
+            "{err}"
+        );
+        let unknown = toml::from_str::<ServeConfig>("[[strategies]]\nname = \"x\"\nmodle = \"m\"\n");
+        assert!(unknown.unwrap_err().to_string().contains("unknown field `modle`"));
+        let err = ServeConfig::default().validate().unwrap_err().to_string();
+        assert!(err.contains("no strategy"), "{err}");
+    }
 
     #[test]
     fn speeds_too_slow_for_a_duration_are_refused_naming_the_setting() {

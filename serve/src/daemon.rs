@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rltrade_env::backtest::risk_warmup;
-use rltrade_env::baselines::MaSpec;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{BarSeries, EnvConfig, MarketData, SplitConfig, TraderSettings, Warmup};
 use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
@@ -19,14 +18,15 @@ use crate::api::{AppState, router};
 use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
 use crate::binance::signing::Credentials;
 use crate::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
-use crate::config::{BrokerKind, ServeConfig, Speed, parse_baseline};
+use crate::config::{BrokerKind, ServeConfig, Speed, StrategySource};
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::feed::FeedEvent;
 use crate::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use crate::feed::replay::{ReplayPlan, ReplayStep};
-use crate::journal::SyncMode;
+use crate::journal::{Journal, SyncMode};
+use crate::lineup::Lineup;
 use crate::metrics::Metrics;
 use crate::strategy::{RunnerSettings, StrategyRunner};
 
@@ -55,14 +55,19 @@ pub struct DaemonSetup {
     pub replay: Option<BarSeries>,
 }
 
-/// Builds the runners: models first (in `--model` order), then baselines.
+/// Builds the runners of `lineup`, in its order, each under its lineup name.
 ///
 /// # Errors
 /// A model that does not load or fit the feed, or whose card's protective settings
 /// differ from `[protect]` (naming the setting); a bad baseline; protective orders with
 /// an exchange broker (they are simulated inside each bar, which only the paper broker
 /// does).
-pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Result<Vec<StrategyRunner>> {
+pub fn build_runners(
+    setup: &DaemonSetup,
+    lineup: &Lineup,
+    symbol: &str,
+    interval_ms: i64,
+) -> Result<Vec<StrategyRunner>> {
     let fills = if setup.serve.broker == BrokerKind::Paper { FillSource::Simulator } else { FillSource::Broker };
     if fills == FillSource::Broker && !setup.protect.is_off() {
         return Err(Error::Config {
@@ -83,12 +88,14 @@ pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Res
         },
     };
     let mut runners = Vec::new();
-    for path in &setup.serve.models {
-        runners.push(StrategyRunner::model(runners.len(), path, &settings)?);
-    }
-    for spec in &setup.serve.baselines {
-        let MaSpec { fast, slow } = parse_baseline(spec)?;
-        runners.push(StrategyRunner::ma_crossover(runners.len(), fast, slow, &setup.actions, &settings)?);
+    for entry in &lineup.entries {
+        let runner = match &entry.source {
+            StrategySource::Model(path) => StrategyRunner::model(runners.len(), path, &settings),
+            StrategySource::Baseline(ma) => {
+                StrategyRunner::ma_crossover(runners.len(), ma.fast, ma.slow, &setup.actions, &settings)
+            }
+        };
+        runners.push(runner?.named(entry.name.clone()));
     }
     Ok(runners)
 }
@@ -99,18 +106,19 @@ pub fn build_runners(setup: &DaemonSetup, symbol: &str, interval_ms: i64) -> Res
 ///
 /// # Errors
 /// Card or data errors, or a split too early or short for the strategies.
-pub fn replay_plan(setup: &DaemonSetup, series: &BarSeries) -> Result<ReplayPlan> {
+pub fn replay_plan(setup: &DaemonSetup, lineup: &Lineup, series: &BarSeries) -> Result<ReplayPlan> {
     let mut warmups = Vec::new();
     let mut split_data: Option<MarketData> = None;
-    for path in &setup.serve.models {
-        let card = ModelCard::load(&resolve_export_dir(path)?.join(MODEL_CARD_FILE))?;
-        let data = card.market_data(series.clone())?;
-        warmups.push((card.name.clone(), Warmup::Bars(data.first_observation_index())));
-        split_data.get_or_insert(data);
-    }
-    for spec in &setup.serve.baselines {
-        let MaSpec { slow, .. } = parse_baseline(spec)?;
-        warmups.push((spec.clone(), Warmup::Bars(slow)));
+    for entry in &lineup.entries {
+        match &entry.source {
+            StrategySource::Model(path) => {
+                let card = ModelCard::load(&resolve_export_dir(path)?.join(MODEL_CARD_FILE))?;
+                let data = card.market_data(series.clone())?;
+                warmups.push((entry.name.to_string(), Warmup::Bars(data.first_observation_index())));
+                split_data.get_or_insert(data);
+            }
+            StrategySource::Baseline(ma) => warmups.push((entry.name.to_string(), Warmup::Bars(ma.slow))),
+        }
     }
     warmups.extend(risk_warmup(&setup.risk));
     let data = match split_data {
@@ -198,10 +206,30 @@ impl Api {
     }
 }
 
-fn open_engine(setup: &DaemonSetup, symbol: &str, interval_ms: i64, feed: String) -> Result<Arc<Mutex<Engine>>> {
-    let runners = build_runners(setup, symbol, interval_ms)?;
-    // an exchange broker commits every order to disk before it is sent
-    let sync = if setup.serve.broker == BrokerKind::Binance { SyncMode::Full } else { setup.serve.synchronous };
+/// The journal's `synchronous`: an exchange broker commits every order to disk before
+/// it is sent.
+fn journal_sync(setup: &DaemonSetup) -> SyncMode {
+    if setup.serve.broker == BrokerKind::Binance { SyncMode::Full } else { setup.serve.synchronous }
+}
+
+/// Opens the journal, taking its lock (a second daemon is refused here, before
+/// anything else), and resolves the strategies against it.
+fn open_journal(setup: &DaemonSetup) -> Result<(Journal, Lineup)> {
+    let journal = Journal::open(&setup.serve.journal, journal_sync(setup))?;
+    let lineup = Lineup::resolve(&setup.serve, journal.meta()?.as_ref(), journal.path())?;
+    Ok((journal, lineup))
+}
+
+fn open_engine(
+    setup: &DaemonSetup,
+    journal: Journal,
+    lineup: &Lineup,
+    symbol: &str,
+    interval_ms: i64,
+    feed: String,
+) -> Result<Arc<Mutex<Engine>>> {
+    let runners = build_runners(setup, lineup, symbol, interval_ms)?;
+    let sync = journal_sync(setup);
     let settings = EngineSettings {
         symbol: symbol.to_string(),
         interval_ms,
@@ -210,7 +238,7 @@ fn open_engine(setup: &DaemonSetup, symbol: &str, interval_ms: i64, feed: String
         bars_per_commit: if sync == SyncMode::Full { 1 } else { setup.serve.bars_per_commit },
         lot_step: setup.execution.lot_step,
     };
-    let engine = Engine::open(&setup.serve.journal, settings, runners, Arc::new(Metrics::new()))?;
+    let engine = Engine::from_journal(journal, settings, runners, Arc::new(Metrics::new()))?;
     Ok(Arc::new(Mutex::new(engine)))
 }
 
@@ -219,9 +247,10 @@ fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
 }
 
 async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
-    let plan = replay_plan(&setup, &series)?;
+    let (journal, lineup) = open_journal(&setup)?;
+    let plan = replay_plan(&setup, &lineup, &series)?;
     let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
-    let engine = open_engine(&setup, &series.symbol, series.interval_ms, feed)?;
+    let engine = open_engine(&setup, journal, &lineup, &series.symbol, series.interval_ms, feed)?;
     if let Some(last) = lock(&engine).last_bar() {
         plan.check_resume(last.time_ms)
             .map_err(|message| Error::Journal { path: setup.serve.journal.clone(), message })?;
@@ -240,7 +269,11 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
         result = &mut feed => {
             let result = result.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }));
             if result.is_ok() && !exit_at_end {
-                tracing::info!("replay finished; serving the API until SIGTERM");
+                if lock(&engine).halt().is_some() {
+                    tracing::error!("halted: no more bars; serving the API until SIGTERM");
+                } else {
+                    tracing::info!("replay finished; serving the API until SIGTERM");
+                }
                 shutdown_signal().await;
             }
             result
@@ -251,9 +284,9 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
             feed.await.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }))
         }
     };
-    let flushed = lock(&engine).flush();
+    let closed = lock(&engine).close();
     api.stop().await;
-    outcome.and(flushed)
+    outcome.and(closed)
 }
 
 /// Binance spot klines: warm up on the last `warmup_bars` closed bars, or on the VaR
@@ -267,7 +300,8 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     })?;
     let client = KlinesClient::new(&exchange.base_url, Duration::from_secs(10))?;
     let feed_name = format!("exchange:{}", exchange.base_url);
-    let engine = open_engine(&setup, &exchange.symbol, interval.ms(), feed_name)?;
+    let (journal, lineup) = open_journal(&setup)?;
+    let engine = open_engine(&setup, journal, &lineup, &exchange.symbol, interval.ms(), feed_name)?;
     let last_bar = lock(&engine).last_bar();
     if let Some(last) = last_bar {
         // a bar that has not closed yet cannot have been traded: the feed would wait for
@@ -334,9 +368,9 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     };
     let _ = feed_stop.send(true);
     let _ = feed.await;
-    let flushed = lock(&engine).flush();
+    let closed = lock(&engine).close();
     api.stop().await;
-    outcome.and(flushed)
+    outcome.and(closed)
 }
 
 /// The Binance broker of `[serve.exchange]`: orders to `testnet_url`, or to
@@ -374,6 +408,10 @@ fn on_feed_event(
     match event {
         FeedEvent::Bar(bar) => {
             if engine.last_bar().is_some_and(|last| bar.time_ms <= last.time_ms) {
+                return Ok(());
+            }
+            if engine.halt().is_some() {
+                // halted: no bar is traded any more (the halt was logged when it happened)
                 return Ok(());
             }
             engine.on_bar(&bar, true, Instant::now())?;
@@ -451,12 +489,23 @@ fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: S
         }
         let bar = &plan.bars[index];
         match plan.step(index) {
-            ReplayStep::Warmup => lock().warm(bar)?,
+            ReplayStep::Warmup => {
+                let mut engine = lock();
+                if engine.halt().is_some() {
+                    break;
+                }
+                engine.warm(bar)?;
+            }
             ReplayStep::Traded { decide } => {
                 if let Some(pause) = pause {
                     std::thread::sleep(pause);
                 }
-                lock().on_bar(bar, decide, Instant::now())?;
+                let mut engine = lock();
+                // a halted daemon (the kill switch could not be journaled) takes no more bars
+                if engine.halt().is_some() {
+                    break;
+                }
+                engine.on_bar(bar, decide, Instant::now())?;
             }
             ReplayStep::After => break,
         }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rltrade_env::Bar;
-use rltrade_exec::{FillOutcome, TradingState};
+use rltrade_exec::{FillOutcome, HaltReason, TargetOrder, TradingState};
 use serde::Serialize;
 
 use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
+use crate::halt::DaemonHalt;
 use crate::journal::{BarPhase, EventKind, Journal, JournalMeta, OrderStatus, SyncMode};
 use crate::log_text::untrusted;
 use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics};
@@ -54,12 +55,25 @@ pub struct PositionView {
     pub trading_state: TradingState,
     /// True while the kill switch is engaged.
     pub kill_switch: bool,
-    /// Why trading halted, if it did.
-    pub halt_reason: Option<String>,
+    /// Why trading halted, if it did (`{"kind": "max_drawdown", ...}`).
+    pub halt_reason: Option<HaltReason>,
     /// Target exposure of the order waiting for the next open, if any.
     pub pending_target: Option<f64>,
     /// SHA-256 of the model serving (empty for baselines).
     pub model_sha256: String,
+}
+
+/// What `POST /kill` did (its JSON answer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KillOutcome {
+    /// Always true: the kill switch is engaged in memory before anything is journaled.
+    pub kill_switch: bool,
+    /// Whether positions are to be closed at the next open.
+    pub flatten: bool,
+    /// Whether the journal recorded it (false: the daemon halted, see `halt`).
+    pub journaled: bool,
+    /// The daemon's halt, when it is halted.
+    pub halt: Option<DaemonHalt>,
 }
 
 /// The engine.
@@ -76,23 +90,42 @@ pub struct Engine {
     last_bar: Option<Bar>,
     uncommitted: u64,
     feed_stale: bool,
+    halt: Option<DaemonHalt>,
 }
 
 impl Engine {
-    /// Opens the journal at `path` and either starts it for `runners` or, when it holds
-    /// a run, checks that `runners` and the feed are the same (by model SHA-256 and
-    /// strategy list) and restores every account and the policies' state from it.
+    /// Opens the journal at `path` (taking its lock) and continues as
+    /// [`Self::from_journal`].
     ///
     /// # Errors
-    /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
-    /// set (naming both), or a corrupt one.
+    /// [`Error::JournalInUse`] while another daemon holds the journal; as
+    /// [`Self::from_journal`].
     pub fn open(
         path: &Path,
         settings: EngineSettings,
         runners: Vec<StrategyRunner>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        let mut journal = Journal::open(path, settings.sync)?;
+        Self::from_journal(Journal::open(path, settings.sync)?, settings, runners, metrics)
+    }
+
+    /// Either starts the opened `journal` for `runners` or, when it holds a run, checks
+    /// that `runners` and the feed are the same (by name, in order, with the journal's
+    /// model SHA-256 or MA periods each) and restores every account and the policies'
+    /// state from it. The runners take the journal's record of their strategy (a
+    /// model's reload history); the record takes the path each model was loaded from.
+    ///
+    /// # Errors
+    /// [`Error::Journal`] for a journal of another symbol, interval, feed or strategy
+    /// set (naming both), or a corrupt one.
+    pub fn from_journal(
+        mut journal: Journal,
+        settings: EngineSettings,
+        mut runners: Vec<StrategyRunner>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let path = journal.path().to_path_buf();
+        let path = path.as_path();
         let specs: Vec<StrategySpec> = runners.iter().map(|r| r.spec.clone()).collect();
         let mut names = std::collections::HashSet::new();
         for spec in &specs {
@@ -104,7 +137,7 @@ impl Engine {
             }
         }
         let meta = match journal.meta()? {
-            Some(meta) => {
+            Some(mut meta) => {
                 let refuse = |what: &str, journal_value: String, now: String| Error::Journal {
                     path: path.to_path_buf(),
                     message: format!(
@@ -121,8 +154,31 @@ impl Engine {
                 if meta.feed != settings.feed {
                     return Err(refuse("feed", meta.feed.clone(), settings.feed.clone()));
                 }
-                if meta.strategies != specs {
-                    return Err(refuse("strategies", describe(&meta.strategies), describe(&specs)));
+                let same = meta.strategies.len() == specs.len()
+                    && meta.strategies.iter().zip(&specs).all(|(journaled, now)| journaled.same_strategy(now));
+                if !same {
+                    return Err(refuse(
+                        "strategies",
+                        StrategySpec::describe(&meta.strategies),
+                        StrategySpec::describe(&specs),
+                    ));
+                }
+                // the journal's record keeps each model's reload history; its path is
+                // where this daemon loaded the model from
+                let mut moved = false;
+                for (journaled, runner) in meta.strategies.iter_mut().zip(runners.iter_mut()) {
+                    if let (StrategySpec::Model { path, .. }, StrategySpec::Model { path: loaded, .. }) =
+                        (&mut *journaled, &runner.spec)
+                    {
+                        if loaded.is_some() && path != loaded {
+                            path.clone_from(loaded);
+                            moved = true;
+                        }
+                    }
+                    runner.spec = journaled.clone();
+                }
+                if moved {
+                    journal.update_meta(&meta)?;
                 }
                 meta
             }
@@ -151,6 +207,7 @@ impl Engine {
             last_bar: None,
             uncommitted: 0,
             feed_stale: false,
+            halt: None,
         };
         engine.restore()?;
         Ok(engine)
@@ -283,6 +340,18 @@ impl Engine {
         self.feed_stale
     }
 
+    /// Why the daemon halted, when it did: it takes no more bars.
+    pub fn halt(&self) -> Option<&DaemonHalt> {
+        self.halt.as_ref()
+    }
+
+    fn refuse_when_halted(&self) -> Result<()> {
+        match &self.halt {
+            Some(halt) => Err(Error::Halted { halt: halt.clone() }),
+            None => Ok(()),
+        }
+    }
+
     /// The shared metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -303,8 +372,10 @@ impl Engine {
     /// Feeds a warm-up bar: features and indicators only, journaled as `warmup`.
     ///
     /// # Errors
-    /// A bar not after the last one, or SQLite errors.
+    /// [`Error::Halted`] once the daemon halted; a bar not after the last one, or SQLite
+    /// errors.
     pub fn warm(&mut self, bar: &Bar) -> Result<()> {
+        self.refuse_when_halted()?;
         self.check_order(bar)?;
         if self.started {
             return Err(Error::Config { field: "feed".into(), message: "a warm-up bar after trading started".into() });
@@ -327,8 +398,10 @@ impl Engine {
     /// (latency metrics).
     ///
     /// # Errors
-    /// A bar not after the last one, or SQLite errors.
+    /// [`Error::Halted`] once the daemon halted (nothing is traded); a bar not after the
+    /// last one, or SQLite errors.
     pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<()> {
+        self.refuse_when_halted()?;
         self.check_order(bar)?;
         self.journal.begin()?;
         self.journal.insert_bar(bar, BarPhase::Traded)?;
@@ -445,12 +518,12 @@ impl Engine {
     }
 
     /// Commits the open transaction with every account as of the last bar: its bars
-    /// count as processed.
+    /// count as processed. A halted daemon has nothing to commit.
     ///
     /// # Errors
     /// SQLite errors.
     pub fn flush(&mut self) -> Result<()> {
-        if !self.journal.in_transaction() {
+        if !self.journal.in_transaction() || self.halt.is_some() {
             return Ok(());
         }
         if let Some(bar) = self.last_bar {
@@ -469,50 +542,161 @@ impl Engine {
         Ok(())
     }
 
-    /// `POST /kill`: engages every strategy's kill switch and cancels open orders;
-    /// with `flatten`, queues a liquidation of every position for the next open.
-    /// Committed at once.
+    /// `POST /kill`: engages every strategy's kill switch and cancels its pending
+    /// order; with `flatten`, queues a liquidation of every position for the next open.
+    /// This happens in memory first, so nothing trades from here on whatever the
+    /// journal does; then all of it is journaled, with the bars not yet committed, in
+    /// one transaction. When the journal refuses (a full disk, an I/O error) that
+    /// transaction is rolled back, every strategy halts
+    /// ([`HaltReason::JournalUnwritable`]) and the daemon halts
+    /// ([`DaemonHalt::KillNotJournaled`]): it takes no more bars.
+    pub fn kill(&mut self, flatten: bool) -> KillOutcome {
+        let bar = self.last_bar;
+        let mut cancelled = Vec::new();
+        let mut liquidations = Vec::new();
+        for (i, runner) in self.runners.iter_mut().enumerate() {
+            runner.account.risk.engage_kill_switch();
+            if let Some(order) = runner.account.cancel_pending() {
+                cancelled.push((i, order.order().id));
+            }
+            if let (true, Some(bar)) = (flatten, bar) {
+                if let Some(order) = runner.account.liquidate(bar.time_ms, bar.close) {
+                    liquidations.push((i, order));
+                }
+            }
+            let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
+            tracing::warn!(strategy = %runner.name(), "{message}");
+        }
+        for i in 0..self.runners.len() {
+            self.publish(i);
+        }
+        let journaled = self.halt.is_none()
+            && match self.journal_kill(flatten, &cancelled, &liquidations) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.halt_on(DaemonHalt::KillNotJournaled { flatten, error: e.to_string() });
+                    false
+                }
+            };
+        KillOutcome { kill_switch: true, flatten, journaled, halt: self.halt.clone() }
+    }
+
+    /// Journals a kill already applied in memory: the cancelled orders, the
+    /// liquidations, one event per strategy and every account, committed with the bars
+    /// still uncommitted.
+    fn journal_kill(
+        &mut self,
+        flatten: bool,
+        cancelled: &[(usize, u64)],
+        liquidations: &[(usize, TargetOrder)],
+    ) -> Result<()> {
+        self.journal.begin()?;
+        let bar_ms = self.last_bar.map(|b| b.time_ms);
+        for &(i, order_id) in cancelled {
+            let name = self.runners[i].name().to_string();
+            self.journal.set_order_status(&name, order_id, OrderStatus::Cancelled, Some("kill switch"))?;
+        }
+        for &(i, order) in liquidations {
+            let runner = &self.runners[i];
+            let decision = rltrade_exec::Decision { liquidation: Some(order), signal: None };
+            let (journal_id, index) = (&self.meta.journal_id, runner.index);
+            let decided_ms = bar_ms.unwrap_or(order.decided_at_ms);
+            self.journal
+                .insert_decision(runner.name(), decided_ms, &decision, |id| client_order_id(journal_id, index, id))?;
+        }
+        let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
+        for runner in &self.runners {
+            self.journal.insert_event(bar_ms, Some(runner.name()), EventKind::Kill, message)?;
+        }
+        self.save_accounts_and_commit()
+    }
+
+    /// Halts the daemon after its journal failed: rolls back the open transaction,
+    /// halts every strategy ([`HaltReason::JournalUnwritable`]) and takes no more bars.
+    fn halt_on(&mut self, halt: DaemonHalt) {
+        self.journal.rollback();
+        // the rolled-back bars were never committed: they do not count as processed
+        self.uncommitted = 0;
+        for runner in &mut self.runners {
+            runner.account.risk.halt(HaltReason::JournalUnwritable);
+        }
+        for i in 0..self.runners.len() {
+            self.publish(i);
+        }
+        tracing::error!("halted: {halt}");
+        self.halt = Some(halt);
+    }
+
+    /// Ends the daemon's run: commits what is pending ([`Self::flush`]). A halted daemon
+    /// commits nothing; after [`DaemonHalt::KillNotJournaled`] it tries once more to
+    /// journal the kill switch, into the accounts as of the last committed bar (their
+    /// pending orders cancelled, with `flatten` a liquidation at that bar's close), so
+    /// that a restart keeps it engaged.
     ///
     /// # Errors
-    /// SQLite errors.
-    pub fn kill(&mut self, flatten: bool) -> Result<()> {
-        self.flush()?;
+    /// SQLite errors; [`Error::Halted`] when the daemon halted (the log says whether
+    /// the kill switch is journaled now).
+    pub fn close(&mut self) -> Result<()> {
+        let Some(halt) = self.halt.clone() else { return self.flush() };
+        match &halt {
+            DaemonHalt::KillNotJournaled { flatten, .. } => match self.journal_kill_at_exit(*flatten) {
+                Ok(()) => tracing::warn!(
+                    journal = %self.journal.path().display(),
+                    "the kill switch is journaled now (at exit): a restart keeps it engaged"
+                ),
+                Err(e) => {
+                    self.journal.rollback();
+                    tracing::error!(
+                        journal = %self.journal.path().display(),
+                        "the kill switch is still not journaled ({e}): a restart will trade; engage it again \
+                         (POST /kill) right after restarting"
+                    );
+                }
+            },
+        }
+        Err(Error::Halted { halt })
+    }
+
+    /// Journals the kill switch into the saved accounts (see [`Self::close`]).
+    fn journal_kill_at_exit(&mut self, flatten: bool) -> Result<()> {
+        let mut saved = self.journal.saved_accounts()?;
+        let last = self.journal.last_bar()?;
         self.journal.begin()?;
-        let bar = self.last_bar;
-        for i in 0..self.runners.len() {
-            let name = self.runners[i].name().to_string();
-            let runner = &mut self.runners[i];
-            runner.account.risk.engage_kill_switch();
-            if let Some(cancelled) = runner.account.cancel_pending() {
+        let message = "kill switch engaged; journaled at exit, after the journal had refused it";
+        for runner in &self.runners {
+            let name = runner.name();
+            let Some((bar_ms, mut account)) = saved.remove(name) else { continue };
+            account.risk.engage_kill_switch();
+            if let Some(cancelled) = account.cancel_pending() {
                 self.journal.set_order_status(
-                    &name,
+                    name,
                     cancelled.order().id,
                     OrderStatus::Cancelled,
                     Some("kill switch"),
                 )?;
             }
-            if let (true, Some(bar)) = (flatten, bar) {
-                if let Some(order) = runner.account.liquidate(bar.time_ms, bar.close) {
+            if let (true, Some(bar)) = (flatten, last) {
+                if let Some(order) = account.liquidate(bar.time_ms, bar.close) {
                     let decision = rltrade_exec::Decision { liquidation: Some(order), signal: None };
-                    let journal_id = self.meta.journal_id.clone();
-                    let index = runner.index;
+                    let (journal_id, index) = (&self.meta.journal_id, runner.index);
                     self.journal
-                        .insert_decision(&name, bar.time_ms, &decision, |id| client_order_id(&journal_id, index, id))?;
+                        .insert_decision(name, bar.time_ms, &decision, |id| client_order_id(journal_id, index, id))?;
                 }
             }
-            let message = if flatten { "kill switch engaged; flattening" } else { "kill switch engaged" };
-            self.journal.insert_event(bar.map(|b| b.time_ms), Some(&name), EventKind::Kill, message)?;
-            tracing::warn!(strategy = %name, "{message}");
+            self.journal.save_account(name, bar_ms, &account)?;
+            self.journal.insert_event(Some(bar_ms), Some(name), EventKind::Kill, message)?;
         }
-        self.save_accounts_and_commit()
+        self.journal.commit()
     }
 
     /// `POST /resume`: releases the kill switch and lifts halts and REDUCING (unless
     /// the feed is stale). Committed at once.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// [`Error::Halted`] when the daemon halted (only a restart resumes it); SQLite
+    /// errors.
     pub fn resume(&mut self) -> Result<()> {
+        self.refuse_when_halted()?;
         self.flush()?;
         self.journal.begin()?;
         let bar_ms = self.last_bar.map(|b| b.time_ms);
@@ -531,12 +715,16 @@ impl Engine {
         self.save_accounts_and_commit()
     }
 
+    /// Saves every account as of the last bar and commits, with any bars still
+    /// uncommitted (they count as processed).
     fn save_accounts_and_commit(&mut self) -> Result<()> {
         let bar_ms = self.last_bar.map_or(0, |b| b.time_ms);
         for runner in &self.runners {
             self.journal.save_account(runner.name(), bar_ms, &runner.account)?;
         }
         self.journal.commit()?;
+        self.metrics.bars_processed.inc_by(self.uncommitted);
+        self.uncommitted = 0;
         for i in 0..self.runners.len() {
             self.publish(i);
         }
@@ -544,7 +732,7 @@ impl Engine {
     }
 
     /// Marks the feed stale (every strategy to REDUCING) or fresh again (REDUCING
-    /// lifted back to ACTIVE; halts stay).
+    /// lifted back to ACTIVE; halts stay). A halted daemon only notes it.
     ///
     /// # Errors
     /// SQLite errors.
@@ -554,6 +742,9 @@ impl Engine {
         }
         self.feed_stale = stale;
         self.metrics.feed_stale.set(i64::from(stale));
+        if self.halt.is_some() {
+            return Ok(());
+        }
         self.flush()?;
         self.journal.begin()?;
         let bar_ms = self.last_bar.map(|b| b.time_ms);
@@ -576,8 +767,10 @@ impl Engine {
     /// (a restart must use the new model).
     ///
     /// # Errors
-    /// An unknown strategy, a baseline, or the new model's load or validation error.
+    /// An unknown strategy, a baseline, or the new model's load or validation error;
+    /// [`Error::Halted`] when the daemon halted.
     pub fn reload(&mut self, strategy: &str, path: &Path) -> Result<String> {
+        self.refuse_when_halted()?;
         let Some(i) = self.runners.iter().position(|r| r.name() == strategy) else {
             return Err(Error::Config {
                 field: "strategy".into(),
@@ -614,7 +807,7 @@ impl Engine {
                     exposure: if close > 0.0 { a.portfolio.exposure_at(close) } else { 0.0 },
                     trading_state: a.risk.state(),
                     kill_switch: a.risk.kill_switch_engaged(),
-                    halt_reason: a.risk.halt_reason().map(|h| format!("{h:?}")),
+                    halt_reason: a.risk.halt_reason(),
                     pending_target: a.pending.map(|p| p.order().target_exposure),
                     model_sha256: r.model_sha256().to_string(),
                 }
@@ -626,19 +819,6 @@ impl Engine {
     pub fn accounts(&self) -> HashMap<String, rltrade_exec::Account> {
         self.runners.iter().map(|r| (r.name().to_string(), r.account.clone())).collect()
     }
-}
-
-fn describe(specs: &[StrategySpec]) -> String {
-    let parts: Vec<String> = specs
-        .iter()
-        .map(|s| match s {
-            StrategySpec::Model { name, sha256 } => {
-                format!("{name} (model sha256 {})", &sha256[..sha256.len().min(12)])
-            }
-            StrategySpec::MaCrossover { .. } => s.name(),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
 }
 
 /// 8 hex characters from the clock and the process id: unique enough per journal
@@ -670,6 +850,10 @@ impl Engine {
     /// SQLite errors.
     pub fn outbound_orders(&mut self, symbol: &str) -> Result<Vec<OutboundOrder>> {
         let mut out = Vec::new();
+        if self.halt.is_some() {
+            // the kill cancelled every pending order, and a halted daemon journals nothing
+            return Ok(out);
+        }
         for i in 0..self.runners.len() {
             let runner = &self.runners[i];
             let Some(approved) = runner.account.pending else { continue };
@@ -721,6 +905,11 @@ impl Engine {
         let name = self.runners[i].name().to_string();
         let order_id = outbound.order.id;
         let bar_ms = self.last_bar.map(|b| b.time_ms);
+        if let Some(halt) = &self.halt {
+            // what the exchange did stays true; the journal cannot record it
+            tracing::error!(strategy = %name, "order {}: {outcome:?} not journaled: {halt}", outbound.request.client_order_id);
+            return Ok(());
+        }
         self.journal.begin()?;
         match outcome {
             Some(OrderOutcome::Filled { quantity, price, fee, time_ms }) => {

@@ -30,6 +30,27 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// Another process holds the journal's lock: one journal, one daemon.
+    #[error(
+        "journal {journal}: in use by another rltrade daemon{} (it holds {lock}); stop that daemon first, \
+         or give this one another --journal",
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    JournalInUse {
+        /// The journal file.
+        journal: PathBuf,
+        /// Its lock file (`<journal>.lock`).
+        lock: PathBuf,
+        /// The holder's process id, when its lock file says.
+        holder: Option<u32>,
+    },
+    /// The daemon halted ([`crate::DaemonHalt`]): it takes no more bars and refuses
+    /// what would need its journal.
+    #[error("the daemon halted: {halt}")]
+    Halted {
+        /// Why.
+        halt: crate::DaemonHalt,
+    },
     /// A model could not be loaded or does not fit the feed.
     #[error(transparent)]
     Policy(#[from] rltrade_policy::Error),

@@ -6,6 +6,9 @@
 //!
 //! Points: [`BEFORE_COMMIT`], [`AFTER_COMMIT`], [`ORDER_JOURNALED_BEFORE_FILL`],
 //! [`FILL_APPLIED_BEFORE_JOURNAL`], [`DURING_WARMUP`].
+//!
+//! One more testing-only knob lives here: `RLTRADE_JOURNAL_MAX_PAGES` ([`journal_max_pages`]),
+//! a journal that cannot grow, for the full-disk tests.
 
 /// Bars written into the open transaction, before `COMMIT`.
 pub const BEFORE_COMMIT: &str = "before_commit";
@@ -22,6 +25,17 @@ pub const DURING_WARMUP: &str = "during_warmup";
 #[inline]
 pub fn point(point: &'static str) {
     armed::hit(point);
+}
+
+/// Testing only: `RLTRADE_JOURNAL_MAX_PAGES=<n>` caps the daemon's journal connection at
+/// `n` pages (SQLite's `PRAGMA max_page_count`, which is per connection). SQLite never
+/// lets the cap fall below the file's size and raises it to that size at every
+/// transaction, so `1` gives a journal that cannot grow: every write that needs a new
+/// page fails with "database or disk is full", as on a full disk, while rows that fit
+/// in free pages still go in. Unset (always, outside tests), or not a number: no cap.
+pub fn journal_max_pages() -> Option<u32> {
+    static PAGES: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *PAGES.get_or_init(|| std::env::var("RLTRADE_JOURNAL_MAX_PAGES").ok()?.trim().parse().ok())
 }
 
 mod armed {

@@ -21,11 +21,16 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod feed;
+pub mod halt;
 pub mod journal;
+pub mod lineup;
 pub mod log_text;
 pub mod metrics;
 pub mod signal;
 pub mod strategy;
+pub mod strategy_name;
 
 pub use config::ServeConfig;
 pub use error::{Error, Result};
+pub use halt::DaemonHalt;
+pub use strategy_name::StrategyName;

@@ -6,7 +6,7 @@
 //! so a replay trades like a backtest by construction; this module only turns the
 //! trader's outcome into the [`Signal`] the daemon journals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rltrade_env::baselines::{MaCrossover, MaSpec};
@@ -18,20 +18,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::signal::Signal;
+use crate::strategy_name::StrategyName;
 
-/// What a strategy is, as recorded in the journal: a restart must run the same set.
+/// What a strategy is, as recorded in the journal: a restart must run the same
+/// strategies, by name, each the model (by SHA-256) or MA crossover the journal
+/// records for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StrategySpec {
     /// An exported model, identified by the SHA-256 of its `policy.onnx`.
     Model {
-        /// The strategy name (the card's run name).
-        name: String,
-        /// SHA-256 of `policy.onnx`.
+        /// The strategy's name.
+        name: StrategyName,
+        /// SHA-256 of the `policy.onnx` it runs (hex).
         sha256: String,
+        /// The export it was loaded from, absolute; a reload records the new one. `None`
+        /// in journals written before paths were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+        /// SHA-256 of the models it ran before, oldest first: a reload appends the one
+        /// it replaces. A restart whose config names one of them resumes with `path`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        replaced: Vec<String>,
     },
     /// The MA crossover baseline.
     MaCrossover {
+        /// The strategy's name; `None` (journals written before names were configurable)
+        /// means `ma:FAST:SLOW`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<StrategyName>,
         /// Fast SMA period, bars.
         fast: usize,
         /// Slow SMA period, bars.
@@ -40,13 +55,56 @@ pub enum StrategySpec {
 }
 
 impl StrategySpec {
-    /// The strategy's name: the model's run name, or `ma:FAST:SLOW`.
-    pub fn name(&self) -> String {
+    /// The strategy's name: the configured one, else the model's run name or
+    /// `ma:FAST:SLOW`.
+    pub fn name(&self) -> StrategyName {
         match self {
-            Self::Model { name, .. } => name.clone(),
-            Self::MaCrossover { fast, slow } => MaSpec { fast: *fast, slow: *slow }.to_string(),
+            Self::Model { name, .. } | Self::MaCrossover { name: Some(name), .. } => name.clone(),
+            Self::MaCrossover { name: None, fast, slow } => StrategyName::from(MaSpec { fast: *fast, slow: *slow }),
         }
     }
+
+    /// SHA-256 of the model's ONNX file (`None` for baselines).
+    pub fn model_sha256(&self) -> Option<&str> {
+        match self {
+            Self::Model { sha256, .. } => Some(sha256),
+            Self::MaCrossover { .. } => None,
+        }
+    }
+
+    /// True when `other` is the same strategy: the same name and kind, and the same
+    /// model (SHA-256) or the same MA periods. Paths and reload history are not
+    /// compared.
+    pub fn same_strategy(&self, other: &StrategySpec) -> bool {
+        match (self, other) {
+            (Self::Model { sha256: a, .. }, Self::Model { sha256: b, .. }) => a == b && self.name() == other.name(),
+            (Self::MaCrossover { fast: f1, slow: s1, .. }, Self::MaCrossover { fast: f2, slow: s2, .. }) => {
+                (f1, s1) == (f2, s2) && self.name() == other.name()
+            }
+            _ => false,
+        }
+    }
+
+    /// One line per strategy for error messages: `name (model sha256 0123456789ab)`
+    /// or `name (ma:FAST:SLOW)`.
+    pub fn describe(specs: &[StrategySpec]) -> String {
+        let parts: Vec<String> = specs
+            .iter()
+            .map(|s| match s {
+                Self::Model { sha256, .. } => format!("{} (model sha256 {})", s.name(), short_sha(sha256)),
+                Self::MaCrossover { fast, slow, .. } => {
+                    let spec = MaSpec { fast: *fast, slow: *slow }.to_string();
+                    if s.name().as_str() == spec { spec } else { format!("{} ({spec})", s.name()) }
+                }
+            })
+            .collect();
+        format!("[{}]", parts.join(", "))
+    }
+}
+
+/// The first 12 hex digits of a SHA-256, for messages.
+pub fn short_sha(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
 }
 
 /// The policy of a runner: the ONNX model keeps its concrete type so its probabilities
@@ -139,7 +197,7 @@ pub struct RunnerSettings {
 pub struct StrategyRunner {
     /// Position in the strategy list (client order ids use it).
     pub index: usize,
-    name: String,
+    name: StrategyName,
     /// What it is.
     pub spec: StrategySpec,
     trader: Trader<StrategyPolicy>,
@@ -161,18 +219,26 @@ impl std::ops::DerefMut for StrategyRunner {
 
 impl StrategyRunner {
     /// A runner for the exported model at `path` (an export or a run folder), checked
-    /// against the feed's `symbol` and `interval_ms` and the daemon's protective orders.
+    /// against the feed's `symbol` and `interval_ms` and the daemon's protective orders,
+    /// named by its run name (the card's `name`; [`Self::named`] renames it).
     ///
     /// # Errors
     /// The model cannot be loaded, its card does not match its ONNX file, or it was
     /// trained on another symbol or interval ([`rltrade_policy::Error::Mismatch`]) or
     /// with other protective settings ([`rltrade_policy::Error::SettingMismatch`]
-    /// naming the setting, the card's value and the config's).
+    /// naming the setting, the card's value and the config's); a run name that is not a
+    /// [`StrategyName`].
     pub fn model(index: usize, path: &Path, settings: &RunnerSettings) -> Result<Self> {
         let (policy, observation) = load_model(path, &settings.symbol, settings.trader.interval_ms)?;
         let card = policy.model().card();
         card.check_protect(&settings.trader.protect, SettingsSource::ServeConfig)?;
-        let spec = StrategySpec::Model { name: card.name.clone(), sha256: card.onnx.sha256.clone() };
+        let name = run_name(&card.name, path)?;
+        let spec = StrategySpec::Model {
+            name,
+            sha256: card.onnx.sha256.clone(),
+            path: Some(absolute(policy.model().export_dir())),
+            replaced: Vec::new(),
+        };
         let actions = card.actions.clone();
         Self::build(index, spec, StrategyPolicy::Model(policy), Some(observation), actions, settings)
     }
@@ -189,7 +255,7 @@ impl StrategyRunner {
         settings: &RunnerSettings,
     ) -> Result<Self> {
         let policy = MaCrossover::new(fast, slow, actions, settings.trader.risk.allow_short)?;
-        let spec = StrategySpec::MaCrossover { fast, slow };
+        let spec = StrategySpec::MaCrossover { name: None, fast, slow };
         Self::build(index, spec, StrategyPolicy::Baseline(policy), None, actions.to_vec(), settings)
     }
 
@@ -205,17 +271,29 @@ impl StrategyRunner {
         Ok(Self { index, name: spec.name(), spec, trader, symbol: settings.symbol.clone() })
     }
 
+    /// The runner renamed `name` (a `[[serve.strategies]]` table's name).
+    pub fn named(mut self, name: StrategyName) -> Self {
+        match &mut self.spec {
+            StrategySpec::Model { name: spec_name, .. } => *spec_name = name.clone(),
+            StrategySpec::MaCrossover { name: spec_name, .. } => *spec_name = Some(name.clone()),
+        }
+        self.name = name;
+        self
+    }
+
     /// The strategy's name.
     pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The strategy's name, typed.
+    pub fn strategy_name(&self) -> &StrategyName {
         &self.name
     }
 
     /// SHA-256 of the model's ONNX file (empty for baselines).
     pub fn model_sha256(&self) -> &str {
-        match &self.spec {
-            StrategySpec::Model { sha256, .. } => sha256,
-            StrategySpec::MaCrossover { .. } => "",
-        }
+        self.spec.model_sha256().unwrap_or("")
     }
 
     /// The first traded bar: the policy sees it, the account marks its close as the
@@ -255,7 +333,7 @@ impl StrategyRunner {
                 let signal = Signal {
                     bar_ms: bar.time_ms,
                     symbol: self.symbol.clone(),
-                    strategy: self.name.clone(),
+                    strategy: self.name.to_string(),
                     model_sha256: self.model_sha256().to_string(),
                     action: action.index,
                     target_exposure: action.target,
@@ -291,12 +369,38 @@ impl StrategyRunner {
         for bar in history {
             observation.push(bar);
         }
-        let name = self.spec.name();
-        let spec = StrategySpec::Model { name, sha256: card.onnx.sha256.clone() };
+        let mut replaced = match &self.spec {
+            StrategySpec::Model { replaced, .. } => replaced.clone(),
+            StrategySpec::MaCrossover { .. } => Vec::new(),
+        };
+        replaced.push(self.model_sha256().to_string());
+        let spec = StrategySpec::Model {
+            name: self.name.clone(),
+            sha256: card.onnx.sha256.clone(),
+            path: Some(absolute(policy.model().export_dir())),
+            replaced,
+        };
         self.trader.replace_policy(StrategyPolicy::Model(policy), Some(observation))?;
         self.spec = spec;
         Ok(())
     }
+}
+
+/// A model's run name as a strategy name.
+fn run_name(card_name: &str, path: &Path) -> Result<StrategyName> {
+    StrategyName::new(card_name).map_err(|e| Error::Config {
+        field: "strategy name".into(),
+        message: format!(
+            "the model {} is named by its run name, and {e}; name it in a [[serve.strategies]] table",
+            path.display()
+        ),
+    })
+}
+
+/// `path` made absolute (symlinks resolved), or as given when it cannot be resolved:
+/// what the journal records, so a restart from another directory finds it.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Loads the model at `path` (an export or a run folder) and checks it against the

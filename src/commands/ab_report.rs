@@ -14,7 +14,8 @@ use crate::output::print_json;
 /// A missing or corrupt journal.
 pub fn run(args: &AbReportArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.journal.is_file(), "journal {} does not exist", args.journal.display());
-    // a report only reads: the journal may be on a read-only filesystem
+    // read-only and without the daemon's lock: works while a daemon writes the journal,
+    // and on a read-only filesystem
     let journal = Journal::open_read_only(&args.journal)?;
     let report =
         rltrade_serve::ab::report(&journal, None).with_context(|| format!("reading {}", args.journal.display()))?;

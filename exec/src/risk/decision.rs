@@ -38,6 +38,10 @@ pub enum HaltReason {
         /// The order's id (per account).
         order_id: u64,
     },
+    /// The daemon could not write its journal (a full disk, an I/O error) when it had
+    /// to record something that stops trading, the kill switch: its state in memory is
+    /// ahead of its journal, so nothing trades until it is restarted on a writable one.
+    JournalUnwritable,
 }
 
 /// What a reconciliation checks an account against.
@@ -282,6 +286,7 @@ mod tests {
                 },
             ),
             (r#"{"kind":"order_unknown","order_id":7}"#, HaltReason::OrderUnknown { order_id: 7 }),
+            (r#"{"kind":"journal_unwritable"}"#, HaltReason::JournalUnwritable),
         ];
         for (text, reason) in new {
             assert_eq!(serde_json::to_string(&reason).unwrap(), text);

@@ -12,11 +12,13 @@
 //! each written and read through its one spelling.
 
 mod event_kind;
+mod lock;
 mod order_status;
 mod read;
 mod spelling;
 
 pub use event_kind::EventKind;
+pub use lock::JournalLock;
 pub use order_status::OrderStatus;
 pub use read::{EquityRow, EventRow, FillRow, OrderRow};
 
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use rltrade_env::Bar;
 use rltrade_exec::{Account, Decision, Fill, FillOutcome, Mark, TargetOrder};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -86,18 +88,23 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     in_transaction: bool,
+    /// The daemon's exclusive hold (`None` for a reader).
+    lock: Option<JournalLock>,
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal at `path` in WAL mode with `sync`.
+    /// Opens (creating if needed) the journal at `path` for a daemon: takes its
+    /// [`JournalLock`] first (held until the journal is dropped), then opens it in WAL
+    /// mode with `sync`.
     ///
     /// # Errors
-    /// [`Error::Journal`] when the file cannot be opened, is not SQLite, or holds
-    /// another journal format.
+    /// [`Error::JournalInUse`] while another daemon holds the journal; [`Error::Journal`]
+    /// when the file cannot be opened, is not SQLite, or holds another journal format.
     pub fn open(path: &Path, sync: SyncMode) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
+        let lock = JournalLock::acquire(path)?;
         let conn = Connection::open(path).map_err(|e| journal_error(path, "cannot open", e))?;
         let sync_value = match sync {
             SyncMode::Normal => "NORMAL",
@@ -110,13 +117,13 @@ impl Journal {
             .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 4_096))
             .and_then(|()| conn.execute_batch(include_str!("schema.sql")))
             .map_err(|e| journal_error(path, "is not a usable SQLite journal", e))?;
-        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false };
-        match journal.meta_value("format")? {
-            Some(format) if format != JOURNAL_FORMAT.to_string() => {
-                return Err(journal.error(format!("has format {format}, this daemon writes {JOURNAL_FORMAT}")));
-            }
-            _ => {}
+        if let Some(pages) = crate::fault::journal_max_pages() {
+            // testing only (RLTRADE_JOURNAL_MAX_PAGES): a journal that cannot grow, as on a full disk
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(|e| journal_error(path, "cannot cap its size", e))?;
         }
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: Some(lock) };
+        journal.check_format()?;
         Ok(journal)
     }
 
@@ -132,7 +139,6 @@ impl Journal {
     /// journal format, or cannot be read without writing (its `-wal` file holds commits
     /// not yet in the main file and the folder is read-only).
     pub fn open_read_only(path: &Path) -> Result<Self> {
-        use rusqlite::OpenFlags;
         if !path.is_file() {
             return Err(Error::Journal { path: path.to_path_buf(), message: "does not exist".into() });
         }
@@ -162,13 +168,9 @@ impl Journal {
                 conn
             }
         };
-        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false };
-        match journal.meta_value("format")? {
-            Some(format) if format != JOURNAL_FORMAT.to_string() => {
-                Err(journal.error(format!("has format {format}, this build reads {JOURNAL_FORMAT}")))
-            }
-            _ => Ok(journal),
-        }
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: None };
+        journal.check_format()?;
+        Ok(journal)
     }
 
     /// Whether nothing but the meta (what a start records before its first bar) was
@@ -208,6 +210,20 @@ impl Journal {
             }
         }
         Ok(unused)
+    }
+
+    fn check_format(&self) -> Result<()> {
+        match self.meta_value("format")? {
+            Some(format) if format != JOURNAL_FORMAT.to_string() => {
+                Err(self.error(format!("has format {format}, this daemon writes {JOURNAL_FORMAT}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The lock file this journal's daemon holds (`None` for a reader).
+    pub fn lock_path(&self) -> Option<&Path> {
+        self.lock.as_ref().map(JournalLock::path)
     }
 
     /// The file.
@@ -292,6 +308,18 @@ impl Journal {
     /// True while a transaction is open.
     pub fn in_transaction(&self) -> bool {
         self.in_transaction
+    }
+
+    /// Rolls back the open transaction, if SQLite still holds one (after a failed
+    /// statement or `COMMIT` it may or may not have rolled back by itself): nothing of
+    /// it counts as processed. Best effort: a failed `ROLLBACK` is logged.
+    pub fn rollback(&mut self) {
+        self.in_transaction = false;
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(journal = %self.path.display(), "ROLLBACK failed: {e}");
+            }
+        }
     }
 
     /// Journals a bar fed to the strategies.

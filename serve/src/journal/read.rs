@@ -128,6 +128,47 @@ impl Journal {
         )
     }
 
+    /// Every strategy's saved account with the bar it is saved as of (open time, ms
+    /// since epoch UTC).
+    ///
+    /// # Errors
+    /// SQLite errors, or an account that does not deserialize (corrupt journal).
+    pub fn saved_accounts(&self) -> Result<HashMap<String, (i64, Account)>> {
+        let rows: Vec<(String, i64, Vec<u8>)> =
+            self.rows("reading accounts", "SELECT strategy, bar_ms, account FROM accounts", [], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, Vec<u8>>(2)?))
+            })?;
+        rows.into_iter()
+            .map(|(strategy, bar_ms, bytes)| match ciborium::from_reader(bytes.as_slice()) {
+                Ok(account) => Ok((strategy, (bar_ms, account))),
+                Err(e) => Err(self.error(format!("the account of {strategy} is corrupt: {e}"))),
+            })
+            .collect()
+    }
+
+    /// The last committed bar, if any.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn last_bar(&self) -> Result<Option<Bar>> {
+        let rows = self.rows(
+            "reading the last bar",
+            "SELECT time_ms, open, high, low, close, volume FROM bars ORDER BY time_ms DESC LIMIT 1",
+            [],
+            |row| {
+                Ok(Bar {
+                    time_ms: row.get(0)?,
+                    open: row.get(1)?,
+                    high: row.get(2)?,
+                    low: row.get(3)?,
+                    close: row.get(4)?,
+                    volume: row.get(5)?,
+                })
+            },
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
     /// Every strategy's saved account.
     ///
     /// # Errors
