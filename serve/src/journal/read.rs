@@ -114,14 +114,7 @@ impl Journal {
             "SELECT time_ms, open, high, low, close, volume, phase FROM bars ORDER BY time_ms",
             [],
             |row| {
-                let bar = Bar {
-                    time_ms: row.get(0)?,
-                    open: row.get(1)?,
-                    high: row.get(2)?,
-                    low: row.get(3)?,
-                    close: row.get(4)?,
-                    volume: row.get(5)?,
-                };
+                let bar = bar_from_row(row)?;
                 let phase = if row.get::<_, String>(6)? == "traded" { BarPhase::Traded } else { BarPhase::Warmup };
                 Ok((bar, phase))
             },
@@ -155,16 +148,7 @@ impl Journal {
             "reading the last bar",
             "SELECT time_ms, open, high, low, close, volume FROM bars ORDER BY time_ms DESC LIMIT 1",
             [],
-            |row| {
-                Ok(Bar {
-                    time_ms: row.get(0)?,
-                    open: row.get(1)?,
-                    high: row.get(2)?,
-                    low: row.get(3)?,
-                    close: row.get(4)?,
-                    volume: row.get(5)?,
-                })
-            },
+            bar_from_row,
         )?;
         Ok(rows.into_iter().next())
     }
@@ -174,16 +158,7 @@ impl Journal {
     /// # Errors
     /// SQLite errors, or an account that does not deserialize (corrupt journal).
     pub fn accounts(&self) -> Result<HashMap<String, Account>> {
-        let rows: Vec<(String, Vec<u8>)> =
-            self.rows("reading accounts", "SELECT strategy, account FROM accounts", [], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
-            })?;
-        rows.into_iter()
-            .map(|(strategy, bytes)| match ciborium::from_reader(bytes.as_slice()) {
-                Ok(account) => Ok((strategy, account)),
-                Err(e) => Err(self.error(format!("the account of {strategy} is corrupt: {e}"))),
-            })
-            .collect()
+        Ok(self.saved_accounts()?.into_iter().map(|(strategy, (_, account))| (strategy, account)).collect())
     }
 
     /// The last `limit` signals, newest first (all strategies).
@@ -298,6 +273,18 @@ impl Journal {
         )?;
         Ok(rows.into_iter().collect())
     }
+}
+
+/// A [`Bar`] from columns 0..=5 of a row: `time_ms, open, high, low, close, volume`.
+fn bar_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bar> {
+    Ok(Bar {
+        time_ms: row.get(0)?,
+        open: row.get(1)?,
+        high: row.get(2)?,
+        low: row.get(3)?,
+        close: row.get(4)?,
+        volume: row.get(5)?,
+    })
 }
 
 #[cfg(test)]
