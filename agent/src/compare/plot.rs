@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use rltrade_env::Bar;
@@ -131,6 +132,9 @@ fn stroke(kind: ArmKind, baseline_index: usize) -> Stroke {
     }
 }
 
+/// A panel: bar index on x, a value on y.
+type Panel<'b, DB> = ChartContext<'b, DB, Cartesian2d<RangedCoordusize, RangedCoordf64>>;
+
 /// One arm's curves.
 struct ArmCurves {
     name: String,
@@ -228,6 +232,33 @@ impl<'a> Plot<'a> {
         day(self.times[i.min(self.times.len() - 1)])
     }
 
+    /// A panel over every bar (dates on the x axis) and `y`, its mesh drawn, with
+    /// `y_desc` and `y_ticks` on the y axis.
+    fn panel<'b, DB: DrawingBackend>(
+        &self,
+        area: &'b DrawingArea<DB, Shift>,
+        y: std::ops::Range<f64>,
+        y_desc: &str,
+        y_ticks: &dyn Fn(&f64) -> String,
+    ) -> std::result::Result<Panel<'b, DB>, String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        let mut chart = ChartBuilder::on(area)
+            .margin(12)
+            .x_label_area_size(25)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0..self.times.len() - 1, y)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .x_label_formatter(&|i| self.day_at(*i))
+            .y_label_formatter(y_ticks)
+            .y_desc(y_desc)
+            .draw()
+            .map_err(err)?;
+        Ok(chart)
+    }
+
     /// Draws the three panels on `root` and presents it.
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
@@ -250,20 +281,7 @@ impl<'a> Plot<'a> {
         // price with the first RL arm's trades
         let (plo, phi) = bounds(self.closes.iter().chain(self.markers.iter().map(|m| &m.price)));
         let ppad = ((phi - plo) * 0.05).max(1e-9);
-        let mut price = ChartBuilder::on(&price_area)
-            .margin(12)
-            .x_label_area_size(25)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0..n - 1, (plo - ppad)..(phi + ppad))
-            .map_err(err)?;
-        price
-            .configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| self.day_at(*i))
-            .y_label_formatter(&|v| money(*v))
-            .y_desc("close")
-            .draw()
-            .map_err(err)?;
+        let mut price = self.panel(&price_area, (plo - ppad)..(phi + ppad), "close", &|v| money(*v))?;
         let black = RGBColor(40, 40, 40);
         price
             .draw_series(LineSeries::new(self.closes.iter().enumerate().map(|(i, &c)| (i, c)), black.stroke_width(1)))
@@ -303,33 +321,8 @@ impl<'a> Plot<'a> {
         let (lo, hi) = bounds(self.curves.iter().flat_map(|c| c.seeds.iter().flatten()).chain([&report.initial_cash]));
         let pad = ((hi - lo) * 0.05).max(1e-9);
         let deepest = self.curves.iter().flat_map(|c| c.drawdown.iter()).fold(0.0f64, |m, &d| m.min(d));
-        let mut chart = ChartBuilder::on(&equity_area)
-            .margin(12)
-            .x_label_area_size(25)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0..n - 1, (lo - pad)..(hi + pad))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| self.day_at(*i))
-            .y_label_formatter(&|v| money(*v))
-            .y_desc("equity")
-            .draw()
-            .map_err(err)?;
-        let mut dd = ChartBuilder::on(&dd_area)
-            .margin(12)
-            .x_label_area_size(25)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0..n - 1, (deepest * 1.05 - 1e-9)..0.0)
-            .map_err(err)?;
-        dd.configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| self.day_at(*i))
-            .y_label_formatter(&|v| format!("{v:.0}%"))
-            .y_desc("drawdown")
-            .draw()
-            .map_err(err)?;
+        let mut chart = self.panel(&equity_area, (lo - pad)..(hi + pad), "equity", &|v| money(*v))?;
+        let mut dd = self.panel(&dd_area, (deepest * 1.05 - 1e-9)..0.0, "drawdown", &|v| format!("{v:.0}%"))?;
         chart
             .draw_series(LineSeries::new(
                 [(0, report.initial_cash), (n - 1, report.initial_cash)],
