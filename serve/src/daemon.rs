@@ -14,7 +14,8 @@ use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
-use crate::api::{AppState, router};
+use crate::api::server::{self, ServerLimits, fd_limit};
+use crate::api::{Access, AllowedHosts, AppState, FailedAuthLimiter, router};
 use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
 use crate::binance::signing::Credentials;
 use crate::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
@@ -179,24 +180,33 @@ struct Api {
 
 impl Api {
     async fn start(setup: &DaemonSetup, engine: &Arc<Mutex<Engine>>) -> Result<Self> {
-        let state = AppState { engine: Arc::clone(engine), token: setup.serve.api_token()? };
-        if state.token.is_none() {
+        let serve = &setup.serve;
+        let access = Access {
+            control: serve.api_token()?,
+            read: serve.read_token()?,
+            hosts: AllowedHosts::new(serve.listen, &serve.http.allowed_hosts),
+            failures: FailedAuthLimiter::new(serve.http.auth_failures_per_minute),
+        };
+        if access.control.is_none() {
             tracing::warn!("no API token (RLTRADE_API_TOKEN or --token-file): POST endpoints answer 403");
         }
-        let listen = setup.serve.listen;
+        let state = AppState::new(Arc::clone(engine), access, &serve.http);
+        let listen = serve.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Error::Config { field: "serve.listen".into(), message: format!("{listen}: {e}") })?;
         let address: SocketAddr = listener.local_addr().map_err(|e| Error::io("listen socket", e))?;
+        let limits = ServerLimits::new(&serve.http);
+        if limits.max_connections < serve.http.max_connections {
+            tracing::warn!(
+                "serve.http.max_connections lowered to {} to stay below the file limit ({:?})",
+                limits.max_connections,
+                fd_limit()
+            );
+        }
         eprintln!("rltrade serve: listening on http://{address}");
-        let (stop, mut rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, router(state), limits, rx));
         Ok(Self { stop, task })
     }
 

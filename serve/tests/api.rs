@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rltrade_env::{Bar, TraderSettings};
 use rltrade_exec::{ExecutionConfig, FillSource, HaltReason, ReconciliationSource, RiskConfig};
-use rltrade_serve::api::{ApiToken, AppState, router};
+use rltrade_serve::api::{Access, ApiToken, AppState, router};
+use rltrade_serve::config::HttpConfig;
 use rltrade_serve::engine::{Engine, EngineSettings, OutboundOrder};
 use rltrade_serve::journal::{EventKind, OrderStatus, SyncMode};
 use rltrade_serve::metrics::Metrics;
@@ -71,7 +72,18 @@ fn engine(dir: &std::path::Path, n: usize) -> Arc<Mutex<Engine>> {
 }
 
 async fn call(state: &AppState, method: &str, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, String) {
-    let mut request = Request::builder().method(method).uri(uri);
+    call_as(state, method, uri, "localhost:8080", token, body).await
+}
+
+async fn call_as(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    host: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(uri).header("host", host);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
@@ -81,6 +93,12 @@ async fn call(state: &AppState, method: &str, uri: &str, token: Option<&str>, bo
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// An API on loopback with `token` as its control token and the default limits.
+fn state(engine: Arc<Mutex<Engine>>, token: Option<&str>) -> AppState {
+    let access = Access::loopback(token.map(|t| ApiToken::new(t.into())));
+    AppState::new(engine, access, &HttpConfig::default())
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -88,7 +106,7 @@ fn json(text: &str) -> Value {
 #[tokio::test]
 async fn reads_report_health_positions_signals_ab_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState { engine: engine(dir.path(), 60), token: Some(ApiToken::new("s3cret".into())) };
+    let state = state(engine(dir.path(), 60), Some("s3cret"));
 
     let (status, body) = call(&state, "GET", "/health", None, "").await;
     assert_eq!(status, StatusCode::OK);
@@ -140,12 +158,12 @@ async fn reads_report_health_positions_signals_ab_and_metrics() {
 #[tokio::test]
 async fn posts_need_the_bearer_token_and_kill_resume_work() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState { engine: engine(dir.path(), 60), token: Some(ApiToken::new("s3cret".into())) };
+    let state = state(engine(dir.path(), 60), Some("s3cret"));
     assert_eq!(call(&state, "POST", "/kill", None, "").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&state, "POST", "/kill", Some("wrong"), "").await.0, StatusCode::FORBIDDEN);
     assert_eq!(call(&state, "POST", "/resume", None, "").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&state, "POST", "/models/reload", Some("wrong"), "{}").await.0, StatusCode::FORBIDDEN);
-    assert!(!format!("{:?}", state.token).contains("s3cret"), "the token is never printed");
+    assert!(!format!("{:?}", state.access).contains("s3cret"), "the token is never printed");
 
     let (status, _) = call(&state, "POST", "/kill?flatten=true", Some("s3cret"), "").await;
     assert_eq!(status, StatusCode::OK);
@@ -174,9 +192,70 @@ async fn posts_need_the_bearer_token_and_kill_resume_work() {
 }
 
 #[tokio::test]
+async fn a_host_outside_the_allow_list_is_refused_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(engine(dir.path(), 20), Some("s3cret"));
+    // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own name
+    for uri in ["/health", "/positions", "/ab"] {
+        let (status, body) = call_as(&state, "GET", uri, "evil.example:8080", None, "").await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{uri}: {body}");
+        assert!(body.contains("evil.example") && body.contains("serve.http.allowed_hosts"), "{body}");
+    }
+    let (status, _) = call_as(&state, "POST", "/kill", "evil.example", Some("s3cret"), "").await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(json(&call(&state, "GET", "/positions", None, "").await.1)[0]["kill_switch"], false);
+    for host in ["127.0.0.1:9", "[::1]:8080", "LOCALHOST"] {
+        assert_eq!(call_as(&state, "GET", "/health", host, None, "").await.0, StatusCode::OK, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_token_guards_every_get_but_health_and_the_control_token_reads_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut access = Access::loopback(Some(ApiToken::new("control".into())));
+    access.read = Some(ApiToken::new("reader".into()));
+    let state = AppState::new(engine(dir.path(), 20), access, &HttpConfig::default());
+    assert_eq!(call(&state, "GET", "/health", None, "").await.0, StatusCode::OK);
+    for uri in ["/metrics", "/positions", "/signals", "/ab"] {
+        assert_eq!(call(&state, "GET", uri, None, "").await.0, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(call(&state, "GET", uri, Some("reader"), "").await.0, StatusCode::OK, "{uri}");
+        assert_eq!(call(&state, "GET", uri, Some("control"), "").await.0, StatusCode::OK, "{uri}");
+    }
+    assert_eq!(call(&state, "GET", "/positions", Some("guess"), "").await.0, StatusCode::FORBIDDEN);
+    // the read token controls nothing
+    assert_eq!(call(&state, "POST", "/kill", Some("reader"), "").await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_client_past_its_failed_authentications_gets_429_even_with_the_right_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(engine(dir.path(), 20), Some("s3cret"));
+    for _ in 0..10 {
+        assert_eq!(call(&state, "POST", "/kill", Some("guess"), "").await.0, StatusCode::FORBIDDEN);
+    }
+    let (status, body) = call(&state, "POST", "/kill", Some("s3cret"), "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("too many failed authentications") && body.contains("retry in"), "{body}");
+    assert_eq!(json(&call(&state, "GET", "/positions", None, "").await.1)[0]["kill_switch"], false, "not killed");
+    // reads without a read token stay open
+    assert_eq!(call(&state, "GET", "/health", None, "").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_and_an_unauthorized_one_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(engine(dir.path(), 20), Some("s3cret"));
+    let big = format!(r#"{{"strategy": "ma:2:4", "path": "{}"}}"#, "x".repeat(100_000));
+    let (status, _) = call(&state, "POST", "/models/reload", Some("s3cret"), &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = call(&state, "POST", "/models/reload", None, &big).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the token is checked first: {body}");
+}
+
+#[tokio::test]
 async fn without_a_configured_token_every_post_is_forbidden() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState { engine: engine(dir.path(), 20), token: None };
+    let state = state(engine(dir.path(), 20), None);
     for uri in ["/kill", "/resume", "/models/reload"] {
         assert_eq!(call(&state, "POST", uri, Some("anything"), "{}").await.0, StatusCode::FORBIDDEN, "{uri}");
     }

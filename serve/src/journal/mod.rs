@@ -190,6 +190,32 @@ impl Journal {
         Ok(true)
     }
 
+    /// SQLite's `PRAGMA data_version`: it changes when another connection commits, so
+    /// a reader can tell whether what it computed is still current.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn data_version(&self) -> Result<i64> {
+        let version = self.conn.query_row("PRAGMA data_version", [], |row| row.get(0));
+        self.sql("reading data_version", version)
+    }
+
+    /// Runs `read` inside one read transaction, so that all its queries see the same
+    /// commit (a reader beside a running daemon). Not for the daemon's own connection.
+    ///
+    /// # Errors
+    /// SQLite errors, or `read`'s.
+    pub fn read_consistent<T>(&self, read: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        let begun = self.conn.execute_batch("BEGIN DEFERRED");
+        self.sql("beginning a read", begun)?;
+        let out = read(self);
+        let ended = self.conn.execute_batch("COMMIT");
+        let ended = self.sql("ending a read", ended);
+        let out = out?;
+        ended?;
+        Ok(out)
+    }
+
     /// Removes the journal at `path` (with its `-wal` and `-shm` files) when it holds
     /// nothing ([`Journal::is_unused`]): what a failed start that created it leaves
     /// behind. Returns whether it removed it; a journal that recorded anything is kept.

@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 use crate::journal::SyncMode;
 use crate::strategy_name::StrategyName;
 
+mod http;
+
+pub use http::{HttpConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_TIMEOUT_MS, RESERVED_FDS};
+
 /// Replay speed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -212,8 +216,15 @@ pub struct ServeConfig {
     pub bars_per_commit: usize,
     /// HTTP API address; port 0 picks a free port. Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// File holding the API bearer token; empty = `RLTRADE_API_TOKEN`. Default empty.
+    /// File holding the bearer token of the control routes (every POST); empty =
+    /// `RLTRADE_API_TOKEN`. Default empty.
     pub token_file: PathBuf,
+    /// File holding the bearer token of the read routes (every GET but `/health`; the
+    /// control token is accepted too); empty = the read routes are open. Needed to
+    /// listen on an address that is not loopback. Default empty.
+    pub read_token_file: PathBuf,
+    /// The HTTP API's limits (`[serve.http]`).
+    pub http: HttpConfig,
     /// Where orders go. Default `paper`.
     pub broker: BrokerKind,
     /// Send orders to the real exchange (needs API keys). Default false (testnet).
@@ -237,6 +248,8 @@ impl Default for ServeConfig {
             bars_per_commit: 256,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token_file: PathBuf::new(),
+            read_token_file: PathBuf::new(),
+            http: HttpConfig::default(),
             broker: BrokerKind::Paper,
             live: false,
             exchange: ExchangeConfig::default(),
@@ -271,6 +284,18 @@ impl ServeConfig {
                 message: format!("must be at most {MAX_WARMUP_BARS} bars, found {}", exchange.warmup_bars),
             });
         }
+        self.http.validate()?;
+        if !self.listen.ip().is_loopback() && self.read_token_file.as_os_str().is_empty() {
+            return Err(Error::Config {
+                field: "serve.listen".into(),
+                message: format!(
+                    "{} is not a loopback address, and serve.read_token_file is not set: anyone who can reach it \
+                     could read every position, signal and A/B figure; set serve.read_token_file (and \
+                     serve.token_file for the control routes), or listen on 127.0.0.1",
+                    self.listen
+                ),
+            });
+        }
         if self.bars_per_commit == 0 {
             return Err(Error::Config { field: "serve.bars_per_commit".into(), message: "must be >= 1".into() });
         }
@@ -300,25 +325,40 @@ impl ServeConfig {
         Ok(())
     }
 
-    /// The API token: the first line of `token_file`, else `RLTRADE_API_TOKEN`; `None`
-    /// when neither is set (every POST is then refused with 403).
+    /// The control token: the first line of `token_file`, else `RLTRADE_API_TOKEN`;
+    /// `None` when neither is set (every POST is then refused with 403).
     ///
     /// # Errors
-    /// An unreadable or empty token file.
+    /// An unreadable or empty token file, naming `serve.token_file`.
     pub fn api_token(&self) -> Result<Option<crate::api::ApiToken>> {
         if !self.token_file.as_os_str().is_empty() {
-            let text = std::fs::read_to_string(&self.token_file).map_err(|e| Error::io(&self.token_file, e))?;
-            let token = text.lines().next().unwrap_or("").trim().to_string();
-            if token.is_empty() {
-                return Err(Error::Config {
-                    field: "serve.token_file".into(),
-                    message: format!("{} is empty", self.token_file.display()),
-                });
-            }
-            return Ok(Some(crate::api::ApiToken::new(token)));
+            return read_token(&self.token_file, "serve.token_file").map(Some);
         }
         Ok(std::env::var("RLTRADE_API_TOKEN").ok().filter(|t| !t.is_empty()).map(crate::api::ApiToken::new))
     }
+
+    /// The read token: the first line of `read_token_file`; `None` when it is not set
+    /// (the read routes are then open, which [`ServeConfig::validate`] allows on
+    /// loopback only).
+    ///
+    /// # Errors
+    /// An unreadable or empty token file, naming `serve.read_token_file`.
+    pub fn read_token(&self) -> Result<Option<crate::api::ApiToken>> {
+        if self.read_token_file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        read_token(&self.read_token_file, "serve.read_token_file").map(Some)
+    }
+}
+
+/// The first line of `path`, trimmed, as a token.
+fn read_token(path: &std::path::Path, field: &str) -> Result<crate::api::ApiToken> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(Error::Config { field: field.into(), message: format!("{} is empty", path.display()) });
+    }
+    Ok(crate::api::ApiToken::new(token))
 }
 
 impl ServeConfig {

@@ -6,101 +6,135 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /positions` | every strategy's position, equity, trading state |
 //! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
-//! | `GET /ab` | the live A/B table (as `rltrade ab-report --json`) |
+//! | `GET /ab` | the live A/B table as of the journal's last commit (as `rltrade ab-report --json`) |
 //! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled: in memory first, then journaled (`"journaled": false` and a halted daemon when the journal refuses) |
 //! | `POST /resume` | kill switch released, halts lifted (409 once the daemon halted) |
 //! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap (409 once the daemon halted) |
 //!
-//! POST routes need `Authorization: Bearer <token>`: 401 without it, 403 with a wrong
-//! one, 403 for every POST when the daemon has no token.
+//! Every request is checked before any body is read ([`access`]): first the `Host`
+//! allow-list (421), then, on every route but `/health`, the bearer token. POST routes need the
+//! control token (`Authorization: Bearer <token>`): 401 without it, 403 with a wrong
+//! one, 403 for every POST when the daemon has none. GET routes need the read token (or
+//! the control token) when `serve.read_token_file` is set. A client past
+//! `serve.http.auth_failures_per_minute` failures gets 429. Requests time out after
+//! `serve.http.request_timeout_ms` (408); bodies over `serve.http.max_body_bytes` get
+//! 413. The server itself ([`server`]) caps connections and bounds every wait.
+
+mod ab_snapshot;
+pub mod access;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use access::{Access, AllowedHosts, ApiToken, ClientAddr, FailedAuthLimiter};
+
+use crate::config::HttpConfig;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::halt::DaemonHalt;
 use crate::log_text::untrusted;
-
-/// The bearer token of POST routes. Its `Debug` never prints it.
-#[derive(Clone)]
-pub struct ApiToken(String);
-
-impl ApiToken {
-    /// Wraps a token.
-    pub fn new(token: String) -> Self {
-        Self(token)
-    }
-
-    /// Constant-time comparison with `candidate`.
-    fn matches(&self, candidate: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(***)")
-    }
-}
+use ab_snapshot::AbSnapshots;
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The engine (the feed loop holds the lock only while it processes one bar).
     pub engine: Arc<Mutex<Engine>>,
-    /// The POST token, if configured.
-    pub token: Option<ApiToken>,
+    /// Tokens, hosts and the failed-authentication limit.
+    pub access: Arc<Access>,
+    /// `GET /ab` from the journal's last commit, off the engine's lock.
+    ab: Arc<AbSnapshots>,
+    /// `serve.http.request_timeout_ms`.
+    request_timeout: Duration,
+    /// `serve.http.max_body_bytes`.
+    max_body_bytes: usize,
 }
 
 impl AppState {
+    /// The state of an API over `engine`, checked by `access`, under `http`'s request
+    /// timeout and body limit.
+    pub fn new(engine: Arc<Mutex<Engine>>, access: Access, http: &HttpConfig) -> Self {
+        let journal: PathBuf = engine.lock().unwrap_or_else(|p| p.into_inner()).journal().path().to_path_buf();
+        Self {
+            engine,
+            access: Arc::new(access),
+            ab: Arc::new(AbSnapshots::new(journal)),
+            request_timeout: Duration::from_millis(http.request_timeout_ms),
+            max_body_bytes: http.max_body_bytes,
+        }
+    }
+
     fn engine(&self) -> MutexGuard<'_, Engine> {
         // a panic while holding the lock is a bug; keep serving what is there
         self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// The router with every route.
+/// The router with every route and check.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
+    let read = Router::new()
         .route("/metrics", get(metrics))
         .route("/positions", get(positions))
         .route("/signals", get(signals))
         .route("/ab", get(ab))
+        .route_layer(from_fn_with_state(state.clone(), access::require_read));
+    let control = Router::new()
         .route("/kill", post(kill))
         .route("/resume", post(resume))
         .route("/models/reload", post(reload))
+        .route_layer(from_fn_with_state(state.clone(), declared_body_size))
+        .route_layer(from_fn_with_state(state.clone(), access::require_control));
+    Router::new()
+        .route("/health", get(health))
+        .merge(read)
+        .merge(control)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), request_timeout))
+        .layer(from_fn_with_state(state.clone(), access::check_host))
         .with_state(state)
+}
+
+/// 408 when the handler (reading the body included) takes longer than
+/// `serve.http.request_timeout_ms`.
+async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("no response within serve.http.request_timeout_ms = {} ms", state.request_timeout.as_millis()),
+        ),
+    }
+}
+
+/// 413 at once for a `Content-Length` over `serve.http.max_body_bytes`, before a byte
+/// of the body is read (the body extractors' own limit, [`DefaultBodyLimit`], catches a
+/// chunked body that grows past it).
+async fn declared_body_size(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > state.max_body_bytes as u64 => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a body of {length} bytes is over serve.http.max_body_bytes = {}", state.max_body_bytes),
+        ),
+        _ => next.run(request).await,
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-/// The refusal of an unauthorized POST: 401 without a bearer token, 403 with a wrong
-/// one or when none is configured; `None` when authorized.
-fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let Some(expected) = &state.token else {
-        return Some(error(StatusCode::FORBIDDEN, "no API token is configured (RLTRADE_API_TOKEN or --token-file)"));
-    };
-    let given =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        None => Some(error(StatusCode::UNAUTHORIZED, "missing `Authorization: Bearer <token>`")),
-        Some(token) if expected.matches(token.trim()) => None,
-        Some(_) => Some(error(StatusCode::FORBIDDEN, "wrong token")),
-    }
 }
 
 /// `GET /health`'s `status`.
@@ -197,11 +231,11 @@ async fn signals(State(state): State<AppState>, Query(query): Query<Limit>) -> R
 }
 
 async fn ab(State(state): State<AppState>) -> Response {
-    let engine = state.engine();
-    let accounts = engine.accounts();
-    match crate::ab::report(engine.journal(), Some(&accounts)) {
-        Ok(report) => Json(report).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let snapshots = Arc::clone(&state.ab);
+    match tokio::task::spawn_blocking(move || snapshots.latest()).await {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the A/B report failed: {e}")),
     }
 }
 
@@ -212,18 +246,12 @@ struct Flatten {
     flatten: bool,
 }
 
-async fn kill(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<Flatten>) -> Response {
-    if let Some(response) = refusal(&state, &headers) {
-        return response;
-    }
+async fn kill(State(state): State<AppState>, Query(query): Query<Flatten>) -> Response {
     // engaged in memory whatever the journal does: always 200, `journaled` says the rest
     Json(state.engine().kill(query.flatten)).into_response()
 }
 
-async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(response) = refusal(&state, &headers) {
-        return response;
-    }
+async fn resume(State(state): State<AppState>) -> Response {
     match state.engine().resume() {
         Ok(()) => Json(json!({ "kill_switch": false })).into_response(),
         Err(e) => refused(&e, StatusCode::INTERNAL_SERVER_ERROR),
@@ -237,10 +265,7 @@ struct Reload {
     path: PathBuf,
 }
 
-async fn reload(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Some(response) = refusal(&state, &headers) {
-        return response;
-    }
+async fn reload(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let request: Reload = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body must be {{\"strategy\", \"path\"}}: {e}")),

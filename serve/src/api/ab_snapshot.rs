@@ -1,0 +1,57 @@
+//! `GET /ab` without the engine's lock: the report is read from the journal's last
+//! commit through a read-only connection of its own, and kept until the next commit
+//! (SQLite's `data_version`), so a client polling `/ab` costs the bar loop nothing and
+//! many clients cost one report per commit.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+
+use crate::error::{Error, Result};
+use crate::journal::Journal;
+
+/// The read-only connection and the last report, by `data_version`.
+#[derive(Debug)]
+pub(super) struct AbSnapshots {
+    path: PathBuf,
+    reader: Mutex<Option<Reader>>,
+}
+
+#[derive(Debug)]
+struct Reader {
+    journal: Journal,
+    /// The `data_version` the cached body was computed at.
+    version: Option<i64>,
+    body: Bytes,
+}
+
+impl AbSnapshots {
+    /// Reports of the journal at `path`, opened at the first request.
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, reader: Mutex::new(None) }
+    }
+
+    /// The report as JSON, computed again only when the journal committed since.
+    /// Blocking: call it off the async workers.
+    ///
+    /// # Errors
+    /// The journal cannot be opened or read.
+    pub(super) fn latest(&self) -> Result<Bytes> {
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if reader.is_none() {
+            let journal = Journal::open_read_only(&self.path)?;
+            *reader = Some(Reader { journal, version: None, body: Bytes::new() });
+        }
+        let Some(reader) = reader.as_mut() else { unreachable!("opened above") };
+        let version = reader.journal.data_version()?;
+        if reader.version != Some(version) {
+            let report = reader.journal.read_consistent(|journal| crate::ab::report(journal, None))?;
+            let body = serde_json::to_vec(&report)
+                .map_err(|e| Error::Journal { path: self.path.clone(), message: format!("A/B report: {e}") })?;
+            reader.body = Bytes::from(body);
+            reader.version = Some(version);
+        }
+        Ok(reader.body.clone())
+    }
+}
