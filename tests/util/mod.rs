@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod daemon;
+
 /// A temporary working directory for one test.
 pub struct Dir {
     pub tmp: tempfile::TempDir,

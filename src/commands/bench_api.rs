@@ -1,0 +1,207 @@
+//! `rltrade bench api`: does API load slow trading? A replay journaled at FULL (one
+//! commit per bar, as a live exchange broker commits) is timed from the moment the
+//! daemon listens to its exit, alone and while a client sends `GET /ab` at a steady
+//! rate; the runs alternate, and their medians are compared.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::output::{print_json, table};
+
+/// What was measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApiBench {
+    /// Replays of each kind.
+    pub runs: u64,
+    /// Requests per second of `GET /ab` asked for during the loaded replays.
+    pub rate_per_s: u64,
+    /// Median replay time alone, s (from listening to exit).
+    pub alone_s: f64,
+    /// Median replay time under load, s.
+    pub loaded_s: f64,
+    /// `loaded_s / alone_s - 1`, a fraction (target at most 0.10).
+    pub slowdown: f64,
+    /// `GET /ab` requests answered 200 during the loaded replays.
+    pub requests_ok: u64,
+    /// Requests that failed (connection error or a status other than 200).
+    pub requests_failed: u64,
+    /// Requests answered per second of loaded replay.
+    pub achieved_rate_per_s: f64,
+    /// `GET /ab` latency, ms: p50.
+    pub latency_p50_ms: f64,
+    /// p99.
+    pub latency_p99_ms: f64,
+}
+
+/// Runs the benchmark and prints a table (or one JSON object).
+///
+/// # Errors
+/// A missing model or data file, or a replay that fails.
+pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, json: bool) -> anyhow::Result<ExitCode> {
+    for (what, path) in [("--model", model), ("--data", data)] {
+        if !path.exists() {
+            bail!("{what} {}: does not exist", path.display());
+        }
+    }
+    let scratch = tempfile::tempdir().context("a scratch folder for the journals")?;
+    let (mut alone, mut loaded, mut latencies) = (Vec::new(), Vec::new(), Vec::new());
+    let mut failed = 0;
+    for i in 0..runs {
+        alone.push(replay(scratch.path(), &format!("alone-{i}"), model, data, None)?.seconds);
+        let run = replay(scratch.path(), &format!("loaded-{i}"), model, data, Some(rate))?;
+        loaded.push(run.seconds);
+        latencies.extend(run.latencies_ms);
+        failed += run.failed;
+    }
+    let (alone_s, loaded_s) = (median(&mut alone), median(&mut loaded));
+    let requests_ok = latencies.len() as u64;
+    let bench = ApiBench {
+        runs,
+        rate_per_s: rate,
+        alone_s,
+        loaded_s,
+        slowdown: loaded_s / alone_s - 1.0,
+        requests_ok,
+        requests_failed: failed,
+        achieved_rate_per_s: requests_ok as f64 / loaded.iter().sum::<f64>(),
+        latency_p50_ms: quantile(&mut latencies, 0.5),
+        latency_p99_ms: quantile(&mut latencies, 0.99),
+    };
+    if json {
+        print_json(&serde_json::to_value(&bench)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = table(&["replay at FULL, model + ma:50:200", "median", "target"]);
+    out.add_row(vec![format!("alone ({runs} runs)"), format!("{:.2} s", bench.alone_s), String::new()]);
+    out.add_row(vec![
+        format!("under GET /ab at {rate}/s ({runs} runs)"),
+        format!("{:.2} s", bench.loaded_s),
+        String::new(),
+    ]);
+    out.add_row(vec!["slowdown".into(), format!("{:+.1}%", 100.0 * bench.slowdown), "≤ +10%".into()]);
+    out.add_row(vec![
+        format!("GET /ab answered ({} failed)", bench.requests_failed),
+        format!("{} at {:.0}/s", bench.requests_ok, bench.achieved_rate_per_s),
+        String::new(),
+    ]);
+    out.add_row(vec![
+        "GET /ab latency p50 / p99".into(),
+        format!("{:.2} / {:.2} ms", bench.latency_p50_ms, bench.latency_p99_ms),
+        String::new(),
+    ]);
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One replay's time and, under load, its requests.
+struct Replay {
+    seconds: f64,
+    latencies_ms: Vec<f64>,
+    failed: u64,
+}
+
+fn replay(scratch: &Path, name: &str, model: &Path, data: &Path, rate: Option<u64>) -> anyhow::Result<Replay> {
+    let journal = scratch.join(format!("{name}.db"));
+    let exe = std::env::current_exe().context("finding the rltrade binary")?;
+    let mut child = Command::new(exe)
+        .arg("serve")
+        .arg("--model")
+        .arg(model)
+        .args(["--baseline", "ma:50:200", "--replay"])
+        .arg(data)
+        .args(["--split", "all", "--synchronous", "full", "--listen", "127.0.0.1:0", "--exit-at-end", "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting rltrade serve")?;
+    let mut stderr = BufReader::new(child.stderr.take().context("the daemon's stderr")?);
+    let mut log = String::new();
+    let address = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line)? == 0 {
+            let status = child.wait()?;
+            bail!("rltrade serve exited ({status}) before listening:\n{log}");
+        }
+        log.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let started = Instant::now();
+    let drain = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = rate.map(|rate| {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || load_ab(&address, rate, &stop))
+    });
+    let status = child.wait()?;
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let (latencies_ms, failed) = match load {
+        Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))?,
+        None => (Vec::new(), 0),
+    };
+    log.push_str(&drain.join().unwrap_or_default());
+    if !status.success() {
+        bail!("rltrade serve failed ({status}):\n{log}");
+    }
+    Ok(Replay { seconds, latencies_ms, failed })
+}
+
+/// `GET /ab` every `1/rate` s until `stop`: the latencies of the 200s, ms, and the
+/// number of failures (a replay's last moments may refuse connections).
+fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> (Vec<f64>, u64) {
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let (mut latencies, mut failed) = (Vec::new(), 0);
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let sent = Instant::now();
+        match get_ab(address) {
+            Ok(true) => latencies.push(sent.elapsed().as_secs_f64() * 1e3),
+            _ if stop.load(Ordering::Relaxed) => break,
+            _ => failed += 1,
+        }
+        next += period;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    (latencies, failed)
+}
+
+/// One `GET /ab` on its own connection: whether it answered 200.
+fn get_ab(address: &str) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET /ab HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(response.starts_with(b"HTTP/1.1 200"))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// The `q` quantile by nearest rank; NaN when empty.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
