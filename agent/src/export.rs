@@ -171,7 +171,12 @@ pub fn export_policy(request: &ExportRequest) -> Result<ExportReport> {
         interval: interval_name(data.series.interval_ms),
         features: data.feature_config.clone(),
         normalization: data.normalization.clone(),
-        data: DataInfo { file: request.data_file.clone(), sha256: data.series.sha256.clone(), n_bars: bars.len() },
+        data: DataInfo {
+            file: request.data_file.clone(),
+            file_from_card: path_from(&request.out_dir, Path::new(&request.data_file)),
+            sha256: data.series.sha256.clone(),
+            n_bars: bars.len(),
+        },
         split: SplitConfig {
             train_end: Some(format_time_ms(bars[splits.train.end].time_ms)),
             validation_end: Some(format_time_ms(bars[splits.validation.end].time_ms)),
@@ -435,6 +440,15 @@ fn top_two_margin(p: &[f32]) -> f32 {
 fn chrono_now() -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     format_time_ms(ms - ms % 1000)
+}
+
+/// `target` relative to the folder `dir` (which need not exist yet: its parent must),
+/// both made absolute first; `None` when either cannot be resolved.
+fn path_from(dir: &Path, target: &Path) -> Option<String> {
+    let target = std::fs::canonicalize(target).ok()?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(parent).ok()?.join(dir.file_name()?);
+    pathdiff::diff_paths(target, dir).map(|p| p.display().to_string())
 }
 
 #[cfg(test)]

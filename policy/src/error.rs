@@ -14,6 +14,18 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The data file a model was trained on is in none of the places its card names
+    /// ([`crate::model_card::DataInfo::locate`]).
+    #[error(
+        "the model's data file (sha256 {sha256}) was not found; tried: {}; pass --data FILE",
+        tried.join("; ")
+    )]
+    DataNotFound {
+        /// The SHA-256 the card records.
+        sha256: String,
+        /// Each place tried and why it did not do.
+        tried: Vec<String>,
+    },
     /// A folder is neither an export (`model_card.json`) nor a run (`export/model_card.json`).
     #[error("{0}: not a model folder: it holds neither model_card.json (an export) nor export/model_card.json (a run)")]
     NotAModel(PathBuf),

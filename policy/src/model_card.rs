@@ -22,7 +22,7 @@
 //! load without one. The checksum detects accidental or careless edits; it is not a
 //! signature (anyone can recompute it).
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use rltrade_env::bar::format_interval;
 use rltrade_env::features::{FEATURE_NAMES, FeatureConfig, Normalization};
@@ -79,8 +79,13 @@ pub struct OnnxInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataInfo {
-    /// The path as given at training time.
+    /// The path as given at training time (relative to where training ran, or absolute).
     pub file: String,
+    /// The same file relative to the card's folder (`../../data/btc.csv`), so the model
+    /// finds its data from any working directory. Absent in cards exported before it
+    /// was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_from_card: Option<String>,
     /// Lower-case hex SHA-256 of its bytes.
     pub sha256: String,
     /// Number of bars.
@@ -88,18 +93,41 @@ pub struct DataInfo {
 }
 
 impl DataInfo {
-    /// Where the data file is now, for a model in `model_dir`: `file` as given when it
-    /// exists from the working directory (or is absolute); else `file` under the
-    /// nearest folder above `model_dir` that holds it (a path relative to where training
-    /// ran, the project folder, found from anywhere); else `file` as given, whose
-    /// loading then names it.
-    pub fn locate(&self, model_dir: &std::path::Path) -> std::path::PathBuf {
-        let given = std::path::PathBuf::from(&self.file);
-        if given.is_absolute() || given.exists() {
-            return given;
+    /// The places the data file is looked for, in order, for a card in `card_dir`:
+    /// [`DataInfo::file_from_card`] under `card_dir`, [`DataInfo::file`] as given
+    /// (from the working directory, or absolute), and `data/<file name>`. Nothing else:
+    /// the filesystem is never searched.
+    pub fn candidates(&self, card_dir: &Path) -> Vec<PathBuf> {
+        let given = PathBuf::from(&self.file);
+        let mut paths: Vec<PathBuf> = self.file_from_card.iter().map(|f| card_dir.join(f)).collect();
+        paths.push(given.clone());
+        if let Some(name) = given.file_name() {
+            paths.push(Path::new("data").join(name));
         }
-        let dir = std::fs::canonicalize(model_dir).unwrap_or_else(|_| model_dir.to_path_buf());
-        dir.ancestors().map(|a| a.join(&given)).find(|p| p.is_file()).unwrap_or(given)
+        paths.dedup();
+        paths
+    }
+
+    /// The first of [`DataInfo::candidates`] that exists with the bytes the model was
+    /// trained on ([`DataInfo::sha256`]).
+    ///
+    /// # Errors
+    /// [`Error::DataNotFound`] listing every place tried, and for each file found there
+    /// that holds other bytes, its SHA-256.
+    pub fn locate(&self, card_dir: &Path) -> Result<PathBuf> {
+        let mut tried = Vec::new();
+        for path in self.candidates(card_dir) {
+            if !path.is_file() {
+                tried.push(format!("{} (no such file)", path.display()));
+                continue;
+            }
+            match rltrade_env::data::sha256_file(&path) {
+                Ok(sha) if sha == self.sha256 => return Ok(path),
+                Ok(sha) => tried.push(format!("{} (other bytes: sha256 {sha})", path.display())),
+                Err(e) => tried.push(format!("{} ({e})", path.display())),
+            }
+        }
+        Err(Error::DataNotFound { sha256: self.sha256.clone(), tried })
     }
 }
 
@@ -565,7 +593,7 @@ mod tests {
             interval: "1h".into(),
             features: FeatureConfig::default(),
             normalization: Normalization { mean: vec![0.0; n], std: vec![1.0; n], clip: 5.0 },
-            data: DataInfo { file: "btc.csv".into(), sha256: "0".repeat(64), n_bars: 10 },
+            data: DataInfo { file: "btc.csv".into(), file_from_card: None, sha256: "0".repeat(64), n_bars: 10 },
             split: SplitConfig::default(),
             splits: SplitBoundaries { gap: 0, train: boundary(), validation: boundary(), test: boundary() },
             training: serde_json::json!({}),

@@ -34,7 +34,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         let card = model.card();
         if args.data.is_none() && args.config.is_none() {
             // the data the model was trained on
-            config.data.path = card.data.locate(dir);
+            config.data.path = card.data.locate(model.export_dir())?;
         }
         config.env = card.env_config();
         if config.protect != card.protect {

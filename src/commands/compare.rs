@@ -73,7 +73,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let data_path = match &args.data {
         Some(p) => p.clone(),
-        None => cards[0].data.locate(&args.models[0]),
+        None => cards[0].data.locate(&rltrade_policy::model_dir::resolve_export_dir(&args.models[0])?)?,
     };
     config.data.path.clone_from(&data_path);
     let series = config.load_series()?;
