@@ -161,8 +161,9 @@ fn replay(scratch: &Path, name: &str, model: &Path, data: &Path, rate: Option<u6
     Ok(Replay { seconds, latencies_ms, failed })
 }
 
-/// `GET /ab` every `1/rate` s until `stop`: the latencies of the 200s, ms, and the
-/// number of failures (a replay's last moments may refuse connections).
+/// `GET /ab` every `1/rate` s until `stop` or the API closes (the replay's end): the
+/// latencies of the 200s, ms, and the number of failures (a status other than 200, or
+/// an error other than a refused connection).
 fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> (Vec<f64>, u64) {
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let (mut latencies, mut failed) = (Vec::new(), 0);
@@ -171,6 +172,8 @@ fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> (Vec<f64>, u64) {
         let sent = Instant::now();
         match get_ab(address) {
             Ok(true) => latencies.push(sent.elapsed().as_secs_f64() * 1e3),
+            // the daemon closes its API when the replay ends, before it exits
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
             _ if stop.load(Ordering::Relaxed) => break,
             _ => failed += 1,
         }

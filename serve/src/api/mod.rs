@@ -6,7 +6,7 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /positions` | every strategy's position, equity, trading state |
 //! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
-//! | `GET /ab` | the live A/B table as of the journal's last commit (as `rltrade ab-report --json`) |
+//! | `GET /ab` | the live A/B table from the journal's committed bars, at most 1 s stale (as `rltrade ab-report --json`) |
 //! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled: in memory first, then journaled (`"journaled": false` and a halted daemon when the journal refuses) |
 //! | `POST /resume` | kill switch released, halts lifted (409 once the daemon halted) |
 //! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap (409 once the daemon halted) |
@@ -54,7 +54,7 @@ pub struct AppState {
     pub engine: Arc<Mutex<Engine>>,
     /// Tokens, hosts and the failed-authentication limit.
     pub access: Arc<Access>,
-    /// `GET /ab` from the journal's last commit, off the engine's lock.
+    /// `GET /ab` from the journal's committed bars, off the engine's lock.
     ab: Arc<AbSnapshots>,
     /// `serve.http.request_timeout_ms`.
     request_timeout: Duration,
