@@ -35,8 +35,8 @@ pub fn write_csv_atomically(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut tmp = rltrade_env::output_file::beside(path)
+        .with_context(|| format!("cannot write a temporary file beside {}", path.display()))?;
     {
         let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
         writer.write_record(header)?;

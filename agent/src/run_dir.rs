@@ -123,8 +123,7 @@ pub fn read_run_json(dir: &Path) -> Result<serde_json::Value> {
 /// [`Error::Io`] naming `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(path, e))?;
+    let mut file = rltrade_env::output_file::beside(path).map_err(|e| io(path, e))?;
     file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(|e| io(path, e))?;
     file.persist(path).map_err(|e| io(path, e.error))?;
     Ok(())

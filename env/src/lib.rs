@@ -25,6 +25,7 @@ pub mod indicators;
 pub mod market;
 pub mod metrics;
 pub mod observation;
+pub mod output_file;
 pub mod policy;
 pub mod quality;
 pub mod reward;

@@ -101,8 +101,7 @@ fn register_font() -> std::result::Result<(), String> {
 
 /// Encodes `rgb` (8-bit RGB rows, top first) as a PNG file, written atomically.
 fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<(), String> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+    let file = rltrade_env::output_file::beside(path).map_err(|e| e.to_string())?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file.as_file()), w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);

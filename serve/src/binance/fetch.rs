@@ -231,14 +231,8 @@ fn existing_file(out: &Path, interval: Interval) -> Result<Option<(usize, i64, Q
 /// Writes `out` (its current bytes when `append`, then `bars`) through a temporary
 /// file beside it, validates that file and renames it over `out`.
 fn write_checked(out: &Path, symbol: &str, interval: Interval, append: bool, bars: &[Bar]) -> Result<QualityReport> {
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = out.file_name().map_or_else(|| "bars.csv".into(), |n| n.to_string_lossy().into_owned());
     // a uniquely named file beside `out` (removed when dropped unless persisted)
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(out, e))?;
+    let tmp = rltrade_env::output_file::beside(out).map_err(|e| Error::io(out, e))?;
     write_tmp(out, tmp.path(), append, bars)?;
     let report = check(out, tmp.path(), symbol, interval)?;
     tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
