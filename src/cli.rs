@@ -266,7 +266,7 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// API load against trading: a replay journaled at FULL (a commit per bar) timed
+    /// API load against trading: a replay journaled with a commit per bar, timed
     /// alone and under a steady rate of `GET /ab`, run after run; prints the slowdown
     /// (target at most 10% at 100 requests/s) and the request latency.
     Api {
@@ -282,6 +282,11 @@ pub enum BenchCommand {
         /// Replays of each kind, alternated; the medians are compared (1 to 100).
         #[arg(long, default_value_t = 3, value_parser = u64_in(1..=100))]
         runs: u64,
+        /// The journal's SQLite synchronous mode, with a commit per bar either way: full
+        /// (an fsync per bar, as a live broker commits) or normal (no fsync: the CPU cost
+        /// of the API alone, without the disk's noise).
+        #[arg(long, default_value = "full", value_parser = parse_sync)]
+        synchronous: rltrade_serve::journal::SyncMode,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,

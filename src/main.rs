@@ -39,8 +39,8 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Api { model, data, rate, runs, json }) => {
-            commands::bench_api::run(&model, &data, rate, runs, json)
+        Command::Bench(BenchCommand::Api { model, data, rate, runs, synchronous, json }) => {
+            commands::bench_api::run(&model, &data, rate, runs, synchronous, json)
         }
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)

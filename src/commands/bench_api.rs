@@ -1,7 +1,7 @@
-//! `rltrade bench api`: does API load slow trading? A replay journaled at FULL (one
-//! commit per bar, as a live exchange broker commits) is timed from the moment the
-//! daemon listens to its exit, alone and while a client sends `GET /ab` at a steady
-//! rate; the runs alternate, and their medians are compared.
+//! `rltrade bench api`: does API load slow trading? A replay journaled with one commit
+//! per bar (as a live exchange broker commits), at FULL or NORMAL, is timed from the
+//! moment the daemon listens to its exit, alone and while a client sends `GET /ab` at a
+//! steady rate; the runs alternate, and their medians are compared.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use rltrade_serve::journal::SyncMode;
+
 use crate::output::{print_json, table};
 
 /// What was measured.
@@ -23,6 +25,8 @@ pub struct ApiBench {
     pub runs: u64,
     /// Requests per second of `GET /ab` asked for during the loaded replays.
     pub rate_per_s: u64,
+    /// The journal's synchronous mode (`full` or `normal`).
+    pub synchronous: String,
     /// Median replay time alone, s (from listening to exit).
     pub alone_s: f64,
     /// Median replay time under load, s.
@@ -45,18 +49,26 @@ pub struct ApiBench {
 ///
 /// # Errors
 /// A missing model or data file, or a replay that fails.
-pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json: bool) -> anyhow::Result<ExitCode> {
     for (what, path) in [("--model", model), ("--data", data)] {
         if !path.exists() {
             bail!("{what} {}: does not exist", path.display());
         }
     }
     let scratch = tempfile::tempdir().context("a scratch folder for the journals")?;
+    // a commit per bar at either mode (FULL forces it; NORMAL batches 256 by default)
+    let mode = match sync {
+        SyncMode::Full => "full",
+        SyncMode::Normal => "normal",
+    };
+    let config = scratch.path().join("serve.toml");
+    std::fs::write(&config, format!("[serve]\nbars_per_commit = 1\nsynchronous = \"{mode}\"\n"))
+        .context("writing the bench's serve config")?;
     let (mut alone, mut loaded, mut latencies) = (Vec::new(), Vec::new(), Vec::new());
     let mut failed = 0;
     for i in 0..runs {
-        alone.push(replay(scratch.path(), &format!("alone-{i}"), model, data, None)?.seconds);
-        let run = replay(scratch.path(), &format!("loaded-{i}"), model, data, Some(rate))?;
+        alone.push(replay(scratch.path(), &config, &format!("alone-{i}"), model, data, None)?.seconds);
+        let run = replay(scratch.path(), &config, &format!("loaded-{i}"), model, data, Some(rate))?;
         loaded.push(run.seconds);
         latencies.extend(run.latencies_ms);
         failed += run.failed;
@@ -66,6 +78,7 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, json: bool) -> anyho
     let bench = ApiBench {
         runs,
         rate_per_s: rate,
+        synchronous: mode.into(),
         alone_s,
         loaded_s,
         slowdown: loaded_s / alone_s - 1.0,
@@ -79,7 +92,8 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, json: bool) -> anyho
         print_json(&serde_json::to_value(&bench)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = table(&["replay at FULL, model + ma:50:200", "median", "target"]);
+    let title = format!("replay, commit per bar at {}, model + ma:50:200", mode.to_uppercase());
+    let mut out = table(&[title.as_str(), "median", "target"]);
     out.add_row(vec![format!("alone ({runs} runs)"), format!("{:.2} s", bench.alone_s), String::new()]);
     out.add_row(vec![
         format!("under GET /ab at {rate}/s ({runs} runs)"),
@@ -108,16 +122,25 @@ struct Replay {
     failed: u64,
 }
 
-fn replay(scratch: &Path, name: &str, model: &Path, data: &Path, rate: Option<u64>) -> anyhow::Result<Replay> {
+fn replay(
+    scratch: &Path,
+    config: &Path,
+    name: &str,
+    model: &Path,
+    data: &Path,
+    rate: Option<u64>,
+) -> anyhow::Result<Replay> {
     let journal = scratch.join(format!("{name}.db"));
     let exe = std::env::current_exe().context("finding the rltrade binary")?;
     let mut child = Command::new(exe)
         .arg("serve")
+        .arg("--config")
+        .arg(config)
         .arg("--model")
         .arg(model)
         .args(["--baseline", "ma:50:200", "--replay"])
         .arg(data)
-        .args(["--split", "all", "--synchronous", "full", "--listen", "127.0.0.1:0", "--exit-at-end", "--journal"])
+        .args(["--split", "all", "--listen", "127.0.0.1:0", "--exit-at-end", "--journal"])
         .arg(&journal)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
