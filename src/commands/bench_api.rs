@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use rltrade_serve::journal::SyncMode;
@@ -64,17 +65,18 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
     let config = scratch.path().join("serve.toml");
     std::fs::write(&config, format!("[serve]\nbars_per_commit = 1\nsynchronous = \"{mode}\"\n"))
         .context("writing the bench's serve config")?;
-    let (mut alone, mut loaded, mut latencies) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut alone, mut loaded) = (Vec::new(), Vec::new());
+    let mut latencies = latency_histogram()?;
     let mut failed = 0;
     for i in 0..runs {
         alone.push(replay(scratch.path(), &config, &format!("alone-{i}"), model, data, None)?.seconds);
         let run = replay(scratch.path(), &config, &format!("loaded-{i}"), model, data, Some(rate))?;
         loaded.push(run.seconds);
-        latencies.extend(run.latencies_ms);
+        latencies.add(&run.latencies_us).context("merging the latency histograms")?;
         failed += run.failed;
     }
     let (alone_s, loaded_s) = (median(&mut alone), median(&mut loaded));
-    let requests_ok = latencies.len() as u64;
+    let requests_ok = latencies.len();
     let bench = ApiBench {
         runs,
         rate_per_s: rate,
@@ -85,8 +87,8 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
         requests_ok,
         requests_failed: failed,
         achieved_rate_per_s: requests_ok as f64 / loaded.iter().sum::<f64>(),
-        latency_p50_ms: quantile(&mut latencies, 0.5),
-        latency_p99_ms: quantile(&mut latencies, 0.99),
+        latency_p50_ms: latencies.value_at_quantile(0.5) as f64 / 1e3,
+        latency_p99_ms: latencies.value_at_quantile(0.99) as f64 / 1e3,
     };
     if json {
         print_json(&serde_json::to_value(&bench)?)?;
@@ -118,7 +120,7 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
 /// One replay's time and, under load, its requests.
 struct Replay {
     seconds: f64,
-    latencies_ms: Vec<f64>,
+    latencies_us: Histogram<u64>,
     failed: u64,
 }
 
@@ -173,28 +175,34 @@ fn replay(
     let status = child.wait()?;
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let (latencies_ms, failed) = match load {
-        Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))?,
-        None => (Vec::new(), 0),
+    let (latencies_us, failed) = match load {
+        Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??,
+        None => (latency_histogram()?, 0),
     };
     log.push_str(&drain.join().unwrap_or_default());
     if !status.success() {
         bail!("rltrade serve failed ({status}):\n{log}");
     }
-    Ok(Replay { seconds, latencies_ms, failed })
+    Ok(Replay { seconds, latencies_us, failed })
+}
+
+/// An empty histogram of request latencies, µs, to 3 significant digits (as
+/// `bench serve` records its latencies).
+fn latency_histogram() -> anyhow::Result<Histogram<u64>> {
+    Histogram::new(3).context("a latency histogram")
 }
 
 /// `GET /ab` every `1/rate` s until `stop` or the API closes (the replay's end): the
-/// latencies of the 200s, ms, and the number of failures (a status other than 200, or
+/// latencies of the 200s, µs, and the number of failures (a status other than 200, or
 /// an error other than a refused connection).
-fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> (Vec<f64>, u64) {
+fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> anyhow::Result<(Histogram<u64>, u64)> {
     let period = Duration::from_secs_f64(1.0 / rate as f64);
-    let (mut latencies, mut failed) = (Vec::new(), 0);
+    let (mut latencies, mut failed) = (latency_histogram()?, 0);
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let sent = Instant::now();
         match get_ab(address) {
-            Ok(true) => latencies.push(sent.elapsed().as_secs_f64() * 1e3),
+            Ok(true) => latencies.saturating_record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX)),
             // the daemon closes its API when the replay ends, before it exits
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
             _ if stop.load(Ordering::Relaxed) => break,
@@ -205,7 +213,7 @@ fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> (Vec<f64>, u64) {
             std::thread::sleep(wait);
         }
     }
-    (latencies, failed)
+    Ok((latencies, failed))
 }
 
 /// One `GET /ab` on its own connection: whether it answered 200.
@@ -218,16 +226,12 @@ fn get_ab(address: &str) -> std::io::Result<bool> {
     Ok(response.starts_with(b"HTTP/1.1 200"))
 }
 
+/// The median of a few replay times, s; NaN when empty.
 fn median(values: &mut [f64]) -> f64 {
-    quantile(values, 0.5)
-}
-
-/// The `q` quantile by nearest rank; NaN when empty.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
     values.sort_by(f64::total_cmp);
-    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    values[rank - 1]
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
