@@ -615,7 +615,6 @@ fn post(address: &str, path: &str, token: &str, body: &str) -> (String, String) 
 /// is now escaped and cut, and such a card is refused naming `onnx.file`, reading nothing.
 #[test]
 fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export() {
-    use std::io::{BufRead, BufReader, Read};
     let dir = Dir::new();
     let model = model();
     let btc = btc();
@@ -629,30 +628,8 @@ fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export(
     let model_arg = model.display().to_string();
     let mut args = serve_args(&model_arg, &btc, "journal.db", "test");
     args.retain(|a| *a != "--exit-at-end");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rltrade"))
-        .args(&args)
-        .env("RLTRADE_API_TOKEN", "t0ken")
-        .env_remove("RUST_LOG")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut log = String::new();
-    let address = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the daemon exited before listening:\n{log}");
-        log.push_str(&line);
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let daemon = Daemon::start(dir.path(), &args, &[("RLTRADE_API_TOKEN", "t0ken")]);
+    let address = daemon.address.clone();
 
     // 60 kB of strategy name, under serve.http.max_body_bytes (64 KiB; a megabyte now
     // gets 413 unread, tests/serve_api_cli.rs), is escaped and cut
@@ -666,9 +643,8 @@ fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export(
     assert!(status.contains("422"), "{status}: {answer}");
     assert!(answer.contains("onnx.file") && !answer.contains(&secret_sha), "{answer}");
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    assert!(child.wait().unwrap().success());
-    log.push_str(&rest.join().unwrap());
+    let (status, log) = daemon.sigterm();
+    assert!(status.success(), "{log}");
     assert!(log.len() < 30_000, "{} bytes of log: 60 kB was logged whole", log.len());
     for line in log.lines().filter(|l| l.contains("forged")) {
         assert!(line.contains("reload refused") && line.contains("x\\nERROR forged line"), "forged line: {line}");
@@ -677,9 +653,6 @@ fn reload_requests_are_logged_escaped_and_cut_and_never_read_outside_the_export(
     assert!(log.contains("onnx.file") && !log.contains(&secret_sha), "{log}");
 }
 
-/// A daemon running in the background: its process, its API address (read from the
-/// `listening on` line) and everything it wrote to stderr so far (drained on a thread,
-/// so it never blocks on a full pipe).
 /// `args` followed by `more`.
 fn with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     args.iter().chain(more).copied().collect()

@@ -5,15 +5,13 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rltrade_env::Bar;
 use rltrade_serve::binance::Interval;
 use rltrade_serve::binance::mock_server::{Endpoint, Fault, MockConfig, MockServer};
 use util::Dir;
+use util::daemon::Daemon;
 
 const SECOND: i64 = 1_000;
 
@@ -28,46 +26,24 @@ fn bar(start: i64, k: i64) -> Bar {
     Bar { time_ms: start + k * SECOND, open: p, high: p + 1.0, low: p - 1.0, close: p, volume: 1.0 }
 }
 
-fn spawn(dir: &std::path::Path, config: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rltrade"))
-        .args(["serve", "--config", config, "--baseline", "ma:2:4", "--listen", "127.0.0.1:0", "--journal", "live.db"])
-        .env("RLTRADE_API_TOKEN", "t0ken")
-        .env("BINANCE_API_KEY", "mock-key")
-        .env("BINANCE_API_SECRET", "mock-secret")
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let address = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read") > 0, "the daemon exited before listening");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    // keep draining stderr so the daemon never blocks on a full pipe
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = stderr.read_to_string(&mut sink);
-    });
-    (child, address)
+/// The daemon on the mock exchange (`config`), with the MA crossover 2/4.
+fn spawn(dir: &std::path::Path, config: &str) -> Daemon {
+    let args = ["serve", "--config", config, "--baseline", "ma:2:4", "--listen", "127.0.0.1:0", "--journal", "live.db"];
+    let env = [("RLTRADE_API_TOKEN", "t0ken"), ("BINANCE_API_KEY", "mock-key"), ("BINANCE_API_SECRET", "mock-secret")];
+    Daemon::start(dir, &args, &env)
 }
 
-fn get(address: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(address).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+/// `GET path`, expecting 200: the body.
+fn response(daemon: &Daemon, path: &str) -> String {
+    let (status, body) = daemon.http("GET", path, None, "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
 }
 
-fn sigterm(mut child: Child) {
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "SIGTERM must exit 0, got {status}");
+/// SIGTERM: the daemon must exit 0.
+fn sigterm(daemon: Daemon) {
+    let (status, stderr) = daemon.sigterm();
+    assert!(status.success(), "SIGTERM must exit 0, got {status}:\n{stderr}");
 }
 
 fn traded_bars(dir: &std::path::Path) -> i64 {
@@ -88,7 +64,7 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
         mock.base_url()
     );
     let config = dir.write("live.toml", &toml).display().to_string();
-    let (child, address) = spawn(dir.path(), &config);
+    let daemon = spawn(dir.path(), &config);
 
     // a new closed bar every second; one of them arrives with a NaN price first
     for k in 0..5 {
@@ -99,22 +75,22 @@ fn the_daemon_trades_live_closed_bars_skips_bad_ones_and_backfills_after_a_resta
         mock.push_bars(&[bar(start, k)]);
     }
     std::thread::sleep(Duration::from_millis(1_500));
-    let health = get(&address, "/health");
-    assert!(health.contains("200 OK") && health.contains("\"trading_started\":true"), "{health}");
-    let metrics = get(&address, "/metrics");
+    let health = response(&daemon, "/health");
+    assert!(health.contains("\"trading_started\":true"), "{health}");
+    let metrics = response(&daemon, "/metrics");
     assert!(metrics.contains("rltrade_feed_bad_input_total{kind=\"invalid_price\"} 1"), "{metrics}");
-    let signals = get(&address, "/signals?limit=2");
+    let signals = response(&daemon, "/signals?limit=2");
     assert!(signals.contains("\"strategy\":\"ma:2:4\""), "{signals}");
-    sigterm(child);
+    sigterm(daemon);
     let traded = traded_bars(dir.path());
     assert!(traded >= 4, "traded {traded} live bars");
 
     // bars that close while the daemon is down are backfilled on restart
     mock.push_bars(&[bar(start, 5), bar(start, 6)]);
     std::thread::sleep(Duration::from_millis(1_200));
-    let (child, _) = spawn(dir.path(), &config);
+    let daemon = spawn(dir.path(), &config);
     std::thread::sleep(Duration::from_millis(1_500));
-    sigterm(child);
+    sigterm(daemon);
     assert!(traded_bars(dir.path()) >= traded + 2, "the restart backfilled the missed bars");
 }
 
@@ -138,13 +114,13 @@ fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on
          testnet_url = \"{url}\"\nsymbol = \"BTCUSDT\"\ninterval = \"1s\"\npoll_ms = 100\nwarmup_bars = 20\n"
     );
     let config = dir.write("binance.toml", &toml).display().to_string();
-    let (child, _) = spawn(dir.path(), &config);
+    let daemon = spawn(dir.path(), &config);
     for k in 0..8 {
         std::thread::sleep(Duration::from_millis(1_000));
         mock.push_bars(&[bar(start, k)]);
     }
     std::thread::sleep(Duration::from_millis(1_500));
-    sigterm(child);
+    sigterm(daemon);
 
     let orders = mock.orders();
     assert!(!orders.is_empty(), "the MA crossover traded on 8 zig-zag bars");
@@ -168,9 +144,9 @@ fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on
     drop(conn);
 
     // a restart reconciles with the exchange's balances and agrees
-    let (child, _) = spawn(dir.path(), &config);
+    let daemon = spawn(dir.path(), &config);
     std::thread::sleep(Duration::from_millis(1_000));
-    sigterm(child);
+    sigterm(daemon);
     let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
     let mismatches: i64 =
         conn.query_row("SELECT COUNT(*) FROM events WHERE kind = 'reconciliation'", [], |r| r.get(0)).unwrap();

@@ -41,6 +41,8 @@ impl Daemon {
                 format!("{}/.ort/onnxruntime/capi/libonnxruntime.so.1.31.1", env!("CARGO_MANIFEST_DIR")),
             );
         }
+        // the tests read the daemon's log: its level is the default unless `env` sets one
+        command.env_remove("RUST_LOG");
         command.envs(env.iter().copied()).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn");
         let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
