@@ -105,6 +105,12 @@ fn mlp_forward(layers: &[Linear], x: Tensor<2>) -> Tensor<2> {
 }
 
 impl ActorCritic {
+    /// A network without layers: a placeholder left behind while the model is moved
+    /// (into the optimizer's step), never used for a forward.
+    pub fn empty() -> Self {
+        Self { actor: Vec::new(), critic: Vec::new() }
+    }
+
     /// Logits and values of a batch.
     ///
     /// # Shapes

@@ -219,7 +219,11 @@ impl Learner {
                 if !grad_norm.is_finite() {
                     return Err(Error::Diverged { update, what: "the gradient norm" });
                 }
-                self.model = self.optimizer.step(lr, self.model.clone(), grads);
+                // The model is moved into the optimizer, not cloned: a parameter whose
+                // buffer is shared cannot be updated in place (burn-flex's fast path), and
+                // every Adam step would allocate a new one.
+                let model = std::mem::replace(&mut self.model, ActorCritic::empty());
+                self.model = self.optimizer.step(lr, model, grads);
 
                 let mf = m as f64;
                 for (s, v) in sums.iter_mut().zip([pg, vl, ent, old_kl / mf, kl / mf, clipped / mf, grad_norm]) {
