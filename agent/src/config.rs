@@ -19,7 +19,7 @@ pub struct PpoConfig {
     /// Threads stepping the environments (the VecEnv's worker pool). Default 1.
     pub env_threads: usize,
     /// Threads of the gradient update (a rayon pool): each minibatch's layers run in
-    /// shards of 32 rows ([`crate::fused_linear::SHARD_ROWS`]) spread over them. The
+    /// shards of 64 rows ([`crate::fused_linear::SHARD_ROWS`]) spread over them. The
     /// shards do not depend on the thread count, so any value trains the same weights, bit
     /// for bit. Default: none, meaning 1: on the 2-core machine two threads were slower at
     /// every measured size (the README's performance section has the figures).
