@@ -252,6 +252,23 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_config_parses_and_validates() {
+        // the README's commands load these files; a broken one fails the main job only
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let config = Config::parse(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                config.validate().unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                checked += 1;
+            }
+        }
+        assert!(checked >= 7, "only {checked} configs in {}", dir.display());
+    }
+
+    #[test]
     fn unknown_keys_and_bad_types_name_the_line_and_key() {
         let err = Config::parse("[execution]\nfee_bps = 10\nfees = 3\n").unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("fees"), "{err}");
