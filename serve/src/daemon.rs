@@ -29,6 +29,7 @@ use crate::feed::replay::{ReplayPlan, ReplayStep};
 use crate::journal::{Journal, SyncMode};
 use crate::lineup::Lineup;
 use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignals;
 use crate::strategy::{RunnerSettings, StrategyRunner};
 
 /// Everything `rltrade serve` resolved from the config and flags.
@@ -166,9 +167,11 @@ pub fn run(setup: DaemonSetup) -> Result<()> {
 }
 
 async fn serve(setup: DaemonSetup) -> Result<()> {
+    // before anything listens: a SIGTERM from here on stops the daemon cleanly
+    let signals = ShutdownSignals::listen()?;
     match setup.replay.clone() {
-        Some(series) => serve_replay(setup, series).await,
-        None => serve_exchange(setup).await,
+        Some(series) => serve_replay(setup, series, signals).await,
+        None => serve_exchange(setup, signals).await,
     }
 }
 
@@ -256,7 +259,7 @@ fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
     engine.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
+async fn serve_replay(setup: DaemonSetup, series: BarSeries, mut signals: ShutdownSignals) -> Result<()> {
     let (journal, lineup) = open_journal(&setup)?;
     let plan = replay_plan(&setup, &lineup, &series)?;
     let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
@@ -284,11 +287,11 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
                 } else {
                     tracing::info!("replay finished; serving the API until SIGTERM");
                 }
-                shutdown_signal().await;
+                signals.recv().await;
             }
             result
         }
-        () = shutdown_signal() => {
+        () = signals.recv() => {
             tracing::info!("shutting down: no more bars, flushing the journal");
             stop.store(true, Ordering::SeqCst);
             feed.await.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }))
@@ -302,7 +305,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
 /// Binance spot klines: warm up on the last `warmup_bars` closed bars, or on the VaR
 /// limit's `risk.var_lookback` if that is longer (first start only), then trade every new closed bar; a restart resumes after the journal's last
 /// bar and the feed backfills the gap.
-async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
+async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Result<()> {
     let exchange = &setup.serve.exchange;
     let interval = Interval::parse(&exchange.interval).ok_or_else(|| Error::Config {
         field: "serve.exchange.interval".into(),
@@ -370,7 +373,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
                     }
                 }
             }
-            () = shutdown_signal() => {
+            () = signals.recv() => {
                 tracing::info!("shutting down: no more bars, flushing the journal");
                 break Ok(());
             }
@@ -521,25 +524,4 @@ fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: S
         }
     }
     lock().flush()
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

@@ -26,6 +26,7 @@ pub mod journal;
 pub mod lineup;
 pub mod log_text;
 pub mod metrics;
+mod shutdown;
 pub mod signal;
 pub mod strategy;
 pub mod strategy_name;
