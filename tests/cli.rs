@@ -445,3 +445,40 @@ fn a_failed_equity_out_rename_leaves_no_temporary_file() {
     assert_eq!(names, ["equity.csv"], "only the folder that was there");
     assert!(dir.path().join("equity.csv/inside").is_dir());
 }
+
+/// Annualized figures need 30 days: a test window of about 16 days reports its plain
+/// return but a `null` CAGR and Calmar (compounding 16 days to a year turns noise into
+/// huge numbers), and the text table says why; a window of about 42 days is annualized.
+#[test]
+fn cagr_and_calmar_are_null_for_a_window_under_30_days() {
+    let dir = Dir::new();
+    let btc = data(BTC_1H);
+    // the test split runs from validation_end (plus the 4-day gap) to the last bar, 2019-10-17
+    let config = |validation_end: &str| {
+        let path = dir.path().join(format!("split-{validation_end}.toml"));
+        std::fs::write(&path, format!("[split]\ntrain_end = \"2019-06-01\"\nvalidation_end = \"{validation_end}\"\n"))
+            .unwrap();
+        path.display().to_string()
+    };
+    let (short, long) = (config("2019-09-27"), config("2019-09-01"));
+    let args = |config: &str, json: bool| {
+        let mut args =
+            vec!["backtest", "--data", &btc, "--config", config, "--split", "test", "--strategy", "buy-and-hold"];
+        args.extend(json.then_some("--json"));
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run_json = |config: &str| {
+        let a = args(config, true);
+        json(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let v = run_json(&short);
+    assert!(v["bars"].as_u64().unwrap() < 30 * 24, "{v}");
+    assert!(v["cagr"].is_null() && v["calmar"].is_null(), "{v}");
+    assert!(v["total_return"].is_number() && v["sharpe"].is_number(), "{v}");
+    let a = args(&short, false);
+    let (table, _) = expect_code(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    assert!(table.contains("under 30 days"), "{table}");
+    let v = run_json(&long);
+    assert!(v["bars"].as_u64().unwrap() > 30 * 24, "{v}");
+    assert!(v["cagr"].is_number() && v["calmar"].is_number(), "{v}");
+}

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// Milliseconds in a year of 365.25 days (for CAGR).
 pub const MS_PER_YEAR: f64 = 365.25 * 86_400_000.0;
 
+/// The shortest window, in ms, whose return is annualized (CAGR, Calmar): 30 days.
+/// Compounding a shorter window to a year turns a few hours' noise into figures such as a
+/// CAGR of 1.8e8 (six bars of a live A/B), so below it both are `None` (JSON `null`).
+pub const MIN_ANNUALIZED_MS: i64 = 30 * 86_400_000;
+
 /// Metrics of one backtest. Ratios are fractions (0.2013 = 20.13%); money is quote
 /// currency. `None` (JSON `null`) where a ratio is undefined (zero variance, no
 /// drawdown, no closed trade).
@@ -17,8 +22,9 @@ pub struct Metrics {
     /// `final_equity / initial_equity − 1`.
     pub total_return: f64,
     /// Compound annual growth: `(final / initial)^(1 / years) − 1`, years = window
-    /// duration (first bar's open to last bar's close) / 365.25 days.
-    pub cagr: f64,
+    /// duration (first bar's open to last bar's close) / 365.25 days; −1 after ruin.
+    /// `None` for a window shorter than [`MIN_ANNUALIZED_MS`] (30 days).
+    pub cagr: Option<f64>,
     /// Annualized volatility: std (ddof 1) of per-bar simple returns × √P, P = bars per
     /// year (365 × 86,400 s / interval).
     pub volatility: f64,
@@ -29,7 +35,8 @@ pub struct Metrics {
     /// Maximum drawdown, positive: max over bars of `1 − equity / running peak`
     /// (the peak includes the starting equity).
     pub max_drawdown: f64,
-    /// CAGR / max drawdown.
+    /// CAGR / max drawdown; `None` without a CAGR (a window under 30 days) or without a
+    /// drawdown.
     pub calmar: Option<f64>,
     /// Closed round trips (from flat or a sign flip to the next flat or flip).
     pub num_trades: usize,
@@ -126,14 +133,9 @@ pub fn compute_metrics(input: &MetricsInput<'_>) -> Metrics {
     }
     let total_return = final_equity / initial - 1.0;
     let years = input.duration_ms as f64 / MS_PER_YEAR;
-    let cagr = if final_equity <= 0.0 {
-        -1.0
-    } else if years > 0.0 {
-        (final_equity / initial).powf(1.0 / years) - 1.0
-    } else {
-        total_return
-    };
-    let calmar = (max_drawdown > 0.0).then(|| cagr / max_drawdown);
+    let cagr = (input.duration_ms >= MIN_ANNUALIZED_MS)
+        .then(|| if final_equity <= 0.0 { -1.0 } else { (final_equity / initial).powf(1.0 / years) - 1.0 });
+    let calmar = cagr.filter(|_| max_drawdown > 0.0).map(|cagr| cagr / max_drawdown);
     let num_trades = input.closed_trades.len();
     let win_rate =
         (num_trades > 0).then(|| input.closed_trades.iter().filter(|t| t.pnl > 0.0).count() as f64 / num_trades as f64);
@@ -210,9 +212,7 @@ mod tests {
         assert!((m.sortino.unwrap() - mean / (0.01f64 / 3.0).sqrt() * 365f64.sqrt()).abs() < 1e-9);
         assert!((m.volatility - std * 365f64.sqrt()).abs() < 1e-12);
         assert!((m.max_drawdown - 0.1).abs() < 1e-12);
-        let cagr = 1.0395f64.powf(365.25 / 3.0) - 1.0;
-        assert!((m.cagr - cagr).abs() < 1e-9 * cagr);
-        assert!((m.calmar.unwrap() - cagr / 0.1).abs() < 1e-6 * cagr);
+        assert_eq!((m.cagr, m.calmar), (None, None), "3 days are not annualized");
         assert_eq!((m.num_trades, m.win_rate), (2, Some(0.5)));
         assert!((m.exposure - 2.0 / 3.0).abs() < 1e-12);
         assert!((m.turnover - 313.0 / ((110.0 + 99.0 + 103.95) / 3.0)).abs() < 1e-12);
@@ -235,5 +235,50 @@ mod tests {
         });
         assert_eq!((m.sharpe, m.sortino, m.calmar, m.win_rate), (None, None, None, None));
         assert_eq!((m.total_return, m.max_drawdown, m.exposure), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn annualized_figures_need_30_days() {
+        // the same three returns (+3.95%, max drawdown 10%) over windows just under and at 30 days
+        let metrics = |duration_ms: i64| {
+            compute_metrics(&MetricsInput {
+                initial_equity: 100.0,
+                equity: &[110.0, 99.0, 103.95],
+                positions: &[1.0, 1.0, 1.0],
+                interval_ms: 86_400_000,
+                duration_ms,
+                closed_trades: &[],
+                traded_notional: 0.0,
+                fees_paid: 0.0,
+                borrow_fees_paid: 0.0,
+                num_fills: 0,
+            })
+        };
+        let short = metrics(MIN_ANNUALIZED_MS - 1);
+        assert_eq!((short.cagr, short.calmar), (None, None));
+        assert!((short.total_return - 0.0395).abs() < 1e-12, "the plain return stays");
+        let month = metrics(MIN_ANNUALIZED_MS);
+        let cagr = 1.0395f64.powf(365.25 / 30.0) - 1.0;
+        assert!((month.cagr.unwrap() - cagr).abs() < 1e-12 * cagr);
+        assert!((month.calmar.unwrap() - cagr / 0.1).abs() < 1e-9 * cagr);
+        // ruin is −100% a year whatever the window, once it is annualized
+        let ruined =
+            compute_metrics(&MetricsInput { equity: &[50.0, 0.0], positions: &[1.0, 0.0], ..metrics_input_of(&[]) });
+        assert_eq!(ruined.cagr, Some(-1.0));
+    }
+
+    fn metrics_input_of(equity: &[f64]) -> MetricsInput<'_> {
+        MetricsInput {
+            initial_equity: 100.0,
+            equity,
+            positions: &[],
+            interval_ms: 86_400_000,
+            duration_ms: 365 * 86_400_000,
+            closed_trades: &[],
+            traded_notional: 0.0,
+            fees_paid: 0.0,
+            borrow_fees_paid: 0.0,
+            num_fills: 0,
+        }
     }
 }

@@ -206,7 +206,7 @@ fn print_table(config: &Config, data: &MarketData, result: &BacktestResult) {
     let rows: Vec<(&str, String)> = vec![
         ("final equity", format!("{:.2}", m.final_equity)),
         ("total return", pct(m.total_return)),
-        ("CAGR", pct(m.cagr)),
+        ("CAGR", m.cagr.map_or_else(|| "— (under 30 days)".into(), pct)),
         ("volatility (ann.)", pct(m.volatility)),
         ("Sharpe", ratio(m.sharpe)),
         ("Sortino", ratio(m.sortino)),

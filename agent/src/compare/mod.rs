@@ -105,7 +105,7 @@ pub struct ArmMetrics {
     pub final_equity: Option<f64>,
     /// `final_equity / initial_equity − 1`.
     pub total_return: Option<f64>,
-    /// Compound annual growth.
+    /// Compound annual growth (`None` for a window under 30 days).
     pub cagr: Option<f64>,
     /// Annualized volatility of per-bar returns.
     pub volatility: Option<f64>,
@@ -151,7 +151,7 @@ impl ArmMetrics {
         Self {
             final_equity: mean(&|m| Some(m.final_equity)),
             total_return: mean(&|m| Some(m.total_return)),
-            cagr: mean(&|m| Some(m.cagr)),
+            cagr: mean(&|m| m.cagr),
             volatility: mean(&|m| Some(m.volatility)),
             sharpe: mean(&|m| m.sharpe),
             sortino: mean(&|m| m.sortino),
@@ -708,7 +708,7 @@ mod tests {
         Metrics {
             final_equity: 10_500.0,
             total_return: 0.05,
-            cagr: 0.2,
+            cagr: Some(0.2),
             volatility: 0.4,
             sharpe,
             sortino: Some(1.5),
