@@ -111,19 +111,32 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
         json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
     let served = &strategies[0];
     for key in METRIC_KEYS {
-        assert!(close(&served[key], &backtest[key]), "{key}: serve {} vs backtest {}", served[key], backtest[key]);
+        assert!(
+            close(&served["metrics"][key], &backtest[key]),
+            "{key}: serve {} vs backtest {}",
+            served["metrics"][key],
+            backtest[key]
+        );
     }
     assert_eq!(served["num_fills"], served["num_orders"], "every paper order filled: {served}");
     assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
     // the closed trades by exit reason, as the backtest counts them
     assert_eq!(served["exit_reasons"], backtest["exit_reasons"], "{served}");
     let closed: u64 = served["exit_reasons"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
-    assert_eq!(closed, served["num_trades"].as_u64().unwrap(), "{served}");
-    assert!(served["var_95"].as_f64().unwrap() > 0.0 && served["es_95"].as_f64() >= served["var_95"].as_f64());
+    assert_eq!(closed, served["metrics"]["num_trades"].as_u64().unwrap(), "{served}");
+    assert!(
+        served["metrics"]["var_95"].as_f64().unwrap() > 0.0
+            && served["metrics"]["es_95"].as_f64() >= served["metrics"]["var_95"].as_f64()
+    );
 
     let ma = json(dir.path(), &["backtest", "--strategy", "ma-crossover", "--data", &btc, "--split", "test", "--json"]);
     for key in METRIC_KEYS {
-        assert!(close(&strategies[1][key], &ma[key]), "ma {key}: serve {} vs backtest {}", strategies[1][key], ma[key]);
+        assert!(
+            close(&strategies[1]["metrics"][key], &ma[key]),
+            "ma {key}: serve {} vs backtest {}",
+            strategies[1]["metrics"][key],
+            ma[key]
+        );
     }
     assert_eq!(strategies[1]["exit_reasons"], ma["exit_reasons"]);
     // the text table names both, with their one-bar VaR and ES
@@ -131,7 +144,7 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     assert!(table.contains("ma:50:200") && table.contains("final equity"), "{table}");
     assert!(["VaR95", "ES95", "VaR99", "ES99"].iter().all(|h| table.contains(h)), "{table}");
     for row in strategies {
-        let var_95 = format!("{:.2}%", row["var_95"].as_f64().unwrap() * 100.0);
+        let var_95 = format!("{:.2}%", row["metrics"]["var_95"].as_f64().unwrap() * 100.0);
         let line = table.lines().find(|l| l.starts_with(row["name"].as_str().unwrap())).unwrap();
         assert!(line.contains(&var_95), "{var_95} not in {line}");
     }
@@ -187,7 +200,12 @@ fn a_model_deciding_every_4_bars_with_a_margin_replays_like_the_backtest() {
     let backtest =
         json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
     for key in METRIC_KEYS {
-        assert!(close(&served[key], &backtest[key]), "{key}: serve {} vs backtest {}", served[key], backtest[key]);
+        assert!(
+            close(&served["metrics"][key], &backtest[key]),
+            "{key}: serve {} vs backtest {}",
+            served["metrics"][key],
+            backtest[key]
+        );
     }
     assert!(served["num_fills"].as_u64().unwrap() > 0, "the model traded: {served}");
 
@@ -280,12 +298,17 @@ fn an_agent_trained_with_protective_orders_is_served_with_them_and_replays_like_
     assert_eq!(served_model["exit_reasons"], backtest["exit_reasons"], "{served_model}");
     for key in METRIC_KEYS {
         assert!(
-            close(&served_model[key], &backtest[key]),
+            close(&served_model["metrics"][key], &backtest[key]),
             "{key}: serve {} vs backtest {}",
-            served_model[key],
+            served_model["metrics"][key],
             backtest[key]
         );
-        assert!(close(&served_ma[key], &ma[key]), "ma {key}: serve {} vs backtest {}", served_ma[key], ma[key]);
+        assert!(
+            close(&served_ma["metrics"][key], &ma[key]),
+            "ma {key}: serve {} vs backtest {}",
+            served_ma["metrics"][key],
+            ma[key]
+        );
     }
     let protective = |v: &Value| -> u64 {
         ["stop_loss", "take_profit", "trailing_stop", "max_holding"]
@@ -893,7 +916,7 @@ fn a_kill_on_a_full_journal_stops_trading_and_halts_the_daemon() {
     let health = daemon.get("/health");
     assert_eq!(health["last_bar_ms"].as_i64(), Some(killed_at), "{health}");
     let (_, metrics) = daemon.http("GET", "/metrics", None, "");
-    assert!(metrics.contains("rltrade_bars_processed_total 0"), "{metrics}");
+    assert!(metrics.contains("rltrade_bars_committed_total 0"), "{metrics}");
     assert!(!metrics.lines().any(|l| l.starts_with("rltrade_orders_total{") && !l.ends_with(" 0")), "{metrics}");
 
     // room again: at exit the daemon journals the kill switch, and exits 1 with the reason

@@ -191,7 +191,7 @@ impl Account {
     #[inline]
     pub fn decide(&mut self, target: Option<f64>, time_ms: i64, close: f64, simulator: &FillSimulator) -> Decision {
         let mut decision = Decision::default();
-        let blocked = self.risk.kill_switch_engaged() || self.risk.state() == TradingState::Halted;
+        let blocked = self.risk.effective_state() == TradingState::Halted;
         if blocked && self.risk.config().flatten_on_halt && self.pending.is_none() {
             decision.liquidation = self.liquidate(time_ms, close);
         }

@@ -28,8 +28,11 @@ pub struct AbRow {
     /// The account's closed trades counted by exit reason (stop-loss, take-profit,
     /// trailing stop, time stop, signal, risk liquidation), as in the backtest JSON.
     pub exit_reasons: ExitReasonCounts,
-    /// The backtest's metrics over the journaled marks (`null` when undefined).
-    #[serde(flatten)]
+    /// The backtest's metrics over the journaled marks, under `"metrics"` (`null` before
+    /// the first mark). Its `final_equity` and `num_fills` are the account's; the row's own
+    /// are the journal's (the same values on a journal that recorded every fill). CAGR and
+    /// Calmar are `null` until the marks span 30 days
+    /// ([`rltrade_env::metrics::MIN_ANNUALIZED_MS`]).
     pub metrics: Option<Metrics>,
 }
 

@@ -51,7 +51,10 @@ pub struct PositionView {
     pub equity: f64,
     /// Position value / equity at the last close.
     pub exposure: f64,
-    /// `ACTIVE`, `REDUCING` or `HALTED`.
+    /// `ACTIVE`, `REDUCING` or `HALTED`, as the risk check applies it: `HALTED` while the
+    /// kill switch is engaged ([`rltrade_exec::RiskManager::effective_state`]), so this
+    /// agrees with `/health`'s `halted`; `halt_reason` stays `null` unless a limit halted
+    /// the strategy too.
     pub trading_state: TradingState,
     /// True while the kill switch is engaged.
     pub kill_switch: bool,
@@ -427,6 +430,7 @@ impl Engine {
         self.history.push(*bar);
         self.last_bar = Some(*bar);
         self.metrics.last_bar_ms.set(bar.time_ms);
+        self.metrics.bars_processed.inc();
         self.uncommitted += 1;
         if self.uncommitted >= self.settings.bars_per_commit as u64 {
             self.flush()?;
@@ -513,7 +517,7 @@ impl Engine {
         let close = self.last_bar.map_or(0.0, |b| b.close);
         let exposure = if close > 0.0 { account.portfolio.exposure_at(close) } else { 0.0 };
         handles.exposure.set(exposure);
-        let halted = account.risk.kill_switch_engaged() || account.risk.state() == TradingState::Halted;
+        let halted = account.risk.effective_state() == TradingState::Halted;
         handles.halted.set(i64::from(halted));
     }
 
@@ -537,7 +541,7 @@ impl Engine {
         if self.runners.iter().any(|r| r.account.pending.is_some()) {
             fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
         }
-        self.metrics.bars_processed.inc_by(self.uncommitted);
+        self.metrics.bars_committed.inc_by(self.uncommitted);
         self.uncommitted = 0;
         Ok(())
     }
@@ -615,7 +619,7 @@ impl Engine {
     /// halts every strategy ([`HaltReason::JournalUnwritable`]) and takes no more bars.
     fn halt_on(&mut self, halt: DaemonHalt) {
         self.journal.rollback();
-        // the rolled-back bars were never committed: they do not count as processed
+        // the rolled-back bars were never committed: they do not count as committed
         self.uncommitted = 0;
         for runner in &mut self.runners {
             runner.account.risk.halt(HaltReason::JournalUnwritable);
@@ -723,7 +727,7 @@ impl Engine {
             self.journal.save_account(runner.name(), bar_ms, &runner.account)?;
         }
         self.journal.commit()?;
-        self.metrics.bars_processed.inc_by(self.uncommitted);
+        self.metrics.bars_committed.inc_by(self.uncommitted);
         self.uncommitted = 0;
         for i in 0..self.runners.len() {
             self.publish(i);
@@ -805,7 +809,7 @@ impl Engine {
                     cash: a.portfolio.cash,
                     equity: if close > 0.0 { a.portfolio.equity_at(close) } else { a.portfolio.cash },
                     exposure: if close > 0.0 { a.portfolio.exposure_at(close) } else { 0.0 },
-                    trading_state: a.risk.state(),
+                    trading_state: a.risk.effective_state(),
                     kill_switch: a.risk.kill_switch_engaged(),
                     halt_reason: a.risk.halt_reason(),
                     pending_target: a.pending.map(|p| p.order().target_exposure),

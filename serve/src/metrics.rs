@@ -45,8 +45,13 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// `rltrade_bars_processed_total`: traded bars committed to the journal.
+    /// `rltrade_bars_processed_total`: traded bars the engine has taken (every strategy
+    /// decided on it and journaled the result), counted as each is taken, like the
+    /// signals; the journal commits them in batches of `serve.bars_per_commit`.
     pub bars_processed: Counter,
+    /// `rltrade_bars_committed_total`: traded bars whose journal transaction committed
+    /// (bars rolled back after a journal failure never count).
+    pub bars_committed: Counter,
     /// `rltrade_signals_total{strategy}`.
     pub signals: Family<StrategyLabel, Counter>,
     /// `rltrade_orders_total{strategy}`: approved orders (signals and liquidations).
@@ -92,6 +97,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("rltrade");
         let m = Self {
             bars_processed: Counter::default(),
+            bars_committed: Counter::default(),
             signals: Family::default(),
             orders: Family::default(),
             fills: Family::default(),
@@ -109,7 +115,8 @@ impl Metrics {
             reconciliation_mismatches: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("bars_processed", "Traded bars committed to the journal", m.bars_processed.clone());
+        registry.register("bars_processed", "Traded bars taken by the engine", m.bars_processed.clone());
+        registry.register("bars_committed", "Traded bars committed to the journal", m.bars_committed.clone());
         registry.register("signals", "Signals emitted", m.signals.clone());
         registry.register("orders", "Risk-approved orders", m.orders.clone());
         registry.register("fills", "Fills", m.fills.clone());

@@ -103,6 +103,37 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// Regression: `rltrade_bars_processed_total` counted committed batches only, so it
+/// stayed 0 for the first `bars_per_commit` bars while the signals grew.
+#[tokio::test]
+async fn bars_count_as_processed_when_taken_and_as_committed_when_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let runner = StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &runner_settings(&execution, &risk)).unwrap();
+    let settings = EngineSettings { bars_per_commit: 1_000, ..engine_settings("test") };
+    let mut engine =
+        Engine::open(&dir.path().join("journal.db"), settings, vec![runner], Arc::new(Metrics::new())).unwrap();
+    let bars = bars(20);
+    for bar in &bars[..5] {
+        engine.warm(bar).unwrap();
+    }
+    for bar in &bars[5..] {
+        engine.on_bar(bar, true, Instant::now()).unwrap();
+    }
+    let engine = Arc::new(Mutex::new(engine));
+    let state = state(Arc::clone(&engine), None);
+    let metrics = || async { call(&state, "GET", "/metrics", None, "").await.1 };
+    let text = metrics().await;
+    assert!(text.contains("rltrade_bars_processed_total 15\n"), "{text}");
+    assert!(text.contains("rltrade_bars_committed_total 0\n"), "{text}");
+    engine.lock().unwrap().flush().unwrap();
+    let text = metrics().await;
+    assert!(
+        text.contains("rltrade_bars_processed_total 15\n") && text.contains("rltrade_bars_committed_total 15\n"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn reads_report_health_positions_signals_ab_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,6 +150,12 @@ async fn reads_report_health_positions_signals_ab_and_metrics() {
     assert_eq!(positions[0]["strategy"], "ma:2:4");
     assert_eq!(positions[0]["trading_state"], "ACTIVE");
 
+    // regression: a bad query was a plain-text 400; now JSON naming the parameter
+    for uri in ["/signals?limit=abc", "/signals?limit=-1"] {
+        let (status, body) = call(&state, "GET", uri, None, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(json(&body)["error"].as_str().unwrap().contains("limit"), "{uri}: {body}");
+    }
     let (_, body) = call(&state, "GET", "/signals?limit=3", None, "").await;
     let signals = json(&body);
     assert_eq!(signals.as_array().unwrap().len(), 3);
@@ -126,16 +163,23 @@ async fn reads_report_health_positions_signals_ab_and_metrics() {
 
     let (_, body) = call(&state, "GET", "/ab", None, "").await;
     let ab = json(&body);
+    // no key twice in one object (the metrics were flattened into the row, repeating
+    // `final_equity` and `num_fills`): parsing keeps one of each, so it would print shorter
+    assert_eq!(serde_json::to_string(&ab).unwrap().len(), body.len(), "a repeated key: {body}");
     let row = &ab["strategies"][0];
     assert_eq!(row["name"], "ma:2:4");
     assert!(row["num_fills"].as_u64().unwrap() >= 2, "{ab}");
-    assert!(row["final_equity"].as_f64().unwrap() > 0.0 && row["sharpe"].is_number(), "{ab}");
+    let metrics = &row["metrics"];
+    // 55 hourly bars: too short a window to annualize
+    assert!(metrics["cagr"].is_null() && metrics["calmar"].is_null(), "{ab}");
+    assert!(metrics["total_return"].is_number(), "{ab}");
+    assert!(row["final_equity"].as_f64().unwrap() > 0.0 && metrics["sharpe"].is_number(), "{ab}");
     // tail risk and the closed trades by exit reason, per arm
-    let (var_95, es_95) = (row["var_95"].as_f64().unwrap(), row["es_95"].as_f64().unwrap());
-    assert!(var_95.is_finite() && es_95 >= var_95 && row["es_99"].as_f64() >= row["var_99"].as_f64(), "{ab}");
+    let (var_95, es_95) = (metrics["var_95"].as_f64().unwrap(), metrics["es_95"].as_f64().unwrap());
+    assert!(var_95.is_finite() && es_95 >= var_95 && metrics["es_99"].as_f64() >= metrics["var_99"].as_f64(), "{ab}");
     let reasons = row["exit_reasons"].as_object().expect("exit_reasons");
     let closed: u64 = reasons.values().map(|n| n.as_u64().unwrap()).sum();
-    assert_eq!(closed, row["num_trades"].as_u64().unwrap(), "{ab}");
+    assert_eq!(closed, metrics["num_trades"].as_u64().unwrap(), "{ab}");
     assert_eq!(reasons["signal"].as_u64(), Some(closed), "no protection here: the crossover closes its trades");
     assert_eq!(row["var_scaled_entries"], 0, "{ab}");
 
@@ -143,6 +187,7 @@ async fn reads_report_health_positions_signals_ab_and_metrics() {
     assert_eq!(status, StatusCode::OK);
     for name in [
         "rltrade_bars_processed_total 55",
+        "rltrade_bars_committed_total 55",
         "rltrade_signals_total{strategy=\"ma:2:4\"}",
         "rltrade_fills_total{strategy=\"ma:2:4\"}",
         "rltrade_feed_bad_input_total{kind=\"malformed_json\"} 0",
@@ -165,12 +210,19 @@ async fn posts_need_the_bearer_token_and_kill_resume_work() {
     assert_eq!(call(&state, "POST", "/models/reload", Some("wrong"), "{}").await.0, StatusCode::FORBIDDEN);
     assert!(!format!("{:?}", state.access).contains("s3cret"), "the token is never printed");
 
+    let (status, body) = call(&state, "POST", "/kill?flatten=yes", Some("s3cret"), "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains("flatten"), "{body}");
+    assert_eq!(json(&call(&state, "GET", "/positions", None, "").await.1)[0]["kill_switch"], false, "nothing engaged");
     let (status, _) = call(&state, "POST", "/kill?flatten=true", Some("s3cret"), "").await;
     assert_eq!(status, StatusCode::OK);
     let positions = json(&call(&state, "GET", "/positions", None, "").await.1);
     assert_eq!(positions[0]["kill_switch"], true);
+    // regression: it said ACTIVE while /health listed the strategy as halted
+    assert_eq!(positions[0]["trading_state"], "HALTED", "{positions}");
     let health = json(&call(&state, "GET", "/health", None, "").await.1);
     assert_eq!(health["status"], "degraded");
+    assert_eq!(health["halted"], serde_json::json!(["ma:2:4"]), "{health}");
     // the kill switch is journaled: a restart fails closed
     {
         let engine = state.engine.lock().unwrap();
@@ -181,6 +233,7 @@ async fn posts_need_the_bearer_token_and_kill_resume_work() {
     assert_eq!(status, StatusCode::OK);
     let positions = json(&call(&state, "GET", "/positions", None, "").await.1);
     assert_eq!(positions[0]["kill_switch"], false);
+    assert_eq!(positions[0]["trading_state"], "ACTIVE", "{positions}");
 
     // a baseline cannot be reloaded; bad bodies are 400
     let (status, body) =

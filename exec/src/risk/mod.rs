@@ -119,6 +119,13 @@ impl RiskManager {
         self.state
     }
 
+    /// The state the risk check applies: [`TradingState::Halted`] while the kill switch
+    /// is engaged (it lets nothing through but liquidation, as HALTED does), else
+    /// [`Self::state`]. What `GET /positions` reports and what blocks [`crate::Account::decide`].
+    pub fn effective_state(&self) -> TradingState {
+        if self.kill_switch { TradingState::Halted } else { self.state }
+    }
+
     /// Why trading is halted, when it is.
     pub fn halt_reason(&self) -> Option<HaltReason> {
         self.halt_reason
@@ -510,6 +517,7 @@ mod tests {
     fn kill_switch_refuses_everything_but_liquidation() {
         let mut m = manager(RiskConfig::default());
         m.engage_kill_switch();
+        assert_eq!((m.state(), m.effective_state()), (TradingState::Active, TradingState::Halted));
         assert_eq!(refusal(&m, 0.0, &portfolio(1.0)), RefusalReason::KillSwitch);
         let liquidation = m.approve_liquidation(order(1.0));
         assert_eq!(liquidation.order().target_exposure, 0.0);

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
@@ -222,7 +223,17 @@ struct Limit {
     limit: Option<usize>,
 }
 
-async fn signals(State(state): State<AppState>, Query(query): Query<Limit>) -> Response {
+/// A query string that does not parse (`?limit=abc`): a JSON 400 that names the
+/// parameter, like every other error of the API (axum's own rejection is plain text).
+fn bad_query(rejection: QueryRejection) -> Response {
+    error(StatusCode::BAD_REQUEST, rejection.body_text())
+}
+
+async fn signals(State(state): State<AppState>, query: Result<Query<Limit>, QueryRejection>) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(rejection),
+    };
     let limit = query.limit.unwrap_or(100).min(10_000);
     match state.engine().journal().signals(limit) {
         Ok(signals) => Json(signals).into_response(),
@@ -246,7 +257,11 @@ struct Flatten {
     flatten: bool,
 }
 
-async fn kill(State(state): State<AppState>, Query(query): Query<Flatten>) -> Response {
+async fn kill(State(state): State<AppState>, query: Result<Query<Flatten>, QueryRejection>) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(rejection),
+    };
     // engaged in memory whatever the journal does: always 200, `journaled` says the rest
     Json(state.engine().kill(query.flatten)).into_response()
 }
