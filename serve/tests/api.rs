@@ -223,6 +223,21 @@ async fn posts_need_the_bearer_token_and_kill_resume_work() {
     let health = json(&call(&state, "GET", "/health", None, "").await.1);
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["halted"], serde_json::json!(["ma:2:4"]), "{health}");
+    // the journal's equity row of the next bar says the same
+    {
+        let mut engine = state.engine.lock().unwrap();
+        engine.on_bar(&bars(61)[60], true, Instant::now()).unwrap();
+        engine.flush().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+        let state: String = conn
+            .query_row(
+                "SELECT trading_state FROM equity WHERE strategy = 'ma:2:4' ORDER BY bar_ms DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(state, "HALTED");
+    }
     // the kill switch is journaled: a restart fails closed
     {
         let engine = state.engine.lock().unwrap();

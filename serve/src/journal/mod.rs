@@ -595,7 +595,8 @@ impl Journal {
         account: &Account,
         close: f64,
     ) -> Result<()> {
-        let state = match account.risk.state() {
+        // the state the risk check applies, as GET /positions reports it (HALTED while killed)
+        let state = match account.risk.effective_state() {
             rltrade_exec::TradingState::Active => "ACTIVE",
             rltrade_exec::TradingState::Reducing => "REDUCING",
             rltrade_exec::TradingState::Halted => "HALTED",

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity REAL NOT NULL, price REAL NOT NULL, reference_price REAL NOT NULL, fee REAL NOT NULL,
     PRIMARY KEY (strategy, order_id)
 ) STRICT, WITHOUT ROWID;
--- Equity marked at each traded bar's close.
+-- Equity marked at each traded bar's close; trading_state is the state the risk check
+-- applies (ACTIVE, REDUCING or HALTED; HALTED while the kill switch is engaged).
 CREATE TABLE IF NOT EXISTS equity (
     strategy TEXT NOT NULL, bar_ms INTEGER NOT NULL, equity REAL NOT NULL, cash REAL NOT NULL,
     position REAL NOT NULL, exposure REAL NOT NULL, trading_state TEXT NOT NULL, PRIMARY KEY (strategy, bar_ms)
