@@ -339,6 +339,8 @@ async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Res
         BrokerKind::Paper => None,
         BrokerKind::Binance => {
             let broker = exchange_broker(&setup)?;
+            // the symbol's filters, cached for every order; a start without them fails here
+            broker.filters().await?;
             send_orders(&engine, &broker, &exchange.symbol).await?;
             let balances = broker.balances().await?;
             let agreed = lock(&engine).reconcile_balances(

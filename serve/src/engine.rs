@@ -945,6 +945,13 @@ impl Engine {
             Some(OrderOutcome::Open) => {
                 self.journal.set_order_status(&name, order_id, OrderStatus::Open, None)?;
             }
+            Some(OrderOutcome::RefusedByFilter(refusal)) => {
+                self.runners[i].account.pending = None;
+                let reason = format!("not sent: {refusal}");
+                self.journal.set_order_status(&name, order_id, OrderStatus::Rejected, Some(&reason))?;
+                self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderRejected, &reason)?;
+                tracing::warn!(strategy = %name, "order {}: {reason}", outbound.request.client_order_id);
+            }
             None => {
                 let reason = error.unwrap_or("fate unknown");
                 self.runners[i].account.risk.halt(rltrade_exec::HaltReason::OrderUnknown { order_id });

@@ -10,6 +10,7 @@ use axum::http::{Request, StatusCode};
 use rltrade_env::{Bar, TraderSettings};
 use rltrade_exec::{ExecutionConfig, FillSource, HaltReason, ReconciliationSource, RiskConfig};
 use rltrade_serve::api::{Access, ApiToken, AppState, router};
+use rltrade_serve::broker::OrderOutcome;
 use rltrade_serve::config::HttpConfig;
 use rltrade_serve::engine::{Engine, EngineSettings, OutboundOrder};
 use rltrade_serve::journal::{EventKind, OrderStatus, SyncMode};
@@ -418,6 +419,29 @@ fn exchange_engine(dir: &std::path::Path) -> (Engine, OutboundOrder) {
     let outbound = engine.outbound_orders("BTCUSD").unwrap();
     assert_eq!(outbound.len(), 1, "the MA crossover ordered within 35 zig-zag bars");
     (engine, outbound.into_iter().next().unwrap())
+}
+
+/// An order the symbol's filters make impossible is journaled as rejected, naming the
+/// filter, and leaves the strategy trading (nothing was sent).
+#[test]
+fn an_order_refused_by_a_filter_is_journaled_as_rejected_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, order) = exchange_engine(dir.path());
+    let refusal = rltrade_serve::binance::filters::FilterRefusal::BelowMinQty {
+        filter: "LOT_SIZE".into(),
+        requested: 0.000004,
+        rounded: 0.0,
+        step: 0.00001,
+        min_qty: 0.00001,
+    };
+    engine.apply_outcome(&order, Some(&OrderOutcome::RefusedByFilter(refusal)), None).unwrap();
+    let account = &engine.accounts()["ma:2:4"];
+    assert!(account.pending.is_none() && account.risk.halt_reason().is_none(), "{account:?}");
+    let orders = engine.journal().orders().unwrap();
+    assert_eq!(orders.iter().find(|o| o.order_id == order.order.id).unwrap().status, OrderStatus::Rejected);
+    let event = engine.journal().events().unwrap().pop().unwrap();
+    assert_eq!(event.kind, EventKind::OrderRejected);
+    assert!(event.message.contains("not sent: LOT_SIZE") && event.message.contains("minQty"), "{}", event.message);
 }
 
 #[test]

@@ -384,6 +384,44 @@ async fn orders_fill_with_fees_in_quote_and_refusals_are_rejected() {
     assert_eq!(mock.orders().len(), 2, "only the two valid orders executed");
 }
 
+/// Quantities obey the symbol's `LOT_SIZE`, fetched once from `exchangeInfo`: rounded
+/// down to the step (a sell of a balance with more decimals than the step never asks
+/// for more than it), and an order the filter makes impossible is refused unsent,
+/// naming the filter. The mock refuses an off-step quantity as the exchange does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantities_obey_the_lot_size_filter_fetched_once() {
+    let mock = MockServer::start(MockConfig {
+        balances: vec![("BTC".into(), 0.123456789), ("USDT".into(), 0.0)],
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let broker = broker(&mock, |_| {});
+    assert_eq!(broker.filters().await.unwrap().lot_size.unwrap().min_qty, 0.00001);
+    let sold = broker.submit(&order("rt1-0-1", Side::Sell, 0.123456789)).await.unwrap();
+    assert!(matches!(sold, OrderOutcome::Filled { .. }), "{sold:?}");
+    assert_eq!(mock.orders()[0].quantity, 0.12345, "rounded down to the step of 0.00001");
+    assert!((mock.balance("BTC").0 - 0.000006789).abs() < 1e-12, "the rest stays: {:?}", mock.balance("BTC"));
+
+    let dust = broker.submit(&order("rt1-0-2", Side::Sell, 0.000006789)).await.unwrap();
+    let OrderOutcome::RefusedByFilter(refusal) = &dust else { panic!("{dust:?}") };
+    assert!(refusal.to_string().contains("LOT_SIZE") && refusal.to_string().contains("minQty"), "{refusal}");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 1, "the impossible order was not sent");
+    assert_eq!(mock.requests(Endpoint::ExchangeInfo), 1, "the filters are fetched once");
+
+    // the exchange changed the step after the broker cached it: the exchange refuses
+    // the off-step quantity (-1013), a new broker rounds to the new step
+    mock.set_lot_size(["0.00010000", "9000.00000000", "0.00010000"]);
+    let refused = broker.submit(&order("rt1-0-3", Side::Buy, 0.00005)).await.unwrap();
+    assert_eq!(refused, OrderOutcome::Rejected { code: -1013, message: "Filter failure: LOT_SIZE".into() });
+    let fresh = ExchangeBroker::new(broker.config().clone(), Credentials::new(KEY, SECRET)).unwrap();
+    let refused = fresh.submit(&order("rt1-0-4", Side::Buy, 0.00005)).await.unwrap();
+    assert!(
+        matches!(&refused, OrderOutcome::RefusedByFilter(_)),
+        "0.00005 rounds down to 0 at step 0.0001: {refused:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_then_query_finds_the_executed_order_and_does_not_resend() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();

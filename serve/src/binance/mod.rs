@@ -5,6 +5,7 @@
 //! - [`fetch`]: paged, rate-limited, resumable download of bars into the project's CSV.
 //! - [`mock_server`]: an in-process exchange that speaks the real JSON shapes, with
 //!   fault knobs (429, 418, 5xx, malformed JSON, bad rows, orders that never answer).
+//! - [`filters`]: a symbol's `exchangeInfo` filters and quantities rounded down to them.
 //! - [`error`]: the typed errors of a request ([`ApiError`]).
 //! - [`clock`]: the injectable wall clock ([`Clock`]).
 //!
@@ -15,6 +16,7 @@ pub mod backoff;
 pub mod clock;
 pub mod error;
 pub mod fetch;
+pub mod filters;
 pub(crate) mod http;
 pub mod klines;
 pub mod mock_server;

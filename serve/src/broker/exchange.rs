@@ -23,6 +23,7 @@ use serde::Deserialize;
 use super::{OrderOutcome, OrderRequest};
 use crate::binance::clock::{Clock, system_clock};
 use crate::binance::error::ApiError;
+use crate::binance::filters::SymbolFilters;
 use crate::binance::http;
 use crate::binance::signing::Credentials;
 use crate::binance::{LIVE_URL, TESTNET_URL};
@@ -108,6 +109,8 @@ pub struct ExchangeBroker {
     config: ExchangeBrokerConfig,
     credentials: Credentials,
     clock: Clock,
+    /// The symbol's filters, fetched once ([`ExchangeBroker::filters`]).
+    filters: tokio::sync::OnceCell<SymbolFilters>,
 }
 
 impl fmt::Debug for ExchangeBroker {
@@ -169,12 +172,6 @@ fn number(endpoint: &str, field: &str, text: &str) -> Result<f64, ApiError> {
     })
 }
 
-/// A quantity as Binance takes it: at most 8 decimals, no exponent, no trailing zeros.
-fn format_quantity(quantity: f64) -> String {
-    let text = format!("{quantity:.8}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
 fn encode(value: &str) -> String {
     value
@@ -206,13 +203,38 @@ impl ExchangeBroker {
             endpoint: base_url.clone(),
             message: format!("cannot build the HTTP client: {e}"),
         })?;
-        Ok(Self { http, config: ExchangeBrokerConfig { base_url, ..config }, credentials, clock: system_clock() })
+        Ok(Self {
+            http,
+            config: ExchangeBrokerConfig { base_url, ..config },
+            credentials,
+            clock: system_clock(),
+            filters: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The same broker timestamping requests with `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The symbol's trading filters from `GET /api/v3/exchangeInfo?symbol=`, fetched on
+    /// the first call (the daemon calls it at start) and cached for the broker's life.
+    ///
+    /// # Errors
+    /// [`Error::Exchange`] naming the endpoint when the request fails or the answer does
+    /// not list the symbol's filters; a failed fetch is retried on the next call.
+    pub async fn filters(&self) -> Result<&SymbolFilters> {
+        self.filters
+            .get_or_try_init(|| async {
+                let endpoint = self.endpoint("GET", "/api/v3/exchangeInfo");
+                let url =
+                    format!("{}/api/v3/exchangeInfo?symbol={}", self.config.base_url, encode(&self.config.symbol));
+                let body = http::send(&endpoint, self.http.get(url)).await?;
+                SymbolFilters::from_exchange_info(&body, &self.config.symbol)
+                    .map_err(|message| Error::Exchange { endpoint, message })
+            })
+            .await
     }
 
     /// The configuration (base URL without a trailing `/`).
@@ -259,11 +281,17 @@ impl ExchangeBroker {
             });
         }
         let id = &order.client_order_id;
+        // rounded down to the symbol's step; refused here, unsent, when the filters
+        // make it impossible
+        let quantity = match self.filters().await?.market_quantity(order.quantity) {
+            Ok(quantity) => quantity,
+            Err(refusal) => return Ok(OrderOutcome::RefusedByFilter(refusal)),
+        };
         let params = [
             ("symbol", order.symbol.clone()),
             ("side", if order.side == Side::Buy { "BUY" } else { "SELL" }.to_owned()),
             ("type", "MARKET".to_owned()),
-            ("quantity", format_quantity(order.quantity)),
+            ("quantity", quantity),
             ("newClientOrderId", id.clone()),
             ("newOrderRespType", "FULL".to_owned()),
         ];
@@ -464,10 +492,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantities_and_query_values() {
-        assert_eq!(format_quantity(0.1 + 0.2), "0.3");
-        assert_eq!(format_quantity(1.0), "1");
-        assert_eq!(format_quantity(0.00012345), "0.00012345");
+    fn query_values() {
         assert_eq!(encode("rt-ab_1.~"), "rt-ab_1.~");
         assert_eq!(encode("a b&c"), "a%20b%26c");
     }

@@ -56,4 +56,7 @@ pub enum OrderOutcome {
     },
     /// Accepted but not executed yet (or cancelled/expired with nothing executed).
     Open,
+    /// Not sent: the symbol's filters (`LOT_SIZE`, `MARKET_LOT_SIZE`) make the quantity
+    /// impossible; the refusal names the filter and its numbers.
+    RefusedByFilter(crate::binance::filters::FilterRefusal),
 }

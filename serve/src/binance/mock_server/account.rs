@@ -132,6 +132,9 @@ fn place(state: &mut MockState, p: &Params) -> Response {
     let Some(quantity) = p.get("quantity").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0) else {
         return mandatory("quantity");
     };
+    if !on_lot_size(quantity, &state.config.lot_size) {
+        return bad(-1013, "Filter failure: LOT_SIZE");
+    }
     let order_id = state.orders.len() as u64 + 1;
     let client_order_id = p.get("newClientOrderId").cloned().unwrap_or_else(|| format!("mock-{order_id}"));
     if state.orders.iter().any(|o| o.client_order_id == client_order_id) {
@@ -319,4 +322,16 @@ pub(super) async fn account(State(shared): State<Shared>, headers: HeaderMap, Ra
         .into_response()
     })
     .await
+}
+
+/// Whether `quantity` obeys a `LOT_SIZE` filter (`[minQty, maxQty, stepSize]`): within
+/// the bounds and a whole number of steps (to 1e-9 of a step: the quantity came as a
+/// decimal string).
+fn on_lot_size(quantity: f64, [min_qty, max_qty, step]: &[String; 3]) -> bool {
+    let number = |text: &String| text.parse::<f64>().unwrap_or(0.0);
+    let (min_qty, max_qty, step) = (number(min_qty), number(max_qty), number(step));
+    let steps = if step > 0.0 { quantity / step } else { 0.0 };
+    quantity >= min_qty
+        && (max_qty == 0.0 || quantity <= max_qty)
+        && (steps - steps.round()).abs() <= 1e-9 * steps.max(1.0)
 }

@@ -1,7 +1,9 @@
-//! Public market data: `GET /api/v3/klines` and `GET /api/v3/time`.
+//! Public market data: `GET /api/v3/klines`, `GET /api/v3/time` and
+//! `GET /api/v3/exchangeInfo`.
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -93,4 +95,42 @@ pub(super) async fn time(State(shared): State<Shared>) -> Response {
     }
     let now = (lock(&shared).config.clock)();
     axum::Json(json!({"serverTime": now})).into_response()
+}
+
+/// `GET /api/v3/exchangeInfo?symbol=`: the served symbol with its `LOT_SIZE` filter (and
+/// a `PRICE_FILTER` and `NOTIONAL` of BTCUSDT's shape), `-1121` for another symbol.
+pub(super) async fn exchange_info(
+    State(shared): State<Shared>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let fault = begin(&shared, Endpoint::ExchangeInfo);
+    if let Some(response) = fault_response(fault) {
+        return response;
+    }
+    if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
+        tokio::time::sleep(wait).await;
+    }
+    let state = lock(&shared);
+    let config = &state.config;
+    if params.get("symbol").is_some_and(|s| s != &config.symbol) {
+        return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    }
+    let [min_qty, max_qty, step_size] = &config.lot_size;
+    Json(json!({
+        "timezone": "UTC",
+        "serverTime": (config.clock)(),
+        "symbols": [{
+            "symbol": config.symbol,
+            "status": "TRADING",
+            "baseAsset": config.base_asset,
+            "quoteAsset": config.quote_asset,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
+                {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step_size},
+                {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": true,
+                 "maxNotional": "9000000.00000000", "applyMaxToMarket": false, "avgPriceMins": 5}
+            ]
+        }]
+    }))
+    .into_response()
 }

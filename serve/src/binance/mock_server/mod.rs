@@ -3,7 +3,7 @@
 //! API (<https://developers.binance.com/docs/binance-spot-api-docs/rest-api>), serving
 //! klines from an in-memory bar list and filling MARKET orders at a set price.
 //!
-//! Endpoints: `GET /api/v3/klines`, `GET /api/v3/time` (public); `POST /api/v3/order`,
+//! Endpoints: `GET /api/v3/klines`, `GET /api/v3/time`, `GET /api/v3/exchangeInfo` (public); `POST /api/v3/order`,
 //! `GET /api/v3/order`, `DELETE /api/v3/order`, `GET /api/v3/openOrders`,
 //! `GET /api/v3/myTrades`, `GET /api/v3/account` (SIGNED: `X-MBX-APIKEY` header and an
 //! HMAC-SHA256 `signature` of the query string and body, else `-2014`/`-2015`/`-1022`).
@@ -41,6 +41,8 @@ pub enum Endpoint {
     Klines,
     /// `GET /api/v3/time`.
     Time,
+    /// `GET /api/v3/exchangeInfo`.
+    ExchangeInfo,
     /// `POST /api/v3/order`.
     NewOrder,
     /// `GET /api/v3/order`.
@@ -147,6 +149,10 @@ pub struct MockConfig {
     pub balances: Vec<(String, f64)>,
     /// The exchange clock (`/api/v3/time`, `recvWindow` checks, order times).
     pub clock: Clock,
+    /// The symbol's `LOT_SIZE` filter as `exchangeInfo` lists it: `minQty`, `maxQty`,
+    /// `stepSize` (decimal strings). A MARKET order off it gets `-1013 Filter failure:
+    /// LOT_SIZE`, as on the exchange.
+    pub lot_size: [String; 3],
 }
 
 impl Default for MockConfig {
@@ -165,6 +171,7 @@ impl Default for MockConfig {
             secret: "mock-secret".into(),
             balances: vec![("BTC".into(), 1.0), ("USDT".into(), 100_000.0)],
             clock: system_clock(),
+            lot_size: ["0.00001000".into(), "9000.00000000".into(), "0.00001000".into()],
         }
     }
 }
@@ -251,6 +258,7 @@ impl MockServer {
         let router = Router::new()
             .route("/api/v3/klines", get(market::klines))
             .route("/api/v3/time", get(market::time))
+            .route("/api/v3/exchangeInfo", get(market::exchange_info))
             .route("/api/v3/order", get(account::query_order).post(account::new_order).delete(account::cancel_order))
             .route("/api/v3/openOrders", get(account::open_orders))
             .route("/api/v3/myTrades", get(account::my_trades))
@@ -280,6 +288,12 @@ impl MockServer {
     /// Requests received by `endpoint` so far (faulted ones included).
     pub fn requests(&self, endpoint: Endpoint) -> usize {
         lock(&self.shared).requests.get(&endpoint).copied().unwrap_or(0)
+    }
+
+    /// Replaces the `LOT_SIZE` filter (`[minQty, maxQty, stepSize]`), as an exchange
+    /// that changes a symbol's filters while a broker runs.
+    pub fn set_lot_size(&self, lot_size: [&str; 3]) {
+        lock(&self.shared).config.lot_size = lot_size.map(String::from);
     }
 
     /// Appends closed bars (increasing open times).
