@@ -872,6 +872,7 @@ impl Engine {
                         symbol: symbol.to_string(),
                         side: market.side,
                         quantity: market.quantity,
+                        reference_price: order.reference_price,
                     },
                 }),
                 Err(reason) => {

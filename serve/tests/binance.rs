@@ -331,7 +331,7 @@ fn broker(mock: &MockServer, tweak: impl FnOnce(&mut ExchangeBrokerConfig)) -> E
 }
 
 fn order(id: &str, side: Side, quantity: f64) -> OrderRequest {
-    OrderRequest { client_order_id: id.into(), symbol: "BTCUSDT".into(), side, quantity }
+    OrderRequest { client_order_id: id.into(), symbol: "BTCUSDT".into(), side, quantity, reference_price: 20_000.0 }
 }
 
 #[test]
@@ -411,15 +411,22 @@ async fn quantities_obey_the_lot_size_filter_fetched_once() {
 
     // the exchange changed the step after the broker cached it: the exchange refuses
     // the off-step quantity (-1013), a new broker rounds to the new step
-    mock.set_lot_size(["0.00010000", "9000.00000000", "0.00010000"]);
-    let refused = broker.submit(&order("rt1-0-3", Side::Buy, 0.00005)).await.unwrap();
+    mock.set_lot_size(["0.00100000", "9000.00000000", "0.00100000"]);
+    let refused = broker.submit(&order("rt1-0-3", Side::Buy, 0.0005)).await.unwrap();
     assert_eq!(refused, OrderOutcome::Rejected { code: -1013, message: "Filter failure: LOT_SIZE".into() });
     let fresh = ExchangeBroker::new(broker.config().clone(), Credentials::new(KEY, SECRET)).unwrap();
-    let refused = fresh.submit(&order("rt1-0-4", Side::Buy, 0.00005)).await.unwrap();
-    assert!(
-        matches!(&refused, OrderOutcome::RefusedByFilter(_)),
-        "0.00005 rounds down to 0 at step 0.0001: {refused:?}"
-    );
+    let refused = fresh.submit(&order("rt1-0-4", Side::Buy, 0.0005)).await.unwrap();
+    assert!(matches!(&refused, OrderOutcome::RefusedByFilter(_)), "0.0005 rounds down to 0 at step 0.001: {refused:?}");
+    // on the grid and 40 USDT: sent and filled (paid from the first sale's USDT)
+    let sent = fresh.submit(&order("rt1-0-5", Side::Buy, 0.002)).await.unwrap();
+    assert!(matches!(&sent, OrderOutcome::Filled { .. }), "{sent:?}");
+    // 0.0002 BTC at 20,000 is 4 USDT, under NOTIONAL's 5: refused unsent
+    mock.set_lot_size(["0.00001000", "9000.00000000", "0.00001000"]);
+    let tiny = ExchangeBroker::new(broker.config().clone(), Credentials::new(KEY, SECRET)).unwrap();
+    let refused = tiny.submit(&order("rt1-0-6", Side::Buy, 0.0002)).await.unwrap();
+    let OrderOutcome::RefusedByFilter(refusal) = &refused else { panic!("{refused:?}") };
+    assert!(refusal.to_string().starts_with("NOTIONAL") && refusal.to_string().contains("minNotional 5"), "{refusal}");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 3, "rt1-0-1, rt1-0-3 and rt1-0-5 reached the exchange");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

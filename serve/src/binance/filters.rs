@@ -9,9 +9,8 @@
 //!
 //! Quantities are rounded **down** to the step, never up, with exact decimal
 //! arithmetic on the step's own digits: a sell of the whole balance never asks for more
-//! than the balance. The notional filters (`NOTIONAL`, `MIN_NOTIONAL`) are parsed and
-//! kept; checking them needs the order's price, which the market orders sent here do
-//! not carry yet.
+//! than the balance. The notional filters (`NOTIONAL`, `MIN_NOTIONAL`, whichever the
+//! symbol lists with its market flag on) are checked at the decision's price.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,9 +78,18 @@ pub struct SymbolFilters {
     pub lot_size: Option<LotSize>,
     /// `MARKET_LOT_SIZE` (a `stepSize` of 0 there means LOT_SIZE's step applies).
     pub market_lot_size: Option<LotSize>,
-    /// The smallest notional of a market order, quote currency: `NOTIONAL`'s
-    /// `minNotional` when `applyMinToMarket`, or `MIN_NOTIONAL`'s when `applyToMarket`.
-    pub min_notional: Option<f64>,
+    /// The smallest notional of a market order: `NOTIONAL`'s `minNotional` when
+    /// `applyMinToMarket`, or `MIN_NOTIONAL`'s when `applyToMarket`.
+    pub min_notional: Option<MinNotional>,
+}
+
+/// The smallest notional of a market order and the filter that sets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinNotional {
+    /// `NOTIONAL` or `MIN_NOTIONAL`.
+    pub filter: &'static str,
+    /// `minNotional`, quote currency.
+    pub min: f64,
 }
 
 /// Why a quantity cannot be sent: the filter it fails, with its numbers.
@@ -112,7 +120,21 @@ pub enum FilterRefusal {
         /// The filter's `maxQty`.
         max_qty: f64,
     },
-    /// The quantity is not finite and > 0.
+    /// The notional at the decision's price is under the filter's `minNotional`.
+    #[error("{filter}: {quantity} base units at {price} is a notional of {notional}, under minNotional {min_notional}")]
+    BelowMinNotional {
+        /// `NOTIONAL` or `MIN_NOTIONAL`.
+        filter: String,
+        /// The quantity that would be sent (rounded down to the step).
+        quantity: f64,
+        /// The decision's reference price, quote per base.
+        price: f64,
+        /// `quantity × price`, quote currency.
+        notional: f64,
+        /// The filter's `minNotional`.
+        min_notional: f64,
+    },
+    /// The quantity (or the price) is not finite and > 0.
     #[error("quantity {0} is not a positive number")]
     NotPositive(f64),
 }
@@ -142,12 +164,14 @@ impl SymbolFilters {
                 }
                 FilterJson::Notional { min_notional, apply_min_to_market } => {
                     if apply_min_to_market {
-                        filters.min_notional = Some(number("NOTIONAL.minNotional", &min_notional)?);
+                        let min = number("NOTIONAL.minNotional", &min_notional)?;
+                        filters.min_notional = Some(MinNotional { filter: "NOTIONAL", min });
                     }
                 }
                 FilterJson::MinNotional { min_notional, apply_to_market } => {
                     if apply_to_market {
-                        filters.min_notional = Some(number("MIN_NOTIONAL.minNotional", &min_notional)?);
+                        let min = number("MIN_NOTIONAL.minNotional", &min_notional)?;
+                        filters.min_notional = Some(MinNotional { filter: "MIN_NOTIONAL", min });
                     }
                 }
                 FilterJson::Other => {}
@@ -223,6 +247,36 @@ impl SymbolFilters {
     }
 }
 
+impl SymbolFilters {
+    /// [`Self::market_quantity`], then the notional filter at `price` (the decision's
+    /// reference price; Binance checks a market order against its recent average price,
+    /// which the decision's close stands in for).
+    ///
+    /// # Errors
+    /// [`FilterRefusal`] naming the filter, as [`Self::market_quantity`], or
+    /// [`FilterRefusal::BelowMinNotional`].
+    pub fn market_order(&self, quantity: f64, price: f64) -> Result<String, FilterRefusal> {
+        let text = self.market_quantity(quantity)?;
+        if !(price.is_finite() && price > 0.0) {
+            return Err(FilterRefusal::NotPositive(price));
+        }
+        if let Some(MinNotional { filter, min }) = self.min_notional {
+            let sent: f64 = text.parse().map_err(|_| FilterRefusal::NotPositive(quantity))?;
+            let notional = sent * price;
+            if notional < min {
+                return Err(FilterRefusal::BelowMinNotional {
+                    filter: filter.to_owned(),
+                    quantity: sent,
+                    price,
+                    notional,
+                    min_notional: min,
+                });
+            }
+        }
+        Ok(text)
+    }
+}
+
 fn number(field: &str, text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .ok()
@@ -287,7 +341,7 @@ mod tests {
         assert_eq!(f.lot_size.unwrap().step, Decimal { units: 1, scale: 5 });
         assert_eq!((f.lot_size.unwrap().min_qty, f.lot_size.unwrap().max_qty), (0.00001, 9000.0));
         assert_eq!(f.market_lot_size.unwrap().step, Decimal { units: 0, scale: 0 });
-        assert_eq!(f.min_notional, Some(5.0));
+        assert_eq!(f.min_notional, Some(MinNotional { filter: "NOTIONAL", min: 5.0 }));
         let err = SymbolFilters::from_exchange_info(BTCUSDT.as_bytes(), "ETHUSDT").unwrap_err();
         assert!(err.contains("ETHUSDT"), "{err}");
         let bad = BTCUSDT.replace("\"stepSize\":\"0.00001000\"", "\"stepSize\":\"1e-5\"");
@@ -326,6 +380,25 @@ mod tests {
         assert!(err.to_string().contains("maxQty 85"), "{err}");
         assert!(matches!(f.market_quantity(f64::NAN), Err(FilterRefusal::NotPositive(_))));
         assert!(matches!(f.market_quantity(0.0), Err(FilterRefusal::NotPositive(_))));
+    }
+
+    #[test]
+    fn a_notional_under_the_minimum_names_the_filter() {
+        let f = btcusdt();
+        assert_eq!(f.market_order(0.001, 20_000.0).unwrap(), "0.001", "20 USDT");
+        let err = f.market_order(0.0002, 20_000.0).unwrap_err();
+        assert!(
+            matches!(&err, FilterRefusal::BelowMinNotional { filter, notional, .. } if filter == "NOTIONAL" && (notional - 4.0).abs() < 1e-9),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("minNotional 5"), "{err}");
+        assert!(matches!(f.market_order(0.001, f64::NAN), Err(FilterRefusal::NotPositive(_))));
+        let old = BTCUSDT.replace(
+            r#"{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}"#,
+            r#"{"filterType":"MIN_NOTIONAL","minNotional":"10.00000000","applyToMarket":true,"avgPriceMins":5}"#,
+        );
+        let f = SymbolFilters::from_exchange_info(old.as_bytes(), "BTCUSDT").unwrap();
+        assert_eq!(f.min_notional, Some(MinNotional { filter: "MIN_NOTIONAL", min: 10.0 }));
     }
 
     #[test]

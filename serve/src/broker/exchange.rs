@@ -283,7 +283,7 @@ impl ExchangeBroker {
         let id = &order.client_order_id;
         // rounded down to the symbol's step; refused here, unsent, when the filters
         // make it impossible
-        let quantity = match self.filters().await?.market_quantity(order.quantity) {
+        let quantity = match self.filters().await?.market_order(order.quantity, order.reference_price) {
             Ok(quantity) => quantity,
             Err(refusal) => return Ok(OrderOutcome::RefusedByFilter(refusal)),
         };

@@ -24,6 +24,10 @@ pub struct OrderRequest {
     pub side: Side,
     /// Quantity, base units, > 0, a multiple of the lot step.
     pub quantity: f64,
+    /// The decision's reference price (its close), quote per base: the notional filters
+    /// are checked at it before the order is sent (a market order's own price is only
+    /// known once it fills).
+    pub reference_price: f64,
 }
 
 /// A client order id: `rt<journal id>-<strategy index>-<order id>`, at most 36
@@ -56,7 +60,8 @@ pub enum OrderOutcome {
     },
     /// Accepted but not executed yet (or cancelled/expired with nothing executed).
     Open,
-    /// Not sent: the symbol's filters (`LOT_SIZE`, `MARKET_LOT_SIZE`) make the quantity
-    /// impossible; the refusal names the filter and its numbers.
+    /// Not sent: the symbol's filters (`LOT_SIZE`, `MARKET_LOT_SIZE`, `NOTIONAL` or
+    /// `MIN_NOTIONAL`) make the order impossible; the refusal names the filter and its
+    /// numbers.
     RefusedByFilter(crate::binance::filters::FilterRefusal),
 }
