@@ -169,6 +169,7 @@ proptest! {
         moves in prop::collection::vec(((0.97f64..1.03, 0.9f64..1.1, 0.0f64..0.04), prop::option::of(prop::sample::select(vec![-1.5, -1.0, -0.4, 0.0, 0.3, 0.7, 1.0, 2.0]))), 1..120),
         fee_bps in 0.0f64..30.0,
         slippage_bps in 0.0f64..30.0,
+        kill_at in prop::option::of(0usize..120),
     ) {
         let sim = simulator(fee_bps, slippage_bps);
         let max_exposure = limits.max_exposure;
@@ -200,6 +201,9 @@ proptest! {
                 }
             }
 
+            if kill_at == Some(i) {
+                account.risk.engage_kill_switch();
+            }
             let state = account.risk.effective_state();
             let current = account.portfolio.exposure_at(close);
             let before = account.clone();

@@ -29,8 +29,9 @@ pub struct AbRow {
     /// trailing stop, time stop, signal, risk liquidation), as in the backtest JSON.
     pub exit_reasons: ExitReasonCounts,
     /// The backtest's metrics over the journaled marks, under `"metrics"` (`null` before
-    /// the first mark). Its `final_equity` and `num_fills` are the account's; the row's own
-    /// are the journal's (the same values on a journal that recorded every fill). CAGR and
+    /// the first mark). Its `final_equity` is the last journaled mark's, as the row's;
+    /// its `num_fills` is the account's count, the row's the journal's (the same on a
+    /// journal that recorded every fill). CAGR and
     /// Calmar are `null` until the marks span 30 days
     /// ([`rltrade_env::metrics::MIN_ANNUALIZED_MS`]).
     pub metrics: Option<Metrics>,

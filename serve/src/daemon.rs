@@ -167,11 +167,9 @@ pub fn run(setup: DaemonSetup) -> Result<()> {
 }
 
 async fn serve(setup: DaemonSetup) -> Result<()> {
-    // before anything listens: a SIGTERM from here on stops the daemon cleanly
-    let signals = ShutdownSignals::listen()?;
     match setup.replay.clone() {
-        Some(series) => serve_replay(setup, series, signals).await,
-        None => serve_exchange(setup, signals).await,
+        Some(series) => serve_replay(setup, series).await,
+        None => serve_exchange(setup).await,
     }
 }
 
@@ -259,7 +257,7 @@ fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
     engine.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn serve_replay(setup: DaemonSetup, series: BarSeries, mut signals: ShutdownSignals) -> Result<()> {
+async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
     let (journal, lineup) = open_journal(&setup)?;
     let plan = replay_plan(&setup, &lineup, &series)?;
     let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
@@ -268,6 +266,10 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries, mut signals: Shutdo
         plan.check_resume(last.time_ms)
             .map_err(|message| Error::Journal { path: setup.serve.journal.clone(), message })?;
     }
+    // installed before the API listens and kept to the end: a SIGTERM from here on stops
+    // the daemon cleanly (during the setup above it ends the process as a kill would,
+    // which the journal survives)
+    let mut signals = ShutdownSignals::listen()?;
     let api = Api::start(&setup, &engine).await?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -305,7 +307,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries, mut signals: Shutdo
 /// Binance spot klines: warm up on the last `warmup_bars` closed bars, or on the VaR
 /// limit's `risk.var_lookback` if that is longer (first start only), then trade every new closed bar; a restart resumes after the journal's last
 /// bar and the feed backfills the gap.
-async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Result<()> {
+async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let exchange = &setup.serve.exchange;
     let interval = Interval::parse(&exchange.interval).ok_or_else(|| Error::Config {
         field: "serve.exchange.interval".into(),
@@ -353,6 +355,10 @@ async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Res
             Some(broker)
         }
     };
+    // installed before the API listens and kept to the end: a SIGTERM from here on stops
+    // the daemon cleanly (during the setup above it ends the process as a kill would,
+    // which the journal survives)
+    let mut signals = ShutdownSignals::listen()?;
     let api = Api::start(&setup, &engine).await?;
     let mut config = ExchangeFeedConfig::new(&exchange.symbol, interval);
     config.poll = Duration::from_millis(exchange.poll_ms.max(1));
@@ -363,6 +369,12 @@ async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Res
     let mut logged = std::collections::HashSet::new();
     let outcome = loop {
         tokio::select! {
+            // a waiting signal wins over a waiting bar: nothing more trades after SIGTERM
+            biased;
+            () = signals.recv() => {
+                tracing::info!("shutting down: no more bars, flushing the journal");
+                break Ok(());
+            }
             event = rx.recv() => {
                 let Some(event) = event else { break Ok(()) };
                 let is_bar = matches!(event, FeedEvent::Bar(_));
@@ -374,10 +386,6 @@ async fn serve_exchange(setup: DaemonSetup, mut signals: ShutdownSignals) -> Res
                         break Err(e);
                     }
                 }
-            }
-            () = signals.recv() => {
-                tracing::info!("shutting down: no more bars, flushing the journal");
-                break Ok(());
             }
         }
     };

@@ -522,7 +522,7 @@ impl Engine {
     }
 
     /// Commits the open transaction with every account as of the last bar: its bars
-    /// count as processed. A halted daemon has nothing to commit.
+    /// count as committed (`rltrade_bars_committed_total`). A halted daemon has nothing to commit.
     ///
     /// # Errors
     /// SQLite errors.
@@ -720,7 +720,7 @@ impl Engine {
     }
 
     /// Saves every account as of the last bar and commits, with any bars still
-    /// uncommitted (they count as processed).
+    /// uncommitted (they count as committed).
     fn save_accounts_and_commit(&mut self) -> Result<()> {
         let bar_ms = self.last_bar.map_or(0, |b| b.time_ms);
         for runner in &self.runners {

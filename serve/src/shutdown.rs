@@ -39,8 +39,8 @@ impl ShutdownSignals {
         Ok(Self {})
     }
 
-    /// Waits for the next SIGTERM or SIGINT (returns at once for one that arrived since
-    /// the last call).
+    /// Waits for the next SIGTERM or SIGINT (on unix, returns at once for one that
+    /// arrived since the last call; elsewhere only Ctrl-C, listened for while waiting).
     pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {

@@ -184,10 +184,11 @@ impl SymbolFilters {
     /// `LOT_SIZE` and `MARKET_LOT_SIZE`. The step is the coarser of the two filters'
     /// (Binance's steps are powers of ten, so the coarser is a multiple of the finer).
     ///
-    /// Rounding down tolerates 1e-6 of a step of binary error (`0.3` held as
-    /// `0.29999999999999998` still counts as 3 steps of 0.1): exchange quantities have at
-    /// most 8 decimals and steps are at least 1e-8, so a quantity truly under a multiple
-    /// of the step is under it by a whole step.
+    /// Rounding down tolerates 1e-6 of a step of binary error (`0.7 − 0.4`, held as
+    /// `0.29999999999999993`, still counts as 3 steps of 0.1): a quantity within 1e-6 of a
+    /// step under a multiple is sent as that multiple, at most 1e-6 of a step (1e-11 BTC
+    /// at BTCUSDT's step) more than asked. A balance read from the exchange has at most 8
+    /// decimals, so a sell of the whole balance is never rounded above it.
     ///
     /// # Errors
     /// [`FilterRefusal`] naming the filter when the rounded quantity is under `minQty`
@@ -358,7 +359,8 @@ mod tests {
         assert_eq!(f.market_quantity(0.123459999).unwrap(), "0.12345");
         // binary noise just under or over a multiple of the step stays on it
         assert_eq!(f.market_quantity(0.1 + 0.2).unwrap(), "0.3");
-        assert_eq!(f.market_quantity(0.3 - 1e-17).unwrap(), "0.3");
+        assert_eq!(f.market_quantity(f64::from_bits(0.3f64.to_bits() - 1)).unwrap(), "0.3", "one ulp under");
+        assert_eq!(f.market_quantity(0.3 - 0.00001).unwrap(), "0.29999", "a whole step under");
         assert_eq!(f.market_quantity(0.0001 * 3.0).unwrap(), "0.0003");
         assert_eq!(f.market_quantity(0.7 - 0.4).unwrap(), "0.3", "0.29999999999999993");
         assert_eq!(f.market_quantity(1.0).unwrap(), "1");

@@ -268,6 +268,8 @@ impl ExchangeBroker {
     ///
     /// # Errors
     /// [`Error::Config`] for another symbol than the broker's; [`Error::Exchange`] when
+    /// the symbol's filters cannot be fetched (nothing placed; the daemon fetches them at
+    /// start, so this arises only for a broker used without that), when
     /// rate limited (nothing placed), or when the fate stays unknown (the query failed
     /// too: the order is **not** resent), or after `max_resends` resends.
     pub async fn submit(&self, order: &OrderRequest) -> Result<OrderOutcome> {

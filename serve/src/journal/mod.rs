@@ -1,6 +1,6 @@
 //! The durable journal: one SQLite file in WAL mode ([`schema.sql`](./schema.sql)).
 //!
-//! A bar counts as processed when the transaction holding its signals, risk decisions,
+//! A bar is durable (committed) when the transaction holding its signals, risk decisions,
 //! orders, fills and equity marks commits; each strategy's account (positions, risk
 //! state, halts, kill switch, pending order) is saved in the same transaction. An
 //! order is journaled in the transaction of the bar it was decided at, before a broker
@@ -318,7 +318,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Commits the open transaction, if any: its bars count as processed.
+    /// Commits the open transaction, if any: its bars count as committed.
     ///
     /// # Errors
     /// SQLite errors (the transaction is rolled back by SQLite then).
@@ -338,7 +338,7 @@ impl Journal {
 
     /// Rolls back the open transaction, if SQLite still holds one (after a failed
     /// statement or `COMMIT` it may or may not have rolled back by itself): nothing of
-    /// it counts as processed. Best effort: a failed `ROLLBACK` is logged.
+    /// it counts as committed. Best effort: a failed `ROLLBACK` is logged.
     pub fn rollback(&mut self) {
         self.in_transaction = false;
         if !self.conn.is_autocommit() {
