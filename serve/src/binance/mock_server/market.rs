@@ -16,17 +16,28 @@ use crate::binance::klines::{Interval, MAX_LIMIT};
 /// Binance's default `limit`.
 const DEFAULT_LIMIT: usize = 500;
 
-/// `GET /api/v3/klines?symbol&interval[&startTime][&endTime][&limit]`: rows with open
-/// time in `[startTime, endTime]`, the first `limit` of them (the last `limit` without
-/// `startTime`), the open bar last when set.
-pub(super) async fn klines(State(shared): State<Shared>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let fault = begin(&shared, Endpoint::Klines);
+/// The fault queued for a public `endpoint`: `Err` with the answer it replaces the
+/// normal one with, else `Ok` with the fault (if any) after waiting out a hang or a lost
+/// answer, for the handler to apply to its data.
+async fn public_fault(shared: &Shared, endpoint: Endpoint) -> Result<Option<Fault>, Response> {
+    let fault = begin(shared, endpoint);
     if let Some(response) = fault_response(fault) {
-        return response;
+        return Err(response);
     }
     if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
         tokio::time::sleep(wait).await;
     }
+    Ok(fault)
+}
+
+/// `GET /api/v3/klines?symbol&interval[&startTime][&endTime][&limit]`: rows with open
+/// time in `[startTime, endTime]`, the first `limit` of them (the last `limit` without
+/// `startTime`), the open bar last when set.
+pub(super) async fn klines(State(shared): State<Shared>, Query(params): Query<HashMap<String, String>>) -> Response {
+    let fault = match public_fault(&shared, Endpoint::Klines).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
     let state = lock(&shared);
     let config = &state.config;
     if params.get("symbol") != Some(&config.symbol) {
@@ -103,12 +114,8 @@ pub(super) async fn exchange_info(
     State(shared): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let fault = begin(&shared, Endpoint::ExchangeInfo);
-    if let Some(response) = fault_response(fault) {
+    if let Err(response) = public_fault(&shared, Endpoint::ExchangeInfo).await {
         return response;
-    }
-    if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
-        tokio::time::sleep(wait).await;
     }
     let state = lock(&shared);
     let config = &state.config;
