@@ -94,6 +94,20 @@ pub struct Engine {
     uncommitted: u64,
     feed_stale: bool,
     halt: Option<DaemonHalt>,
+    /// The last commit, for `GET /events`; dropped at [`Engine::close`], which ends the
+    /// streams.
+    commits: Option<tokio::sync::watch::Sender<Committed>>,
+    bars_committed: u64,
+}
+
+/// The journal's last commit as `GET /events` announces it: clients then read what
+/// changed (`/ab`, `/positions`, …) as of that commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Committed {
+    /// Traded bars committed since the engine started (the event's `id`).
+    pub bars_committed: u64,
+    /// Open time of the last committed bar, ms since epoch UTC (`None` before the first).
+    pub last_bar_ms: Option<i64>,
 }
 
 impl Engine {
@@ -211,6 +225,8 @@ impl Engine {
             uncommitted: 0,
             feed_stale: false,
             halt: None,
+            commits: Some(tokio::sync::watch::channel(Committed::default()).0),
+            bars_committed: 0,
         };
         engine.restore()?;
         Ok(engine)
@@ -358,6 +374,23 @@ impl Engine {
     /// The shared metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The journal's commits from now on: the current one at once, then each new one
+    /// (a slow reader sees only the latest). The channel closes when the engine closes.
+    pub fn subscribe_commits(&self) -> Option<tokio::sync::watch::Receiver<Committed>> {
+        self.commits.as_ref().map(tokio::sync::watch::Sender::subscribe)
+    }
+
+    /// Counts the bars of the transaction just committed and announces the commit.
+    fn committed(&mut self) {
+        self.metrics.bars_committed.inc_by(self.uncommitted);
+        self.bars_committed += self.uncommitted;
+        self.uncommitted = 0;
+        let update = Committed { bars_committed: self.bars_committed, last_bar_ms: self.last_bar.map(|b| b.time_ms) };
+        if let Some(commits) = &self.commits {
+            commits.send_replace(update);
+        }
     }
 
     fn check_order(&self, bar: &Bar) -> Result<()> {
@@ -541,8 +574,7 @@ impl Engine {
         if self.runners.iter().any(|r| r.account.pending.is_some()) {
             fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
         }
-        self.metrics.bars_committed.inc_by(self.uncommitted);
-        self.uncommitted = 0;
+        self.committed();
         Ok(())
     }
 
@@ -631,7 +663,8 @@ impl Engine {
         self.halt = Some(halt);
     }
 
-    /// Ends the daemon's run: commits what is pending ([`Self::flush`]). A halted daemon
+    /// Ends the daemon's run: commits what is pending ([`Self::flush`]), then ends the
+    /// event streams ([`Self::subscribe_commits`]). A halted daemon
     /// commits nothing; after [`DaemonHalt::KillNotJournaled`] it tries once more to
     /// journal the kill switch, into the accounts as of the last committed bar (their
     /// pending orders cancelled, with `flatten` a liquidation at that bar's close), so
@@ -641,6 +674,13 @@ impl Engine {
     /// SQLite errors; [`Error::Halted`] when the daemon halted (the log says whether
     /// the kill switch is journaled now).
     pub fn close(&mut self) -> Result<()> {
+        let closed = self.close_journal();
+        // the event streams end, after the last commit was announced
+        self.commits = None;
+        closed
+    }
+
+    fn close_journal(&mut self) -> Result<()> {
         let Some(halt) = self.halt.clone() else { return self.flush() };
         match &halt {
             DaemonHalt::KillNotJournaled { flatten, .. } => match self.journal_kill_at_exit(*flatten) {
@@ -727,8 +767,7 @@ impl Engine {
             self.journal.save_account(runner.name(), bar_ms, &runner.account)?;
         }
         self.journal.commit()?;
-        self.metrics.bars_committed.inc_by(self.uncommitted);
-        self.uncommitted = 0;
+        self.committed();
         for i in 0..self.runners.len() {
             self.publish(i);
         }

@@ -509,3 +509,59 @@ fn exchange_balances_that_disagree_with_the_account_halt_as_reconciliation() {
     );
     assert_eq!(engine.journal().events().unwrap().last().map(|e| e.kind), Some(EventKind::Reconciliation));
 }
+
+/// The next server-sent event of `body` as text, or `None` when the stream ended
+/// (within 5 s).
+async fn next_event(body: &mut Body) -> Option<String> {
+    use http_body_util::BodyExt;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event within 5 s")?;
+        let data = frame.unwrap().into_data().unwrap_or_default();
+        let text = String::from_utf8_lossy(&data).into_owned();
+        if !text.starts_with(':') {
+            return Some(text);
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_announce_commits_coalesced_and_end_when_the_engine_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), 60);
+    let state = state(Arc::clone(&engine), None);
+    let request = Request::builder().uri("/events").header("host", "localhost:8080").body(Body::empty()).unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+
+    // the current commit first: a client that (re)connects catches up at once
+    let first = next_event(&mut body).await.unwrap();
+    assert!(first.contains("event: commit") && first.contains("id: 55"), "{first}");
+    assert!(first.contains(&format!("\"last_bar_ms\":{}", 59 * HOUR)), "{first}");
+
+    // 200 commits in a burst: announced coalesced, the last one within the gap
+    let more = bars(260);
+    let started = Instant::now();
+    for bar in &more[60..] {
+        let mut engine = engine.lock().unwrap();
+        engine.on_bar(bar, true, Instant::now()).unwrap();
+        engine.flush().unwrap();
+    }
+    let mut seen = Vec::new();
+    while !seen.last().is_some_and(|e: &String| e.contains("id: 255")) {
+        seen.push(next_event(&mut body).await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let most = 2 + (elapsed / rltrade_serve::api::events::MIN_EVENT_GAP.as_secs_f64()) as usize;
+    assert!(seen.len() <= most, "{} events for 200 commits in {elapsed:.2} s: {seen:?}", seen.len());
+    assert!(seen.last().unwrap().contains(&format!("\"last_bar_ms\":{}", 259 * HOUR)), "{seen:?}");
+
+    // the daemon closes its journal: the stream ends, and a new one is refused
+    engine.lock().unwrap().close().unwrap();
+    assert_eq!(next_event(&mut body).await, None);
+    let (status, body) = call(&state, "GET", "/events", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}

@@ -7,6 +7,7 @@
 //! | `GET /positions` | every strategy's position, equity, trading state |
 //! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
 //! | `GET /ab` | the live A/B table from the journal's committed bars, at most 1 s stale (as `rltrade ab-report --json`) |
+//! | `GET /events` | server-sent events: `commit` (`{"bars_committed", "last_bar_ms"}`) after journal commits, coalesced to one per 250 ms, the current one first ([`events`]) |
 //! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled: in memory first, then journaled (`"journaled": false` and a halted daemon when the journal refuses) |
 //! | `POST /resume` | kill switch released, halts lifted (409 once the daemon halted) |
 //! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap (409 once the daemon halted) |
@@ -22,6 +23,7 @@
 
 mod ab_snapshot;
 pub mod access;
+pub mod events;
 pub mod server;
 
 use std::path::PathBuf;
@@ -90,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/positions", get(positions))
         .route("/signals", get(signals))
         .route("/ab", get(ab))
+        .route("/events", get(events::events))
         .route_layer(from_fn_with_state(state.clone(), access::require_read));
     let control = Router::new()
         .route("/kill", post(kill))
