@@ -287,6 +287,10 @@ pub enum BenchCommand {
         /// of the API alone, without the disk's noise).
         #[arg(long, default_value = "full", value_parser = parse_sync)]
         synchronous: rltrade_serve::journal::SyncMode,
+        /// Load the replays with one client reading `GET /events` (the dashboard's event
+        /// stream) instead of `GET /ab` requests at `--rate`.
+        #[arg(long)]
+        events: bool,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,

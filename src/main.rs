@@ -39,8 +39,9 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Api { model, data, rate, runs, synchronous, json }) => {
-            commands::bench_api::run(&model, &data, rate, runs, synchronous, json)
+        Command::Bench(BenchCommand::Api { model, data, rate, runs, synchronous, events, json }) => {
+            let load = if events { commands::bench_api::Load::Events } else { commands::bench_api::Load::Ab(rate) };
+            commands::bench_api::run(&model, &data, load, runs, synchronous, json)
         }
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)

@@ -1,7 +1,8 @@
 //! `rltrade bench api`: does API load slow trading? A replay journaled with one commit
 //! per bar (as a live exchange broker commits), at FULL or NORMAL, is timed from the
 //! moment the daemon listens to its exit, alone and while a client sends `GET /ab` at a
-//! steady rate; the runs alternate, and their medians are compared.
+//! steady rate, or (`--events`) while one client reads `GET /events`; the runs
+//! alternate, and their medians are compared.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -19,12 +20,27 @@ use rltrade_serve::journal::SyncMode;
 
 use crate::output::{print_json, table};
 
+/// The load on the API during the loaded replays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// `GET /ab` at this many requests per second.
+    Ab(u64),
+    /// One client reading the event stream `GET /events` to its end.
+    Events,
+}
+
 /// What was measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ApiBench {
+    /// The load: `GET /ab` or `GET /events`.
+    pub load: String,
+    /// `commit` events the event-stream client received over all loaded replays (0 under
+    /// `GET /ab`).
+    pub events_received: u64,
     /// Replays of each kind.
     pub runs: u64,
-    /// Requests per second of `GET /ab` asked for during the loaded replays.
+    /// Requests per second of `GET /ab` asked for during the loaded replays (0 under
+    /// `GET /events`).
     pub rate_per_s: u64,
     /// The journal's synchronous mode (`full` or `normal`).
     pub synchronous: String,
@@ -50,7 +66,7 @@ pub struct ApiBench {
 ///
 /// # Errors
 /// A missing model or data file, or a replay that fails.
-pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(model: &Path, data: &Path, load: Load, runs: u64, sync: SyncMode, json: bool) -> anyhow::Result<ExitCode> {
     for (what, path) in [("--model", model), ("--data", data)] {
         if !path.exists() {
             bail!("{what} {}: does not exist", path.display());
@@ -67,17 +83,24 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
         .context("writing the bench's serve config")?;
     let (mut alone, mut loaded) = (Vec::new(), Vec::new());
     let mut latencies = latency_histogram()?;
-    let mut failed = 0;
+    let (mut failed, mut events_received) = (0, 0);
     for i in 0..runs {
         alone.push(replay(scratch.path(), &config, &format!("alone-{i}"), model, data, None)?.seconds);
-        let run = replay(scratch.path(), &config, &format!("loaded-{i}"), model, data, Some(rate))?;
+        let run = replay(scratch.path(), &config, &format!("loaded-{i}"), model, data, Some(load))?;
         loaded.push(run.seconds);
         latencies.add(&run.latencies_us).context("merging the latency histograms")?;
         failed += run.failed;
+        events_received += run.events;
     }
     let (alone_s, loaded_s) = (median(&mut alone), median(&mut loaded));
     let requests_ok = latencies.len();
+    let (load_name, rate) = match load {
+        Load::Ab(rate) => ("GET /ab", rate),
+        Load::Events => ("GET /events", 0),
+    };
     let bench = ApiBench {
+        load: load_name.into(),
+        events_received,
         runs,
         rate_per_s: rate,
         synchronous: mode.into(),
@@ -97,12 +120,21 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
     let title = format!("replay, commit per bar at {}, model + ma:50:200", mode.to_uppercase());
     let mut out = table(&[title.as_str(), "median", "target"]);
     out.add_row(vec![format!("alone ({runs} runs)"), format!("{:.2} s", bench.alone_s), String::new()]);
-    out.add_row(vec![
-        format!("under GET /ab at {rate}/s ({runs} runs)"),
-        format!("{:.2} s", bench.loaded_s),
-        String::new(),
-    ]);
+    let under = match load {
+        Load::Ab(rate) => format!("under GET /ab at {rate}/s ({runs} runs)"),
+        Load::Events => format!("with a GET /events client ({runs} runs)"),
+    };
+    out.add_row(vec![under, format!("{:.2} s", bench.loaded_s), String::new()]);
     out.add_row(vec!["slowdown".into(), format!("{:+.1}%", 100.0 * bench.slowdown), "≤ +10%".into()]);
+    if load == Load::Events {
+        out.add_row(vec![
+            "commit events received".into(),
+            format!("{} ({:.1}/s)", bench.events_received, bench.events_received as f64 / loaded.iter().sum::<f64>()),
+            String::new(),
+        ]);
+        println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     out.add_row(vec![
         format!("GET /ab answered ({} failed)", bench.requests_failed),
         format!("{} at {:.0}/s", bench.requests_ok, bench.achieved_rate_per_s),
@@ -117,11 +149,12 @@ pub fn run(model: &Path, data: &Path, rate: u64, runs: u64, sync: SyncMode, json
     Ok(ExitCode::SUCCESS)
 }
 
-/// One replay's time and, under load, its requests.
+/// One replay's time and, under load, its requests or events.
 struct Replay {
     seconds: f64,
     latencies_us: Histogram<u64>,
     failed: u64,
+    events: u64,
 }
 
 fn replay(
@@ -130,7 +163,7 @@ fn replay(
     name: &str,
     model: &Path,
     data: &Path,
-    rate: Option<u64>,
+    load: Option<Load>,
 ) -> anyhow::Result<Replay> {
     let journal = scratch.join(format!("{name}.db"));
     let exe = std::env::current_exe().context("finding the rltrade binary")?;
@@ -168,22 +201,31 @@ fn replay(
         rest
     });
     let stop = Arc::new(AtomicBool::new(false));
-    let load = rate.map(|rate| {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || load_ab(&address, rate, &stop))
-    });
+    let ab = match load {
+        Some(Load::Ab(rate)) => {
+            let stop = Arc::clone(&stop);
+            let address = address.clone();
+            Some(std::thread::spawn(move || load_ab(&address, rate, &stop)))
+        }
+        _ => None,
+    };
+    let events = (load == Some(Load::Events)).then(|| std::thread::spawn(move || read_events(&address)));
     let status = child.wait()?;
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let (latencies_us, failed) = match load {
+    let (latencies_us, failed) = match ab {
         Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??,
         None => (latency_histogram()?, 0),
+    };
+    let events = match events {
+        Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the event reader panicked"))??,
+        None => 0,
     };
     log.push_str(&drain.join().unwrap_or_default());
     if !status.success() {
         bail!("rltrade serve failed ({status}):\n{log}");
     }
-    Ok(Replay { seconds, latencies_us, failed })
+    Ok(Replay { seconds, latencies_us, failed, events })
 }
 
 /// An empty histogram of request latencies, µs, to 3 significant digits (as
@@ -214,6 +256,23 @@ fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> anyhow::Result<(Histo
         }
     }
     Ok((latencies, failed))
+}
+
+/// Reads `GET /events` until the daemon closes the stream at the replay's end: the
+/// number of `commit` events.
+///
+/// # Errors
+/// A failed connection, or an answer other than 200.
+fn read_events(address: &str) -> anyhow::Result<u64> {
+    let mut stream = TcpStream::connect(address).context("connecting to GET /events")?;
+    stream.write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut text = Vec::new();
+    stream.read_to_end(&mut text).context("reading GET /events")?;
+    let text = String::from_utf8_lossy(&text);
+    if !text.starts_with("HTTP/1.1 200") {
+        bail!("GET /events answered: {}", text.lines().next().unwrap_or_default());
+    }
+    Ok(text.matches("event: commit").count() as u64)
 }
 
 /// One `GET /ab` on its own connection: whether it answered 200.

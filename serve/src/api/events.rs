@@ -10,7 +10,7 @@
 //! closes its journal. The server exempts event streams from its idle timeout.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,6 +25,9 @@ use crate::engine::Committed;
 /// The shortest time between two events of one stream.
 pub const MIN_EVENT_GAP: Duration = Duration::from_millis(250);
 
+/// How often a stream waiting out [`MIN_EVENT_GAP`] looks whether the daemon closed.
+const CLOSE_POLL: Duration = Duration::from_millis(10);
+
 /// `GET /events`.
 pub(super) async fn events(State(state): State<AppState>) -> Response {
     let Some(commits) = state.engine().subscribe_commits() else {
@@ -34,12 +37,21 @@ pub(super) async fn events(State(state): State<AppState>) -> Response {
 }
 
 /// The current commit at once, then the latest one after each change, at least
-/// [`MIN_EVENT_GAP`] apart; ends when the engine drops its sender.
+/// [`MIN_EVENT_GAP`] apart; ends when the engine drops its sender. During the gap the
+/// stream looks every [`CLOSE_POLL`] whether the engine closed (rather than waking on
+/// every commit), and then announces the last commit at once, so a closing daemon is not
+/// held up by its streams.
 fn commit_events(commits: watch::Receiver<Committed>) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((commits, true), |(mut commits, first)| async move {
-        if !first {
-            tokio::time::sleep(MIN_EVENT_GAP).await;
+    stream::unfold((commits, None), |(mut commits, last_sent): (_, Option<Instant>)| async move {
+        if let Some(last_sent) = last_sent {
             commits.changed().await.ok()?;
+            let deadline = last_sent + MIN_EVENT_GAP;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+                tokio::time::sleep(left.min(CLOSE_POLL)).await;
+                if commits.has_changed().is_err() {
+                    break;
+                }
+            }
         }
         let update = *commits.borrow_and_update();
         let event = Event::default()
@@ -47,6 +59,6 @@ fn commit_events(commits: watch::Receiver<Committed>) -> impl Stream<Item = Resu
             .id(update.bars_committed.to_string())
             .json_data(update)
             .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
-        Some((Ok(event), (commits, false)))
+        Some((Ok(event), (commits, Some(Instant::now()))))
     })
 }
