@@ -97,14 +97,14 @@ pub struct Engine {
     /// The last commit, for `GET /events`; dropped at [`Engine::close`], which ends the
     /// streams.
     commits: Option<tokio::sync::watch::Sender<Committed>>,
-    bars_committed: u64,
 }
 
 /// The journal's last commit as `GET /events` announces it: clients then read what
 /// changed (`/ab`, `/positions`, …) as of that commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Committed {
-    /// Traded bars committed since the engine started (the event's `id`).
+    /// Traded bars committed since the daemon started (`rltrade_bars_committed_total`;
+    /// the event's `id`).
     pub bars_committed: u64,
     /// Open time of the last committed bar, ms since epoch UTC (`None` before the first).
     pub last_bar_ms: Option<i64>,
@@ -226,7 +226,6 @@ impl Engine {
             feed_stale: false,
             halt: None,
             commits: Some(tokio::sync::watch::channel(Committed::default()).0),
-            bars_committed: 0,
         };
         engine.restore()?;
         Ok(engine)
@@ -385,9 +384,11 @@ impl Engine {
     /// Counts the bars of the transaction just committed and announces the commit.
     fn committed(&mut self) {
         self.metrics.bars_committed.inc_by(self.uncommitted);
-        self.bars_committed += self.uncommitted;
         self.uncommitted = 0;
-        let update = Committed { bars_committed: self.bars_committed, last_bar_ms: self.last_bar.map(|b| b.time_ms) };
+        let update = Committed {
+            bars_committed: self.metrics.bars_committed.get(),
+            last_bar_ms: self.last_bar.map(|b| b.time_ms),
+        };
         if let Some(commits) = &self.commits {
             commits.send_replace(update);
         }

@@ -194,61 +194,9 @@ impl SymbolFilters {
     /// [`FilterRefusal`] naming the filter when the rounded quantity is under `minQty`
     /// (or 0), or the quantity is over `maxQty`.
     pub fn market_quantity(&self, quantity: f64) -> Result<String, FilterRefusal> {
-        if !(quantity.is_finite() && quantity > 0.0) {
-            return Err(FilterRefusal::NotPositive(quantity));
-        }
-        let lots: Vec<(&'static str, LotSize)> =
-            [("LOT_SIZE", self.lot_size), ("MARKET_LOT_SIZE", self.market_lot_size)]
-                .into_iter()
-                .filter_map(|(name, lot)| lot.map(|l| (name, l)))
-                .collect();
-        let step =
-            lots.iter().map(|(_, l)| l.step).filter(|s| s.units > 0).max_by(|a, b| a.to_f64().total_cmp(&b.to_f64()));
-        let (text, rounded) = match step {
-            Some(step) => {
-                let steps = (quantity / step.to_f64() + 1e-6).floor();
-                let text = step.times(steps as u64).ok_or(FilterRefusal::NotPositive(quantity))?;
-                (text, steps * step.to_f64())
-            }
-            // no step: 8 decimals, rounded down
-            None => {
-                let step = Decimal { units: 1, scale: 8 };
-                let steps = (quantity * 1e8 + 1e-6).floor();
-                (step.times(steps as u64).ok_or(FilterRefusal::NotPositive(quantity))?, steps / 1e8)
-            }
-        };
-        for (filter, lot) in &lots {
-            if rounded <= 0.0 || rounded < lot.min_qty * (1.0 - 1e-12) {
-                return Err(FilterRefusal::BelowMinQty {
-                    filter: (*filter).to_owned(),
-                    requested: quantity,
-                    rounded,
-                    step: step.map_or(1e-8, Decimal::to_f64),
-                    min_qty: lot.min_qty,
-                });
-            }
-            if lot.max_qty > 0.0 && rounded > lot.max_qty {
-                return Err(FilterRefusal::AboveMaxQty {
-                    filter: (*filter).to_owned(),
-                    requested: quantity,
-                    max_qty: lot.max_qty,
-                });
-            }
-        }
-        if rounded <= 0.0 {
-            return Err(FilterRefusal::BelowMinQty {
-                filter: "LOT_SIZE".into(),
-                requested: quantity,
-                rounded,
-                step: 1e-8,
-                min_qty: 0.0,
-            });
-        }
-        Ok(text)
+        self.rounded_quantity(quantity).map(|(text, _)| text)
     }
-}
 
-impl SymbolFilters {
     /// [`Self::market_quantity`], then the notional filter at `price` (the decision's
     /// reference price; Binance checks a market order against its recent average price,
     /// which the decision's close stands in for).
@@ -257,12 +205,11 @@ impl SymbolFilters {
     /// [`FilterRefusal`] naming the filter, as [`Self::market_quantity`], or
     /// [`FilterRefusal::BelowMinNotional`].
     pub fn market_order(&self, quantity: f64, price: f64) -> Result<String, FilterRefusal> {
-        let text = self.market_quantity(quantity)?;
+        let (text, sent) = self.rounded_quantity(quantity)?;
         if !(price.is_finite() && price > 0.0) {
             return Err(FilterRefusal::NotPositive(price));
         }
         if let Some(MinNotional { filter, min }) = self.min_notional {
-            let sent: f64 = text.parse().map_err(|_| FilterRefusal::NotPositive(quantity))?;
             let notional = sent * price;
             if notional < min {
                 return Err(FilterRefusal::BelowMinNotional {
@@ -275,6 +222,51 @@ impl SymbolFilters {
             }
         }
         Ok(text)
+    }
+
+    /// The quantity to send as text and as a number (see [`Self::market_quantity`]).
+    fn rounded_quantity(&self, quantity: f64) -> Result<(String, f64), FilterRefusal> {
+        if !(quantity.is_finite() && quantity > 0.0) {
+            return Err(FilterRefusal::NotPositive(quantity));
+        }
+        let lots: Vec<(&'static str, LotSize)> =
+            [("LOT_SIZE", self.lot_size), ("MARKET_LOT_SIZE", self.market_lot_size)]
+                .into_iter()
+                .filter_map(|(name, lot)| lot.map(|l| (name, l)))
+                .collect();
+        // the coarser step of the two filters; none listed: 8 decimals
+        let step = lots
+            .iter()
+            .map(|(_, l)| l.step)
+            .filter(|s| s.units > 0)
+            .max_by(|a, b| a.to_f64().total_cmp(&b.to_f64()))
+            .unwrap_or(Decimal { units: 1, scale: 8 });
+        let steps = (quantity / step.to_f64() + 1e-6).floor();
+        let text = step.times(steps as u64).ok_or(FilterRefusal::NotPositive(quantity))?;
+        let rounded = steps * step.to_f64();
+        let below = |filter: &str, min_qty: f64| FilterRefusal::BelowMinQty {
+            filter: filter.to_owned(),
+            requested: quantity,
+            rounded,
+            step: step.to_f64(),
+            min_qty,
+        };
+        for (filter, lot) in &lots {
+            if rounded <= 0.0 || rounded < lot.min_qty * (1.0 - 1e-12) {
+                return Err(below(filter, lot.min_qty));
+            }
+            if lot.max_qty > 0.0 && rounded > lot.max_qty {
+                return Err(FilterRefusal::AboveMaxQty {
+                    filter: (*filter).to_owned(),
+                    requested: quantity,
+                    max_qty: lot.max_qty,
+                });
+            }
+        }
+        if rounded <= 0.0 {
+            return Err(below("LOT_SIZE", 0.0));
+        }
+        Ok((text, rounded))
     }
 }
 
