@@ -46,6 +46,10 @@ impl Dense {
     /// registers across all inputs, so the weights are read once and the outputs are
     /// not loaded and stored again for every input. Each output is still
     /// `b + x₀w₀ + x₁w₁ + …` in input order.
+    ///
+    /// Measured against the plain row-by-row loop (`rltrade bench ppo`, SB3 defaults,
+    /// 2-core AMD EPYC, 3 alternating runs): collection fell from 6.1–7.1% of the time to
+    /// 3.7–4.6%.
     #[inline(always)]
     fn forward_portable(&self, x: &[f32], out: &mut [f32]) {
         let d_out = self.d_out;
