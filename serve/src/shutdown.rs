@@ -1,5 +1,5 @@
-//! The daemon's shutdown signals: SIGTERM and SIGINT (Ctrl-C), listened for from the
-//! daemon's start to its end.
+//! The daemon's shutdown signals: SIGTERM and SIGINT (Ctrl-C), listened for from just
+//! before the API listens to the daemon's end.
 //!
 //! The handlers are installed once, before the API listens, and stay installed: a
 //! signal that arrives before the daemon first waits for one, or between two waits
