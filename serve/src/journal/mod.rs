@@ -13,14 +13,21 @@
 
 mod event_kind;
 mod lock;
+mod order_reason;
 mod order_status;
 mod read;
 mod spelling;
+mod views;
 
 pub use event_kind::EventKind;
 pub use lock::JournalLock;
+pub use order_reason::OrderReason;
 pub use order_status::OrderStatus;
 pub use read::{EquityRow, EventRow, FillRow, OrderRow};
+pub use views::{
+    ActivityView, Candle, ChartView, EquityPoint, FillView, LatencyRow, LatencyView, OrderView, RefusalView,
+    StrategySeries, TradeKind,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -456,10 +463,7 @@ impl Journal {
     }
 
     fn insert_order(&mut self, strategy: &str, bar_ms: i64, order: &TargetOrder, client_id: &str) -> Result<()> {
-        let purpose = match order.purpose {
-            rltrade_exec::OrderPurpose::Signal => "signal",
-            rltrade_exec::OrderPurpose::Liquidation => "liquidation",
-        };
+        let purpose = OrderReason::from(order.purpose);
         let result = self
             .conn
             .prepare_cached(
@@ -509,7 +513,7 @@ impl Journal {
                     fill.order_id as i64,
                     client_id,
                     bar_ms,
-                    exit.reason.name(),
+                    OrderReason::from(exit.reason),
                     0.0,
                     fill.reference_price,
                     OrderStatus::Pending

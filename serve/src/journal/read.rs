@@ -84,7 +84,7 @@ impl FillRow {
 
 impl Journal {
     /// Runs the query `sql` with `params` and maps every row; errors name `what`.
-    fn rows<T, P: rusqlite::Params>(
+    pub(super) fn rows<T, P: rusqlite::Params>(
         &self,
         what: &str,
         sql: &str,
