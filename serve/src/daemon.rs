@@ -188,6 +188,12 @@ impl Api {
             hosts: AllowedHosts::new(serve.listen, &serve.http.allowed_hosts),
             failures: FailedAuthLimiter::new(serve.http.auth_failures_per_minute),
         };
+        if !crate::api::page::charts_bundled() {
+            tracing::warn!(
+                "built without lightweight-charts: the dashboard draws no charts until {} is run and rltrade built again",
+                crate::api::page::INSTALL_CHARTS
+            );
+        }
         if access.control.is_none() {
             tracing::warn!("no API token (RLTRADE_API_TOKEN or --token-file): POST endpoints answer 403");
         }

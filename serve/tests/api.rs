@@ -303,14 +303,23 @@ async fn a_read_token_guards_every_get_but_health_and_the_control_token_reads_to
     let dir = tempfile::tempdir().unwrap();
     let mut access = Access::loopback(Some(ApiToken::new("control".into())));
     access.read = Some(ApiToken::new("reader".into()));
+    // more failures than the default budget of 10 a minute: each route is refused once
+    access.failures = rltrade_serve::api::FailedAuthLimiter::new(100);
     let state = AppState::new(engine(dir.path(), 20), access, &HttpConfig::default());
     assert_eq!(call(&state, "GET", "/health", None, "").await.0, StatusCode::OK);
-    for uri in ["/metrics", "/positions", "/signals", "/ab"] {
+    for uri in ["/metrics", "/positions", "/signals", "/ab", "/chart", "/activity", "/latency", "/models", "/events"] {
         assert_eq!(call(&state, "GET", uri, None, "").await.0, StatusCode::UNAUTHORIZED, "{uri}");
+        if uri == "/events" {
+            continue; // an endless stream: its authorized answer is tested on its own
+        }
         assert_eq!(call(&state, "GET", uri, Some("reader"), "").await.0, StatusCode::OK, "{uri}");
         assert_eq!(call(&state, "GET", uri, Some("control"), "").await.0, StatusCode::OK, "{uri}");
     }
     assert_eq!(call(&state, "GET", "/positions", Some("guess"), "").await.0, StatusCode::FORBIDDEN);
+    // the page and its files carry no data: open, as /health
+    for uri in ["/", "/assets/dashboard.js", "/assets/dashboard.css", "/about"] {
+        assert_eq!(call(&state, "GET", uri, None, "").await.0, StatusCode::OK, "{uri}");
+    }
     // the read token controls nothing
     assert_eq!(call(&state, "POST", "/kill", Some("reader"), "").await.0, StatusCode::FORBIDDEN);
 }
@@ -564,4 +573,111 @@ async fn events_announce_commits_coalesced_and_end_when_the_engine_closes() {
     assert_eq!(next_event(&mut body).await, None);
     let (status, body) = call(&state, "GET", "/events", None, "").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}
+
+/// A request with extra headers: the status, the response headers and the body.
+async fn call_with_headers(
+    state: &AppState,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder().method("GET").uri(uri).header("host", "localhost:8080");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), 4 << 20).await.unwrap();
+    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_page_is_served_same_origin_only_under_a_content_security_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(engine(dir.path(), 20), Some("s3cret"));
+    let (status, headers, body) = call_with_headers(&state, "/", &[("origin", "http://evil.example")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(body.contains("/assets/dashboard.js") && !body.contains("<script>"), "no inline script");
+    for uri in ["/", "/positions", "/assets/dashboard.js", "/ab"] {
+        let (_, headers, _) = call_with_headers(&state, uri, &[("origin", "http://evil.example")]).await;
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert_eq!(csp, rltrade_serve::api::page::CONTENT_SECURITY_POLICY, "{uri}");
+        assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'") && !csp.contains("unsafe"));
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{uri}");
+        // no CORS: a browser keeps other origins' pages from reading any answer
+        assert!(!headers.keys().any(|k| k.as_str().starts_with("access-control-")), "{uri}: {headers:?}");
+    }
+    let (status, headers, _) = call_with_headers(&state, "/assets/lightweight-charts.js", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let about = json(&call(&state, "GET", "/about", None, "").await.1);
+    assert_eq!(about["mode"], "live");
+    assert_eq!(about["charts"], rltrade_serve::api::page::charts_bundled());
+    assert_eq!(about["install_charts"], "scripts/install_dashboard_assets.sh");
+}
+
+#[tokio::test]
+async fn the_dashboard_reads_charts_activity_latency_and_models_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(engine(dir.path(), 60), None);
+    let chart = json(&call(&state, "GET", "/chart", None, "").await.1);
+    assert_eq!(chart["symbol"], "BTCUSD");
+    assert_eq!(chart["interval_ms"], HOUR);
+    let bars = chart["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 55, "the traded bars, warm-up excluded");
+    assert_eq!(chart["last_bar_ms"], bars[54]["time_ms"]);
+    let strategy = &chart["strategies"][0];
+    assert_eq!(strategy["name"], "ma:2:4");
+    let equity = strategy["equity"].as_array().unwrap();
+    // the first traded bar's close is the starting cash: marks from the second on
+    assert_eq!(equity.len(), 54);
+    assert_eq!(equity[0]["bar_ms"], bars[1]["time_ms"]);
+    // drawdown: equity over its running peak, minus one
+    let mut peak = f64::MIN;
+    for point in equity {
+        let e = point["equity"].as_f64().unwrap();
+        peak = peak.max(e);
+        assert!((point["drawdown"].as_f64().unwrap() - (e / peak - 1.0)).abs() < 1e-12, "{point}");
+    }
+    let fills = strategy["fills"].as_array().unwrap();
+    assert!(fills.len() >= 4, "the zig-zag trades: {fills:?}");
+    // long-only 0/1 targets: entries and exits alternate, each a signal's
+    for (i, fill) in fills.iter().enumerate() {
+        assert_eq!(fill["kind"], if i % 2 == 0 { "entry" } else { "exit" }, "{fill}");
+        assert_eq!(fill["reason"], "signal");
+        assert_eq!(fill["side"], if i % 2 == 0 { "buy" } else { "sell" });
+    }
+    // after a bar: only what follows it, drawdowns still from the whole journal's peak
+    let middle = bars[30]["time_ms"].as_i64().unwrap();
+    let later = json(&call(&state, "GET", &format!("/chart?after={middle}"), None, "").await.1);
+    assert_eq!(later["bars"].as_array().unwrap().len(), 24);
+    assert_eq!(later["strategies"][0]["equity"].as_array().unwrap()[..], equity[30..]);
+    let after_end = json(&call(&state, "GET", &format!("/chart?after={}", bars[54]["time_ms"]), None, "").await.1);
+    assert_eq!(after_end["bars"], serde_json::json!([]));
+    assert_eq!(after_end["last_bar_ms"], bars[54]["time_ms"], "a client keeps its place");
+    let (status, body) = call(&state, "GET", "/chart?after=abc", None, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json(&body)["error"].as_str().unwrap().contains("after"), "{body}");
+
+    let activity = json(&call(&state, "GET", "/activity?limit=3", None, "").await.1);
+    let orders = activity["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 3);
+    assert!(orders[0]["decided_bar_ms"].as_i64() >= orders[1]["decided_bar_ms"].as_i64(), "newest first");
+    assert_eq!(orders[0]["reason"], "signal");
+    assert!(["filled", "pending"].contains(&orders[1]["status"].as_str().unwrap()), "{orders:?}");
+    assert_eq!(activity["fills"].as_array().unwrap().len(), 3);
+    assert_eq!(activity["fills"][0], fills[fills.len() - 1], "the newest fill first, as the chart has it");
+
+    let latency = json(&call(&state, "GET", "/latency", None, "").await.1);
+    assert_eq!(latency["window"], 10_000);
+    let row = &latency["strategies"][0];
+    assert_eq!(row["strategy"], "ma:2:4");
+    assert_eq!(row["count"], 55);
+    assert!(row["p50_us"].as_u64() <= row["p99_us"].as_u64() && row["p99_us"].as_u64() <= row["max_us"].as_u64());
+
+    let models = json(&call(&state, "GET", "/models", None, "").await.1);
+    assert_eq!(models[0]["kind"], "ma_crossover");
+    assert_eq!(models[0]["ma_periods"], serde_json::json!([2, 4]));
 }

@@ -59,7 +59,7 @@ impl AllowedHosts {
     }
 
     /// Whether a `Host` header value names an allowed host (its port is ignored).
-    fn allows(&self, host: &str) -> bool {
+    pub fn allows(&self, host: &str) -> bool {
         let name = match host.strip_prefix('[') {
             // `[::1]:8080`
             Some(rest) => rest.split(']').next().unwrap_or(""),

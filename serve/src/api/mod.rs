@@ -2,18 +2,19 @@
 //!
 //! | route | what |
 //! |---|---|
+//! | `GET /` | the dashboard ([`page`]): one page, its script and style, lightweight-charts |
 //! | `GET /health` | `{"status": "ok" \| "degraded" \| "halted", ...}`; degraded while the feed is stale or a strategy is halted or killed; halted when the daemon halted (`halt` says why) |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /positions` | every strategy's position, equity, trading state |
-//! | `GET /signals?limit=N` | the last N signals (default 100, at most 10,000) |
-//! | `GET /ab` | the live A/B table from the journal's committed bars, at most 1 s stale (as `rltrade ab-report --json`) |
+//! | `GET /ab`, `/signals`, `/chart`, `/activity`, `/latency`, `/models` | read from the journal's committed bars off the engine's lock ([`journal_routes`]) |
 //! | `GET /events` | server-sent events: `commit` (`{"bars_committed", "last_bar_ms"}`) after journal commits, coalesced to one per 250 ms, the current one first ([`events`]) |
 //! | `POST /kill[?flatten=true]` | kill switch on every strategy, open orders cancelled: in memory first, then journaled (`"journaled": false` and a halted daemon when the journal refuses) |
 //! | `POST /resume` | kill switch released, halts lifted (409 once the daemon halted) |
 //! | `POST /models/reload` | body `{"strategy", "path"}`; validated before the swap (409 once the daemon halted) |
 //!
 //! Every request is checked before any body is read ([`access`]): first the `Host`
-//! allow-list (421), then, on every route but `/health`, the bearer token. POST routes need the
+//! allow-list (421), then, on every route but `/health` and the page's own files, the
+//! bearer token. POST routes need the
 //! control token (`Authorization: Bearer <token>`): 401 without it, 403 with a wrong
 //! one, 403 for every POST when the daemon has none. GET routes need the read token (or
 //! the control token) when `serve.read_token_file` is set. A client past
@@ -24,6 +25,8 @@
 mod ab_snapshot;
 pub mod access;
 pub mod events;
+pub mod journal_routes;
+pub mod page;
 pub mod server;
 
 use std::path::PathBuf;
@@ -48,7 +51,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::halt::DaemonHalt;
 use crate::log_text::untrusted;
-use ab_snapshot::AbSnapshots;
+use journal_routes::JournalReads;
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -57,8 +60,8 @@ pub struct AppState {
     pub engine: Arc<Mutex<Engine>>,
     /// Tokens, hosts and the failed-authentication limit.
     pub access: Arc<Access>,
-    /// `GET /ab` from the journal's committed bars, off the engine's lock.
-    ab: Arc<AbSnapshots>,
+    /// The routes read from the journal's committed bars, off the engine's lock.
+    reads: Arc<JournalReads>,
     /// `serve.http.request_timeout_ms`.
     request_timeout: Duration,
     /// `serve.http.max_body_bytes`.
@@ -73,7 +76,7 @@ impl AppState {
         Self {
             engine,
             access: Arc::new(access),
-            ab: Arc::new(AbSnapshots::new(journal)),
+            reads: Arc::new(JournalReads::new(journal)),
             request_timeout: Duration::from_millis(http.request_timeout_ms),
             max_body_bytes: http.max_body_bytes,
         }
@@ -90,9 +93,8 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/metrics", get(metrics))
         .route("/positions", get(positions))
-        .route("/signals", get(signals))
-        .route("/ab", get(ab))
         .route("/events", get(events::events))
+        .merge(journal_routes::routes(Arc::clone(&state.reads)))
         .route_layer(from_fn_with_state(state.clone(), access::require_read));
     let control = Router::new()
         .route("/kill", post(kill))
@@ -102,9 +104,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), access::require_control));
     Router::new()
         .route("/health", get(health))
+        .merge(page::routes(page::Mode::Live))
         .merge(read)
         .merge(control)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(axum::middleware::from_fn(page::security_headers))
         .layer(from_fn_with_state(state.clone(), request_timeout))
         .layer(from_fn_with_state(state.clone(), access::check_host))
         .with_state(state)
@@ -137,7 +141,7 @@ async fn declared_body_size(State(state): State<AppState>, request: Request, nex
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -220,37 +224,10 @@ async fn positions(State(state): State<AppState>) -> Response {
     Json(state.engine().positions()).into_response()
 }
 
-/// `?limit=N`.
-#[derive(Debug, Deserialize)]
-struct Limit {
-    limit: Option<usize>,
-}
-
 /// A query string that does not parse (`?limit=abc`): a JSON 400 that names the
 /// parameter, like every other error of the API (axum's own rejection is plain text).
-fn bad_query(rejection: QueryRejection) -> Response {
+pub(crate) fn bad_query(rejection: QueryRejection) -> Response {
     error(StatusCode::BAD_REQUEST, rejection.body_text())
-}
-
-async fn signals(State(state): State<AppState>, query: Result<Query<Limit>, QueryRejection>) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return bad_query(rejection),
-    };
-    let limit = query.limit.unwrap_or(100).min(10_000);
-    match state.engine().journal().signals(limit) {
-        Ok(signals) => Json(signals).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
-async fn ab(State(state): State<AppState>) -> Response {
-    let snapshots = Arc::clone(&state.ab);
-    match tokio::task::spawn_blocking(move || snapshots.latest()).await {
-        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the A/B report failed: {e}")),
-    }
 }
 
 /// `?flatten=true`.
