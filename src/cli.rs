@@ -88,6 +88,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// The live A/B table of a daemon's journal (the same as `GET /ab`).
     AbReport(AbReportArgs),
+    /// The web dashboard without a daemon: training runs and their learning curves,
+    /// compare and walk-forward reports, and a finished journal's A/B and charts.
+    Dashboard(DashboardArgs),
     /// Print a shell completion script to stdout, e.g.
     /// `rltrade completions bash > ~/.local/share/bash-completion/completions/rltrade`.
     Completions {
@@ -174,6 +177,21 @@ pub struct AbReportArgs {
     /// return, Sharpe, drawdown, VaR/ES, orders, fills, refusals, exit reasons).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rltrade dashboard ...`
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// A folder of training runs and reports (`metrics.jsonl`, `compare.json`,
+    /// `walkforward.json` with `equity.csv`), looked up to 6 folders deep.
+    #[arg(long)]
+    pub runs: Option<PathBuf>,
+    /// A journal of `rltrade serve`, read only (it may be in use by a daemon).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Where to listen: loopback only (no tokens); port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8050")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// `rltrade data ...`

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => commands::serve::run(&args),
         Command::AbReport(args) => commands::ab_report::run(&args),
+        Command::Dashboard(args) => commands::dashboard::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -17,6 +17,7 @@ pub mod binance;
 pub mod broker;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod engine;
 pub mod error;
 pub mod fault;

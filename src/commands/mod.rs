@@ -8,6 +8,7 @@ pub mod bench_ppo;
 pub mod bench_serve;
 pub mod compare;
 pub mod config_show;
+pub mod dashboard;
 pub mod data_check;
 pub mod data_fetch;
 pub mod export;
