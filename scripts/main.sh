@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# The dashboard's charts (lightweight-charts from npm), bundled into the binary.
+bash scripts/install_dashboard_assets.sh
 # The same targets and features as scripts/test.sh builds (one build of burn serves both).
 cargo build --release --workspace --tests --quiet
 bin="$CARGO_TARGET_DIR/release/rltrade"
@@ -27,3 +29,6 @@ echo
 # live A/B table read back from the journal.
 "$bin" serve --config configs/serve_btc_1h.toml --journal "$out/serve/journal.db" --listen 127.0.0.1:0 --exit-at-end
 "$bin" ab-report --journal "$out/serve/journal.db"
+echo
+echo "The dashboard over these runs, the walk-forward's report and the daemon's journal (then open http://127.0.0.1:8050):"
+echo "  $bin dashboard --runs $out --journal $out/serve/journal.db"

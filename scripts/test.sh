@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The test suite: the dependency policy (cargo deny, deny.toml), then every crate in
 # release mode (tests train networks). TensorBoard's Python reader (into .tools/py)
-# lets a test read the event files back.
+# lets a test read the event files back; lightweight-charts (npm, bundled into the
+# binary) and Debian's Chromium with ChromeDriver let the dashboard's tests run in a
+# real browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/install_tensorboard.sh
+bash scripts/install_dashboard_assets.sh
+bash scripts/install_chromium.sh
 cargo_deny="$(bash scripts/install_cargo_deny.sh)"
 "$cargo_deny" check bans licenses sources
 export PYTHONPATH="$PWD/.tools/py${PYTHONPATH:+:$PYTHONPATH}"
