@@ -305,8 +305,10 @@ pub enum BenchCommand {
         /// of the API alone, without the disk's noise).
         #[arg(long, default_value = "full", value_parser = parse_sync)]
         synchronous: rltrade_serve::journal::SyncMode,
-        /// Load the replays with one client reading `GET /events` (the dashboard's event
-        /// stream) instead of `GET /ab` requests at `--rate`.
+        /// Load the replays with one client that behaves as the dashboard page instead
+        /// of `GET /ab` requests at `--rate`: it reads `GET /events` and, after each
+        /// commit event, `/health`, `/positions`, `/ab`, `/signals`, `/activity` and the
+        /// chart's new bars.
         #[arg(long)]
         events: bool,
         /// Print one JSON object instead of a table.

@@ -1,8 +1,10 @@
 //! `rltrade bench api`: does API load slow trading? A replay journaled with one commit
 //! per bar (as a live exchange broker commits), at FULL or NORMAL, is timed from the
 //! moment the daemon listens to its exit, alone and while a client sends `GET /ab` at a
-//! steady rate, or (`--events`) while one client reads `GET /events`; the runs
-//! alternate, and their medians are compared.
+//! steady rate, or (`--events`) while one client behaves as the dashboard page: it reads
+//! `GET /events` and, after each `commit` event, what the page then reads
+//! ([`PAGE_READS`] and `/chart?after=MS`); the runs alternate, and their medians are
+//! compared.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -25,9 +27,14 @@ use crate::output::{print_json, table};
 pub enum Load {
     /// `GET /ab` at this many requests per second.
     Ab(u64),
-    /// One client reading the event stream `GET /events` to its end.
+    /// One client reading the event stream `GET /events` to its end and, after each
+    /// event, what the dashboard page reads.
     Events,
 }
+
+/// What the dashboard page reads after each `commit` event, besides the chart's new bars
+/// (`/chart?after=MS`), in its order.
+pub const PAGE_READS: [&str; 5] = ["/health", "/positions", "/ab", "/signals?limit=20", "/activity?limit=20"];
 
 /// What was measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -37,6 +44,9 @@ pub struct ApiBench {
     /// `commit` events the event-stream client received over all loaded replays (0 under
     /// `GET /ab`).
     pub events_received: u64,
+    /// The page's reads after those events answered 200 (6 per event: [`PAGE_READS`]
+    /// and the chart).
+    pub page_reads_ok: u64,
     /// Replays of each kind.
     pub runs: u64,
     /// Requests per second of `GET /ab` asked for during the loaded replays (0 under
@@ -83,7 +93,7 @@ pub fn run(model: &Path, data: &Path, load: Load, runs: u64, sync: SyncMode, jso
         .context("writing the bench's serve config")?;
     let (mut alone, mut loaded) = (Vec::new(), Vec::new());
     let mut latencies = latency_histogram()?;
-    let (mut failed, mut events_received) = (0, 0);
+    let (mut failed, mut events_received, mut page_reads_ok) = (0, 0, 0);
     for i in 0..runs {
         alone.push(replay(scratch.path(), &config, &format!("alone-{i}"), model, data, None)?.seconds);
         let run = replay(scratch.path(), &config, &format!("loaded-{i}"), model, data, Some(load))?;
@@ -91,16 +101,18 @@ pub fn run(model: &Path, data: &Path, load: Load, runs: u64, sync: SyncMode, jso
         latencies.add(&run.latencies_us).context("merging the latency histograms")?;
         failed += run.failed;
         events_received += run.events;
+        page_reads_ok += run.page_reads;
     }
     let (alone_s, loaded_s) = (median(&mut alone), median(&mut loaded));
     let requests_ok = latencies.len();
     let (load_name, rate) = match load {
         Load::Ab(rate) => ("GET /ab", rate),
-        Load::Events => ("GET /events", 0),
+        Load::Events => ("GET /events and the page's reads", 0),
     };
     let bench = ApiBench {
         load: load_name.into(),
         events_received,
+        page_reads_ok,
         runs,
         rate_per_s: rate,
         synchronous: mode.into(),
@@ -122,7 +134,7 @@ pub fn run(model: &Path, data: &Path, load: Load, runs: u64, sync: SyncMode, jso
     out.add_row(vec![format!("alone ({runs} runs)"), format!("{:.2} s", bench.alone_s), String::new()]);
     let under = match load {
         Load::Ab(rate) => format!("under GET /ab at {rate}/s ({runs} runs)"),
-        Load::Events => format!("with a GET /events client ({runs} runs)"),
+        Load::Events => format!("with a dashboard page's client ({runs} runs)"),
     };
     out.add_row(vec![under, format!("{:.2} s", bench.loaded_s), String::new()]);
     out.add_row(vec!["slowdown".into(), format!("{:+.1}%", 100.0 * bench.slowdown), "≤ +10%".into()]);
@@ -130,6 +142,11 @@ pub fn run(model: &Path, data: &Path, load: Load, runs: u64, sync: SyncMode, jso
         out.add_row(vec![
             "commit events received".into(),
             format!("{} ({:.1}/s)", bench.events_received, bench.events_received as f64 / loaded.iter().sum::<f64>()),
+            String::new(),
+        ]);
+        out.add_row(vec![
+            "page reads answered (6 per event)".into(),
+            format!("{} ({} failed)", bench.page_reads_ok, bench.requests_failed),
             String::new(),
         ]);
         println!("{out}");
@@ -155,6 +172,7 @@ struct Replay {
     latencies_us: Histogram<u64>,
     failed: u64,
     events: u64,
+    page_reads: u64,
 }
 
 fn replay(
@@ -209,7 +227,7 @@ fn replay(
         }
         _ => None,
     };
-    let events = (load == Some(Load::Events)).then(|| std::thread::spawn(move || read_events(&address)));
+    let events = (load == Some(Load::Events)).then(|| std::thread::spawn(move || follow_events(&address)));
     let status = child.wait()?;
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -217,15 +235,18 @@ fn replay(
         Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??,
         None => (latency_histogram()?, 0),
     };
-    let events = match events {
-        Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("the event reader panicked"))??,
-        None => 0,
+    let (events, page_reads, failed) = match events {
+        Some(thread) => {
+            let page = thread.join().map_err(|_| anyhow::anyhow!("the event reader panicked"))??;
+            (page.events, page.reads_ok, failed + page.reads_failed)
+        }
+        None => (0, 0, failed),
     };
     log.push_str(&drain.join().unwrap_or_default());
     if !status.success() {
         bail!("rltrade serve failed ({status}):\n{log}");
     }
-    Ok(Replay { seconds, latencies_us, failed, events })
+    Ok(Replay { seconds, latencies_us, failed, events, page_reads })
 }
 
 /// An empty histogram of request latencies, µs, to 3 significant digits (as
@@ -243,7 +264,7 @@ fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> anyhow::Result<(Histo
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let sent = Instant::now();
-        match get_ab(address) {
+        match get(address, "/ab").map(|body| body.is_some()) {
             Ok(true) => latencies.saturating_record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX)),
             // the daemon closes its API when the replay ends, before it exits
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
@@ -258,31 +279,67 @@ fn load_ab(address: &str, rate: u64, stop: &AtomicBool) -> anyhow::Result<(Histo
     Ok((latencies, failed))
 }
 
-/// Reads `GET /events` until the daemon closes the stream at the replay's end: the
-/// number of `commit` events.
-///
-/// # Errors
-/// A failed connection, or an answer other than 200.
-fn read_events(address: &str) -> anyhow::Result<u64> {
-    let mut stream = TcpStream::connect(address).context("connecting to GET /events")?;
-    stream.write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    let mut text = Vec::new();
-    stream.read_to_end(&mut text).context("reading GET /events")?;
-    let text = String::from_utf8_lossy(&text);
-    if !text.starts_with("HTTP/1.1 200") {
-        bail!("GET /events answered: {}", text.lines().next().unwrap_or_default());
-    }
-    Ok(text.matches("event: commit").count() as u64)
+/// What the page's client did in one replay.
+struct PageClient {
+    events: u64,
+    reads_ok: u64,
+    reads_failed: u64,
 }
 
-/// One `GET /ab` on its own connection: whether it answered 200.
-fn get_ab(address: &str) -> std::io::Result<bool> {
+/// Reads `GET /events` until the daemon closes the stream at the replay's end, and after
+/// each `commit` event makes the page's reads, one after the other (the chart's after
+/// the last bar the previous one returned).
+///
+/// # Errors
+/// A failed connection, or an answer other than 200 to `GET /events`.
+fn follow_events(address: &str) -> anyhow::Result<PageClient> {
+    let mut stream = TcpStream::connect(address).context("connecting to GET /events")?;
+    stream.write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut lines = BufReader::new(stream);
+    let mut status = String::new();
+    lines.read_line(&mut status).context("reading GET /events")?;
+    if !status.starts_with("HTTP/1.1 200") {
+        bail!("GET /events answered: {}", status.trim());
+    }
+    let mut client = PageClient { events: 0, reads_ok: 0, reads_failed: 0 };
+    let mut after: Option<i64> = None;
+    let mut line = String::new();
+    while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if line.starts_with("event: commit") {
+            client.events += 1;
+            for path in PAGE_READS {
+                match get(address, path) {
+                    Ok(Some(_)) => client.reads_ok += 1,
+                    _ => client.reads_failed += 1,
+                }
+            }
+            let chart = after.map_or_else(|| "/chart".to_string(), |ms| format!("/chart?after={ms}"));
+            match get(address, &chart) {
+                Ok(Some(body)) => {
+                    client.reads_ok += 1;
+                    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    after = value["last_bar_ms"].as_i64().or(after);
+                }
+                _ => client.reads_failed += 1,
+            }
+        }
+        line.clear();
+    }
+    Ok(client)
+}
+
+/// `GET path` on its own connection: the body of a 200, `None` for another status.
+fn get(address: &str, path: &str) -> std::io::Result<Option<Vec<u8>>> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(b"GET /ab HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
-    Ok(response.starts_with(b"HTTP/1.1 200"))
+    if !response.starts_with(b"HTTP/1.1 200") {
+        return Ok(None);
+    }
+    let body = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(&[][..], |at| &response[at + 4..]);
+    Ok(Some(body.to_vec()))
 }
 
 /// The median of a few replay times, s; NaN when empty.
