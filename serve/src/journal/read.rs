@@ -73,7 +73,7 @@ impl FillRow {
         rltrade_exec::Fill {
             order_id: self.order_id,
             time_ms: self.time_ms,
-            side: if self.side == "buy" { rltrade_exec::Side::Buy } else { rltrade_exec::Side::Sell },
+            side: side_from_column(&self.side),
             quantity: self.quantity,
             price: self.price,
             reference_price: self.price,
@@ -273,6 +273,12 @@ impl Journal {
         )?;
         Ok(rows.into_iter().collect())
     }
+}
+
+/// The `fills.side` column's text (`buy` or `sell`, as [`Journal::insert_fill`] writes
+/// it) as a [`rltrade_exec::Side`].
+pub(super) fn side_from_column(text: &str) -> rltrade_exec::Side {
+    if text == "buy" { rltrade_exec::Side::Buy } else { rltrade_exec::Side::Sell }
 }
 
 /// A [`Bar`] from columns 0..=5 of a row: `time_ms, open, high, low, close, volume`.

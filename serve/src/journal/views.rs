@@ -376,7 +376,7 @@ impl Journal {
                     strategy: row.get(0)?,
                     order_id: row.get::<_, i64>(1)? as u64,
                     time_ms: row.get(2)?,
-                    side: if row.get::<_, String>(3)? == "buy" { Side::Buy } else { Side::Sell },
+                    side: super::read::side_from_column(&row.get::<_, String>(3)?),
                     quantity: row.get(4)?,
                     price: row.get(5)?,
                     fee: row.get(6)?,
