@@ -339,12 +339,22 @@ mod tests {
         assert_eq!(view.arms[0].equity, [(0, 100.0), (3_600_000, 101.0)]);
         assert_eq!(view.arms[0].sharpe, Some(1.5));
         // walkforward.json: the stitched comparison, metrics nested
+        // walkforward.json: the stitched comparison, metrics nested; its `fold` column is
+        // no arm
         std::fs::write(
             dir.path().join("walkforward.json"),
             "{\"stitched\": {\"arms\": [{\"name\": \"ppo\", \"metrics\": {\"sharpe\": 2.5}}]}}",
         )
         .unwrap();
+        std::fs::write(
+            dir.path().join("equity.csv"),
+            "timestamp,fold,ppo,ppo/seed-1,ppo/seed-2\n0,1,100,100,100\n3600000,1,101,100,102\n",
+        )
+        .unwrap();
         let walkforward = ReportFolder { kind: ReportKind::WalkForward, ..folder };
-        assert_eq!(reports::view(&walkforward).unwrap().arms[0].sharpe, Some(2.5));
+        let view = reports::view(&walkforward).unwrap();
+        let names: Vec<&str> = view.arms.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["ppo", "ppo/seed-1", "ppo/seed-2"]);
+        assert_eq!(view.arms[0].sharpe, Some(2.5));
     }
 }

@@ -72,7 +72,8 @@ pub struct ReportView {
     pub name: String,
     /// What wrote it.
     pub kind: ReportKind,
-    /// Arms, in the report's order, then the seeds of arms of several seeds.
+    /// Arms, in `equity.csv`'s order, then the seeds of arms of several seeds; columns
+    /// that are no arm of the report (a walk-forward's `fold`) are left out.
     pub arms: Vec<ArmView>,
 }
 
@@ -144,18 +145,25 @@ pub fn view(folder: &ReportFolder) -> Result<ReportView> {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    // an arm of one seed: its seed's column is the arm's own curve, drawn once
+    // drawn: the report's arms, and the seeds of an arm of several seeds (one seed's
+    // column is the arm's own curve); other columns (a walk-forward's `fold`) are not arms
+    let arm_names: Vec<&str> = compare["arms"]
+        .as_array()
+        .map_or_else(Vec::new, |arms| arms.iter().filter_map(|a| a["name"].as_str()).collect());
     let seeds_of = |arm: &str| names.iter().filter(|n| n.starts_with(&format!("{arm}/seed-"))).count();
-    let single_seed: Vec<bool> = names
+    let drawn: Vec<bool> = names
         .iter()
-        .map(|n| n.rsplit_once("/seed-").is_some_and(|(arm, _)| names.contains(&arm.to_string()) && seeds_of(arm) == 1))
+        .map(|n| match n.rsplit_once("/seed-") {
+            Some((arm, _)) => arm_names.contains(&arm) && seeds_of(arm) > 1,
+            None => arm_names.contains(&n.as_str()),
+        })
         .collect();
     let arms = names
         .iter()
         .cloned()
         .zip(columns)
-        .zip(single_seed)
-        .filter(|(_, single)| !single)
+        .zip(drawn)
+        .filter(|(_, drawn)| *drawn)
         .map(|((name, equity), _)| {
             let m = metrics_of(&name);
             let f = |field: &str| m.get(field).and_then(Value::as_f64);
