@@ -183,10 +183,12 @@ pub struct AbReportArgs {
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
     /// A folder of training runs and reports (`metrics.jsonl`, `compare.json`,
-    /// `walkforward.json` with `equity.csv`), looked up to 6 folders deep.
+    /// `walkforward.json` with `equity.csv`), looked up to 6 folders deep. [default:
+    /// none; give it, --journal or both]
     #[arg(long)]
     pub runs: Option<PathBuf>,
     /// A journal of `rltrade serve`, read only (it may be in use by a daemon).
+    /// [default: none]
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Where to listen: loopback only (no tokens); port 0 picks a free one.
