@@ -288,7 +288,8 @@ struct PageClient {
 
 /// Reads `GET /events` until the daemon closes the stream at the replay's end, and after
 /// each `commit` event makes the page's reads, one after the other (the chart's after
-/// the last bar the previous one returned).
+/// the last bar the previous one returned). A read refused because the daemon has
+/// exited ends the reads.
 ///
 /// # Errors
 /// A failed connection, or an answer other than 200 to `GET /events`.
@@ -304,23 +305,25 @@ fn follow_events(address: &str) -> anyhow::Result<PageClient> {
     let mut client = PageClient { events: 0, reads_ok: 0, reads_failed: 0 };
     let mut after: Option<i64> = None;
     let mut line = String::new();
-    while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+    'stream: while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
         if line.starts_with("event: commit") {
             client.events += 1;
-            for path in PAGE_READS {
+            let chart = after.map_or_else(|| "/chart".to_string(), |ms| format!("/chart?after={ms}"));
+            for path in PAGE_READS.iter().copied().chain([chart.as_str()]) {
                 match get(address, path) {
-                    Ok(Some(_)) => client.reads_ok += 1,
+                    Ok(Some(body)) => {
+                        client.reads_ok += 1;
+                        if path == chart {
+                            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                            after = value["last_bar_ms"].as_i64().or(after);
+                        }
+                    }
+                    // the replay's last event races the daemon's exit: a closed listener
+                    // ends the page's reads (a page would show the daemon lost), it is
+                    // not a failed read
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break 'stream,
                     _ => client.reads_failed += 1,
                 }
-            }
-            let chart = after.map_or_else(|| "/chart".to_string(), |ms| format!("/chart?after={ms}"));
-            match get(address, &chart) {
-                Ok(Some(body)) => {
-                    client.reads_ok += 1;
-                    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    after = value["last_bar_ms"].as_i64().or(after);
-                }
-                _ => client.reads_failed += 1,
             }
         }
         line.clear();

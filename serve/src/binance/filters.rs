@@ -81,6 +81,44 @@ pub struct SymbolFilters {
     /// The smallest notional of a market order: `NOTIONAL`'s `minNotional` when
     /// `applyMinToMarket`, or `MIN_NOTIONAL`'s when `applyToMarket`.
     pub min_notional: Option<MinNotional>,
+    /// The smallest notional of a resting order (a stop or a limit): `NOTIONAL`'s or
+    /// `MIN_NOTIONAL`'s `minNotional`, whatever their market flags.
+    pub min_notional_resting: Option<MinNotional>,
+    /// `PRICE_FILTER`: the bounds and tick of every price sent.
+    pub price_filter: Option<PriceFilter>,
+}
+
+/// `PRICE_FILTER`: a price must be at least `minPrice`, at most `maxPrice`, and a whole
+/// number of `tickSize` (each 0 = that check is off).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PriceFilter {
+    /// `minPrice`, quote per base.
+    pub min_price: f64,
+    /// `maxPrice`, quote per base.
+    pub max_price: f64,
+    /// `tickSize`, quote per base (0: any price).
+    pub tick: Decimal,
+}
+
+/// Which way a price moves onto the tick grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// To the tick at or below.
+    Down,
+    /// To the tick at or above.
+    Up,
+}
+
+/// The quantity and prices of a position's protective orders, as the exact decimals to
+/// send ([`SymbolFilters::protection`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtectionOrder {
+    /// Quantity, base units, rounded down to `LOT_SIZE`'s step.
+    pub quantity: String,
+    /// The stop's trigger price, on the tick grid; `None` without a stop.
+    pub stop_price: Option<String>,
+    /// The take-profit's limit price, on the tick grid; `None` without one.
+    pub take_profit_price: Option<String>,
 }
 
 /// The smallest notional of a market order and the filter that sets it.
@@ -137,6 +175,22 @@ pub enum FilterRefusal {
     /// The quantity (or the price) is not finite and > 0.
     #[error("quantity {0} is not a positive number")]
     NotPositive(f64),
+    /// A price outside `PRICE_FILTER`'s bounds once on its tick.
+    #[error(
+        "PRICE_FILTER: {level} price {price} (on the tick {rounded}) is outside [minPrice {min_price}, maxPrice {max_price}]"
+    )]
+    PriceOutOfRange {
+        /// Which price: `stop` or `take_profit`.
+        level: String,
+        /// The price asked for, quote per base.
+        price: f64,
+        /// On the tick grid.
+        rounded: f64,
+        /// The filter's `minPrice`.
+        min_price: f64,
+        /// The filter's `maxPrice` (0: no bound).
+        max_price: f64,
+    },
 }
 
 impl SymbolFilters {
@@ -153,7 +207,14 @@ impl SymbolFilters {
             .into_iter()
             .find(|s| s.symbol == symbol)
             .ok_or_else(|| format!("exchangeInfo does not list {symbol}"))?;
-        let mut filters = Self { symbol: entry.symbol, lot_size: None, market_lot_size: None, min_notional: None };
+        let mut filters = Self {
+            symbol: entry.symbol,
+            lot_size: None,
+            market_lot_size: None,
+            min_notional: None,
+            min_notional_resting: None,
+            price_filter: None,
+        };
         for filter in entry.filters {
             match filter {
                 FilterJson::LotSize { min_qty, max_qty, step_size } => {
@@ -163,16 +224,26 @@ impl SymbolFilters {
                     filters.market_lot_size = Some(lot_size("MARKET_LOT_SIZE", &min_qty, &max_qty, &step_size)?);
                 }
                 FilterJson::Notional { min_notional, apply_min_to_market } => {
+                    let min = MinNotional { filter: "NOTIONAL", min: number("NOTIONAL.minNotional", &min_notional)? };
+                    filters.min_notional_resting = Some(min.clone());
                     if apply_min_to_market {
-                        let min = number("NOTIONAL.minNotional", &min_notional)?;
-                        filters.min_notional = Some(MinNotional { filter: "NOTIONAL", min });
+                        filters.min_notional = Some(min);
                     }
                 }
                 FilterJson::MinNotional { min_notional, apply_to_market } => {
+                    let min =
+                        MinNotional { filter: "MIN_NOTIONAL", min: number("MIN_NOTIONAL.minNotional", &min_notional)? };
+                    filters.min_notional_resting = Some(min.clone());
                     if apply_to_market {
-                        let min = number("MIN_NOTIONAL.minNotional", &min_notional)?;
-                        filters.min_notional = Some(MinNotional { filter: "MIN_NOTIONAL", min });
+                        filters.min_notional = Some(min);
                     }
+                }
+                FilterJson::PriceFilter { min_price, max_price, tick_size } => {
+                    filters.price_filter = Some(PriceFilter {
+                        min_price: number("PRICE_FILTER.minPrice", &min_price)?,
+                        max_price: number("PRICE_FILTER.maxPrice", &max_price)?,
+                        tick: Decimal::parse(&tick_size).map_err(|e| format!("PRICE_FILTER.tickSize: {e}"))?,
+                    });
                 }
                 FilterJson::Other => {}
             }
@@ -224,16 +295,101 @@ impl SymbolFilters {
         Ok(text)
     }
 
+    /// `price` moved onto `PRICE_FILTER`'s tick grid in the direction `rounding`, as the
+    /// exact decimal to send, within the filter's bounds (8 decimals without the filter).
+    /// `level` names the price in a refusal (`stop`, `take_profit`).
+    ///
+    /// # Errors
+    /// [`FilterRefusal::NotPositive`] for a price that is not finite and > 0;
+    /// [`FilterRefusal::PriceOutOfRange`] outside `[minPrice, maxPrice]`.
+    pub fn price(&self, level: &str, price: f64, rounding: Rounding) -> Result<String, FilterRefusal> {
+        if !(price.is_finite() && price > 0.0) {
+            return Err(FilterRefusal::NotPositive(price));
+        }
+        let filter = self.price_filter.unwrap_or(PriceFilter {
+            min_price: 0.0,
+            max_price: 0.0,
+            tick: Decimal { units: 0, scale: 0 },
+        });
+        let tick = if filter.tick.units > 0 { filter.tick } else { Decimal { units: 1, scale: 8 } };
+        // the same 1e-6-of-a-tick tolerance of binary error as quantities
+        let ticks = price / tick.to_f64();
+        let ticks = match rounding {
+            Rounding::Down => (ticks + 1e-6).floor(),
+            Rounding::Up => (ticks - 1e-6).ceil(),
+        };
+        let rounded = ticks * tick.to_f64();
+        let out_of_range = rounded <= 0.0
+            || rounded < filter.min_price * (1.0 - 1e-12)
+            || (filter.max_price > 0.0 && rounded > filter.max_price * (1.0 + 1e-12));
+        let text = tick.times(ticks as u64).filter(|_| !out_of_range);
+        text.ok_or_else(|| FilterRefusal::PriceOutOfRange {
+            level: level.to_owned(),
+            price,
+            rounded,
+            min_price: filter.min_price,
+            max_price: filter.max_price,
+        })
+    }
+
+    /// The protective orders of a position of `quantity` base units: the quantity
+    /// rounded down to `LOT_SIZE`'s step (a resting order is not held to
+    /// `MARKET_LOT_SIZE`), the stop and the take-profit on the tick grid, each rounded
+    /// toward the position's current price so that the protection is never looser than
+    /// asked (a long's stop up and its take-profit down; a short's the other way), and
+    /// the notional of each leg at its price at least the resting-order minimum.
+    /// `long` is the side of the position protected (its exit is a sell).
+    ///
+    /// # Errors
+    /// [`FilterRefusal`] naming the filter: the quantity under `minQty` once rounded or
+    /// over `maxQty`, a price outside `PRICE_FILTER`, a leg's notional under
+    /// `minNotional`.
+    pub fn protection(
+        &self,
+        long: bool,
+        quantity: f64,
+        stop: Option<f64>,
+        take_profit: Option<f64>,
+    ) -> Result<ProtectionOrder, FilterRefusal> {
+        let (text, sent) = self.rounded_quantity_of(quantity, &[("LOT_SIZE", self.lot_size)])?;
+        let (stop_rounding, take_profit_rounding) =
+            if long { (Rounding::Up, Rounding::Down) } else { (Rounding::Down, Rounding::Up) };
+        let stop_price = stop.map(|p| self.price("stop", p, stop_rounding)).transpose()?;
+        let take_profit_price = take_profit.map(|p| self.price("take_profit", p, take_profit_rounding)).transpose()?;
+        for price in [&stop_price, &take_profit_price].into_iter().flatten() {
+            let price: f64 = price.parse().unwrap_or(0.0);
+            if let Some(MinNotional { filter, min }) = &self.min_notional_resting {
+                let notional = sent * price;
+                if notional < *min {
+                    return Err(FilterRefusal::BelowMinNotional {
+                        filter: (*filter).to_owned(),
+                        quantity: sent,
+                        price,
+                        notional,
+                        min_notional: *min,
+                    });
+                }
+            }
+        }
+        Ok(ProtectionOrder { quantity: text, stop_price, take_profit_price })
+    }
+
     /// The quantity to send as text and as a number (see [`Self::market_quantity`]).
     fn rounded_quantity(&self, quantity: f64) -> Result<(String, f64), FilterRefusal> {
+        self.rounded_quantity_of(quantity, &[("LOT_SIZE", self.lot_size), ("MARKET_LOT_SIZE", self.market_lot_size)])
+    }
+
+    /// `quantity` rounded down to the coarser step of `filters`, checked against each.
+    fn rounded_quantity_of(
+        &self,
+        quantity: f64,
+        filters: &[(&'static str, Option<LotSize>)],
+    ) -> Result<(String, f64), FilterRefusal> {
         if !(quantity.is_finite() && quantity > 0.0) {
             return Err(FilterRefusal::NotPositive(quantity));
         }
         let lots: Vec<(&'static str, LotSize)> =
-            [("LOT_SIZE", self.lot_size), ("MARKET_LOT_SIZE", self.market_lot_size)]
-                .into_iter()
-                .filter_map(|(name, lot)| lot.map(|l| (name, l)))
-                .collect();
+            filters.iter().filter_map(|(name, lot)| lot.map(|l| (*name, l))).collect();
         // the coarser step of the two filters; none listed: 8 decimals
         let step = lots
             .iter()
@@ -307,6 +463,8 @@ enum FilterJson {
     Notional { min_notional: String, apply_min_to_market: bool },
     #[serde(rename = "MIN_NOTIONAL", rename_all = "camelCase")]
     MinNotional { min_notional: String, apply_to_market: bool },
+    #[serde(rename = "PRICE_FILTER", rename_all = "camelCase")]
+    PriceFilter { min_price: String, max_price: String, tick_size: String },
     #[serde(other)]
     Other,
 }
@@ -393,6 +551,53 @@ mod tests {
         );
         let f = SymbolFilters::from_exchange_info(old.as_bytes(), "BTCUSDT").unwrap();
         assert_eq!(f.min_notional, Some(MinNotional { filter: "MIN_NOTIONAL", min: 10.0 }));
+    }
+
+    #[test]
+    fn protective_prices_go_on_the_tick_never_looser_than_asked() {
+        let f = btcusdt();
+        assert_eq!(f.price_filter.unwrap().tick, Decimal { units: 1, scale: 2 });
+        // a long: the stop rounds up (closer), the take-profit down (closer)
+        let p = f.protection(true, 0.123456789, Some(19_000.123), Some(21_000.129)).unwrap();
+        assert_eq!(
+            p,
+            ProtectionOrder {
+                quantity: "0.12345".into(),
+                stop_price: Some("19000.13".into()),
+                take_profit_price: Some("21000.12".into())
+            }
+        );
+        // a short mirrors it
+        let p = f.protection(false, 0.5, Some(21_000.129), Some(19_000.123)).unwrap();
+        assert_eq!((p.stop_price.unwrap(), p.take_profit_price.unwrap()), ("21000.12".into(), "19000.13".into()));
+        // on the grid already, binary noise included: unchanged
+        assert_eq!(f.price("stop", 0.1 + 0.2, Rounding::Up).unwrap(), "0.3");
+        assert_eq!(f.price("stop", 0.1 + 0.2, Rounding::Down).unwrap(), "0.3");
+        assert_eq!(f.price("stop", 20_000.0, Rounding::Down).unwrap(), "20000");
+        // a stop alone
+        let p = f.protection(true, 1.0, Some(19_000.0), None).unwrap();
+        assert_eq!((p.stop_price.as_deref(), p.take_profit_price), (Some("19000"), None));
+    }
+
+    #[test]
+    fn impossible_protective_orders_name_the_filter() {
+        let f = btcusdt();
+        // a short's stop rounds down: 0.001 goes to 0, under minPrice
+        let err = f.protection(false, 1.0, Some(0.001), None).unwrap_err();
+        assert!(matches!(&err, FilterRefusal::PriceOutOfRange { level, .. } if level == "stop"), "{err:?}");
+        assert!(err.to_string().contains("PRICE_FILTER") && err.to_string().contains("minPrice 0.01"), "{err}");
+        let err = f.protection(true, 1.0, None, Some(2_000_000.0)).unwrap_err();
+        assert!(err.to_string().contains("take_profit") && err.to_string().contains("maxPrice"), "{err}");
+        // the notional minimum holds at the stop's price, where a long's exit is smallest
+        let err = f.protection(true, 0.0003, Some(15_000.0), Some(30_000.0)).unwrap_err();
+        assert!(
+            matches!(&err, FilterRefusal::BelowMinNotional { filter, price, .. } if filter == "NOTIONAL" && *price == 15_000.0),
+            "{err:?}"
+        );
+        // a resting order is held to LOT_SIZE only (MARKET_LOT_SIZE's maxQty is 85)
+        assert_eq!(f.protection(true, 100.0, Some(19_000.0), None).unwrap().quantity, "100");
+        assert!(matches!(f.protection(true, 0.000001, Some(19_000.0), None), Err(FilterRefusal::BelowMinQty { .. })));
+        assert!(matches!(f.price("stop", f64::NAN, Rounding::Up), Err(FilterRefusal::NotPositive(_))));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! one can no longer execute). Binance itself refuses a repeated `newClientOrderId`
 //! only while the first order is open, so this query is the real guard.
 
+mod protection;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -136,6 +138,11 @@ struct OrderJson {
     update_time: Option<i64>,
     time: Option<i64>,
     fills: Option<Vec<FillJson>>,
+    /// `NEW`, `FILLED`, … (absent in an ACK).
+    status: Option<String>,
+    /// `MARKET`, `STOP_LOSS`, `LIMIT_MAKER`, …
+    #[serde(rename = "type")]
+    order_type: Option<String>,
 }
 
 /// A fill of a FULL order response or a trade of `GET /api/v3/myTrades`.
@@ -353,15 +360,24 @@ impl ExchangeBroker {
         if let Some(found) = self.query_api(client_order_id).await? {
             return Ok(Some(found));
         }
+        if !self.wait_past_recv_window(sent_at).await {
+            return Ok(None);
+        }
+        self.query_api(client_order_id).await
+    }
+
+    /// Waits until a request timestamped `sent_at` is past its `recvWindow` (a late copy
+    /// of it can no longer execute then); false when it already was.
+    async fn wait_past_recv_window(&self, sent_at: i64) -> bool {
         // the exchange still accepts a request at timestamp + recvWindow itself, and the
         // ms clock truncates: wait until strictly past that instant
         let expires_at = sent_at.saturating_add(i64::try_from(self.config.recv_window_ms).unwrap_or(i64::MAX));
         let wait_ms = expires_at.saturating_add(1).saturating_sub((self.clock)());
         if wait_ms <= 0 {
-            return Ok(None);
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(wait_ms.unsigned_abs())).await;
-        self.query_api(client_order_id).await
+        true
     }
 
     /// The order with `client_order_id` (`GET /api/v3/order?origClientOrderId=`);

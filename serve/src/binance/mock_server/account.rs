@@ -16,10 +16,15 @@ const DEFAULT_RECV_WINDOW_MS: i64 = 5_000;
 /// How far ahead of the server a request's timestamp may be, ms (Binance: 1 s).
 const MAX_AHEAD_MS: i64 = 1_000;
 
-type Params = HashMap<String, String>;
+pub(super) type Params = HashMap<String, String>;
 
 /// Checks key, signature and timestamp of a SIGNED request; returns its parameters.
-fn signed(state: &MockState, headers: &HeaderMap, raw_query: Option<&str>, body: &str) -> Result<Params, Response> {
+pub(super) fn signed(
+    state: &MockState,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: &str,
+) -> Result<Params, Response> {
     let unauthorized = |code, msg| Err(api_error(StatusCode::UNAUTHORIZED, code, msg));
     match headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()) {
         None => return unauthorized(-2014, "API-key format invalid."),
@@ -61,7 +66,7 @@ fn signed(state: &MockState, headers: &HeaderMap, raw_query: Option<&str>, body:
     Ok(params)
 }
 
-fn mandatory(name: &str) -> Response {
+pub(super) fn mandatory(name: &str) -> Response {
     api_error(
         StatusCode::BAD_REQUEST,
         -1102,
@@ -69,17 +74,17 @@ fn mandatory(name: &str) -> Response {
     )
 }
 
-fn s(x: f64) -> String {
+pub(super) fn s(x: f64) -> String {
     format!("{x:.8}")
 }
 
 /// The order as `GET /api/v3/order` shows it.
-fn order_json(o: &MockOrder) -> Value {
+pub(super) fn order_json(o: &MockOrder) -> Value {
     json!({
-        "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.client_order_id,
-        "price": "0.00000000", "origQty": s(o.quantity), "executedQty": s(o.executed),
+        "symbol": o.symbol, "orderId": o.order_id, "orderListId": o.order_list_id, "clientOrderId": o.client_order_id,
+        "price": s(o.limit_price), "origQty": s(o.quantity), "executedQty": s(o.executed),
         "cummulativeQuoteQty": s(o.executed * o.price), "status": o.status, "timeInForce": "GTC",
-        "type": "MARKET", "side": o.side, "stopPrice": "0.00000000", "icebergQty": "0.00000000",
+        "type": o.order_type, "side": o.side, "stopPrice": s(o.stop_price), "icebergQty": "0.00000000",
         "time": o.time_ms, "updateTime": o.time_ms, "isWorking": true, "workingTime": o.time_ms,
         "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER"
     })
@@ -169,6 +174,10 @@ fn place(state: &mut MockState, p: &Params) -> Response {
         commission_asset,
         status: "NEW".into(),
         time_ms: now,
+        order_type: "MARKET".into(),
+        stop_price: 0.0,
+        limit_price: 0.0,
+        order_list_id: -1,
     };
     if fill {
         order.executed = quantity;
@@ -230,7 +239,7 @@ fn find<'a>(state: &'a mut MockState, p: &Params) -> Result<&'a mut MockOrder, R
 }
 
 /// Runs a signed handler body under the lock, with faults.
-async fn signed_handler(
+pub(super) async fn signed_handler(
     shared: Shared,
     endpoint: Endpoint,
     headers: HeaderMap,
@@ -241,14 +250,21 @@ async fn signed_handler(
     if let Some(response) = fault_response(fault) {
         return response;
     }
-    if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
+    if let Some(Fault::Lose(wait)) = fault {
+        tokio::time::sleep(wait).await;
+        return (StatusCode::INTERNAL_SERVER_ERROR, "lost").into_response();
+    }
+    let response = {
+        let mut state = lock(&shared);
+        match signed(&state, &headers, query.as_deref(), "") {
+            Ok(params) => f(&mut state, &params),
+            Err(response) => response,
+        }
+    };
+    if let Some(Fault::Hang(wait)) = fault {
         tokio::time::sleep(wait).await;
     }
-    let mut state = lock(&shared);
-    match signed(&state, &headers, query.as_deref(), "") {
-        Ok(params) => f(&mut state, &params),
-        Err(response) => response,
-    }
+    response
 }
 
 /// `GET /api/v3/order?symbol&origClientOrderId` (or `orderId`).
@@ -298,10 +314,10 @@ pub(super) async fn my_trades(State(shared): State<Shared>, headers: HeaderMap, 
             .iter()
             .filter(|o| o.executed > 0.0 && order_id.is_none_or(|id| id == o.order_id))
             .map(|o| {
-                json!({"symbol": o.symbol, "id": o.order_id, "orderId": o.order_id, "orderListId": -1,
+                json!({"symbol": o.symbol, "id": o.order_id, "orderId": o.order_id, "orderListId": o.order_list_id,
                     "price": s(o.price), "qty": s(o.executed), "quoteQty": s(o.executed * o.price),
                     "commission": s(o.commission), "commissionAsset": o.commission_asset, "time": o.time_ms,
-                    "isBuyer": o.side == "BUY", "isMaker": false, "isBestMatch": true})
+                    "isBuyer": o.side == "BUY", "isMaker": o.order_type == "LIMIT_MAKER", "isBestMatch": true})
             })
             .collect();
         axum::Json(Value::Array(trades)).into_response()
@@ -327,7 +343,7 @@ pub(super) async fn account(State(shared): State<Shared>, headers: HeaderMap, Ra
 /// Whether `quantity` obeys a `LOT_SIZE` filter (`[minQty, maxQty, stepSize]`): within
 /// the bounds and a whole number of steps (to 1e-9 of a step: the quantity came as a
 /// decimal string).
-fn on_lot_size(quantity: f64, [min_qty, max_qty, step]: &[String; 3]) -> bool {
+pub(super) fn on_lot_size(quantity: f64, [min_qty, max_qty, step]: &[String; 3]) -> bool {
     let number = |text: &String| text.parse::<f64>().unwrap_or(0.0);
     let (min_qty, max_qty, step) = (number(min_qty), number(max_qty), number(step));
     let steps = if step > 0.0 { quantity / step } else { 0.0 };

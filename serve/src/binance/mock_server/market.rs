@@ -108,8 +108,9 @@ pub(super) async fn time(State(shared): State<Shared>) -> Response {
     axum::Json(json!({"serverTime": now})).into_response()
 }
 
-/// `GET /api/v3/exchangeInfo?symbol=`: the served symbol with its `LOT_SIZE` filter (and
-/// a `PRICE_FILTER` and `NOTIONAL` of BTCUSDT's shape), `-1121` for another symbol.
+/// `GET /api/v3/exchangeInfo?symbol=`: the served symbol with its `LOT_SIZE` and
+/// `PRICE_FILTER` filters (and a `NOTIONAL` of BTCUSDT's shape), `-1121` for another
+/// symbol.
 pub(super) async fn exchange_info(
     State(shared): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
@@ -123,6 +124,7 @@ pub(super) async fn exchange_info(
         return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
     }
     let [min_qty, max_qty, step_size] = &config.lot_size;
+    let [min_price, max_price, tick_size] = &config.price_filter;
     Json(json!({
         "timezone": "UTC",
         "serverTime": (config.clock)(),
@@ -132,7 +134,7 @@ pub(super) async fn exchange_info(
             "baseAsset": config.base_asset,
             "quoteAsset": config.quote_asset,
             "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
+                {"filterType": "PRICE_FILTER", "minPrice": min_price, "maxPrice": max_price, "tickSize": tick_size},
                 {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step_size},
                 {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": true,
                  "maxNotional": "9000000.00000000", "applyMaxToMarket": false, "avgPriceMins": 5}

@@ -5,8 +5,16 @@
 //!
 //! Endpoints: `GET /api/v3/klines`, `GET /api/v3/time`, `GET /api/v3/exchangeInfo` (public); `POST /api/v3/order`,
 //! `GET /api/v3/order`, `DELETE /api/v3/order`, `GET /api/v3/openOrders`,
-//! `GET /api/v3/myTrades`, `GET /api/v3/account` (SIGNED: `X-MBX-APIKEY` header and an
+//! `GET /api/v3/myTrades`, `GET /api/v3/account`, and the OCO order lists
+//! `POST /api/v3/orderList/oco`, `DELETE /api/v3/orderList`, `GET /api/v3/orderList`,
+//! `GET /api/v3/openOrderList` (SIGNED: `X-MBX-APIKEY` header and an
 //! HMAC-SHA256 `signature` of the query string and body, else `-2014`/`-2015`/`-1022`).
+//!
+//! Resting orders (`STOP_LOSS`, `LIMIT_MAKER`, alone or as the legs of an OCO) are
+//! triggered by the mock's own klines as they are pushed ([`MockServer::push_bars`]),
+//! by the backtest's rules (`rltrade_exec::ProtectiveLevels::check`): a stop fills at
+//! `min(open, stop)` for a sell, a take-profit at `max(open, limit)`, the stop first
+//! when a bar touches both; an OCO leg that executes expires its sibling.
 //!
 //! Faults ([`Fault`]) are queued per [`Endpoint`] at run time and answer the next
 //! requests to it; [`MockServer::requests`] counts requests per endpoint, so a test can
@@ -18,6 +26,7 @@
 
 mod account;
 mod market;
+mod order_list;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +36,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use rltrade_env::Bar;
 use serde_json::json;
 
@@ -55,6 +64,14 @@ pub enum Endpoint {
     MyTrades,
     /// `GET /api/v3/account`.
     Account,
+    /// `POST /api/v3/orderList/oco`.
+    NewOrderList,
+    /// `DELETE /api/v3/orderList`.
+    CancelOrderList,
+    /// `GET /api/v3/orderList`.
+    QueryOrderList,
+    /// `GET /api/v3/openOrderList`.
+    OpenOrderLists,
 }
 
 /// A fault the next request to an endpoint meets.
@@ -111,9 +128,35 @@ pub struct MockOrder {
     pub commission: f64,
     /// Asset of the commission (base for buys, quote for sells, as on Binance without BNB).
     pub commission_asset: String,
-    /// `NEW`, `FILLED` or `CANCELED`.
+    /// `NEW`, `FILLED`, `CANCELED` or `EXPIRED` (an OCO leg whose sibling executed).
     pub status: String,
     /// Transaction time.
+    pub time_ms: i64,
+    /// `MARKET`, `STOP_LOSS` (a stop-market order) or `LIMIT_MAKER`.
+    pub order_type: String,
+    /// `stopPrice` of a `STOP_LOSS` order (0 otherwise).
+    pub stop_price: f64,
+    /// `price` of a `LIMIT_MAKER` order (0 otherwise).
+    pub limit_price: f64,
+    /// The order list it belongs to (`-1`: none).
+    pub order_list_id: i64,
+}
+
+/// An OCO order list the mock holds: its two legs are orders in [`MockServer::orders`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MockOrderList {
+    /// Exchange order list id (1, 2, …).
+    pub order_list_id: i64,
+    /// `listClientOrderId`.
+    pub list_client_order_id: String,
+    /// The legs' exchange order ids: the stop (`STOP_LOSS`), then the take-profit
+    /// (`LIMIT_MAKER`).
+    pub order_ids: [u64; 2],
+    /// `EXEC_STARTED` while its legs are open, then `ALL_DONE`.
+    pub list_status_type: String,
+    /// `EXECUTING`, then `ALL_DONE`.
+    pub list_order_status: String,
+    /// Creation time, ms since the epoch.
     pub time_ms: i64,
 }
 
@@ -150,9 +193,12 @@ pub struct MockConfig {
     /// The exchange clock (`/api/v3/time`, `recvWindow` checks, order times).
     pub clock: Clock,
     /// The symbol's `LOT_SIZE` filter as `exchangeInfo` lists it: `minQty`, `maxQty`,
-    /// `stepSize` (decimal strings). A MARKET order off it gets `-1013 Filter failure:
+    /// `stepSize` (decimal strings). An order off it gets `-1013 Filter failure:
     /// LOT_SIZE`, as on the exchange.
     pub lot_size: [String; 3],
+    /// The symbol's `PRICE_FILTER`: `minPrice`, `maxPrice`, `tickSize` (decimal
+    /// strings). A stop or limit price off it gets `-1013 Filter failure: PRICE_FILTER`.
+    pub price_filter: [String; 3],
 }
 
 impl Default for MockConfig {
@@ -172,6 +218,7 @@ impl Default for MockConfig {
             balances: vec![("BTC".into(), 1.0), ("USDT".into(), 100_000.0)],
             clock: system_clock(),
             lot_size: ["0.00001000".into(), "9000.00000000".into(), "0.00001000".into()],
+            price_filter: ["0.01000000".into(), "1000000.00000000".into(), "0.01000000".into()],
         }
     }
 }
@@ -182,6 +229,7 @@ struct State {
     faults: HashMap<Endpoint, VecDeque<Fault>>,
     requests: BTreeMap<Endpoint, usize>,
     orders: Vec<MockOrder>,
+    order_lists: Vec<MockOrderList>,
     /// Asset → (free, locked).
     balances: BTreeMap<String, (f64, f64)>,
 }
@@ -253,6 +301,7 @@ impl MockServer {
             faults: HashMap::new(),
             requests: BTreeMap::new(),
             orders: Vec::new(),
+            order_lists: Vec::new(),
             balances,
         }));
         let router = Router::new()
@@ -263,6 +312,9 @@ impl MockServer {
             .route("/api/v3/openOrders", get(account::open_orders))
             .route("/api/v3/myTrades", get(account::my_trades))
             .route("/api/v3/account", get(account::account))
+            .route("/api/v3/orderList/oco", post(order_list::new_oco))
+            .route("/api/v3/orderList", get(order_list::query).delete(order_list::cancel))
+            .route("/api/v3/openOrderList", get(order_list::open_lists))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
@@ -296,9 +348,32 @@ impl MockServer {
         lock(&self.shared).config.lot_size = lot_size.map(String::from);
     }
 
-    /// Appends closed bars (increasing open times).
+    /// Appends closed bars (increasing open times). Each bar first triggers the resting
+    /// stop and take-profit orders it reaches, by the backtest's rules
+    /// ([`order_list::trigger`]).
     pub fn push_bars(&self, bars: &[Bar]) {
-        lock(&self.shared).config.bars.extend_from_slice(bars);
+        let mut state = lock(&self.shared);
+        for bar in bars {
+            order_list::trigger(&mut state, bar);
+            state.config.bars.push(*bar);
+        }
+    }
+
+    /// Every order list placed, in order.
+    pub fn order_lists(&self) -> Vec<MockOrderList> {
+        lock(&self.shared).order_lists.clone()
+    }
+
+    /// Cancels the open order list `order_list_id` as a person in the exchange's web
+    /// page would (its legs `CANCELED`, their base released); false when it is not open.
+    pub fn cancel_order_list_outside(&self, order_list_id: i64) -> bool {
+        order_list::cancel_list(&mut lock(&self.shared), order_list_id, "CANCELED")
+    }
+
+    /// Expires the open order list `order_list_id`, as the exchange does in maintenance
+    /// (its legs `EXPIRED`); false when it is not open.
+    pub fn expire_order_list(&self, order_list_id: i64) -> bool {
+        order_list::cancel_list(&mut lock(&self.shared), order_list_id, "EXPIRED")
     }
 
     /// Sets or clears the bar still forming.
