@@ -3,8 +3,9 @@
 //! - [`klines`]: `GET /api/v3/klines` client and parser (closed bars only), intervals.
 //! - [`signing`]: HMAC-SHA256 request signatures and redacted API credentials.
 //! - [`fetch`]: paged, rate-limited, resumable download of bars into the project's CSV.
-//! - [`mock_server`]: an in-process exchange that speaks the real JSON shapes, with
-//!   fault knobs (429, 418, 5xx, malformed JSON, bad rows, orders that never answer).
+//! - `mock_server` (feature `mock-exchange`, for tests): an in-process exchange that
+//!   speaks the real JSON shapes, with fault knobs (429, 418, 5xx, malformed JSON, bad
+//!   rows, orders that never answer) and OCO order lists triggered by its own klines.
 //! - [`filters`]: a symbol's `exchangeInfo` filters and quantities rounded down to them.
 //! - [`error`]: the typed errors of a request ([`ApiError`]).
 //! - [`clock`]: the injectable wall clock ([`Clock`]).
@@ -19,6 +20,7 @@ pub mod fetch;
 pub mod filters;
 pub(crate) mod http;
 pub mod klines;
+#[cfg(feature = "mock-exchange")]
 pub mod mock_server;
 pub mod signing;
 
