@@ -153,3 +153,222 @@ fn the_binance_broker_sends_signed_orders_journals_their_fills_and_reconciles_on
     assert_eq!(mismatches, 0, "journal and exchange agree after the restart");
     assert_eq!(mock.orders().len(), orders.len(), "the restart sent no duplicate");
 }
+
+/// A flat bar of `price` (high and low one away) `k` seconds after `start`.
+fn flat_bar(start: i64, k: i64, price: f64) -> Bar {
+    Bar { time_ms: start + k * SECOND, open: price, high: price + 1.0, low: price - 1.0, close: price, volume: 1.0 }
+}
+
+/// Waits (10 s at most) until `ready` holds.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A mock exchange whose bars fall into `start` (so that MA(2) crosses MA(4) up on the
+/// first rising live bars), filling MARKET orders at 100 from 10,000 USDT, and the
+/// daemon's config for it with a 20 % stop-loss and take-profit.
+fn protected_setup(runtime: &tokio::runtime::Runtime, dir: &Dir, start: i64) -> (MockServer, String) {
+    let history: Vec<Bar> = (1..=30).rev().map(|k| flat_bar(start, -k, 95.0 + 0.2 * k as f64)).collect();
+    let config = MockConfig {
+        interval: Interval::parse("1s").unwrap(),
+        bars: history,
+        fill_price: 100.0,
+        balances: vec![("BTC".into(), 0.0), ("USDT".into(), 10_000.0)],
+        ..MockConfig::default()
+    };
+    let mock = runtime.block_on(MockServer::start(config)).expect("mock");
+    let url = mock.base_url();
+    let toml = format!(
+        "[risk]\nmax_exposure = 0.5\n[protect]\nstop_loss = 0.2\ntake_profit = 0.2\n[serve]\nbroker = \"binance\"\n\
+         [serve.exchange]\nbase_url = \"{url}\"\ntestnet_url = \"{url}\"\nsymbol = \"BTCUSDT\"\ninterval = \"1s\"\n\
+         poll_ms = 100\nwarmup_bars = 20\n"
+    );
+    let config = dir.write("protect.toml", &toml).display().to_string();
+    (mock, config)
+}
+
+/// Pushes rising bars, one a second, until `entered` holds after one (8 at most); returns
+/// the next bar's index.
+fn enter_long(mock: &MockServer, daemon: &Daemon, start: i64, entered: impl Fn(&MockServer) -> bool) -> i64 {
+    let mut k = 0;
+    while !entered(mock) {
+        assert!(k < 8, "no entry after {k} rising bars:\n{}", daemon.stderr.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(1_000));
+        mock.push_bars(&[flat_bar(start, k, 98.0 + 2.0 * k as f64)]);
+        let pushed_at = std::time::Instant::now();
+        k += 1;
+        wait_until("the bar to be traded", || entered(mock) || pushed_at.elapsed() > Duration::from_millis(800));
+    }
+    k
+}
+
+/// The journal's position (its fills) against the exchange's base balance, free and locked.
+fn assert_journal_equals_exchange(dir: &Dir, mock: &MockServer) {
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let position: f64 = conn
+        .query_row("SELECT TOTAL(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) FROM fills", [], |r| r.get(0))
+        .unwrap();
+    let (free, locked) = mock.balance("BTC");
+    assert!((position - (free + locked)).abs() < 1e-9, "journal {position} vs exchange {free} + {locked}");
+    let mismatches: i64 =
+        conn.query_row("SELECT COUNT(*) FROM events WHERE kind = 'reconciliation'", [], |r| r.get(0)).unwrap();
+    assert_eq!(mismatches, 0, "no reconciliation mismatch");
+}
+
+#[test]
+fn a_position_is_protected_on_the_exchange_and_a_stop_filled_during_a_kill_9_is_journaled_after_the_restart() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let dir = Dir::new();
+    let (mock, config) = protected_setup(&runtime, &dir, start);
+    let mut daemon = spawn(dir.path(), &config);
+    // rising bars: the crossover enters long (a market buy filled at 100), and the
+    // position's stop (80) and take-profit (120) go on the exchange's book as one list
+    let k = enter_long(&mock, &daemon, start, |m| !m.order_lists().is_empty());
+    let list = mock.order_lists()[0].clone();
+    assert_eq!(list.list_order_status, "EXECUTING");
+    let legs: Vec<_> = mock.orders().into_iter().filter(|o| o.order_list_id == list.order_list_id).collect();
+    assert_eq!((legs[0].order_type.as_str(), legs[0].stop_price), ("STOP_LOSS", 80.0));
+    assert_eq!((legs[1].order_type.as_str(), legs[1].limit_price), ("LIMIT_MAKER", 120.0));
+    let (btc_free, btc_locked) = mock.balance("BTC");
+    assert!(btc_locked > 0.0 && btc_free < 0.00001, "the whole position is on the list: {btc_free} / {btc_locked}");
+    assert!(list.list_client_order_id.ends_with("-p0"), "{}", list.list_client_order_id);
+
+    // kill -9 while the list is open; the price gaps through the stop meanwhile
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[Bar { time_ms: start + k * SECOND, open: 79.0, high: 80.0, low: 78.0, close: 79.0, volume: 1.0 }]);
+    assert_eq!(mock.orders().iter().filter(|o| o.status == "FILLED").count(), 2, "the entry and the stop executed");
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[flat_bar(start, k + 1, 79.0)]);
+    std::thread::sleep(Duration::from_millis(1_200));
+
+    // the restart finds the stop's execution, journals it and agrees with the exchange
+    let daemon = spawn(dir.path(), &config);
+    std::thread::sleep(Duration::from_millis(1_500));
+    sigterm(daemon);
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let (purpose, client_id, price): (String, String, f64) = conn
+        .query_row(
+            "SELECT o.purpose, o.client_order_id, f.price FROM orders o JOIN fills f USING (strategy, order_id) \
+             WHERE o.purpose <> 'signal'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((purpose.as_str(), price), ("stop_loss", 79.0), "filled at the gap's open");
+    assert_eq!(client_id, format!("{}s", list.list_client_order_id), "journaled under the stop leg's id");
+    let status: String = conn
+        .query_row(
+            "SELECT status FROM protections WHERE list_client_order_id = ?1",
+            [&list.list_client_order_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "stop_filled");
+    drop(conn);
+    assert_journal_equals_exchange(&dir, &mock);
+    assert_eq!(mock.order_lists().len(), 1, "one list, never placed twice");
+}
+
+#[test]
+fn a_signal_exit_cancels_the_list_first_and_a_refused_list_closes_the_position_at_market() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let dir = Dir::new();
+    let (mock, config) = protected_setup(&runtime, &dir, start);
+    let daemon = spawn(dir.path(), &config);
+    let mut k = enter_long(&mock, &daemon, start, |m| !m.order_lists().is_empty());
+    // someone cancels the list in the exchange's web page: the next bar's poll sees it
+    // and protects the open position again under the next ids
+    assert!(mock.cancel_order_list_outside(1));
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[flat_bar(start, k, 98.0 + 2.0 * k as f64)]);
+    k += 1;
+    wait_until("the replacement list", || mock.order_lists().len() == 2);
+    let lists = mock.order_lists();
+    assert_eq!(lists[1].list_client_order_id, lists[0].list_client_order_id.replace("-p0", "-p1"));
+    assert_eq!(lists[1].list_order_status, "EXECUTING");
+    // falling bars: the crossover exits; the list comes off the book before the sell
+    // (which the list's lock on the base would otherwise make impossible)
+    let sold = |m: &MockServer| m.orders().iter().any(|o| o.side == "SELL" && o.order_type == "MARKET");
+    for j in 0..6 {
+        if sold(&mock) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1_000));
+        mock.push_bars(&[flat_bar(start, k + j, 100.0 - 3.0 * j as f64)]);
+        let pushed_at = std::time::Instant::now();
+        wait_until("the bar to be traded", || sold(&mock) || pushed_at.elapsed() > Duration::from_millis(800));
+    }
+    assert!(sold(&mock), "the exit sold:\n{}", daemon.stderr.lock().unwrap());
+    let legs: Vec<String> = mock.orders().iter().filter(|o| o.order_list_id > 0).map(|o| o.status.clone()).collect();
+    assert_eq!(legs, ["CANCELED"; 4]);
+    sigterm(daemon);
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    // (the dust the rounded-down sell leaves is under the lot minimum: not protected)
+    let statuses: Vec<(String, String)> = conn
+        .prepare("SELECT status, status_reason FROM protections WHERE status <> 'refused' ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            ("cancelled".to_owned(), "ended at the exchange".to_owned()),
+            ("cancelled".to_owned(), "cancelled before an order".to_owned())
+        ]
+    );
+    let replaced: String = conn
+        .query_row("SELECT message FROM events WHERE kind = 'protection' ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(replaced.contains("replaced by") && replaced.contains("-p1"), "{replaced}");
+    let dust: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kind = 'protection' AND message LIKE '%left unprotected'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(dust, 1, "the sell's dust, under LOT_SIZE's minQty, is journaled as left unprotected");
+    drop(conn);
+    assert_journal_equals_exchange(&dir, &mock);
+
+    // a market that moved under the stop before the list arrived: the exchange refuses
+    // it (-2010), and the position is closed at market at once
+    let dir = Dir::new();
+    let start = now_s();
+    let (mock, config) = protected_setup(&runtime, &dir, start);
+    mock.set_last_price(Some(70.0));
+    let daemon = spawn(dir.path(), &config);
+    let sells = |m: &MockServer| m.orders().iter().filter(|o| o.side == "SELL" && o.status == "FILLED").count();
+    enter_long(&mock, &daemon, start, |m| sells(m) > 0);
+    sigterm(daemon);
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let (status, reason): (String, String) =
+        conn.query_row("SELECT status, status_reason FROM protections", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(status, "rejected");
+    assert!(reason.contains("-2010") && reason.contains("relationship of the prices"), "{reason}");
+    let purpose: String = conn
+        .query_row(
+            "SELECT purpose FROM orders o JOIN fills f USING (strategy, order_id) WHERE f.side = 'sell'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(purpose, "liquidation");
+    let event: String = conn
+        .query_row("SELECT message FROM events WHERE kind = 'protection' ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(event.contains("rejected") && event.contains("closing the position at market"), "{event}");
+    drop(conn);
+    assert_journal_equals_exchange(&dir, &mock);
+    assert!(mock.order_lists().is_empty(), "nothing was placed");
+}

@@ -275,6 +275,32 @@ impl Account {
         effect
     }
 
+    /// Applies the execution of a protective order held by an exchange (a leg of an OCO
+    /// list) as [`Self::step_bar`] applies a simulated one: the fill takes the next order
+    /// id, closes (part of) the position with `reason`, the protective levels end with a
+    /// flat position, the target becomes 0 and the risk layer counts the exit (the
+    /// stop-loss guard). `quantity` is in base units, `price` the execution's average
+    /// price and `fee` its fee in the quote currency; `reference_price` is the level
+    /// the leg was placed at. The side is the one that reduces the position.
+    pub fn apply_protective_fill(
+        &mut self,
+        reason: ExitReason,
+        quantity: f64,
+        price: f64,
+        fee: f64,
+        reference_price: f64,
+        time_ms: i64,
+    ) -> ProtectiveExit {
+        let side = if self.portfolio.quantity > 0.0 { crate::order::Side::Sell } else { crate::order::Side::Buy };
+        let fill = Fill { order_id: self.next_order_id, time_ms, side, quantity, price, reference_price, fee };
+        self.next_order_id += 1;
+        let effect = self.portfolio.update_from_fill(&fill);
+        self.after_fill(&fill, &effect, false, reason);
+        self.current_target = 0.0;
+        self.risk.on_protective_exit(reason);
+        ProtectiveExit { reason, fill, effect }
+    }
+
     #[inline]
     fn after_fill(&mut self, fill: &Fill, effect: &FillEffect, was_flat: bool, reason: ExitReason) -> Settled {
         if let Some(trades) = self.trades.as_mut() {
@@ -518,6 +544,34 @@ mod tests {
         assert_eq!(account.decide(Some(1.0), HOUR, 90.0, &sim), Decision::default());
         assert!(account.decide(Some(0.0), HOUR, 90.0, &sim).signal.is_some());
         assert!(matches!(account.decide(Some(1.0), HOUR, 90.0, &sim).signal, Some(Ok(_))));
+    }
+
+    #[test]
+    fn a_protective_fill_from_an_exchange_closes_the_position_as_a_simulated_one() {
+        let protect = ProtectConfig { stop_loss: 0.25, take_profit: 0.5, ..ProtectConfig::default() };
+        let (mut account, sim) = protected(protect, false);
+        account.start(100.0, HOUR, &sim);
+        let order = account.decide(Some(1.0), 0, 100.0, &sim).signal.unwrap().unwrap();
+        let id = order.order().id;
+        let quantity = 10_000.0 / 100.0 / 1.001;
+        let entry = Fill {
+            order_id: id,
+            time_ms: HOUR,
+            side: crate::order::Side::Buy,
+            quantity,
+            price: 100.0,
+            reference_price: 100.0,
+            fee: 0.1 * quantity,
+        };
+        account.apply_fill(&entry);
+        let levels = account.levels.expect("a broker's entry sets the levels too");
+        assert_eq!((levels.stop, levels.take_profit), (Some(75.0), Some(150.0)));
+        let exit = account.apply_protective_fill(ExitReason::TakeProfit, quantity, 150.0, 1.5, 150.0, 5 * HOUR);
+        assert_eq!((exit.fill.order_id, exit.fill.side), (id + 1, crate::order::Side::Sell));
+        assert!(account.portfolio.is_flat() && account.levels.is_none());
+        assert_eq!((account.current_target, account.next_order_id), (0.0, id + 2));
+        let trade = account.trades.as_ref().unwrap().closed()[0];
+        assert_eq!((trade.exit_reason, trade.exit_time_ms), (Some(ExitReason::TakeProfit), Some(5 * HOUR)));
     }
 
     #[test]

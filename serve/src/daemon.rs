@@ -20,7 +20,7 @@ use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
 use crate::binance::signing::Credentials;
 use crate::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
 use crate::config::{BrokerKind, ServeConfig, Speed, StrategySource};
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::{Engine, EngineSettings, ListCheck};
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::feed::FeedEvent;
@@ -28,6 +28,7 @@ use crate::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use crate::feed::replay::{ReplayPlan, ReplayStep};
 use crate::journal::{Journal, SyncMode};
 use crate::lineup::Lineup;
+use crate::log_text::untrusted;
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignals;
 use crate::strategy::{RunnerSettings, StrategyRunner};
@@ -57,6 +58,41 @@ pub struct DaemonSetup {
     pub replay: Option<BarSeries>,
 }
 
+/// Whether the exchange can hold `protect`'s orders: off, or a stop-loss and a
+/// take-profit together (one OCO order list). The trailing stop and the time stop are
+/// simulated inside bars only (paper), so the exchange broker refuses them.
+///
+/// # Errors
+/// [`Error::Config`] naming the `protect.*` setting.
+fn exchange_protection_supported(protect: &rltrade_exec::ProtectConfig) -> Result<()> {
+    if protect.is_off() {
+        return Ok(());
+    }
+    let refuse = |field: &str, message: &str| {
+        Err(Error::Config { field: format!("protect.{field}"), message: message.to_owned() })
+    };
+    if protect.trailing_stop > 0.0 {
+        return refuse(
+            "trailing_stop",
+            "the exchange broker holds a fixed stop and take-profit (an OCO order list); a trailing stop needs serve.broker = \"paper\"",
+        );
+    }
+    if protect.max_holding_bars > 0 {
+        return refuse(
+            "max_holding_bars",
+            "the exchange broker holds a fixed stop and take-profit (an OCO order list); a time stop needs serve.broker = \"paper\"",
+        );
+    }
+    if protect.stop_loss <= 0.0 || protect.take_profit <= 0.0 {
+        let field = if protect.stop_loss <= 0.0 { "stop_loss" } else { "take_profit" };
+        return refuse(
+            field,
+            "the exchange broker holds the stop and the take-profit as one OCO order list: set both protect.stop_loss and protect.take_profit, or neither",
+        );
+    }
+    Ok(())
+}
+
 /// Builds the runners of `lineup`, in its order, each under its lineup name.
 ///
 /// # Errors
@@ -71,13 +107,8 @@ pub fn build_runners(
     interval_ms: i64,
 ) -> Result<Vec<StrategyRunner>> {
     let fills = if setup.serve.broker == BrokerKind::Paper { FillSource::Simulator } else { FillSource::Broker };
-    if fills == FillSource::Broker && !setup.protect.is_off() {
-        return Err(Error::Config {
-            field: "protect".into(),
-            message: "protective orders need serve.broker = \"paper\": the exchange broker does not place \
-                      stop or take-profit orders"
-                .into(),
-        });
+    if fills == FillSource::Broker {
+        exchange_protection_supported(&setup.protect)?;
     }
     let settings = RunnerSettings {
         symbol: symbol.to_string(),
@@ -349,6 +380,8 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
             let broker = exchange_broker(&setup)?;
             // the symbol's filters, cached for every order; a start without them fails here
             broker.filters().await?;
+            // what the exchange's protective orders did while the daemon was down
+            poll_protections(&engine, &broker).await?;
             send_orders(&engine, &broker, &exchange.symbol).await?;
             let balances = broker.balances().await?;
             let agreed = lock(&engine).reconcile_balances(
@@ -384,6 +417,12 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
             event = rx.recv() => {
                 let Some(event) = event else { break Ok(()) };
                 let is_bar = matches!(event, FeedEvent::Bar(_));
+                if let (true, Some(broker)) = (is_bar, &broker) {
+                    // a leg executed inside the bar is taken before the bar is marked
+                    if let Err(e) = poll_protections(&engine, broker).await {
+                        break Err(e);
+                    }
+                }
                 if let Err(e) = on_feed_event(&engine, event, &mut logged) {
                     break Err(e);
                 }
@@ -415,14 +454,60 @@ fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
 }
 
 /// Sends every order the engine has approved and journaled (the lock is not held
-/// while waiting for the exchange), then applies each outcome.
+/// while waiting for the exchange), then applies each outcome: first the protective
+/// lists of the strategies about to trade come off the book (a leg that executed
+/// before the cancel is taken), then the orders go, then the lists their fills call for
+/// (journaled already) are placed. A list the exchange refuses queues a liquidation,
+/// sent in a second round at once.
 async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str) -> Result<()> {
-    let outbound = lock(engine).outbound_orders(symbol)?;
-    for order in outbound {
-        fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
-        match broker.submit(&order.request).await {
-            Ok(outcome) => lock(engine).apply_outcome(&order, Some(&outcome), None)?,
-            Err(e) => lock(engine).apply_outcome(&order, None, Some(&e.to_string()))?,
+    for _round in 0..2 {
+        let cancels = lock(engine).protections_to_cancel();
+        for (i, list) in cancels {
+            match broker.cancel_protection(&list).await {
+                Ok(state) => lock(engine).apply_list_state(i, &state, ListCheck::Cancelled)?,
+                // the order goes anyway: the exchange refuses it if the list still locks
+                // the balance, and that refusal is journaled
+                Err(e) => tracing::warn!(
+                    "order list {list}: cancel failed ({}); sending the order anyway",
+                    untrusted(&e.to_string())
+                ),
+            }
+        }
+        let outbound = lock(engine).outbound_orders(symbol)?;
+        for order in outbound {
+            fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
+            match broker.submit(&order.request).await {
+                Ok(outcome) => lock(engine).apply_outcome(&order, Some(&outcome), None)?,
+                Err(e) => lock(engine).apply_outcome(&order, None, Some(&e.to_string()))?,
+            }
+        }
+        let mut liquidating = false;
+        let lists = lock(engine).protections_to_place();
+        for (i, request) in lists {
+            let outcome = broker.place_protection(&request).await;
+            let applied = match &outcome {
+                Ok(outcome) => lock(engine).apply_protection_outcome(i, Ok(outcome))?,
+                Err(e) => lock(engine).apply_protection_outcome(i, Err(&e.to_string()))?,
+            };
+            liquidating |= applied;
+        }
+        if !liquidating {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads every protective list on the book and applies what it did (a leg executed, or
+/// the list ended at the exchange). A failed read is logged and tried again at the next
+/// bar.
+async fn poll_protections(engine: &Mutex<Engine>, broker: &ExchangeBroker) -> Result<()> {
+    let lists = lock(engine).protections_on_book();
+    for (i, list) in lists {
+        match broker.protection(&list).await {
+            Ok(Some(state)) => lock(engine).apply_list_state(i, &state, ListCheck::Poll)?,
+            Ok(None) => tracing::warn!("order list {list}: the exchange does not know it"),
+            Err(e) => tracing::warn!("order list {list}: {}; read again at the next bar", untrusted(&e.to_string())),
         }
     }
     Ok(())
@@ -540,4 +625,27 @@ fn replay(plan: &ReplayPlan, engine: &Mutex<Engine>, stop: &AtomicBool, speed: S
         }
     }
     lock().flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use rltrade_exec::ProtectConfig;
+
+    use super::exchange_protection_supported;
+
+    #[test]
+    fn the_exchange_holds_a_stop_and_a_take_profit_together_and_refuses_the_rest_by_name() {
+        let oco = ProtectConfig { stop_loss: 0.05, take_profit: 0.1, ..ProtectConfig::default() };
+        assert!(exchange_protection_supported(&ProtectConfig::default()).is_ok());
+        assert!(exchange_protection_supported(&oco).is_ok());
+        for (config, field) in [
+            (ProtectConfig { trailing_stop: 0.05, ..oco }, "protect.trailing_stop"),
+            (ProtectConfig { max_holding_bars: 24, ..oco }, "protect.max_holding_bars"),
+            (ProtectConfig { take_profit: 0.0, ..oco }, "protect.take_profit"),
+            (ProtectConfig { stop_loss: 0.0, ..oco }, "protect.stop_loss"),
+        ] {
+            let err = exchange_protection_supported(&config).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains("OCO"), "{err}");
+        }
+    }
 }

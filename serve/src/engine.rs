@@ -3,6 +3,10 @@
 //! switch, resume, model reload). No I/O but the journal; the tokio side
 //! ([`crate::daemon`]) owns feeds, timers and HTTP.
 
+mod protection;
+
+pub use protection::{ActiveProtection, ListCheck};
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -97,6 +101,9 @@ pub struct Engine {
     /// The last commit, for `GET /events`; dropped at [`Engine::close`], which ends the
     /// streams.
     commits: Option<tokio::sync::watch::Sender<Committed>>,
+    /// Each strategy's protective order list at the exchange, while one may be on the
+    /// book ([`protection`]).
+    protections: Vec<Option<ActiveProtection>>,
 }
 
 /// The journal's last commit as `GET /events` announces it: clients then read what
@@ -212,7 +219,9 @@ impl Engine {
             }
         };
         let handles = runners.iter().map(|r| metrics.strategy(r.name())).collect();
+        let protections = vec![None; runners.len()];
         let mut engine = Self {
+            protections,
             handles,
             runners,
             journal,
@@ -273,6 +282,7 @@ impl Engine {
                 });
             }
         }
+        self.restore_protections()?;
         let traded = bars.iter().filter(|(_, p)| *p == BarPhase::Traded).count();
         tracing::info!(
             journal = %self.journal.path().display(),
@@ -970,6 +980,8 @@ impl Engine {
                 self.runners[i].account.apply_fill(&fill);
                 self.journal.insert_fill(&name, &fill)?;
                 self.handles[i].fills.inc();
+                // the position's stop and take-profit, journaled before they are sent
+                self.protect_position(i, order_id)?;
             }
             Some(OrderOutcome::Rejected { code, message }) => {
                 self.runners[i].account.pending = None;

@@ -60,8 +60,13 @@ pub struct ProtectionRequest {
 /// an entry id of [`client_order_id`]'s form (under 30 characters) keeps each within
 /// Binance's 36.
 pub fn protection_client_ids(entry_client_order_id: &str, replacement: u32) -> [String; 3] {
-    let list = format!("{entry_client_order_id}-p{replacement}");
-    [list.clone(), format!("{list}s"), format!("{list}t")]
+    protection_client_ids_of_list(&format!("{entry_client_order_id}-p{replacement}"))
+}
+
+/// `[list, stop, take-profit]` client ids of the list `list_client_order_id`.
+pub fn protection_client_ids_of_list(list_client_order_id: &str) -> [String; 3] {
+    let list = list_client_order_id;
+    [list.to_owned(), format!("{list}s"), format!("{list}t")]
 }
 
 /// What the exchange did with a [`ProtectionRequest`].

@@ -29,11 +29,14 @@ pub enum EventKind {
     OrderRejected,
     /// An order's fate is unknown; the strategy is halted (`order_unknown`).
     OrderUnknown,
+    /// A protective order list at the exchange was refused, ended outside the daemon,
+    /// replaced, or its fate is unknown (`protection`; the message names the list).
+    Protection,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Restart,
         EventKind::Reconciliation,
         EventKind::TradingState,
@@ -43,10 +46,11 @@ impl EventKind {
         EventKind::Reload,
         EventKind::OrderRejected,
         EventKind::OrderUnknown,
+        EventKind::Protection,
     ];
 
     /// The journal's spelling (`restart`, `reconciliation`, `trading_state`, `kill`,
-    /// `resume`, `feed`, `reload`, `order_rejected`, `order_unknown`), the same as its
+    /// `resume`, `feed`, `reload`, `order_rejected`, `order_unknown`, `protection`), the same as its
     /// serde form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +63,7 @@ impl EventKind {
             EventKind::Reload => "reload",
             EventKind::OrderRejected => "order_rejected",
             EventKind::OrderUnknown => "order_unknown",
+            EventKind::Protection => "protection",
         }
     }
 }

@@ -15,6 +15,7 @@ mod event_kind;
 mod lock;
 mod order_reason;
 mod order_status;
+mod protection;
 mod read;
 mod spelling;
 mod views;
@@ -23,6 +24,7 @@ pub use event_kind::EventKind;
 pub use lock::JournalLock;
 pub use order_reason::OrderReason;
 pub use order_status::OrderStatus;
+pub use protection::{ProtectionRow, ProtectionStatus};
 pub use read::{EquityRow, EventRow, FillRow, OrderRow};
 pub use views::{
     ActivityView, Candle, ChartView, EquityPoint, FillView, LatencyRow, LatencyView, OrderView, RefusalView,

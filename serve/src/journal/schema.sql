@@ -39,8 +39,16 @@ CREATE TABLE IF NOT EXISTS equity (
 -- as of the last committed bar, in CBOR (exact f64): what a restart restores.
 CREATE TABLE IF NOT EXISTS accounts (strategy TEXT PRIMARY KEY, bar_ms INTEGER NOT NULL, account BLOB NOT NULL) STRICT;
 -- The operator's log. kind (EventKind): restart | reconciliation | trading_state | kill | resume | feed | reload |
--- order_rejected | order_unknown.
+-- order_rejected | order_unknown | protection.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, bar_ms INTEGER, strategy TEXT, kind TEXT NOT NULL, message TEXT NOT NULL,
     at_wall_ms INTEGER NOT NULL
+) STRICT;
+-- Protective orders held by the exchange: one OCO order list per protected position (a stop-market leg and a
+-- take-profit leg, client ids <list>s and <list>t), journaled before it is sent. status (ProtectionStatus): pending,
+-- then placed | rejected | refused; a placed list ends stop_filled | take_profit_filled | cancelled | expired.
+CREATE TABLE IF NOT EXISTS protections (
+    list_client_order_id TEXT PRIMARY KEY, strategy TEXT NOT NULL, entry_order_id INTEGER NOT NULL,
+    replacement INTEGER NOT NULL, long INTEGER NOT NULL, quantity REAL NOT NULL, stop REAL NOT NULL,
+    take_profit REAL NOT NULL, decided_bar_ms INTEGER, status TEXT NOT NULL, status_reason TEXT
 ) STRICT;

@@ -230,6 +230,8 @@ struct State {
     requests: BTreeMap<Endpoint, usize>,
     orders: Vec<MockOrder>,
     order_lists: Vec<MockOrderList>,
+    /// The last traded price an OCO's levels are checked against (`None`: the fill price).
+    last_price: Option<f64>,
     /// Asset → (free, locked).
     balances: BTreeMap<String, (f64, f64)>,
 }
@@ -302,6 +304,7 @@ impl MockServer {
             requests: BTreeMap::new(),
             orders: Vec::new(),
             order_lists: Vec::new(),
+            last_price: None,
             balances,
         }));
         let router = Router::new()
@@ -379,6 +382,13 @@ impl MockServer {
     /// Sets or clears the bar still forming.
     pub fn set_open_bar(&self, bar: Option<Bar>) {
         lock(&self.shared).config.open_bar = bar;
+    }
+
+    /// Sets the last traded price that an OCO list's levels must straddle, apart from
+    /// the MARKET fill price (a market that moved between an entry's fill and its
+    /// protection); `None` goes back to the fill price.
+    pub fn set_last_price(&self, price: Option<f64>) {
+        lock(&self.shared).last_price = price;
     }
 
     /// Sets the MARKET fill price.

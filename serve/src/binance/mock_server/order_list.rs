@@ -5,7 +5,8 @@
 //! (<https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-list---oco-trade>):
 //! a SELL list has a `LIMIT_MAKER` above the last price and a `STOP_LOSS` below it (a BUY
 //! list the other way), else `-2010 The relationship of the prices for the orders is not
-//! correct.`. The mock's last price is its MARKET fill price. Placing a list locks the
+//! correct.`. The mock's last price is its MARKET fill price, unless a test sets another
+//! (`MockServer::set_last_price`). Placing a list locks the
 //! quantity it may sell (base) or buy (quote at the higher leg's price); an executed,
 //! cancelled or expired leg releases it.
 #![allow(clippy::result_large_err, reason = "the error is the HTTP answer itself, built once per request")]
@@ -73,7 +74,7 @@ fn place(state: &mut MockState, p: &Params) -> Response {
     if !(on_price_filter(stop, &state.config.price_filter) && on_price_filter(limit, &state.config.price_filter)) {
         return bad(-1013, "Filter failure: PRICE_FILTER");
     }
-    let last = state.config.fill_price;
+    let last = state.last_price.unwrap_or(state.config.fill_price);
     let ordered = if side == "SELL" { limit > last && last > stop } else { limit < last && last < stop };
     if !ordered {
         return bad(-2010, "The relationship of the prices for the orders is not correct.");
