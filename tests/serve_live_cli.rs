@@ -172,6 +172,16 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 /// first rising live bars), filling MARKET orders at 100 from 10,000 USDT, and the
 /// daemon's config for it with a 20 % stop-loss and take-profit.
 fn protected_setup(runtime: &tokio::runtime::Runtime, dir: &Dir, start: i64) -> (MockServer, String) {
+    protected_setup_with(runtime, dir, start, "stop_loss = 0.2\ntake_profit = 0.2")
+}
+
+/// [`protected_setup`] with `protect` as the `[protect]` section's lines.
+fn protected_setup_with(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Dir,
+    start: i64,
+    protect: &str,
+) -> (MockServer, String) {
     let history: Vec<Bar> = (1..=30).rev().map(|k| flat_bar(start, -k, 95.0 + 0.2 * k as f64)).collect();
     let config = MockConfig {
         interval: Interval::parse("1s").unwrap(),
@@ -183,7 +193,7 @@ fn protected_setup(runtime: &tokio::runtime::Runtime, dir: &Dir, start: i64) -> 
     let mock = runtime.block_on(MockServer::start(config)).expect("mock");
     let url = mock.base_url();
     let toml = format!(
-        "[risk]\nmax_exposure = 0.5\n[protect]\nstop_loss = 0.2\ntake_profit = 0.2\n[serve]\nbroker = \"binance\"\n\
+        "[risk]\nmax_exposure = 0.5\n[protect]\n{protect}\n[serve]\nbroker = \"binance\"\n\
          [serve.exchange]\nbase_url = \"{url}\"\ntestnet_url = \"{url}\"\nsymbol = \"BTCUSDT\"\ninterval = \"1s\"\n\
          poll_ms = 100\nwarmup_bars = 20\n"
     );
@@ -371,4 +381,67 @@ fn a_signal_exit_cancels_the_list_first_and_a_refused_list_closes_the_position_a
     drop(conn);
     assert_journal_equals_exchange(&dir, &mock);
     assert!(mock.order_lists().is_empty(), "nothing was placed");
+}
+
+#[test]
+fn a_trailing_stop_is_moved_by_cancelling_and_replacing_the_list_at_the_close() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let dir = Dir::new();
+    let (mock, config) = protected_setup_with(&runtime, &dir, start, "trailing_stop = 0.1\ntake_profit = 0.5");
+    let daemon = spawn(dir.path(), &config);
+    let k = enter_long(&mock, &daemon, start, |m| !m.order_lists().is_empty());
+    let stop_of = |list: i64| {
+        mock.orders().iter().find(|o| o.order_list_id == list && o.order_type == "STOP_LOSS").map(|o| o.stop_price)
+    };
+    assert_eq!(stop_of(1), Some(90.0), "10 % under the entry's fill at 100");
+    // a higher close: the stop rises to 90 % of it, by a new list in place of the old
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[flat_bar(start, k, 110.0)]);
+    wait_until("the replacement list", || mock.order_lists().len() == 2);
+    assert_eq!(stop_of(2), Some(99.0), "90 % of the close at 110");
+    let lists = mock.order_lists();
+    assert_eq!((lists[0].list_order_status.as_str(), lists[1].list_order_status.as_str()), ("ALL_DONE", "EXECUTING"));
+    assert!(lists[1].list_client_order_id.ends_with("-p1"), "{}", lists[1].list_client_order_id);
+    let legs: Vec<String> = mock.orders().iter().filter(|o| o.order_list_id == 1).map(|o| o.status.clone()).collect();
+    assert_eq!(legs, ["CANCELED", "CANCELED"]);
+    // a gap under the new stop: it fills at the open, a trailing stop's exit
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[Bar {
+        time_ms: start + (k + 1) * SECOND,
+        open: 95.0,
+        high: 96.0,
+        low: 94.0,
+        close: 95.0,
+        volume: 1.0,
+    }]);
+    let journal = dir.path().join("live.db");
+    let exits = || -> i64 {
+        let conn = rusqlite::Connection::open(&journal).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM orders WHERE purpose = 'trailing_stop'", [], |r| r.get(0)).unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[flat_bar(start, k + 2, 95.0)]);
+    wait_until("the trailing stop's exit in the journal", || exits() == 1);
+    sigterm(daemon);
+    let conn = rusqlite::Connection::open(&journal).unwrap();
+    let statuses: Vec<(String, String)> = conn
+        .prepare("SELECT status, COALESCE(status_reason, '') FROM protections WHERE status <> 'refused' ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(statuses[0], ("cancelled".to_owned(), format!("replaced by {}", lists[1].list_client_order_id)));
+    assert_eq!(statuses[1].0, "stop_filled");
+    let price: f64 = conn
+        .query_row(
+            "SELECT f.price FROM orders o JOIN fills f USING (strategy, order_id) WHERE o.purpose = 'trailing_stop'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(price, 95.0, "a gap through the stop fills at the open");
+    drop(conn);
+    assert_journal_equals_exchange(&dir, &mock);
 }

@@ -58,9 +58,10 @@ pub struct DaemonSetup {
     pub replay: Option<BarSeries>,
 }
 
-/// Whether the exchange can hold `protect`'s orders: off, or a stop-loss and a
-/// take-profit together (one OCO order list). The trailing stop and the time stop are
-/// simulated inside bars only (paper), so the exchange broker refuses them.
+/// Whether the exchange can hold `protect`'s orders: off, or a take-profit with a
+/// stop-loss or a trailing stop (one OCO order list, replaced when the trailing rule
+/// moves the stop). The time stop is simulated inside bars only (paper), so the
+/// exchange broker refuses it.
 ///
 /// # Errors
 /// [`Error::Config`] naming the `protect.*` setting.
@@ -71,23 +72,25 @@ fn exchange_protection_supported(protect: &rltrade_exec::ProtectConfig) -> Resul
     let refuse = |field: &str, message: &str| {
         Err(Error::Config { field: format!("protect.{field}"), message: message.to_owned() })
     };
-    if protect.trailing_stop > 0.0 {
-        return refuse(
-            "trailing_stop",
-            "the exchange broker holds a fixed stop and take-profit (an OCO order list); a trailing stop needs serve.broker = \"paper\"",
-        );
-    }
     if protect.max_holding_bars > 0 {
         return refuse(
             "max_holding_bars",
-            "the exchange broker holds a fixed stop and take-profit (an OCO order list); a time stop needs serve.broker = \"paper\"",
+            "the exchange broker holds a stop and a take-profit (an OCO order list); a time stop needs \
+             serve.broker = \"paper\"",
         );
     }
-    if protect.stop_loss <= 0.0 || protect.take_profit <= 0.0 {
-        let field = if protect.stop_loss <= 0.0 { "stop_loss" } else { "take_profit" };
+    if protect.take_profit <= 0.0 {
         return refuse(
-            field,
-            "the exchange broker holds the stop and the take-profit as one OCO order list: set both protect.stop_loss and protect.take_profit, or neither",
+            "take_profit",
+            "the exchange broker holds the stop and the take-profit as one OCO order list: set protect.take_profit \
+             with protect.stop_loss or protect.trailing_stop, or none of them",
+        );
+    }
+    if protect.stop_loss <= 0.0 && protect.trailing_stop <= 0.0 {
+        return refuse(
+            "stop_loss",
+            "the exchange broker holds the stop and the take-profit as one OCO order list: set protect.stop_loss \
+             or protect.trailing_stop with protect.take_profit, or none of them",
         );
     }
     Ok(())
@@ -460,7 +463,20 @@ fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
 /// (journaled already) are placed. A list the exchange refuses queues a liquidation,
 /// sent in a second round at once.
 async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str) -> Result<()> {
+    // stops the trailing rule moved at this close: the replacements are journaled first
+    lock(engine).trail_protections()?;
     for _round in 0..2 {
+        let replaced = lock(engine).protections_to_replace();
+        for (i, list) in replaced {
+            match broker.cancel_protection(&list).await {
+                Ok(state) => lock(engine).apply_replaced_list(i, &state)?,
+                // the replacement waits: the old list still protects the position
+                Err(e) => tracing::warn!(
+                    "order list {list}: cancel failed ({}); replaced at the next bar",
+                    untrusted(&e.to_string())
+                ),
+            }
+        }
         let cancels = lock(engine).protections_to_cancel();
         for (i, list) in cancels {
             match broker.cancel_protection(&list).await {
@@ -638,8 +654,8 @@ mod tests {
         let oco = ProtectConfig { stop_loss: 0.05, take_profit: 0.1, ..ProtectConfig::default() };
         assert!(exchange_protection_supported(&ProtectConfig::default()).is_ok());
         assert!(exchange_protection_supported(&oco).is_ok());
+        assert!(exchange_protection_supported(&ProtectConfig { stop_loss: 0.0, trailing_stop: 0.05, ..oco }).is_ok());
         for (config, field) in [
-            (ProtectConfig { trailing_stop: 0.05, ..oco }, "protect.trailing_stop"),
             (ProtectConfig { max_holding_bars: 24, ..oco }, "protect.max_holding_bars"),
             (ProtectConfig { take_profit: 0.0, ..oco }, "protect.take_profit"),
             (ProtectConfig { stop_loss: 0.0, ..oco }, "protect.stop_loss"),

@@ -45,6 +45,9 @@ pub struct ActiveProtection {
     pub request: ProtectionRequest,
     /// `pending` (journaled, not answered) or `placed`.
     pub status: ProtectionStatus,
+    /// The list this one replaces (a trailing stop moved), still to cancel before this
+    /// one is sent.
+    pub replaces: Option<String>,
 }
 
 /// Why the engine reads a list's state.
@@ -63,11 +66,17 @@ impl Engine {
     pub(super) fn restore_protections(&mut self) -> Result<()> {
         for row in self.journal.protections(&self.settings.symbol)? {
             let Some(i) = self.runners.iter().position(|r| r.name() == row.strategy) else { continue };
-            self.protections[i] = row.status.is_active().then_some(ActiveProtection {
+            if !row.status.is_active() {
+                continue;
+            }
+            // two active lists: the later replaces the earlier, which a crash left on the book
+            let replaces = self.protections[i].take().map(|earlier| earlier.request.list_client_order_id);
+            self.protections[i] = Some(ActiveProtection {
                 entry_order_id: row.entry_order_id,
                 replacement: row.replacement,
                 request: row.request,
                 status: row.status,
+                replaces,
             });
         }
         Ok(())
@@ -77,8 +86,15 @@ impl Engine {
     /// transaction): when the account holds a position with a stop and a take-profit and
     /// no list protects it, journals a new list for it (`pending`).
     pub(super) fn protect_position(&mut self, i: usize, entry_order_id: u64) -> Result<()> {
-        if self.protections[i].as_ref().is_some_and(|p| p.status.is_active()) {
-            return Ok(());
+        if let Some(active) = &self.protections[i] {
+            if active.status == ProtectionStatus::Pending && active.replaces.is_none() {
+                // never sent, and made stale by this fill
+                let reason = format!("superseded by the fill of order {entry_order_id} before it was sent");
+                self.set_protection(i, ProtectionStatus::Cancelled, Some(&reason))?;
+            } else {
+                // on the book (its cancel before the order failed): left as it is
+                return Ok(());
+            }
         }
         let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, entry_order_id);
         self.journal_new_protection(i, entry_order_id, &entry, 0)
@@ -105,14 +121,105 @@ impl Engine {
         let name = self.runners[i].name().to_string();
         let bar_ms = self.last_bar.map(|b| b.time_ms);
         self.journal.insert_protection(&name, entry_order_id, replacement, bar_ms, &request)?;
-        self.protections[i] =
-            Some(ActiveProtection { entry_order_id, replacement, request, status: ProtectionStatus::Pending });
+        let replaces = self.protections[i].take().map(|old| old.request.list_client_order_id);
+        self.protections[i] = Some(ActiveProtection {
+            entry_order_id,
+            replacement,
+            request,
+            status: ProtectionStatus::Pending,
+            replaces,
+        });
         Ok(())
     }
 
-    /// The lists journaled and not yet answered, to send: `(strategy index, request)`.
+    /// At a close where the trailing rule moved a position's stop past the one on the
+    /// book: journals the replacement list (`pending`, the next replacement's ids, the
+    /// new stop and the same take-profit) first, committed; the daemon then cancels the
+    /// old list ([`Self::protections_to_replace`]) and places the new one. Between the
+    /// cancel and the placement no stop is on the book (two requests' time).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn trail_protections(&mut self) -> Result<()> {
+        let moved: Vec<usize> = (0..self.runners.len())
+            .filter(|&i| {
+                let Some(active) = self.protections[i].as_ref().filter(|a| a.status == ProtectionStatus::Placed) else {
+                    return false;
+                };
+                let levels = self.runners[i].account.levels;
+                levels.and_then(|l| l.stop.map(|stop| (stop - active.request.stop) * l.sign > 0.0)).unwrap_or(false)
+            })
+            .collect();
+        if moved.is_empty() || self.halt.is_some() {
+            return Ok(());
+        }
+        self.journal.begin()?;
+        for i in moved {
+            let Some(active) = self.protections[i].clone() else { continue };
+            let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, active.entry_order_id);
+            self.journal_new_protection(i, active.entry_order_id, &entry, active.replacement + 1)?;
+        }
+        self.save_accounts_and_commit()
+    }
+
+    /// The lists replaced by a newer one, to cancel first: `(strategy index, old list
+    /// client id)`.
+    pub fn protections_to_replace(&self) -> Vec<(usize, String)> {
+        self.protections
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().and_then(|p| p.replaces.clone()).map(|old| (i, old)))
+            .collect()
+    }
+
+    /// Applies the final state of the list runner `i`'s new list replaces (the answer to
+    /// its cancel): cancelled, the new list may go; a leg that executed first is taken as
+    /// a protective exit, and the new list is cancelled unsent. Committed at once.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn apply_replaced_list(&mut self, i: usize, old: &ProtectionList) -> Result<()> {
+        let Some(new) = self.protections[i].clone() else { return Ok(()) };
+        if new.replaces.as_deref() != Some(old.list_client_order_id.as_str()) || old.status == ListStatus::Executing {
+            return Ok(());
+        }
+        if self.halt.is_some() {
+            return Ok(());
+        }
+        self.journal.begin()?;
+        if old.executed().is_some() {
+            // the old list's levels: the stop before the trailing rule moved it
+            let rows = self.journal.protections(&self.settings.symbol)?;
+            let request = rows.into_iter().find(|r| r.request.list_client_order_id == old.list_client_order_id);
+            if let Some(row) = request {
+                self.take_execution(i, &row.request, old)?;
+            }
+            let reason = format!("{} executed before it was replaced", old.list_client_order_id);
+            if let Some(active) = self.protections[i].as_mut() {
+                active.replaces = None;
+            }
+            self.set_protection(i, ProtectionStatus::Cancelled, Some(&reason))?;
+        } else {
+            let reason = format!("replaced by {}", new.request.list_client_order_id);
+            self.journal.set_protection_status(
+                &old.list_client_order_id,
+                ProtectionStatus::Cancelled,
+                Some(&reason),
+            )?;
+            if let Some(active) = self.protections[i].as_mut() {
+                active.replaces = None;
+            }
+        }
+        self.save_accounts_and_commit()
+    }
+
+    /// The lists journaled and not yet answered, to send (once the list each replaces is
+    /// off the book): `(strategy index, request)`.
     pub fn protections_to_place(&self) -> Vec<(usize, ProtectionRequest)> {
-        self.active_protections(ProtectionStatus::Pending).map(|(i, p)| (i, p.request.clone())).collect()
+        self.active_protections(ProtectionStatus::Pending)
+            .filter(|(_, p)| p.replaces.is_none())
+            .map(|(i, p)| (i, p.request.clone()))
+            .collect()
     }
 
     /// The lists on the book, to poll: `(strategy index, list client id)`.
@@ -216,24 +323,10 @@ impl Engine {
         }
         let name = self.runners[i].name().to_string();
         let bar_ms = self.last_bar.map(|b| b.time_ms);
-        if let Some((is_stop, leg)) = list.executed() {
-            let OrderOutcome::Filled { quantity, price, fee, time_ms } = leg.outcome else { return Ok(()) };
-            let account = &mut self.runners[i].account;
-            let trailing = account.levels.is_some_and(|l| l.stop_trails);
-            let (reason, level, status) = match (is_stop, trailing) {
-                (true, false) => (ExitReason::StopLoss, active.request.stop, ProtectionStatus::StopFilled),
-                (true, true) => (ExitReason::TrailingStop, active.request.stop, ProtectionStatus::StopFilled),
-                (false, _) => (ExitReason::TakeProfit, active.request.take_profit, ProtectionStatus::TakeProfitFilled),
-            };
-            let exit = account.apply_protective_fill(reason, quantity, price, fee, level, time_ms);
-            let decided_ms = bar_ms.unwrap_or(time_ms);
-            self.journal.insert_protective_exit(&name, decided_ms, &exit, &leg.client_order_id)?;
-            let other = if is_stop { &list.take_profit } else { &list.stop };
-            let reason = format!("{} at {price}; {} {:?}", reason, other.client_order_id, other.status);
+        if let Some(status) = self.take_execution(i, &active.request, list)? {
+            let other = if status == ProtectionStatus::StopFilled { &list.take_profit } else { &list.stop };
+            let reason = format!("{}: {} {:?}", status, other.client_order_id, other.status);
             self.set_protection(i, status, Some(&reason))?;
-            self.handles[i].fills.inc();
-            self.handles[i].orders.inc();
-            tracing::info!(strategy = %name, "{reason} (order list {})", list.list_client_order_id);
             return Ok(());
         }
         let ended_outside = check == ListCheck::Poll;
@@ -258,6 +351,35 @@ impl Engine {
             tracing::warn!(strategy = %name, "{}", untrusted(&message));
         }
         Ok(())
+    }
+
+    /// Takes the executed leg of `list` (placed as `request`), if one executed, into
+    /// runner `i`'s account and the journal: a protective exit with its reason
+    /// (`stop_loss`, `trailing_stop` when the trailing rule set the stop, or
+    /// `take_profit`) under the leg's client id. Returns the list's final status then.
+    fn take_execution(
+        &mut self,
+        i: usize,
+        request: &ProtectionRequest,
+        list: &ProtectionList,
+    ) -> Result<Option<ProtectionStatus>> {
+        let Some((is_stop, leg)) = list.executed() else { return Ok(None) };
+        let OrderOutcome::Filled { quantity, price, fee, time_ms } = leg.outcome else { return Ok(None) };
+        let name = self.runners[i].name().to_string();
+        let account = &mut self.runners[i].account;
+        let trailing = account.levels.is_some_and(|l| l.stop_trails);
+        let (reason, level, status) = match (is_stop, trailing) {
+            (true, false) => (ExitReason::StopLoss, request.stop, ProtectionStatus::StopFilled),
+            (true, true) => (ExitReason::TrailingStop, request.stop, ProtectionStatus::StopFilled),
+            (false, _) => (ExitReason::TakeProfit, request.take_profit, ProtectionStatus::TakeProfitFilled),
+        };
+        let exit = account.apply_protective_fill(reason, quantity, price, fee, level, time_ms);
+        let decided_ms = self.last_bar.map_or(time_ms, |b| b.time_ms);
+        self.journal.insert_protective_exit(&name, decided_ms, &exit, &leg.client_order_id)?;
+        self.handles[i].fills.inc();
+        self.handles[i].orders.inc();
+        tracing::info!(strategy = %name, "{reason} at {price} (order list {})", list.list_client_order_id);
+        Ok(Some(status))
     }
 
     /// Sets runner `i`'s active list's status; an ended list leaves the runner without one.
