@@ -194,3 +194,22 @@ async fn a_list_without_an_answer_is_queried_and_never_placed_twice() {
     assert_eq!(again.order_list_id, list.order_list_id);
     assert_eq!(mock.order_lists().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_exchange_info_is_an_error_naming_it_and_nothing_is_sent() {
+    let mock =
+        MockServer::start(MockConfig { min_notional: "50.00000000".into(), ..MockConfig::default() }).await.unwrap();
+    let broker = broker(&mock, |_| {});
+    for fault in [Fault::ServerError, Fault::MalformedJson] {
+        mock.inject(Endpoint::ExchangeInfo, fault, 1);
+        let err = broker.place_protection(&request("rt1-0-1", true, 0.5, 19_000.0, 21_000.0)).await.unwrap_err();
+        assert!(err.to_string().contains("/api/v3/exchangeInfo"), "{fault:?}: {err}");
+    }
+    assert_eq!(mock.requests(Endpoint::NewOrderList), 0, "nothing was sent without the filters");
+    // read again on the next call, and the configured filter holds: 0.002 BTC at the
+    // stop's 19,000 is 38 USDT, under a minNotional of 50
+    let refused = broker.place_protection(&request("rt1-0-1", true, 0.002, 19_000.0, 21_000.0)).await.unwrap();
+    let ProtectionOutcome::RefusedByFilter(refusal) = &refused else { panic!("{refused:?}") };
+    assert!(refusal.to_string().contains("minNotional 50"), "{refusal}");
+    placed(&broker, &request("rt1-0-2", true, 0.01, 19_000.0, 21_000.0)).await;
+}

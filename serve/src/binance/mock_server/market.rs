@@ -108,9 +108,8 @@ pub(super) async fn time(State(shared): State<Shared>) -> Response {
     axum::Json(json!({"serverTime": now})).into_response()
 }
 
-/// `GET /api/v3/exchangeInfo?symbol=`: the served symbol with its `LOT_SIZE` and
-/// `PRICE_FILTER` filters (and a `NOTIONAL` of BTCUSDT's shape), `-1121` for another
-/// symbol.
+/// `GET /api/v3/exchangeInfo?symbol=`: the served symbol with its `LOT_SIZE`,
+/// `PRICE_FILTER` and `NOTIONAL` filters as configured, `-1121` for another symbol.
 pub(super) async fn exchange_info(
     State(shared): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
@@ -136,7 +135,7 @@ pub(super) async fn exchange_info(
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": min_price, "maxPrice": max_price, "tickSize": tick_size},
                 {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step_size},
-                {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": true,
+                {"filterType": "NOTIONAL", "minNotional": config.min_notional, "applyMinToMarket": true,
                  "maxNotional": "9000000.00000000", "applyMaxToMarket": false, "avgPriceMins": 5}
             ]
         }]

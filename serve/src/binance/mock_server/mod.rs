@@ -199,6 +199,9 @@ pub struct MockConfig {
     /// The symbol's `PRICE_FILTER`: `minPrice`, `maxPrice`, `tickSize` (decimal
     /// strings). A stop or limit price off it gets `-1013 Filter failure: PRICE_FILTER`.
     pub price_filter: [String; 3],
+    /// The symbol's `NOTIONAL` filter's `minNotional` (a decimal string), applied to
+    /// market orders too.
+    pub min_notional: String,
 }
 
 impl Default for MockConfig {
@@ -219,6 +222,7 @@ impl Default for MockConfig {
             clock: system_clock(),
             lot_size: ["0.00001000".into(), "9000.00000000".into(), "0.00001000".into()],
             price_filter: ["0.01000000".into(), "1000000.00000000".into(), "0.01000000".into()],
+            min_notional: "5.00000000".into(),
         }
     }
 }
