@@ -279,23 +279,27 @@ impl Account {
     /// list) as [`Self::step_bar`] applies a simulated one: the fill takes the next order
     /// id, closes (part of) the position with `reason`, the protective levels end with a
     /// flat position, the target becomes 0 and the risk layer counts the exit (the
-    /// stop-loss guard). `quantity` is in base units, `price` the execution's average
-    /// price and `fee` its fee in the quote currency; `reference_price` is the level
-    /// the leg was placed at. The side is the one that reduces the position.
+    /// stop-loss guard). `side` is the leg's (a long's protection sells), `quantity` in
+    /// base units, `price` the execution's average price and `fee` its fee in the quote
+    /// currency; `reference_price` is the level the leg was placed at. The protection
+    /// ends even when the exchange's lot step left dust of the position: the next
+    /// opening fill sets new levels.
+    #[allow(clippy::too_many_arguments, reason = "the fields of one exchange execution")]
     pub fn apply_protective_fill(
         &mut self,
         reason: ExitReason,
+        side: crate::order::Side,
         quantity: f64,
         price: f64,
         fee: f64,
         reference_price: f64,
         time_ms: i64,
     ) -> ProtectiveExit {
-        let side = if self.portfolio.quantity > 0.0 { crate::order::Side::Sell } else { crate::order::Side::Buy };
         let fill = Fill { order_id: self.next_order_id, time_ms, side, quantity, price, reference_price, fee };
         self.next_order_id += 1;
         let effect = self.portfolio.update_from_fill(&fill);
         self.after_fill(&fill, &effect, false, reason);
+        self.levels = None;
         self.current_target = 0.0;
         self.risk.on_protective_exit(reason);
         ProtectiveExit { reason, fill, effect }
@@ -311,7 +315,10 @@ impl Account {
         if reversed || flat {
             self.bars_in_position = 0;
         }
-        let entered = !flat && (reversed || (was_flat && effect.opened_quantity > 0.0));
+        // an entry: from flat, a reversal, or a position grown while unprotected (the dust
+        // an exchange's protective exit left under its lot step)
+        let unprotected = self.levels.is_none() && !self.protect.is_off();
+        let entered = !flat && (reversed || ((was_flat || unprotected) && effect.opened_quantity > 0.0));
         if flat {
             self.levels = None;
         } else if entered && !self.protect.is_off() {
@@ -566,7 +573,15 @@ mod tests {
         account.apply_fill(&entry);
         let levels = account.levels.expect("a broker's entry sets the levels too");
         assert_eq!((levels.stop, levels.take_profit), (Some(75.0), Some(150.0)));
-        let exit = account.apply_protective_fill(ExitReason::TakeProfit, quantity, 150.0, 1.5, 150.0, 5 * HOUR);
+        let exit = account.apply_protective_fill(
+            ExitReason::TakeProfit,
+            crate::order::Side::Sell,
+            quantity,
+            150.0,
+            1.5,
+            150.0,
+            5 * HOUR,
+        );
         assert_eq!((exit.fill.order_id, exit.fill.side), (id + 1, crate::order::Side::Sell));
         assert!(account.portfolio.is_flat() && account.levels.is_none());
         assert_eq!((account.current_target, account.next_order_id), (0.0, id + 2));

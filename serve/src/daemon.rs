@@ -459,38 +459,45 @@ fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
 /// Sends every order the engine has approved and journaled (the lock is not held
 /// while waiting for the exchange), then applies each outcome: first the protective
 /// lists of the strategies about to trade come off the book (a leg that executed
-/// before the cancel is taken), then the orders go, then the lists their fills call for
-/// (journaled already) are placed. A list the exchange refuses queues a liquidation,
-/// sent in a second round at once.
+/// before the cancel is taken; a strategy whose list could not be cancelled keeps its
+/// order pending until the next bar), then the orders go, then the lists their fills
+/// call for (journaled already) are placed. A list the exchange refuses queues a
+/// liquidation, sent in a second round at once.
 async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str) -> Result<()> {
     // stops the trailing rule moved at this close: the replacements are journaled first
     lock(engine).trail_protections()?;
     for _round in 0..2 {
+        // strategies whose list could not come off the book: their orders wait for the
+        // next bar (the list locks the balance an order would need, and still protects)
+        let mut blocked = std::collections::HashSet::new();
         let replaced = lock(engine).protections_to_replace();
         for (i, list) in replaced {
             match broker.cancel_protection(&list).await {
                 Ok(state) => lock(engine).apply_replaced_list(i, &state)?,
-                // the replacement waits: the old list still protects the position
-                Err(e) => tracing::warn!(
-                    "order list {list}: cancel failed ({}); replaced at the next bar",
-                    untrusted(&e.to_string())
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        "order list {list}: cancel failed ({}); tried again at the next bar",
+                        untrusted(&e.to_string())
+                    );
+                    blocked.insert(i);
+                }
             }
         }
         let cancels = lock(engine).protections_to_cancel();
         for (i, list) in cancels {
             match broker.cancel_protection(&list).await {
                 Ok(state) => lock(engine).apply_list_state(i, &state, ListCheck::Cancelled)?,
-                // the order goes anyway: the exchange refuses it if the list still locks
-                // the balance, and that refusal is journaled
-                Err(e) => tracing::warn!(
-                    "order list {list}: cancel failed ({}); sending the order anyway",
-                    untrusted(&e.to_string())
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        "order list {list}: cancel failed ({}); the order waits for the next bar",
+                        untrusted(&e.to_string())
+                    );
+                    blocked.insert(i);
+                }
             }
         }
         let outbound = lock(engine).outbound_orders(symbol)?;
-        for order in outbound {
+        for order in outbound.into_iter().filter(|o| !blocked.contains(&o.runner)) {
             fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
             match broker.submit(&order.request).await {
                 Ok(outcome) => lock(engine).apply_outcome(&order, Some(&outcome), None)?,

@@ -934,6 +934,8 @@ impl Engine {
                         OrderStatus::NoFill,
                         Some(&format!("{reason:?}")),
                     )?;
+                    // its list came off the book before it: the position needs one again
+                    self.protect_position(i, order.id)?;
                     self.save_accounts_and_commit()?;
                 }
             }
@@ -1013,6 +1015,12 @@ impl Engine {
                 self.journal.insert_event(bar_ms, Some(&name), EventKind::OrderUnknown, &message)?;
                 tracing::error!(strategy = %name, "{}", untrusted(&message));
             }
+        }
+        if matches!(outcome, Some(OrderOutcome::Rejected { .. } | OrderOutcome::RefusedByFilter(_))) {
+            // a refused order leaves the position as it was, and its list came off the
+            // book before it: protect it again (an order of unknown fate waits for the
+            // restart that settles it)
+            self.protect_position(i, order_id)?;
         }
         self.save_accounts_and_commit()
     }

@@ -188,10 +188,15 @@ async fn a_list_without_an_answer_is_queried_and_never_placed_twice() {
     assert_eq!(list.list_client_order_id, "rt1-0-2-p0");
     assert_eq!(mock.requests(Endpoint::NewOrderList), 3);
     assert_eq!(mock.order_lists().len(), 2, "one list per protection");
-    // a resend of a placed list is refused by the exchange as a duplicate, and the
-    // broker reports the list it finds
+    // placing a list the exchange has already (a restart after a lost answer) asks for
+    // it by its id first and reports it: nothing is sent, even once the list is done
+    // (when Binance would accept the id again)
     let again = placed(&broker, &request("rt1-0-2", true, 0.25, 19_000.0, 21_000.0)).await;
     assert_eq!(again.order_list_id, list.order_list_id);
+    broker.cancel_protection("rt1-0-2-p0").await.unwrap();
+    let done = placed(&broker, &request("rt1-0-2", true, 0.25, 19_000.0, 21_000.0)).await;
+    assert_eq!((done.order_list_id, done.status), (list.order_list_id, ListStatus::AllDone));
+    assert_eq!(mock.requests(Endpoint::NewOrderList), 3, "no request after the first two lists");
     assert_eq!(mock.order_lists().len(), 2);
 }
 

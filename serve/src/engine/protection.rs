@@ -19,10 +19,10 @@
 //!   list under the next replacement's ids, and journaled as an event.
 //!
 //! The ids of a list derive from the entry order's client id
-//! ([`crate::broker::protection_client_ids`]), so a restart sends a `pending` list under
-//! the same ids and the broker's query finds it if the first request got through.
+//! ([`crate::broker::protection_client_ids`]); a `pending` list is sent again (at the
+//! next bar, or after a restart) only once the exchange, asked by that id, has none.
 
-use rltrade_exec::{ExitReason, HaltReason};
+use rltrade_exec::{ExitReason, Side};
 
 use super::Engine;
 use crate::binance::filters::FilterRefusal;
@@ -192,7 +192,10 @@ impl Engine {
             let rows = self.journal.protections(&self.settings.symbol)?;
             let request = rows.into_iter().find(|r| r.request.list_client_order_id == old.list_client_order_id);
             if let Some(row) = request {
-                self.take_execution(i, &row.request, old)?;
+                if let Some(status) = self.take_execution(i, &row.request, old)? {
+                    let reason = format!("executed before its replacement {}", new.request.list_client_order_id);
+                    self.journal.set_protection_status(&old.list_client_order_id, status, Some(&reason))?;
+                }
             }
             let reason = format!("{} executed before it was replaced", old.list_client_order_id);
             if let Some(active) = self.protections[i].as_mut() {
@@ -243,9 +246,10 @@ impl Engine {
     }
 
     /// Applies what the exchange did with runner `i`'s pending list: `Ok(outcome)` from
-    /// the broker, or `Err(message)` when its fate stayed unknown (the strategy halts; a
-    /// restart sends the list again under the same ids). Committed at once. Returns true
-    /// when it queued a liquidation to send now (the list was refused).
+    /// the broker, or `Err(message)` when the request failed (the list stays pending and
+    /// is asked for again at the next bar, by its id first: see
+    /// [`crate::broker::exchange::ExchangeBroker::place_protection`]). Committed at once.
+    /// Returns true when it queued a liquidation to send now (the list was refused).
     ///
     /// # Errors
     /// SQLite errors.
@@ -289,9 +293,9 @@ impl Engine {
                 }
             }
             Err(message) => {
-                let entry = active.entry_order_id;
-                self.runners[i].account.risk.halt(HaltReason::OrderUnknown { order_id: entry });
-                let message = format!("order list {list}: {message}; halted until resumed (a restart sends it again)");
+                // still pending: the next round asks the exchange for it by its id first,
+                // and sends it only if the exchange has none
+                let message = format!("order list {list}: {message}; asked for again at the next bar");
                 self.journal.insert_event(bar_ms, Some(&name), EventKind::Protection, &message)?;
                 tracing::error!(strategy = %name, "{}", untrusted(&message));
             }
@@ -366,20 +370,35 @@ impl Engine {
         let Some((is_stop, leg)) = list.executed() else { return Ok(None) };
         let OrderOutcome::Filled { quantity, price, fee, time_ms } = leg.outcome else { return Ok(None) };
         let name = self.runners[i].name().to_string();
-        let account = &mut self.runners[i].account;
-        let trailing = account.levels.is_some_and(|l| l.stop_trails);
-        let (reason, level, status) = match (is_stop, trailing) {
-            (true, false) => (ExitReason::StopLoss, request.stop, ProtectionStatus::StopFilled),
-            (true, true) => (ExitReason::TrailingStop, request.stop, ProtectionStatus::StopFilled),
-            (false, _) => (ExitReason::TakeProfit, request.take_profit, ProtectionStatus::TakeProfitFilled),
+        let (reason, level, status) = if is_stop {
+            (self.stop_reason(i, request.stop), request.stop, ProtectionStatus::StopFilled)
+        } else {
+            (ExitReason::TakeProfit, request.take_profit, ProtectionStatus::TakeProfitFilled)
         };
-        let exit = account.apply_protective_fill(reason, quantity, price, fee, level, time_ms);
+        let side = if request.long { Side::Sell } else { Side::Buy };
+        let account = &mut self.runners[i].account;
+        let exit = account.apply_protective_fill(reason, side, quantity, price, fee, level, time_ms);
         let decided_ms = self.last_bar.map_or(time_ms, |b| b.time_ms);
         self.journal.insert_protective_exit(&name, decided_ms, &exit, &leg.client_order_id)?;
         self.handles[i].fills.inc();
         self.handles[i].orders.inc();
         tracing::info!(strategy = %name, "{reason} at {price} (order list {})", list.list_client_order_id);
         Ok(Some(status))
+    }
+
+    /// Why a stop at `stop` closed runner `i`'s position: `stop_loss` when it is the
+    /// fixed level set at the entry (`entry × (1 ∓ protect.stop_loss)`), else
+    /// `trailing_stop` (a level the trailing rule set).
+    fn stop_reason(&self, i: usize, stop: f64) -> ExitReason {
+        let account = &self.runners[i].account;
+        let (Some(levels), stop_loss) = (account.levels, account.protect.stop_loss) else {
+            return ExitReason::StopLoss;
+        };
+        if stop_loss <= 0.0 {
+            return ExitReason::TrailingStop;
+        }
+        let fixed = levels.entry_price * (1.0 - levels.sign * stop_loss);
+        if (stop - fixed).abs() <= 1e-9 * fixed.abs() { ExitReason::StopLoss } else { ExitReason::TrailingStop }
     }
 
     /// Sets runner `i`'s active list's status; an ended list leaves the runner without one.

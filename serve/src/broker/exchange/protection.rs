@@ -8,10 +8,12 @@
 //! A SELL list (a long's protection) has its `LIMIT_MAKER` above the last price
 //! (`abovePrice`) and its `STOP_LOSS` below (`belowStopPrice`); a BUY list mirrors it.
 //!
-//! **Never a duplicate list.** As for orders (see the parent module), a request without
-//! a clear answer is followed by a query of the list by its client id; only
-//! `-2013 Order list does not exist.` allows a resend, with the same ids, and only once
-//! the first request is past its `recvWindow`.
+//! **Never a duplicate list.** Every placement first asks for the list by its client id
+//! (Binance accepts a list id again once the first list is done, so the id alone does
+//! not rule out a second list): a list found is reported, not sent again. As for orders
+//! (see the parent module), a request without a clear answer is followed by the same
+//! query; only `-2013 Order list does not exist.` allows a resend, with the same ids,
+//! and only once the first request is past its `recvWindow`.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -26,6 +28,11 @@ use crate::{Error, Result};
 const LIST_DOES_NOT_EXIST: i64 = -2013;
 /// Binance's code for "Unknown order list sent." (cancelling a list that is over).
 const UNKNOWN_LIST: i64 = -2011;
+/// Binance's code for "Filter failure: …".
+const FILTER_FAILURE: i64 = -1013;
+/// Binance's code for "Timeout waiting for response from backend server. Send status
+/// unknown; execution status unknown."
+const EXECUTION_UNKNOWN: i64 = -1007;
 
 /// An order list as the order-list endpoints answer it (the fields used).
 #[derive(Deserialize)]
@@ -45,15 +52,18 @@ struct ListOrderJson {
 }
 
 impl ExchangeBroker {
-    /// Places `request` as one OCO list and returns what the exchange did. Quantity and
+    /// Places `request` as one OCO list, unless the exchange has it already (asked by its
+    /// client id first), and returns what the exchange did. Quantity and
     /// prices are first put on the symbol's filters
     /// ([`crate::binance::filters::SymbolFilters::protection`]); an impossible list is
-    /// refused here, unsent. A refusal of the exchange (e.g. `-2010` when the price has
-    /// already crossed a level) is `Ok(ProtectionOutcome::Rejected)`.
+    /// refused here, unsent. A refusal that makes the list impossible as asked (`-2010`
+    /// when the price has already crossed a level, `-1013` a filter) is
+    /// `Ok(ProtectionOutcome::Rejected)`.
     ///
     /// # Errors
     /// [`Error::Config`] for another symbol than the broker's; [`Error::Exchange`] when
-    /// the filters cannot be fetched, when rate limited (nothing placed), when the fate
+    /// the first query or the filters fail, when rate limited or refused otherwise
+    /// (`-1021` and the like: nothing placed), when the fate
     /// stays unknown (the query failed too: the list is **not** resent), or after
     /// `max_resends` resends.
     pub async fn place_protection(&self, request: &ProtectionRequest) -> Result<ProtectionOutcome> {
@@ -66,6 +76,12 @@ impl ExchangeBroker {
                     request.symbol, self.config.symbol
                 ),
             });
+        }
+        // a list journaled earlier may be on the book already (a request whose answer was
+        // lost, a crash before the answer was journaled): the exchange accepts a list id
+        // again once the first list is done, so only its own answer rules out a duplicate
+        if let Some(found) = self.protection_api(id).await? {
+            return Ok(ProtectionOutcome::Placed(found));
         }
         let filters = self.filters().await?;
         let sent =
@@ -106,11 +122,20 @@ impl ExchangeBroker {
             let duplicate =
                 matches!(&err, ApiError::Api { code: NEW_ORDER_REJECTED, msg, .. } if msg.contains("Duplicate"));
             match &err {
-                ApiError::Api { code, msg, .. } if !duplicate => {
+                // the refusals that say the list is impossible as asked: a level already
+                // crossed or a filter (-2010, -1013); the caller closes the position
+                ApiError::Api { code: code @ (NEW_ORDER_REJECTED | FILTER_FAILURE), msg, status, .. }
+                    if !duplicate && *status < 500 =>
+                {
                     return Ok(ProtectionOutcome::Rejected { code: *code, message: msg.clone() });
                 }
+                // any other refusal (a clock off recvWindow, a bad key): not placed, tried
+                // again by the caller
+                ApiError::Api { code, status, .. } if !duplicate && *status < 500 && *code != EXECUTION_UNKNOWN => {
+                    return Err(err.into());
+                }
                 ApiError::RateLimited { .. } => return Err(err.into()),
-                _ => {} // unknown fate or a duplicate: ask
+                _ => {} // unknown fate (5XX, -1007, timeout) or a duplicate: ask
             }
             let shown = crate::log_text::untrusted(&err.to_string());
             tracing::warn!("order list {id}: {shown}; querying it by its client id before anything else");
