@@ -445,3 +445,44 @@ fn a_trailing_stop_is_moved_by_cancelling_and_replacing_the_list_at_the_close() 
     drop(conn);
     assert_journal_equals_exchange(&dir, &mock);
 }
+
+#[test]
+fn a_take_profit_filled_in_part_is_taken_and_the_rest_protected_by_a_new_list() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = now_s();
+    let dir = Dir::new();
+    let (mock, config) = protected_setup(&runtime, &dir, start);
+    let daemon = spawn(dir.path(), &config);
+    let k = enter_long(&mock, &daemon, start, |m| !m.order_lists().is_empty());
+    let quantity = mock.orders().iter().find(|o| o.order_list_id == 1).unwrap().quantity;
+    // the book takes a fifth of the take-profit; Binance expires the stop leg
+    assert!(mock.fill_take_profit_partly(1, 0.01));
+    std::thread::sleep(Duration::from_millis(1_000));
+    mock.push_bars(&[flat_bar(start, k, 98.0 + 2.0 * k as f64)]);
+    wait_until("the rest's new list", || mock.order_lists().len() == 2);
+    let lists = mock.order_lists();
+    assert_eq!((lists[0].list_order_status.as_str(), lists[1].list_order_status.as_str()), ("ALL_DONE", "EXECUTING"));
+    let rest = mock.orders().iter().find(|o| o.order_list_id == 2).unwrap().quantity;
+    assert!((rest - (quantity - 0.01)).abs() < 0.00001, "{rest} of {quantity} left after 0.01");
+    sigterm(daemon);
+    let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
+    let (purpose, filled, price): (String, f64, f64) = conn
+        .query_row(
+            "SELECT o.purpose, f.quantity, f.price FROM orders o JOIN fills f USING (strategy, order_id) \
+             WHERE o.purpose <> 'signal'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((purpose.as_str(), filled, price), ("take_profit", 0.01, 120.0));
+    let statuses: Vec<String> = conn
+        .prepare("SELECT status FROM protections ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(statuses, ["take_profit_filled", "placed"]);
+    drop(conn);
+    assert_journal_equals_exchange(&dir, &mock);
+}

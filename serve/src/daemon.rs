@@ -533,6 +533,17 @@ async fn poll_protections(engine: &Mutex<Engine>, broker: &ExchangeBroker) -> Re
             Err(e) => tracing::warn!("order list {list}: {}; read again at the next bar", untrusted(&e.to_string())),
         }
     }
+    // lists executed in part: cancelled, their execution taken, the rest protected anew
+    let partial = lock(engine).protections_to_settle();
+    for (i, list) in partial {
+        match broker.cancel_protection(&list).await {
+            Ok(state) => lock(engine).apply_list_state(i, &state, ListCheck::Settle)?,
+            Err(e) => tracing::warn!(
+                "order list {list}: cancel failed ({}); tried at the next bar",
+                untrusted(&e.to_string())
+            ),
+        }
+    }
     Ok(())
 }
 

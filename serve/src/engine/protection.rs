@@ -11,7 +11,9 @@
 //!   journaled;
 //! - a leg executed: the account takes the fill with its reason (`stop_loss`,
 //!   `trailing_stop` or `take_profit`), journaled as a protective exit under the leg's
-//!   client id; the other leg's expiry is recorded in the list's status;
+//!   client id; the other leg's expiry is recorded in the list's status. A leg executed
+//!   in part (Binance then expires the other leg, the list going on) is cancelled, its
+//!   execution taken, and the rest of the position protected by a new list;
 //! - cancelled by the daemon (before any order of that strategy is sent, so a signal
 //!   exit never meets base locked by its own list): `cancelled`, unless a leg executed
 //!   first, which is then taken as above;
@@ -48,6 +50,10 @@ pub struct ActiveProtection {
     /// The list this one replaces (a trailing stop moved), still to cancel before this
     /// one is sent.
     pub replaces: Option<String>,
+    /// A poll found a leg executed in part while the list is still executing (Binance
+    /// then expires the other leg): the list is to be cancelled, its execution taken and
+    /// the rest of the position protected again.
+    pub settle: bool,
 }
 
 /// Why the engine reads a list's state.
@@ -58,6 +64,9 @@ pub enum ListCheck {
     Poll,
     /// The daemon cancelled it before sending an order of the strategy.
     Cancelled,
+    /// The daemon cancelled it after a leg executed in part: the execution is taken and
+    /// the rest of the position protected again under the next ids.
+    Settle,
 }
 
 impl Engine {
@@ -77,6 +86,7 @@ impl Engine {
                 request: row.request,
                 status: row.status,
                 replaces,
+                settle: false,
             });
         }
         Ok(())
@@ -128,6 +138,7 @@ impl Engine {
             request,
             status: ProtectionStatus::Pending,
             replaces,
+            settle: false,
         });
         Ok(())
     }
@@ -238,6 +249,15 @@ impl Engine {
         self.protections_on_book().into_iter().filter(|(i, _)| self.runners[*i].account.pending.is_some()).collect()
     }
 
+    /// The lists a poll found executed in part, to cancel and settle
+    /// ([`ListCheck::Settle`]): `(strategy index, list client id)`.
+    pub fn protections_to_settle(&self) -> Vec<(usize, String)> {
+        self.active_protections(ProtectionStatus::Placed)
+            .filter(|(_, p)| p.settle)
+            .map(|(i, p)| (i, p.request.list_client_order_id.clone()))
+            .collect()
+    }
+
     fn active_protections(&self, status: ProtectionStatus) -> impl Iterator<Item = (usize, &ActiveProtection)> {
         self.protections
             .iter()
@@ -322,15 +342,40 @@ impl Engine {
     /// [`Self::apply_list_state`] inside an open transaction.
     fn take_list_state(&mut self, i: usize, list: &ProtectionList, check: ListCheck) -> Result<()> {
         let Some(active) = self.protections[i].clone() else { return Ok(()) };
-        if active.request.list_client_order_id != list.list_client_order_id || list.status == ListStatus::Executing {
+        if active.request.list_client_order_id != list.list_client_order_id {
+            return Ok(());
+        }
+        if list.status == ListStatus::Executing {
+            // a leg executed in part (or ended) while the list goes on: settle it
+            let partial = [&list.stop, &list.take_profit]
+                .iter()
+                .any(|leg| leg.status.is_final() || matches!(leg.outcome, OrderOutcome::Filled { .. }));
+            if let (true, Some(active)) = (partial, self.protections[i].as_mut()) {
+                active.settle = true;
+            }
             return Ok(());
         }
         let name = self.runners[i].name().to_string();
         let bar_ms = self.last_bar.map(|b| b.time_ms);
+        let levels = self.runners[i].account.levels;
         if let Some(status) = self.take_execution(i, &active.request, list)? {
             let other = if status == ProtectionStatus::StopFilled { &list.take_profit } else { &list.stop };
             let reason = format!("{}: {} {:?}", status, other.client_order_id, other.status);
             self.set_protection(i, status, Some(&reason))?;
+            let whole = list.executed().is_some_and(|(_, leg)| leg.status == crate::broker::LegStatus::Filled);
+            if !whole && !self.runners[i].account.portfolio.is_flat() {
+                // executed in part: the rest keeps the position's levels, on a new list
+                self.runners[i].account.levels = levels;
+                let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, active.entry_order_id);
+                self.journal_new_protection(i, active.entry_order_id, &entry, active.replacement + 1)?;
+                let message = format!(
+                    "order list {} executed in part; the rest is protected by {}",
+                    list.list_client_order_id,
+                    self.protections[i].as_ref().map_or("nothing", |p| p.request.list_client_order_id.as_str())
+                );
+                self.journal.insert_event(bar_ms, Some(&name), EventKind::Protection, &message)?;
+                tracing::info!(strategy = %name, "{}", untrusted(&message));
+            }
             return Ok(());
         }
         let ended_outside = check == ListCheck::Poll;

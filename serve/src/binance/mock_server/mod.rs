@@ -377,6 +377,13 @@ impl MockServer {
         order_list::cancel_list(&mut lock(&self.shared), order_list_id, "CANCELED")
     }
 
+    /// Executes `quantity` of the take-profit leg of the executing list `order_list_id`
+    /// at its limit (a partial fill: the stop leg expires, the list stays executing);
+    /// false when there is no such list.
+    pub fn fill_take_profit_partly(&self, order_list_id: i64, quantity: f64) -> bool {
+        order_list::fill_take_profit_partly(&mut lock(&self.shared), order_list_id, quantity)
+    }
+
     /// Expires the open order list `order_list_id`, as the exchange does in maintenance
     /// (its legs `EXPIRED`); false when it is not open.
     pub fn expire_order_list(&self, order_list_id: i64) -> bool {

@@ -222,12 +222,56 @@ pub(super) fn cancel_list(state: &mut MockState, order_list_id: i64, status: &st
     list.list_order_status = "ALL_DONE".into();
     let ids = list.order_ids;
     let mut released = None;
-    for order in state.orders.iter_mut().filter(|o| ids.contains(&o.order_id) && o.status == "NEW") {
-        order.status = status.into();
-        released = Some((order.side.clone(), order.quantity));
+    for order in state.orders.iter_mut().filter(|o| ids.contains(&o.order_id)) {
+        let executed = order.executed;
+        match order.status.as_str() {
+            "NEW" => order.status = status.into(),
+            // a partly executed leg is cancelled with what it executed
+            "PARTIALLY_FILLED" => order.status = "CANCELED".into(),
+            _ => {}
+        }
+        let rest = order.quantity - executed;
+        released = Some((order.side.clone(), released.map_or(rest, |(_, r): (String, f64)| r.min(rest))));
     }
     if let Some((side, quantity)) = released {
         release(state, &side, quantity, ids);
+    }
+    true
+}
+
+/// Executes `quantity` of the take-profit leg of the executing list `order_list_id` at
+/// its limit price, as a book that takes only part of it: the leg becomes
+/// `PARTIALLY_FILLED`, the stop leg expires (Binance's rule once a leg executes), and
+/// the list stays `EXECUTING` until the rest fills or the list is cancelled. False when
+/// there is no such list.
+pub(super) fn fill_take_profit_partly(state: &mut MockState, order_list_id: i64, quantity: f64) -> bool {
+    let Some(list) = state.order_lists.iter().find(|l| l.order_list_id == order_list_id) else { return false };
+    if list.list_order_status != "EXECUTING" {
+        return false;
+    }
+    let ids = list.order_ids;
+    let now = (state.config.clock)();
+    let rate = state.config.commission_rate;
+    let Some(leg) = state.orders.iter_mut().find(|o| o.order_id == ids[TAKE_PROFIT]) else { return false };
+    let quantity = quantity.min(leg.quantity - leg.executed);
+    let price = leg.limit_price;
+    leg.executed += quantity;
+    leg.price = price;
+    leg.commission += if leg.side == "SELL" { quantity * price * rate } else { quantity * rate };
+    leg.status = "PARTIALLY_FILLED".into();
+    leg.time_ms = now;
+    let side = leg.side.clone();
+    if let Some(stop) = state.orders.iter_mut().find(|o| o.order_id == ids[STOP]) {
+        stop.status = "EXPIRED".into();
+    }
+    release(state, &side, quantity, ids);
+    let (base, quote) = (state.config.base_asset.clone(), state.config.quote_asset.clone());
+    if side == "SELL" {
+        state.balances.entry(base).or_default().0 -= quantity;
+        state.balances.entry(quote).or_default().0 += quantity * price * (1.0 - rate);
+    } else {
+        state.balances.entry(base).or_default().0 += quantity * (1.0 - rate);
+        state.balances.entry(quote).or_default().0 -= quantity * price;
     }
     true
 }
@@ -258,6 +302,10 @@ pub(super) fn trigger(state: &mut MockState, bar: &Bar) {
         let leg = |i: usize| state.orders.iter().position(|o| o.order_id == list.order_ids[i]);
         let (Some(stop_at), Some(take_profit_at)) = (leg(STOP), leg(TAKE_PROFIT)) else { continue };
         let (stop_leg, take_profit_leg) = (&state.orders[stop_at], &state.orders[take_profit_at]);
+        if stop_leg.status != "NEW" || take_profit_leg.status != "NEW" {
+            // a partly executed list waits for its cancel
+            continue;
+        }
         let sign = if stop_leg.side == "SELL" { 1.0 } else { -1.0 };
         let levels = ProtectiveLevels {
             sign,
