@@ -216,6 +216,18 @@ fn enter_long(mock: &MockServer, daemon: &Daemon, start: i64, entered: impl Fn(&
     k
 }
 
+/// The journal's one protective exit: its order's purpose and client id, its fill's
+/// quantity and price.
+fn protective_fill(conn: &rusqlite::Connection) -> (String, String, f64, f64) {
+    conn.query_row(
+        "SELECT o.purpose, o.client_order_id, f.quantity, f.price FROM orders o JOIN fills f USING (strategy, order_id) \
+         WHERE o.purpose NOT IN ('signal', 'liquidation')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .unwrap()
+}
+
 /// The journal's position (its fills) against the exchange's base balance, free and locked.
 fn assert_journal_equals_exchange(dir: &Dir, mock: &MockServer) {
     let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
@@ -263,14 +275,7 @@ fn a_position_is_protected_on_the_exchange_and_a_stop_filled_during_a_kill_9_is_
     std::thread::sleep(Duration::from_millis(1_500));
     sigterm(daemon);
     let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
-    let (purpose, client_id, price): (String, String, f64) = conn
-        .query_row(
-            "SELECT o.purpose, o.client_order_id, f.price FROM orders o JOIN fills f USING (strategy, order_id) \
-             WHERE o.purpose <> 'signal'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (purpose, client_id, _, price) = protective_fill(&conn);
     assert_eq!((purpose.as_str(), price), ("stop_loss", 79.0), "filled at the gap's open");
     assert_eq!(client_id, format!("{}s", list.list_client_order_id), "journaled under the stop leg's id");
     let status: String = conn
@@ -466,14 +471,7 @@ fn a_take_profit_filled_in_part_is_taken_and_the_rest_protected_by_a_new_list() 
     assert!((rest - (quantity - 0.01)).abs() < 0.00001, "{rest} of {quantity} left after 0.01");
     sigterm(daemon);
     let conn = rusqlite::Connection::open(dir.path().join("live.db")).unwrap();
-    let (purpose, filled, price): (String, f64, f64) = conn
-        .query_row(
-            "SELECT o.purpose, f.quantity, f.price FROM orders o JOIN fills f USING (strategy, order_id) \
-             WHERE o.purpose <> 'signal'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (purpose, _, filled, price) = protective_fill(&conn);
     assert_eq!((purpose.as_str(), filled, price), ("take_profit", 0.01, 120.0));
     let statuses: Vec<String> = conn
         .prepare("SELECT status FROM protections ORDER BY rowid")

@@ -118,16 +118,25 @@ pub(super) async fn new_order(
     response
 }
 
+/// The `symbol` (the served one, else `-1121`) and `side` (`BUY` or `SELL`, else
+/// `-1117` or `-1102`) of a new order or order list: the side.
+pub(super) fn checked_side(state: &MockState, p: &Params) -> Result<String, Response> {
+    if p.get("symbol") != Some(&state.config.symbol) {
+        return Err(api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol."));
+    }
+    match p.get("side").map(String::as_str) {
+        Some(side @ ("BUY" | "SELL")) => Ok(side.to_owned()),
+        Some(_) => Err(api_error(StatusCode::BAD_REQUEST, -1117, "Invalid side.")),
+        None => Err(mandatory("side")),
+    }
+}
+
 /// Validates and executes one order.
 fn place(state: &mut MockState, p: &Params) -> Response {
     let bad = |code, msg: &str| api_error(StatusCode::BAD_REQUEST, code, msg);
-    if p.get("symbol") != Some(&state.config.symbol) {
-        return bad(-1121, "Invalid symbol.");
-    }
-    let side = match p.get("side").map(String::as_str) {
-        Some(side @ ("BUY" | "SELL")) => side.to_owned(),
-        Some(_) => return bad(-1117, "Invalid side."),
-        None => return mandatory("side"),
+    let side = match checked_side(state, p) {
+        Ok(side) => side,
+        Err(response) => return response,
     };
     match p.get("type").map(String::as_str) {
         Some("MARKET") => {}

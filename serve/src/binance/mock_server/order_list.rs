@@ -18,7 +18,7 @@ use rltrade_env::Bar;
 use rltrade_exec::ProtectiveLevels;
 use serde_json::{Value, json};
 
-use super::account::{Params, mandatory, on_lot_size, order_json, signed_handler};
+use super::account::{Params, checked_side, mandatory, on_lot_size, order_json, signed_handler};
 use super::{Endpoint, MockOrder, MockOrderList, Shared, State as MockState, api_error};
 
 /// The legs of a list: `[stop, take-profit]`.
@@ -43,13 +43,9 @@ fn on_price_filter(price: f64, [min, max, tick]: &[String; 3]) -> bool {
 /// Validates and places one OCO list.
 fn place(state: &mut MockState, p: &Params) -> Response {
     let bad = |code, msg: &str| api_error(StatusCode::BAD_REQUEST, code, msg);
-    if p.get("symbol") != Some(&state.config.symbol) {
-        return bad(-1121, "Invalid symbol.");
-    }
-    let side = match p.get("side").map(String::as_str) {
-        Some(side @ ("BUY" | "SELL")) => side.to_owned(),
-        Some(_) => return bad(-1117, "Invalid side."),
-        None => return mandatory("side"),
+    let side = match checked_side(state, p) {
+        Ok(side) => side,
+        Err(response) => return response,
     };
     let Some(quantity) = p.get("quantity").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0) else {
         return mandatory("quantity");
