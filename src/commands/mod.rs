@@ -4,6 +4,7 @@ pub mod ab_report;
 pub mod backtest;
 pub mod bench_api;
 pub mod bench_env;
+pub mod bench_fleet;
 pub mod bench_ppo;
 pub mod bench_serve;
 pub mod compare;
