@@ -45,7 +45,7 @@ pub struct FleetBench {
     pub bar_max_us: f64,
     /// Bars × strategies per second of replay.
     pub bar_strategies_per_s: f64,
-    /// Resident memory per strategy once built, MiB.
+    /// Resident memory per strategy once built (from the first of each kind on), MiB.
     pub rss_per_strategy_mib: f64,
     /// Resident memory of the whole process after the replay, MiB.
     pub rss_after_mib: f64,
@@ -96,20 +96,28 @@ pub fn run(
     };
     let settings = RunnerSettings { symbol: symbol.to_string(), trader };
     let name = |text: String| StrategyName::new(text).map_err(|e| bench_error(e.to_string()));
-    let rss_before = rss_mib();
+    // memory per strategy: measured from the first strategy of each kind on, so that
+    // loading ONNX Runtime itself (with the first model) does not count
     let mut runners = Vec::with_capacity(models + baselines);
+    let mut rss_first = None;
     for k in 0..models {
         let dir = &model_dirs[k % model_dirs.len()];
         let runner = StrategyRunner::model(runners.len(), dir, &settings)?;
         runners.push(runner.named(name(format!("model-{k}"))?));
+        rss_first = rss_first.or(Some(rss_mib()));
     }
+    let rss_models = rss_mib();
+    let mut rss_first_ma = None;
     for k in 0..baselines {
         let (fast, slow) = ma_periods(k);
         let runner = StrategyRunner::ma_crossover(runners.len(), fast, slow, &[0.0, 1.0], &settings)?;
         runners.push(runner.named(name(format!("ma-{k}-{fast}-{slow}"))?));
+        rss_first_ma = rss_first_ma.or(Some(rss_mib()));
     }
     let strategies = runners.len();
     let rss_built = rss_mib();
+    let grown = rss_first.map_or(0.0, |first| rss_models - first) + rss_first_ma.map_or(0.0, |first| rss_built - first);
+    let measured = models.saturating_sub(1) + baselines.saturating_sub(1);
     let path = scratch.join("bench-fleet.db");
     let engine_settings = EngineSettings {
         symbol: symbol.to_string(),
@@ -151,7 +159,7 @@ pub fn run(
         bar_p999_us: us(0.999),
         bar_max_us: latency.max() as f64 / 1000.0,
         bar_strategies_per_s: (traded as f64 * strategies as f64) / seconds,
-        rss_per_strategy_mib: if strategies > 0 { (rss_built - rss_before) / strategies as f64 } else { 0.0 },
+        rss_per_strategy_mib: if measured > 0 { grown / measured as f64 } else { 0.0 },
         rss_after_mib: rss_after,
         rss_growth_mib: rss_after - rss_built,
     })
