@@ -218,20 +218,36 @@ pub struct ProtectiveLevels {
     pub take_profit: Option<f64>,
 }
 
+/// A stop `fraction` of `entry_price` away from it against a position of `sign` (+1
+/// long: below it; −1 short: above it).
+fn stop_level(sign: f64, entry_price: f64, fraction: f64) -> f64 {
+    entry_price * (1.0 - sign * fraction)
+}
+
 impl ProtectiveLevels {
     /// The levels of a position of sign `sign` (+1 long, −1 short) entered at fill
     /// price `entry_price` under `config` (see the module documentation).
     pub fn new(config: &ProtectConfig, sign: f64, entry_price: f64) -> Self {
-        let away = |fraction: f64| entry_price * (1.0 - sign * fraction);
         let (stop, stop_trails) = if config.stop_loss > 0.0 {
-            (Some(away(config.stop_loss)), false)
+            (Some(stop_level(sign, entry_price, config.stop_loss)), false)
         } else if config.trailing_stop > 0.0 {
-            (Some(away(config.trailing_stop)), true)
+            (Some(stop_level(sign, entry_price, config.trailing_stop)), true)
         } else {
             (None, false)
         };
         let take_profit = (config.take_profit > 0.0).then_some(entry_price * (1.0 + sign * config.take_profit));
         Self { sign, entry_price, stop, stop_trails, take_profit }
+    }
+
+    /// Why a stop at `stop` (a level these levels held, perhaps before the trailing rule
+    /// moved it) closed the position: [`ExitReason::StopLoss`] at the fixed level set at
+    /// the entry (`config.stop_loss`), else [`ExitReason::TrailingStop`].
+    pub fn stop_reason(&self, config: &ProtectConfig, stop: f64) -> ExitReason {
+        if config.stop_loss <= 0.0 {
+            return ExitReason::TrailingStop;
+        }
+        let fixed = stop_level(self.sign, self.entry_price, config.stop_loss);
+        if (stop - fixed).abs() <= 1e-9 * fixed.abs() { ExitReason::StopLoss } else { ExitReason::TrailingStop }
     }
 
     /// The exit inside a bar with `open`, `high`, `low`, if a level was touched: the

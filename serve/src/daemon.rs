@@ -471,25 +471,16 @@ async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &s
         // next bar (the list locks the balance an order would need, and still protects)
         let mut blocked = std::collections::HashSet::new();
         let replaced = lock(engine).protections_to_replace();
-        for (i, list) in replaced {
-            match broker.cancel_protection(&list).await {
-                Ok(state) => lock(engine).apply_replaced_list(i, &state)?,
-                Err(e) => {
-                    tracing::warn!(
-                        "order list {list}: cancel failed ({}); tried again at the next bar",
-                        untrusted(&e.to_string())
-                    );
-                    blocked.insert(i);
-                }
-            }
-        }
         let cancels = lock(engine).protections_to_cancel();
-        for (i, list) in cancels {
+        let replaced = replaced.into_iter().map(|(i, list)| (i, list, true));
+        for (i, list, replacing) in replaced.chain(cancels.into_iter().map(|(i, list)| (i, list, false))) {
             match broker.cancel_protection(&list).await {
+                Ok(state) if replacing => lock(engine).apply_replaced_list(i, &state)?,
                 Ok(state) => lock(engine).apply_list_state(i, &state, ListCheck::Cancelled)?,
                 Err(e) => {
                     tracing::warn!(
-                        "order list {list}: cancel failed ({}); the order waits for the next bar",
+                        "order list {list}: cancel failed ({}); tried again at the next bar, the strategy's order \
+                         with it",
                         untrusted(&e.to_string())
                     );
                     blocked.insert(i);

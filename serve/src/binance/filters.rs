@@ -48,6 +48,19 @@ impl Decimal {
         self.units as f64 / 10f64.powi(self.scale as i32)
     }
 
+    /// `value` moved onto the grid of multiples of `self` in the direction `rounding`,
+    /// tolerating 1e-6 of a step of binary error (`0.7 − 0.4`, held as
+    /// `0.29999999999999993`, is 3 steps of 0.1): the exact decimal to send and its value.
+    /// `None` when the multiple does not fit a `u64`.
+    fn round(self, value: f64, rounding: Rounding) -> Option<(String, f64)> {
+        let steps = value / self.to_f64();
+        let steps = match rounding {
+            Rounding::Down => (steps + 1e-6).floor(),
+            Rounding::Up => (steps - 1e-6).ceil(),
+        };
+        Some((self.times(steps as u64)?, steps * self.to_f64()))
+    }
+
     /// `k × self`, written with no trailing zeros (`"0.0012"`, `"3"`).
     fn times(self, k: u64) -> Option<String> {
         let units = self.units.checked_mul(k)?;
@@ -312,18 +325,11 @@ impl SymbolFilters {
             tick: Decimal { units: 0, scale: 0 },
         });
         let tick = if filter.tick.units > 0 { filter.tick } else { Decimal { units: 1, scale: 8 } };
-        // the same 1e-6-of-a-tick tolerance of binary error as quantities
-        let ticks = price / tick.to_f64();
-        let ticks = match rounding {
-            Rounding::Down => (ticks + 1e-6).floor(),
-            Rounding::Up => (ticks - 1e-6).ceil(),
-        };
-        let rounded = ticks * tick.to_f64();
+        let (text, rounded) = tick.round(price, rounding).unwrap_or_default();
         let out_of_range = rounded <= 0.0
             || rounded < filter.min_price * (1.0 - 1e-12)
             || (filter.max_price > 0.0 && rounded > filter.max_price * (1.0 + 1e-12));
-        let text = tick.times(ticks as u64).filter(|_| !out_of_range);
-        text.ok_or_else(|| FilterRefusal::PriceOutOfRange {
+        (!out_of_range).then_some(text).ok_or_else(|| FilterRefusal::PriceOutOfRange {
             level: level.to_owned(),
             price,
             rounded,
@@ -397,9 +403,7 @@ impl SymbolFilters {
             .filter(|s| s.units > 0)
             .max_by(|a, b| a.to_f64().total_cmp(&b.to_f64()))
             .unwrap_or(Decimal { units: 1, scale: 8 });
-        let steps = (quantity / step.to_f64() + 1e-6).floor();
-        let text = step.times(steps as u64).ok_or(FilterRefusal::NotPositive(quantity))?;
-        let rounded = steps * step.to_f64();
+        let (text, rounded) = step.round(quantity, Rounding::Down).ok_or(FilterRefusal::NotPositive(quantity))?;
         let below = |filter: &str, min_qty: f64| FilterRefusal::BelowMinQty {
             filter: filter.to_owned(),
             requested: quantity,

@@ -49,7 +49,7 @@ pub struct ActiveProtection {
     pub status: ProtectionStatus,
     /// The list this one replaces (a trailing stop moved), still to cancel before this
     /// one is sent.
-    pub replaces: Option<String>,
+    pub replaces: Option<ProtectionRequest>,
     /// A poll found a leg executed in part while the list is still executing (Binance
     /// then expires the other leg): the list is to be cancelled, its execution taken and
     /// the rest of the position protected again.
@@ -79,7 +79,7 @@ impl Engine {
                 continue;
             }
             // two active lists: the later replaces the earlier, which a crash left on the book
-            let replaces = self.protections[i].take().map(|earlier| earlier.request.list_client_order_id);
+            let replaces = self.protections[i].take().map(|earlier| earlier.request);
             self.protections[i] = Some(ActiveProtection {
                 entry_order_id: row.entry_order_id,
                 replacement: row.replacement,
@@ -106,18 +106,19 @@ impl Engine {
                 return Ok(());
             }
         }
-        let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, entry_order_id);
-        self.journal_new_protection(i, entry_order_id, &entry, 0)
+        self.journal_new_protection(i, entry_order_id, 0)
     }
 
-    /// Journals a new list for runner `i`'s position under the ids of `entry` and
-    /// `replacement`; nothing when the account has no position or no levels.
-    fn journal_new_protection(&mut self, i: usize, entry_order_id: u64, entry: &str, replacement: u32) -> Result<()> {
+    /// Journals a new list for runner `i`'s position under the ids of the entry order
+    /// `entry_order_id` and `replacement`; nothing when the account has no position or
+    /// no levels. A list still active becomes the one the new list replaces.
+    fn journal_new_protection(&mut self, i: usize, entry_order_id: u64, replacement: u32) -> Result<()> {
         let account = &self.runners[i].account;
         let quantity = account.portfolio.quantity;
         let Some(levels) = account.levels.filter(|_| quantity != 0.0) else { return Ok(()) };
         let (Some(stop), Some(take_profit)) = (levels.stop, levels.take_profit) else { return Ok(()) };
-        let [list, stop_id, take_profit_id] = protection_client_ids(entry, replacement);
+        let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, entry_order_id);
+        let [list, stop_id, take_profit_id] = protection_client_ids(&entry, replacement);
         let request = ProtectionRequest {
             list_client_order_id: list,
             stop_client_order_id: stop_id,
@@ -131,7 +132,7 @@ impl Engine {
         let name = self.runners[i].name().to_string();
         let bar_ms = self.last_bar.map(|b| b.time_ms);
         self.journal.insert_protection(&name, entry_order_id, replacement, bar_ms, &request)?;
-        let replaces = self.protections[i].take().map(|old| old.request.list_client_order_id);
+        let replaces = self.protections[i].take().map(|old| old.request);
         self.protections[i] = Some(ActiveProtection {
             entry_order_id,
             replacement,
@@ -167,8 +168,7 @@ impl Engine {
         self.journal.begin()?;
         for i in moved {
             let Some(active) = self.protections[i].clone() else { continue };
-            let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, active.entry_order_id);
-            self.journal_new_protection(i, active.entry_order_id, &entry, active.replacement + 1)?;
+            self.journal_new_protection(i, active.entry_order_id, active.replacement + 1)?;
         }
         self.save_accounts_and_commit()
     }
@@ -179,7 +179,7 @@ impl Engine {
         self.protections
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.as_ref().and_then(|p| p.replaces.clone()).map(|old| (i, old)))
+            .filter_map(|(i, p)| p.as_ref()?.replaces.as_ref().map(|old| (i, old.list_client_order_id.clone())))
             .collect()
     }
 
@@ -191,30 +191,21 @@ impl Engine {
     /// SQLite errors.
     pub fn apply_replaced_list(&mut self, i: usize, old: &ProtectionList) -> Result<()> {
         let Some(new) = self.protections[i].clone() else { return Ok(()) };
-        if new.replaces.as_deref() != Some(old.list_client_order_id.as_str()) || old.status == ListStatus::Executing {
+        let Some(replaced) = new.replaces.filter(|r| r.list_client_order_id == old.list_client_order_id) else {
             return Ok(());
-        }
-        if self.halt.is_some() {
+        };
+        if old.status == ListStatus::Executing || self.halt.is_some() {
             return Ok(());
         }
         self.journal.begin()?;
-        if old.executed().is_some() {
-            // the old list's levels: the stop before the trailing rule moved it
-            let rows = self.journal.protections(&self.settings.symbol)?;
-            let request = rows.into_iter().find(|r| r.request.list_client_order_id == old.list_client_order_id);
-            if let Some(row) = request {
-                if let Some(status) = self.take_execution(i, &row.request, old)? {
-                    let reason = format!("executed before its replacement {}", new.request.list_client_order_id);
-                    self.journal.set_protection_status(&old.list_client_order_id, status, Some(&reason))?;
-                }
-            }
+        let new_id = &new.request.list_client_order_id;
+        if let Some(status) = self.take_execution(i, &replaced, old)? {
+            let reason = format!("executed before its replacement {new_id}");
+            self.journal.set_protection_status(&old.list_client_order_id, status, Some(&reason))?;
             let reason = format!("{} executed before it was replaced", old.list_client_order_id);
-            if let Some(active) = self.protections[i].as_mut() {
-                active.replaces = None;
-            }
             self.set_protection(i, ProtectionStatus::Cancelled, Some(&reason))?;
         } else {
-            let reason = format!("replaced by {}", new.request.list_client_order_id);
+            let reason = format!("replaced by {new_id}");
             self.journal.set_protection_status(
                 &old.list_client_order_id,
                 ProtectionStatus::Cancelled,
@@ -366,8 +357,7 @@ impl Engine {
             if !whole && !self.runners[i].account.portfolio.is_flat() {
                 // executed in part: the rest keeps the position's levels, on a new list
                 self.runners[i].account.levels = levels;
-                let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, active.entry_order_id);
-                self.journal_new_protection(i, active.entry_order_id, &entry, active.replacement + 1)?;
+                self.journal_new_protection(i, active.entry_order_id, active.replacement + 1)?;
                 let message = format!(
                     "order list {} executed in part; the rest is protected by {}",
                     list.list_client_order_id,
@@ -388,8 +378,7 @@ impl Engine {
         self.set_protection(i, status, Some(why))?;
         if ended_outside {
             // the position is still open: protect it again under the next ids
-            let entry = client_order_id(&self.meta.journal_id, self.runners[i].index, active.entry_order_id);
-            self.journal_new_protection(i, active.entry_order_id, &entry, active.replacement + 1)?;
+            self.journal_new_protection(i, active.entry_order_id, active.replacement + 1)?;
             let message = format!(
                 "order list {} {} ({status}) with the position open; replaced by {}",
                 list.list_client_order_id,
@@ -431,19 +420,11 @@ impl Engine {
         Ok(Some(status))
     }
 
-    /// Why a stop at `stop` closed runner `i`'s position: `stop_loss` when it is the
-    /// fixed level set at the entry (`entry × (1 ∓ protect.stop_loss)`), else
-    /// `trailing_stop` (a level the trailing rule set).
+    /// Why a stop at `stop` closed runner `i`'s position
+    /// ([`rltrade_exec::ProtectiveLevels::stop_reason`]).
     fn stop_reason(&self, i: usize, stop: f64) -> ExitReason {
         let account = &self.runners[i].account;
-        let (Some(levels), stop_loss) = (account.levels, account.protect.stop_loss) else {
-            return ExitReason::StopLoss;
-        };
-        if stop_loss <= 0.0 {
-            return ExitReason::TrailingStop;
-        }
-        let fixed = levels.entry_price * (1.0 - levels.sign * stop_loss);
-        if (stop - fixed).abs() <= 1e-9 * fixed.abs() { ExitReason::StopLoss } else { ExitReason::TrailingStop }
+        account.levels.map_or(ExitReason::StopLoss, |levels| levels.stop_reason(&account.protect, stop))
     }
 
     /// Sets runner `i`'s active list's status; an ended list leaves the runner without one.

@@ -146,7 +146,7 @@ fn place(state: &mut MockState, p: &Params) -> Response {
     let Some(quantity) = p.get("quantity").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0) else {
         return mandatory("quantity");
     };
-    if !on_lot_size(quantity, &state.config.lot_size) {
+    if !on_filter_grid(quantity, &state.config.lot_size) {
         return bad(-1013, "Filter failure: LOT_SIZE");
     }
     let order_id = state.orders.len() as u64 + 1;
@@ -349,14 +349,14 @@ pub(super) async fn account(State(shared): State<Shared>, headers: HeaderMap, Ra
     .await
 }
 
-/// Whether `quantity` obeys a `LOT_SIZE` filter (`[minQty, maxQty, stepSize]`): within
-/// the bounds and a whole number of steps (to 1e-9 of a step: the quantity came as a
-/// decimal string).
-pub(super) fn on_lot_size(quantity: f64, [min_qty, max_qty, step]: &[String; 3]) -> bool {
+/// Whether `value` obeys a filter of bounds and a grid — `LOT_SIZE`
+/// (`[minQty, maxQty, stepSize]`) for a quantity, `PRICE_FILTER` (`[minPrice,
+/// maxPrice, tickSize]`) for a price: at least the minimum, at most the maximum (0: no
+/// maximum), and a whole number of steps (to 1e-9 of a step: the value came as a decimal
+/// string).
+pub(super) fn on_filter_grid(value: f64, [min, max, step]: &[String; 3]) -> bool {
     let number = |text: &String| text.parse::<f64>().unwrap_or(0.0);
-    let (min_qty, max_qty, step) = (number(min_qty), number(max_qty), number(step));
-    let steps = if step > 0.0 { quantity / step } else { 0.0 };
-    quantity >= min_qty
-        && (max_qty == 0.0 || quantity <= max_qty)
-        && (steps - steps.round()).abs() <= 1e-9 * steps.max(1.0)
+    let (min, max, step) = (number(min), number(max), number(step));
+    let steps = if step > 0.0 { value / step } else { 0.0 };
+    value >= min && (max == 0.0 || value <= max) && (steps - steps.round()).abs() <= 1e-9 * steps.max(1.0)
 }

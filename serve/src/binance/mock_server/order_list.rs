@@ -18,7 +18,7 @@ use rltrade_env::Bar;
 use rltrade_exec::ProtectiveLevels;
 use serde_json::{Value, json};
 
-use super::account::{Params, checked_side, mandatory, on_lot_size, order_json, signed_handler};
+use super::account::{Params, checked_side, mandatory, on_filter_grid, order_json, signed_handler};
 use super::{Endpoint, MockOrder, MockOrderList, Shared, State as MockState, api_error};
 
 /// The legs of a list: `[stop, take-profit]`.
@@ -29,15 +29,6 @@ const TAKE_PROFIT: usize = 1;
 /// (`LIMIT_MAKER`), one above and one below the last price.
 pub(super) async fn new_oco(State(shared): State<Shared>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     signed_handler(shared, Endpoint::NewOrderList, headers, q, place).await
-}
-
-/// Whether `price` is a whole number of ticks within a `PRICE_FILTER`
-/// (`[minPrice, maxPrice, tickSize]`).
-fn on_price_filter(price: f64, [min, max, tick]: &[String; 3]) -> bool {
-    let number = |text: &String| text.parse::<f64>().unwrap_or(0.0);
-    let (min, max, tick) = (number(min), number(max), number(tick));
-    let ticks = if tick > 0.0 { price / tick } else { 0.0 };
-    price >= min && (max == 0.0 || price <= max) && (ticks - ticks.round()).abs() <= 1e-9 * ticks.max(1.0)
 }
 
 /// Validates and places one OCO list.
@@ -64,10 +55,10 @@ fn place(state: &mut MockState, p: &Params) -> Response {
         (Ok(stop), Ok(limit)) => (stop, limit),
         (Err(name), _) | (_, Err(name)) => return mandatory(&name),
     };
-    if !on_lot_size(quantity, &state.config.lot_size) {
+    if !on_filter_grid(quantity, &state.config.lot_size) {
         return bad(-1013, "Filter failure: LOT_SIZE");
     }
-    if !(on_price_filter(stop, &state.config.price_filter) && on_price_filter(limit, &state.config.price_filter)) {
+    if !(on_filter_grid(stop, &state.config.price_filter) && on_filter_grid(limit, &state.config.price_filter)) {
         return bad(-1013, "Filter failure: PRICE_FILTER");
     }
     let last = state.last_price.unwrap_or(state.config.fill_price);
@@ -354,9 +345,9 @@ mod tests {
     #[test]
     fn prices_on_the_tick_grid() {
         let filter = ["0.01".to_owned(), "1000000".to_owned(), "0.01".to_owned()];
-        assert!(on_price_filter(19_000.13, &filter));
-        assert!(!on_price_filter(19_000.125, &filter));
-        assert!(!on_price_filter(0.001, &filter));
-        assert!(!on_price_filter(2_000_000.0, &filter));
+        assert!(on_filter_grid(19_000.13, &filter));
+        assert!(!on_filter_grid(19_000.125, &filter));
+        assert!(!on_filter_grid(0.001, &filter));
+        assert!(!on_filter_grid(2_000_000.0, &filter));
     }
 }
