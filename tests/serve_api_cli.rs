@@ -183,6 +183,9 @@ fn bench_fleet_runs_many_strategies_in_one_engine() {
     assert_eq!((v["models"].as_u64(), v["baselines"].as_u64()), (Some(2), Some(3)), "{v}");
     assert!(v["bars"].as_u64().unwrap() > 10_000, "{v}");
     assert!(v["bar_p99_us"].as_f64().unwrap() >= v["bar_p50_us"].as_f64().unwrap(), "{v}");
+    // risk-checked comes before journaled, bar by bar
+    assert!(v["journaled_max_us"].as_f64().unwrap() >= v["bar_max_us"].as_f64().unwrap(), "{v}");
+    assert!(v["journaled_p50_us"].as_f64().unwrap() >= v["bar_p50_us"].as_f64().unwrap(), "{v}");
     assert!(v["bar_strategies_per_s"].as_f64().unwrap() > 0.0, "{v}");
     // no walk-forward in this folder and no --model: named
     let (_, stderr) = expect_code(dir.path(), &["bench", "fleet", "--data", &btc], 1);

@@ -150,6 +150,66 @@ fn a_replay_of_the_test_split_trades_like_the_backtest() {
     }
 }
 
+/// Two strategies on one model decide through one batched inference per bar
+/// (`Engine::on_bar`): each still trades exactly like the model's backtest, and both
+/// journal bit-identical signals (probabilities, actions) at every decision.
+#[test]
+fn copies_of_one_model_infer_as_a_batch_and_each_trades_like_the_backtest() {
+    let dir = Dir::new();
+    let model = model().display().to_string();
+    let btc = btc();
+    let config = format!(
+        "[[serve.strategies]]\nname = \"copy-a\"\nmodel = {model:?}\n\n[[serve.strategies]]\nname = \"copy-b\"\nmodel = {model:?}\n"
+    );
+    std::fs::write(dir.path().join("copies.toml"), config).unwrap();
+    let args = [
+        "serve",
+        "--config",
+        "copies.toml",
+        "--replay",
+        &btc,
+        "--split",
+        "test",
+        "--journal",
+        "copies.db",
+        "--listen",
+        "127.0.0.1:0",
+        "--exit-at-end",
+    ];
+    expect_code(dir.path(), &args, 0);
+    let ab = json(dir.path(), &["ab-report", "--journal", "copies.db", "--json"]);
+    let strategies = ab["strategies"].as_array().expect("strategies");
+    assert_eq!(strategies.len(), 2, "{ab}");
+    let backtest =
+        json(dir.path(), &["backtest", "--strategy", "model", "--model", &model, "--split", "test", "--json"]);
+    for served in strategies {
+        for key in METRIC_KEYS {
+            assert!(
+                close(&served["metrics"][key], &backtest[key]),
+                "{} {key}: serve {} vs backtest {}",
+                served["name"],
+                served["metrics"][key],
+                backtest[key]
+            );
+        }
+    }
+    // the model alone (beside a baseline): one inference per decision, no batch
+    expect_code(dir.path(), &serve_args(&model, &btc, "alone.db", "test"), 0);
+    let signals = |journal: &str, model_strategy: &str| -> Vec<(i64, i64, String)> {
+        let conn = rusqlite::Connection::open(dir.path().join(journal)).expect("journal");
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT bar_ms, action, probs FROM signals WHERE {model_strategy} AND strategy != 'ma:50:200' ORDER BY bar_ms"
+            ))
+            .expect("signals");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("signals").map(|r| r.unwrap()).collect()
+    };
+    let (a, b) = (signals("copies.db", "strategy = 'copy-a'"), signals("copies.db", "strategy = 'copy-b'"));
+    assert!(a.len() > 500, "{} decisions", a.len());
+    assert_eq!(a, b, "the copies' signals differ");
+    assert_eq!(a, signals("alone.db", "1"), "a batched row differs from the model's own inference");
+}
+
 /// A small run that decides every 4 bars with switching hysteresis and a turnover
 /// penalty (the rest as the shipped config).
 const DECISIONS_CONFIG: &str = r#"

@@ -46,6 +46,6 @@ pub use observation::ObservationBuilder;
 pub use policy::{DecisionContext, Policy, Warmup};
 pub use setup::TradingSetup;
 pub use split::{SplitName, Splits};
-pub use trader::{Action, BarOutcome, Trader, TraderSettings};
+pub use trader::{Action, BarOutcome, PreparedBar, Trader, TraderSettings};
 pub use trading_env::{POSITION_FEATURES, StepInfo, TradingEnv, TradingEnvState, position_features};
 pub use vec_env::{VecEnv, VecEnvState, VecStepBuffers};

@@ -73,6 +73,26 @@ pub struct BarOutcome {
     pub action: Option<Action>,
 }
 
+/// A traded bar half done: the fill at its open, the mark at its close and, when the
+/// policy decides at this close, the observation ([`Trader::observation`]) are done;
+/// the decision is not. Made by [`Trader::prepare_start`] or [`Trader::prepare_bar`],
+/// consumed by [`Trader::conclude`] with the same bar. Between the two, a caller
+/// running many traders on one model may run their inferences as one batch.
+#[derive(Debug)]
+#[must_use = "a prepared bar is concluded with Trader::conclude"]
+pub struct PreparedBar {
+    step: BarStep,
+    index: usize,
+    decides: bool,
+}
+
+impl PreparedBar {
+    /// Whether the policy decides at this close (its observation is written).
+    pub fn decides(&self) -> bool {
+        self.decides
+    }
+}
+
 /// A strategy with its own account: see the module documentation for the bar sequence.
 #[derive(Debug)]
 pub struct Trader<P> {
@@ -130,6 +150,18 @@ impl<P: Policy> Trader<P> {
             failures: 0,
             first_failure: None,
         })
+    }
+
+    /// The policy, mutable: for a caller that runs the inference of many traders as
+    /// one batch and hands each its outputs before [`Trader::conclude`].
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// The observation written by the last [`PreparedBar`] that decides, `[obs_dim]` f32
+    /// (empty for a policy without an observation builder).
+    pub fn observation(&self) -> &[f32] {
+        &self.obs
     }
 
     /// The policy.
@@ -235,10 +267,18 @@ impl<P: Policy> Trader<P> {
     /// # Errors
     /// [`Error::InvalidAction`] when the policy returns an index outside the actions.
     pub fn start(&mut self, bar: &Bar, decide: bool) -> Result<BarOutcome> {
+        let prepared = self.prepare_start(bar, decide);
+        self.conclude(bar, prepared)
+    }
+
+    /// [`Trader::start`] up to the decision: the policy sees the bar, the account marks
+    /// its close as the starting equity, and the observation is written when the
+    /// policy decides at this close.
+    pub fn prepare_start(&mut self, bar: &Bar, decide: bool) -> PreparedBar {
         self.see(bar);
         self.account.start(bar.close, bar.time_ms + self.settings.interval_ms, &self.simulator);
         let mark = Mark { equity: self.account.portfolio.equity(), borrow_fee: 0.0, state_change: None };
-        self.decide(bar, decide, BarStep { mark, ..BarStep::default() })
+        self.prepare(bar, decide, BarStep { mark, ..BarStep::default() })
     }
 
     /// A traded bar after the first: [`Account::step_bar`] (fill at the open, checks
@@ -251,23 +291,48 @@ impl<P: Policy> Trader<P> {
     /// [`Error::InvalidAction`] when the policy returns an index outside the actions.
     #[inline]
     pub fn on_bar(&mut self, bar: &Bar, decide: bool) -> Result<BarOutcome> {
+        let prepared = self.prepare_bar(bar, decide)?;
+        self.conclude(bar, prepared)
+    }
+
+    /// [`Trader::on_bar`] up to the decision: fill, checks and mark, the policy sees the
+    /// bar, and the observation is written when the policy decides at this close.
+    ///
+    /// # Errors
+    /// [`Error::Exec`] for an invalid open price (validated bars never have one).
+    #[inline]
+    pub fn prepare_bar(&mut self, bar: &Bar, decide: bool) -> Result<PreparedBar> {
         let step = self.account.step_bar(bar, self.settings.interval_ms, &self.simulator, self.settings.fills)?;
         self.see(bar);
-        self.decide(bar, decide, step)
+        Ok(self.prepare(bar, decide, step))
     }
 
     #[inline]
-    fn decide(&mut self, bar: &Bar, decide: bool, step: BarStep) -> Result<BarOutcome> {
+    fn prepare(&mut self, bar: &Bar, decide: bool, step: BarStep) -> PreparedBar {
         let index = self.bars_seen - 1;
-        let can_decide = decide
+        let decides = decide
             && self.schedule.is_decision_bar(bar)
             && self.first_decision_index().is_some_and(|first| index >= first);
-        if !can_decide {
+        if decides {
+            if let Some(observation) = &self.observation {
+                observation.write(&self.account, bar.close, &mut self.obs);
+            }
+        }
+        PreparedBar { step, index, decides }
+    }
+
+    /// Finishes a prepared `bar` (the one given to the prepare call): the policy
+    /// decides on the observation when the bar is a decision bar, and the account
+    /// risk-checks the order it asks for (or holds the requested target).
+    ///
+    /// # Errors
+    /// [`Error::InvalidAction`] when the policy returns an index outside the actions.
+    #[inline]
+    pub fn conclude(&mut self, bar: &Bar, prepared: PreparedBar) -> Result<BarOutcome> {
+        let PreparedBar { step, index, decides } = prepared;
+        if !decides {
             let decision = self.account.decide(None, bar.time_ms, bar.close, &self.simulator);
             return Ok(BarOutcome { step, decision, action: None });
-        }
-        if let Some(observation) = &self.observation {
-            observation.write(&self.account, bar.close, &mut self.obs);
         }
         let context = DecisionContext {
             bar,

@@ -27,6 +27,9 @@ pub struct OnnxPolicy {
     logits: Vec<f32>,
     invalid_outputs: u64,
     first_error: Option<Error>,
+    /// The outputs of the next `act`, inferred by the caller in a batch
+    /// ([`Self::preset_outputs`], [`Self::preset_failure`]).
+    preset: Option<Result<(), Error>>,
 }
 
 impl OnnxPolicy {
@@ -34,7 +37,15 @@ impl OnnxPolicy {
     pub fn new(model: OnnxModel) -> Self {
         let n = model.n_actions();
         let name = model.card().name.clone();
-        Self { model, name, probs: vec![0.0; n], logits: vec![0.0; n], invalid_outputs: 0, first_error: None }
+        Self {
+            model,
+            name,
+            probs: vec![0.0; n],
+            logits: vec![0.0; n],
+            invalid_outputs: 0,
+            first_error: None,
+            preset: None,
+        }
     }
 
     /// Renames the policy (arm names in comparisons).
@@ -47,6 +58,44 @@ impl OnnxPolicy {
     /// The model.
     pub fn model(&self) -> &OnnxModel {
         &self.model
+    }
+
+    /// The model, mutable: to run one batched inference for several policies of the
+    /// same model ([`OnnxModel::infer`] with `batch > 1`), whose rows are then handed to
+    /// each with [`Self::preset_outputs`].
+    pub fn model_mut(&mut self) -> &mut OnnxModel {
+        &mut self.model
+    }
+
+    /// Sets the outputs of the next [`Policy::act`], which then runs no inference of its
+    /// own: `probs` and `logits` are this policy's row of a batched inference of its
+    /// model, `[n_actions]` each. `act` checks them as it checks its own (an invalid
+    /// output holds the current target).
+    ///
+    /// # Errors
+    /// [`Error::Onnx`] when a slice is not `[n_actions]` long; nothing is set.
+    pub fn preset_outputs(&mut self, probs: &[f32], logits: &[f32]) -> Result<(), Error> {
+        if probs.len() != self.probs.len() || logits.len() != self.logits.len() {
+            return Err(Error::Onnx {
+                path: self.model.export_dir().to_path_buf(),
+                message: format!(
+                    "preset outputs of {} probabilities and {} logits for {} actions",
+                    probs.len(),
+                    logits.len(),
+                    self.probs.len()
+                ),
+            });
+        }
+        self.probs.copy_from_slice(probs);
+        self.logits.copy_from_slice(logits);
+        self.preset = Some(Ok(()));
+        Ok(())
+    }
+
+    /// Makes the next [`Policy::act`] fail with `error` (the batched inference it was
+    /// part of failed): it holds the current target, as after its own failed inference.
+    pub fn preset_failure(&mut self, error: Error) {
+        self.preset = Some(Err(error));
     }
 
     /// The probabilities of the last decision, `[n_actions]`.
@@ -83,7 +132,11 @@ impl Policy for OnnxPolicy {
     }
 
     fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize {
-        if let Err(e) = self.model.infer(obs, 1, &mut self.probs, &mut self.logits) {
+        let inferred = match self.preset.take() {
+            Some(preset) => preset,
+            None => self.model.infer(obs, 1, &mut self.probs, &mut self.logits),
+        };
+        if let Err(e) = inferred {
             return self.hold(context, e);
         }
         if self.probs.iter().any(|p| !(0.0..=1.0).contains(p)) || self.logits.iter().any(|l| !l.is_finite()) {
@@ -103,6 +156,7 @@ impl Policy for OnnxPolicy {
     }
 
     fn reset(&mut self) {
+        self.preset = None;
         self.probs.fill(0.0);
         self.logits.fill(0.0);
         self.invalid_outputs = 0;

@@ -3,6 +3,7 @@
 //! switch, resume, model reload). No I/O but the journal; the tokio side
 //! ([`crate::daemon`]) owns feeds, timers and HTTP.
 
+mod batch;
 mod protection;
 
 pub use protection::{ActiveProtection, ListCheck};
@@ -104,6 +105,11 @@ pub struct Engine {
     /// Each strategy's protective order list at the exchange, while one may be on the
     /// book ([`protection`]).
     protections: Vec<Option<ActiveProtection>>,
+    /// This bar's outcome per strategy with the id of the order that was pending at its
+    /// open, between deciding and journaling (kept to reuse its allocation).
+    outcomes: Vec<(Option<u64>, BarOutcome)>,
+    /// Buffers of the batched inference of strategies sharing a model ([`batch`]).
+    batch: batch::BatchBuffers,
 }
 
 /// The journal's last commit as `GET /events` announces it: clients then read what
@@ -233,6 +239,8 @@ impl Engine {
             last_bar: None,
             uncommitted: 0,
             feed_stale: false,
+            outcomes: Vec::new(),
+            batch: batch::BatchBuffers::default(),
             halt: None,
             commits: Some(tokio::sync::watch::channel(Committed::default()).0),
         };
@@ -439,15 +447,24 @@ impl Engine {
     }
 
     /// Processes a traded bar: every strategy fills its pending order at the open,
-    /// marks the close and (when `decide`) decides at the close; all of it is
+    /// marks the close and (when `decide`) decides at the close; then all of it is
     /// journaled, committing every `bars_per_commit` bars. The first traded bar only
     /// marks the starting cash and decides. `arrived` is when the bar was received
     /// (latency metrics).
     ///
+    /// Every strategy decides (and has its order risk-checked) before anything of the
+    /// bar is journaled, so one strategy's journaling never delays another's decision;
+    /// strategies sharing a model infer as one batch ([`batch`]).
+    /// Nothing reaches a broker before [`Engine::flush`]'s commit or the daemon's send
+    /// after it: the journal still records every order before any broker sees it.
+    ///
+    /// Returns the instant at which every strategy's order of this bar was risk-checked
+    /// (the journaling follows it).
+    ///
     /// # Errors
     /// [`Error::Halted`] once the daemon halted (nothing is traded); a bar not after the
     /// last one, or SQLite errors.
-    pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<()> {
+    pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<Instant> {
         self.refuse_when_halted()?;
         self.check_order(bar)?;
         self.journal.begin()?;
@@ -459,18 +476,25 @@ impl Engine {
                 runner.begin_window();
             }
         }
-        for i in 0..self.runners.len() {
-            let pending_id = self.runners[i].account.pending.map(|p| p.order().id);
-            let outcome = if first {
-                self.runners[i].start(bar, decide, arrived)?
-            } else {
-                self.runners[i].on_bar(bar, decide, arrived)?
-            };
+        let mut prepared = Vec::with_capacity(self.runners.len());
+        for runner in &mut self.runners {
+            let pending_id = runner.account.pending.map(|p| p.order().id);
+            prepared.push((pending_id, runner.prepare(bar, decide, first)?));
+        }
+        let batched_us = batch::infer_shared_models(&mut self.runners, &prepared, &mut self.batch);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        outcomes.clear();
+        for ((runner, (pending_id, prepared)), batched_us) in self.runners.iter_mut().zip(prepared).zip(batched_us) {
+            outcomes.push((pending_id, runner.conclude(bar, prepared, arrived, batched_us)?));
+        }
+        let risk_checked = Instant::now();
+        for (i, (pending_id, outcome)) in outcomes.iter().enumerate() {
             if outcome.fill.is_some() {
                 fault::point(fault::FILL_APPLIED_BEFORE_JOURNAL);
             }
-            self.record(i, bar, first, pending_id, &outcome)?;
+            self.record(i, bar, first, *pending_id, outcome)?;
         }
+        self.outcomes = outcomes;
         self.history.push(*bar);
         self.last_bar = Some(*bar);
         self.metrics.last_bar_ms.set(bar.time_ms);
@@ -479,7 +503,7 @@ impl Engine {
         if self.uncommitted >= self.settings.bars_per_commit as u64 {
             self.flush()?;
         }
-        Ok(())
+        Ok(risk_checked)
     }
 
     fn record(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rltrade_env::baselines::{MaCrossover, MaSpec};
-use rltrade_env::{Bar, DecisionContext, ObservationBuilder, Policy, Trader, TraderSettings, Warmup};
+use rltrade_env::{Bar, DecisionContext, ObservationBuilder, Policy, PreparedBar, Trader, TraderSettings, Warmup};
 use rltrade_exec::{Decision, FillOutcome, Mark, ProtectiveExit};
 use rltrade_policy::model_dir::resolve_export_dir;
 use rltrade_policy::{OnnxModel, OnnxPolicy, SettingsSource};
@@ -315,6 +315,38 @@ impl StrategyRunner {
     pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<BarOutcome> {
         let outcome = self.trader.on_bar(bar, decide)?;
         Ok(self.outcome(bar, outcome, arrived))
+    }
+
+    /// [`Self::start`] (`first`) or [`Self::on_bar`] up to the decision
+    /// ([`Trader::prepare_start`], [`Trader::prepare_bar`]): the engine may then run the
+    /// inference of every strategy on one model as a batch before [`Self::conclude`].
+    ///
+    /// # Errors
+    /// An invalid price (the feed validates bars, so never in practice).
+    pub fn prepare(&mut self, bar: &Bar, decide: bool, first: bool) -> Result<PreparedBar> {
+        if first { Ok(self.trader.prepare_start(bar, decide)) } else { Ok(self.trader.prepare_bar(bar, decide)?) }
+    }
+
+    /// Finishes a bar prepared by [`Self::prepare`] ([`Trader::conclude`]).
+    /// `batched_us`: when this strategy's outputs came from a batched inference
+    /// ([`OnnxPolicy::preset_outputs`]), that inference's time, µs, which is then its
+    /// inference time.
+    ///
+    /// # Errors
+    /// An action outside the policy's list.
+    pub fn conclude(
+        &mut self,
+        bar: &Bar,
+        prepared: PreparedBar,
+        arrived: Instant,
+        batched_us: Option<f64>,
+    ) -> Result<BarOutcome> {
+        let outcome = self.trader.conclude(bar, prepared)?;
+        let mut outcome = self.outcome(bar, outcome, arrived);
+        if let (Some(us), Some(inference_us)) = (batched_us, &mut outcome.inference_us) {
+            *inference_us = us;
+        }
+        Ok(outcome)
     }
 
     /// The daemon's view of a trader outcome: the signal to journal.

@@ -52,6 +52,16 @@ pub fn run(
         String::new(),
     ]);
     t.add_row(vec![
+        "bar → everything journaled (commits included), p50 / p99".into(),
+        format!("{:.0} / {:.0} µs", bench.journaled_p50_us, bench.journaled_p99_us),
+        String::new(),
+    ]);
+    t.add_row(vec![
+        "p99.9 / max".into(),
+        format!("{:.0} / {:.0} µs", bench.journaled_p999_us, bench.journaled_max_us),
+        String::new(),
+    ]);
+    t.add_row(vec![
         "replay, journal NORMAL".into(),
         format!("{:.0} bar × strategy/s", bench.bar_strategies_per_s),
         String::new(),
