@@ -3,8 +3,10 @@
 
 mod cli;
 mod commands;
-mod config;
 mod output;
+
+/// The run configuration (`rltrade-config`), as `crate::config` for the commands.
+use rltrade_config as config;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,6 @@ pub mod actor_critic;
 pub mod cartpole;
 pub mod checkpoint;
 pub mod compare;
-pub mod config;
 pub mod error;
 pub mod export;
 pub mod fused_linear;

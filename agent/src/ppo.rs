@@ -17,10 +17,10 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::actor_critic::ActorCritic;
-use crate::config::PpoConfig;
 use crate::error::{Error, Result};
 use crate::gae::compute_gae;
 use crate::rollout::Rollout;
+use rltrade_config::ppo::PpoConfig;
 
 /// Diagnostics of one update (logged under `losses/` and `charts/`), averaged over the
 /// minibatches of the last epoch that ran, as in CleanRL.

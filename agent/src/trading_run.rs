@@ -19,7 +19,6 @@ use serde_json::{Map, Value, json};
 
 use crate::cartpole::CartPoleVecEnv;
 use crate::checkpoint::{CheckpointState, ResumeState, load_resume, recover_interrupted_save, save_checkpoint};
-use crate::config::PpoConfig;
 use crate::error::{Error, Result};
 use crate::mlp::ActorCriticWeights;
 use crate::policy::GreedyPolicy;
@@ -29,6 +28,7 @@ use crate::run_dir::{RunDir, keep_first_updates};
 use crate::tensorboard::{EventWriter, HParamsMetric, SessionOutcome, hparams_from_config};
 use crate::train::{Control, Resume, SeedPurpose, Start, TrainSummary, UpdateLog, derive_seed, mean_last, train_from};
 use crate::vector_env::{EnvState, VectorEnv};
+use rltrade_config::ppo::PpoConfig;
 
 /// Fields of `metrics.jsonl` that measure wall-clock time: they differ between two runs
 /// of the same seed; every other field is identical.

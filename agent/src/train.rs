@@ -12,12 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::actor_critic::{ActorCritic, ActorCriticConfig};
-use crate::config::PpoConfig;
 use crate::error::{Error, Result};
 use crate::mlp::ActorCriticWeights;
 use crate::ppo::{Learner, UpdateStats};
 use crate::rollout::{Collector, Rollout};
 use crate::vector_env::{EnvState, VectorEnv};
+use rltrade_config::ppo::PpoConfig;
 
 /// What a seed is used for: each purpose gets its own generator derived from the run's
 /// one seed ([`derive_seed`]).

@@ -2,8 +2,8 @@
 //! episodes within 200,000 steps for at least 4 of seeds 1–5.
 
 use rltrade_agent::cartpole::CartPoleVecEnv;
-use rltrade_agent::config::PpoConfig;
 use rltrade_agent::train::{Control, SeedPurpose, derive_seed, mean_last, train};
+use rltrade_config::ppo::PpoConfig;
 
 /// CartPole hyperparameters of the RL Baselines3 Zoo (`hyperparams/ppo.yml`, CartPole-v1).
 pub fn cartpole_config() -> PpoConfig {

@@ -3,9 +3,9 @@
 use std::fs;
 
 use rltrade_agent::checkpoint::load_checkpoint;
-use rltrade_agent::config::PpoConfig;
 use rltrade_agent::trading_run::{TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
+use rltrade_config::ppo::PpoConfig;
 
 fn trained_run(dir: &std::path::Path) -> std::path::PathBuf {
     let run = TrainingRun {

@@ -1,9 +1,9 @@
 //! The same seed and config on the same machine give identical weights and metrics.
 
 use rltrade_agent::cartpole::CartPoleVecEnv;
-use rltrade_agent::config::PpoConfig;
 use rltrade_agent::mlp::ActorCriticWeights;
 use rltrade_agent::train::{Control, SeedPurpose, derive_seed, train};
+use rltrade_config::ppo::PpoConfig;
 
 fn run(seed: u64) -> (ActorCriticWeights, Vec<String>) {
     let config = PpoConfig {

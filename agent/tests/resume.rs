@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use rltrade_agent::config::PpoConfig;
 use rltrade_agent::progress::Progress;
 use rltrade_agent::tensorboard::EventWriter;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, WALL_CLOCK_FIELDS, run_training};
 use rltrade_agent::train::Control;
+use rltrade_config::ppo::PpoConfig;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, MarketData, SplitConfig, TradingSetup};
 use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};

@@ -21,7 +21,7 @@ pub const MAX_BENCH_CALLS: u64 = 100_000_000;
 /// Most PPO updates `bench ppo --updates` runs per case.
 pub const MAX_BENCH_UPDATES: u64 = 10_000;
 /// Most threads a flag may ask for (`--update-threads`, `--jobs`): the config's bound.
-pub const MAX_THREADS: u64 = rltrade_agent::config::MAX_THREADS as u64;
+pub const MAX_THREADS: u64 = rltrade_config::ppo::MAX_THREADS as u64;
 /// Most bootstrap resamples (`--resamples`): each arm keeps two f64 per resample.
 pub const MAX_RESAMPLES: u64 = 1_000_000;
 /// Largest mean block length of the bootstrap (`--block-len`), bars.

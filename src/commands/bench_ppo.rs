@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_agent::config::PpoConfig;
 use rltrade_agent::train::{Control, SeedPurpose, derive_seed, train};
+use rltrade_config::ppo::PpoConfig;
 use rltrade_env::{MarketData, SplitName, TradingSetup, VecEnv};
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use rltrade_env::{Error, Result};
 
 /// The most threads `ppo.env_threads` and `ppo.update_threads` (and the CLI's thread
 /// flags) may ask for.

@@ -1,14 +1,26 @@
 //! The resolved configuration of a run: one TOML file, every section optional, every
 //! field with a default (see `configs/backtest.toml`). The one config loader of rltrade.
+//!
+//! A crate of its own, without burn, so that what reads a config without training (the
+//! fuzz target `config_toml` in `fuzz/`, the daemon's settings) links no training code.
+//! The sections' types live with what they configure (`[env]` in `rltrade-env`,
+//! `[execution]` and `[risk]` in `rltrade-exec`, `[serve]` in `rltrade-serve`), except
+//! `[ppo]` ([`ppo`]) and `[walkforward]` ([`walkforward`]), which live here so that this
+//! crate needs no `rltrade-agent`.
+
+pub mod ppo;
+pub mod walkforward;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use rltrade_agent::config::PpoConfig;
 use rltrade_env::features::FeatureConfig;
 use rltrade_env::{EnvConfig, SplitConfig, SplitName};
 use rltrade_exec::{ExecutionConfig, ProtectConfig, RiskConfig};
 use serde::{Deserialize, Serialize};
+
+use crate::ppo::PpoConfig;
+use crate::walkforward::WalkForwardConfig;
 
 /// Where the bars come from (`[data]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,7 +128,7 @@ pub struct Config {
     /// The serving daemon.
     pub serve: rltrade_serve::ServeConfig,
     /// The walk-forward command.
-    pub walkforward: rltrade_agent::walkforward::folds::WalkForwardConfig,
+    pub walkforward: WalkForwardConfig,
 }
 
 impl Config {
@@ -245,7 +257,7 @@ mod tests {
 
     #[test]
     fn shipped_configs_parse_and_match_the_defaults_where_they_say_so() {
-        let text = include_str!("../configs/backtest.toml");
+        let text = include_str!("../../configs/backtest.toml");
         let config = Config::parse(text).unwrap();
         config.validate().unwrap();
         assert_eq!(config, Config::default(), "configs/backtest.toml documents the defaults");
@@ -254,7 +266,7 @@ mod tests {
     #[test]
     fn every_shipped_config_parses_and_validates() {
         // the README's commands load these files; a broken one fails the main job only
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
