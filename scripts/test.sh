@@ -3,7 +3,7 @@
 # release mode (tests train networks). TensorBoard's Python reader (into .tools/py)
 # lets a test read the event files back; lightweight-charts (npm, bundled into the
 # binary) and Debian's Chromium with ChromeDriver let the dashboard's tests run in a
-# real browser.
+# real browser. Last, every fuzz target runs as a 10 s smoke (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,3 +14,5 @@ cargo_deny="$(bash scripts/install_cargo_deny.sh)"
 "$cargo_deny" check bans licenses sources
 export PYTHONPATH="$PWD/.tools/py${PYTHONPATH:+:$PYTHONPATH}"
 cargo test --release --workspace "$@"
+# every fuzz target for 10 s from its seed corpus (AFL++ through cargo-afl): fails on a crash or hang
+bash scripts/fuzz.sh smoke 10

@@ -47,3 +47,45 @@ fn deny_toml_bans_the_vulnerable_protobuf() {
     let banned = deny["bans"]["deny"].as_array().unwrap();
     assert!(banned.iter().any(|b| b["crate"].as_str() == Some("protobuf:<3.7.2")), "{banned:?}");
 }
+
+/// The packages `root` depends on in `Cargo.lock`, transitively (names only).
+fn closure(lock: &toml::Table, root: &str) -> std::collections::BTreeSet<String> {
+    let packages = lock["package"].as_array().expect("[[package]] tables");
+    let deps_of = |name: &str| -> Vec<String> {
+        packages
+            .iter()
+            .filter(|p| p["name"].as_str() == Some(name))
+            .flat_map(|p| p.get("dependencies").and_then(|d| d.as_array()).cloned().unwrap_or_default())
+            // an entry is `name` or `name version` when two versions are locked
+            .map(|d| d.as_str().unwrap().split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            todo.extend(deps_of(&name));
+        }
+    }
+    seen
+}
+
+fn read_lock(relative: &str) -> toml::Table {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).parse().unwrap()
+}
+
+/// The config loader and the fuzz targets link no burn (issue 20: fuzz the config
+/// loader without the training stack); the training crate does.
+#[test]
+fn the_config_crate_and_the_fuzz_targets_link_no_burn() {
+    let lock = read_lock("Cargo.lock");
+    let config = closure(&lock, "rltrade-config");
+    assert!(config.contains("rltrade-env") && config.contains("toml"), "{config:?}");
+    assert!(!config.iter().any(|p| p.starts_with("burn")), "rltrade-config links {config:?}");
+    assert!(closure(&lock, "rltrade-agent").contains("burn"), "the closure walk finds burn where it is");
+    let fuzz = read_lock("fuzz/Cargo.lock");
+    let targets = closure(&fuzz, "rltrade-fuzz");
+    assert!(targets.contains("afl") && targets.contains("rltrade-config"), "{targets:?}");
+    assert!(!targets.iter().any(|p| p.starts_with("burn")), "the fuzz targets link {targets:?}");
+}

@@ -316,9 +316,17 @@ impl ModelCard {
     /// names, actions, an `onnx.file` that is not a plain file name).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(path, &text)
+    }
+
+    /// [`Self::load`] on a card's text already read; `path` names it in errors. The fuzz
+    /// target `model_card` (`fuzz/`) runs this on arbitrary text.
+    ///
+    /// # Errors
+    /// As [`Self::load`], but for reading the file.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
         let card_error = |message: String| Error::Card { path: path.to_path_buf(), message };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| card_error(format!("malformed: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| card_error(format!("malformed: {e}")))?;
         let card: Self = serde_json::from_value(value.clone()).map_err(|e| card_error(format!("malformed: {e}")))?;
         card.check_checksum(&value).map_err(card_error)?;
         card.check_consistent().map_err(card_error)?;

@@ -27,6 +27,7 @@ pub mod access;
 pub mod events;
 pub mod journal_routes;
 pub mod page;
+pub mod requests;
 pub mod server;
 
 use std::path::PathBuf;
@@ -36,12 +37,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 pub use access::{Access, AllowedHosts, ApiToken, ClientAddr, FailedAuthLimiter};
@@ -52,6 +53,7 @@ use crate::error::Error;
 use crate::halt::DaemonHalt;
 use crate::log_text::untrusted;
 use journal_routes::JournalReads;
+use requests::{KillQuery, ReloadRequest};
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -230,17 +232,10 @@ pub(crate) fn bad_query(rejection: QueryRejection) -> Response {
     error(StatusCode::BAD_REQUEST, rejection.body_text())
 }
 
-/// `?flatten=true`.
-#[derive(Debug, Deserialize)]
-struct Flatten {
-    #[serde(default)]
-    flatten: bool,
-}
-
-async fn kill(State(state): State<AppState>, query: Result<Query<Flatten>, QueryRejection>) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return bad_query(rejection),
+async fn kill(State(state): State<AppState>, uri: Uri) -> Response {
+    let query = match KillQuery::from_uri(&uri) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     // engaged in memory whatever the journal does: always 200, `journaled` says the rest
     Json(state.engine().kill(query.flatten)).into_response()
@@ -253,17 +248,10 @@ async fn resume(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Body of `POST /models/reload`.
-#[derive(Debug, Deserialize)]
-struct Reload {
-    strategy: String,
-    path: PathBuf,
-}
-
 async fn reload(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
-    let request: Reload = match serde_json::from_slice(&body) {
+    let request = match ReloadRequest::from_body(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body must be {{\"strategy\", \"path\"}}: {e}")),
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let result = state.engine().reload(&request.strategy, &request.path);
     match result {

@@ -11,6 +11,7 @@
 //! An order's `status` is an [`OrderStatus`] and an event's `kind` an [`EventKind`],
 //! each written and read through its one spelling.
 
+mod account_blob;
 mod event_kind;
 mod lock;
 mod order_reason;
@@ -20,6 +21,7 @@ mod read;
 mod spelling;
 mod views;
 
+pub use account_blob::{decode_account, encode_account};
 pub use event_kind::EventKind;
 pub use lock::JournalLock;
 pub use order_reason::OrderReason;
@@ -70,6 +72,17 @@ pub struct JournalMeta {
     pub strategies: Vec<StrategySpec>,
     /// Where bars come from (`replay:<file sha256>:<split>` or `exchange:<base url>`).
     pub feed: String,
+}
+
+impl JournalMeta {
+    /// Parses the `run` row of the `meta` table (JSON). The fuzz target
+    /// `journal_meta` (`fuzz/`) runs this on arbitrary text.
+    ///
+    /// # Errors
+    /// serde_json's message (line, column, field) for text that is not such a meta.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
 }
 
 /// Phase of a journaled bar.
@@ -288,7 +301,7 @@ impl Journal {
     /// A corrupt meta row.
     pub fn meta(&self) -> Result<Option<JournalMeta>> {
         let Some(text) = self.meta_value("run")? else { return Ok(None) };
-        serde_json::from_str(&text).map(Some).map_err(|e| self.error(format!("meta `run` is corrupt: {e}")))
+        JournalMeta::from_json(&text).map(Some).map_err(|e| self.error(format!("meta `run` is corrupt: {e}")))
     }
 
     /// Records the meta of a new journal.
@@ -632,9 +645,7 @@ impl Journal {
     /// # Errors
     /// SQLite errors.
     pub fn save_account(&mut self, strategy: &str, bar_ms: i64, account: &Account) -> Result<()> {
-        // CBOR: f64 values round-trip bit for bit (JSON text parsing may be off by an ulp)
-        let mut bytes = Vec::with_capacity(1024);
-        ciborium::into_writer(account, &mut bytes).map_err(|e| self.error(format!("encoding an account: {e}")))?;
+        let bytes = encode_account(account).map_err(|e| self.error(e))?;
         let result = self
             .conn
             .prepare_cached("INSERT OR REPLACE INTO accounts (strategy, bar_ms, account) VALUES (?1,?2,?3)")

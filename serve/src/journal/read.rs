@@ -132,7 +132,7 @@ impl Journal {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, Vec<u8>>(2)?))
             })?;
         rows.into_iter()
-            .map(|(strategy, bar_ms, bytes)| match ciborium::from_reader(bytes.as_slice()) {
+            .map(|(strategy, bar_ms, bytes)| match super::decode_account(&bytes) {
                 Ok(account) => Ok((strategy, (bar_ms, account))),
                 Err(e) => Err(self.error(format!("the account of {strategy} is corrupt: {e}"))),
             })
