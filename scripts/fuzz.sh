@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of rltrade's parsers with AFL++ through cargo-afl (stable
 # Rust; cargo-fuzz would need nightly). The targets are fuzz/src/bin/*.rs, their seed
-# corpora fuzz/corpus/<target>/ (real files and the bad-input tests' shapes).
+# corpora fuzz/corpus/<target>/ (real files and the bad-input tests' shapes), and for
+# config_toml also the shipped configs/*.toml.
 #
 #   bash scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 10)
 #   bash scripts/fuzz.sh run TARGET SECONDS [EXECS] one target for SECONDS or until EXECS
@@ -48,13 +49,15 @@ fuzz() {
   local target="$1" seconds="$2" out="$3" execs_limit=()
   if [ -n "${4:-}" ]; then execs_limit=(-E "$4"); fi
   rm -rf "$out"
-  mkdir -p "$out"
+  mkdir -p "$out/seeds"
+  cp "fuzz/corpus/$target"/* "$out/seeds/"
+  if [ "$target" = config_toml ]; then cp configs/*.toml "$out/seeds/"; fi
   # no UI, no CPU pinning or governor checks (shared CI machines), crashes reported by
   # the process's abort signal whatever the kernel's core_pattern says
   AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-    cargo afl fuzz -V "$seconds" "${execs_limit[@]}" -i "fuzz/corpus/$target" -o "$out" -- "$CARGO_TARGET_DIR/release/$target" \
+    cargo afl fuzz -V "$seconds" "${execs_limit[@]}" -i "$out/seeds" -o "$out/afl" -- "$CARGO_TARGET_DIR/release/$target" \
     >"$out/afl.log" 2>&1 || { tail -20 "$out/afl.log" >&2; echo "$target: afl-fuzz failed (log: $out/afl.log)" >&2; return 1; }
-  local stats="$out/default/fuzzer_stats"
+  local stats="$out/afl/default/fuzzer_stats"
   value() { sed -n "s/^$1 *: *//p" "$stats"; }
   local execs crashes hangs edges total
   execs=$(value execs_done)
@@ -65,8 +68,8 @@ fuzz() {
   printf '%-16s %12s execs %4s crashes %4s hangs   %5s of %s edges (%s)   %s s, %s execs/s\n' \
     "$target" "$execs" "$crashes" "$hangs" "$edges" "$total" "$(value bitmap_cvg)" "$(value run_time)" "$(value execs_per_sec)"
   if [ "$crashes" != 0 ] || [ "$hangs" != 0 ]; then
-    echo "$target: findings in $out/default/crashes and $out/default/hangs:" >&2
-    ls "$out/default/crashes" "$out/default/hangs" >&2 || true
+    echo "$target: findings in $out/afl/default/crashes and $out/afl/default/hangs:" >&2
+    ls "$out/afl/default/crashes" "$out/afl/default/hangs" >&2 || true
     return 1
   fi
 }
