@@ -288,7 +288,8 @@ pub enum BenchCommand {
     },
     /// Many strategies in one engine on one feed, each on its own paper account: the
     /// p50/p99 of a bar's arrival to every order risk-checked (target p99 ≤ 1 ms for
-    /// 100), replay throughput in bar × strategy per second, memory per strategy.
+    /// 100) and to everything journaled, replay throughput in bar × strategy per
+    /// second, memory per strategy.
     Fleet {
         /// A model (export or run folder); repeat the flag for several, cycled through
         /// the model strategies [default: every fold-*/seed-* run of
