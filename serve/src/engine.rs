@@ -452,8 +452,8 @@ impl Engine {
     /// marks the starting cash and decides. `arrived` is when the bar was received
     /// (latency metrics).
     ///
-    /// Every strategy decides (and has its order risk-checked) before anything of the
-    /// bar is journaled, so one strategy's journaling never delays another's decision;
+    /// Every strategy decides (and has its order risk-checked) before any strategy's
+    /// outcome is journaled, so one strategy's journaling never delays another's decision;
     /// strategies sharing a model infer as one batch ([`batch`]).
     /// Nothing reaches a broker before [`Engine::flush`]'s commit or the daemon's send
     /// after it: the journal still records every order before any broker sees it.
@@ -463,10 +463,19 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Halted`] once the daemon halted (nothing is traded); a bar not after the
-    /// last one, or SQLite errors.
+    /// last one; SQLite errors or a failed decision, after which the engine halts
+    /// ([`DaemonHalt::BarFailed`]: nothing of the bar is committed).
     pub fn on_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<Instant> {
         self.refuse_when_halted()?;
         self.check_order(bar)?;
+        // a bar that fails half way is never committed in part: the engine halts, which
+        // rolls back the open transaction and keeps `close` from committing it
+        self.trade_bar(bar, decide, arrived).inspect_err(|e| {
+            self.halt_on(DaemonHalt::BarFailed { bar_ms: bar.time_ms, error: e.to_string() });
+        })
+    }
+
+    fn trade_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<Instant> {
         self.journal.begin()?;
         self.journal.insert_bar(bar, BarPhase::Traded)?;
         let first = !self.started;
@@ -682,8 +691,9 @@ impl Engine {
         self.save_accounts_and_commit()
     }
 
-    /// Halts the daemon after its journal failed: rolls back the open transaction,
-    /// halts every strategy ([`HaltReason::JournalUnwritable`]) and takes no more bars.
+    /// Halts the daemon after its journal or a bar failed: rolls back the open
+    /// transaction, halts every strategy ([`HaltReason::JournalUnwritable`]: its state
+    /// in memory is ahead of the journal) and takes no more bars.
     fn halt_on(&mut self, halt: DaemonHalt) {
         self.journal.rollback();
         // the rolled-back bars were never committed: they do not count as committed
@@ -732,6 +742,7 @@ impl Engine {
                     );
                 }
             },
+            DaemonHalt::BarFailed { .. } => {}
         }
         Err(Error::Halted { halt })
     }

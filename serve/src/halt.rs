@@ -21,6 +21,16 @@ pub enum DaemonHalt {
         /// The journal's error (SQLite's message, e.g. "database or disk is full").
         error: String,
     },
+    /// A traded bar failed half way (the journal refused it, or a strategy's decision
+    /// failed): its fills and decisions exist in memory only. Nothing of it, nor of the
+    /// bars since the last commit, is committed; a restart resumes from the last
+    /// committed bar and processes them again.
+    BarFailed {
+        /// The bar's open time, ms since epoch UTC.
+        bar_ms: i64,
+        /// What failed.
+        error: String,
+    },
 }
 
 impl std::fmt::Display for DaemonHalt {
@@ -30,6 +40,11 @@ impl std::fmt::Display for DaemonHalt {
                 f,
                 "the kill switch is engaged, but the journal could not record it ({error}); nothing trades until \
                  the daemon is restarted on a writable journal"
+            ),
+            Self::BarFailed { bar_ms, error } => write!(
+                f,
+                "bar {bar_ms} failed ({error}); nothing of it is journaled, and a restart processes it again from \
+                 the last committed bar"
             ),
         }
     }

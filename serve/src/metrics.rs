@@ -71,7 +71,8 @@ pub struct Metrics {
     pub feed_stale: Gauge,
     /// `rltrade_feed_last_bar_ms`: open time of the last bar, ms since epoch.
     pub last_bar_ms: Gauge,
-    /// `rltrade_inference_latency_seconds{strategy}`: one ONNX Runtime call.
+    /// `rltrade_inference_latency_seconds{strategy}`: one ONNX Runtime call, or the
+    /// strategy's share of a call batched with the other strategies of its model.
     pub inference_latency: Family<StrategyLabel, Histogram, fn() -> Histogram>,
     /// `rltrade_bar_to_order_latency_seconds{strategy}`: bar arrival to the risk-checked order.
     pub bar_to_order_latency: Family<StrategyLabel, Histogram, fn() -> Histogram>,
@@ -126,7 +127,11 @@ impl Metrics {
         registry.register("feed_bad_input", "Feed input skipped as bad", m.bad_input.clone());
         registry.register("feed_stale", "1 while the feed is stale", m.feed_stale.clone());
         registry.register("feed_last_bar_ms", "Open time of the last bar, ms since epoch", m.last_bar_ms.clone());
-        registry.register("inference_latency_seconds", "Latency of one policy inference", m.inference_latency.clone());
+        registry.register(
+            "inference_latency_seconds",
+            "Latency of one policy inference (a strategy's share of a batched call)",
+            m.inference_latency.clone(),
+        );
         registry.register(
             "bar_to_order_latency_seconds",
             "Bar arrival to risk-checked order",

@@ -329,8 +329,8 @@ impl StrategyRunner {
 
     /// Finishes a bar prepared by [`Self::prepare`] ([`Trader::conclude`]).
     /// `batched_us`: when this strategy's outputs came from a batched inference
-    /// ([`OnnxPolicy::preset_outputs`]), that inference's time, µs, which is then its
-    /// inference time.
+    /// ([`OnnxPolicy::preset_outputs`]), its share of that run's time, µs, which is then
+    /// its inference time.
     ///
     /// # Errors
     /// An action outside the policy's list.

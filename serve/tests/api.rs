@@ -681,3 +681,49 @@ async fn the_dashboard_reads_charts_activity_latency_and_models_from_the_journal
     assert_eq!(models[0]["kind"], "ma_crossover");
     assert_eq!(models[0]["ma_periods"], serde_json::json!([2, 4]));
 }
+
+/// A bar that fails (here: another connection holds the journal's write lock, so the
+/// bar's first insert fails) halts the engine (`DaemonHalt::BarFailed`): it takes no
+/// more bars, and `close` commits nothing, so the journal stays as of its last commit.
+/// (Before, the error ended the daemon without a halt and `close` committed whatever
+/// the failed bar had left in the open transaction.)
+#[test]
+fn a_bar_that_fails_halts_the_engine_and_close_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (execution, risk) = (ExecutionConfig::default(), RiskConfig::default());
+    let settings = runner_settings(&execution, &risk);
+    let runners = vec![
+        StrategyRunner::ma_crossover(0, 2, 4, &[0.0, 1.0], &settings).unwrap(),
+        StrategyRunner::ma_crossover(1, 3, 6, &[0.0, 1.0], &settings).unwrap(),
+    ];
+    let path = dir.path().join("journal.db");
+    let mut engine = Engine::open(&path, engine_settings("test"), runners, Arc::new(Metrics::new())).unwrap();
+    let bars = bars(20);
+    for bar in &bars[..8] {
+        engine.warm(bar).unwrap();
+    }
+    for bar in &bars[8..16] {
+        engine.on_bar(bar, true, Instant::now()).unwrap();
+    }
+    engine.flush().unwrap();
+    let accounts = |conn: &rusqlite::Connection| -> Vec<(String, i64, Vec<u8>)> {
+        let mut stmt = conn.prepare("SELECT strategy, bar_ms, account FROM accounts ORDER BY strategy").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
+    };
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    let committed = accounts(&blocker);
+    assert_eq!(committed.len(), 2);
+    assert!(committed.iter().all(|(_, bar_ms, _)| *bar_ms == bars[15].time_ms), "{committed:?}");
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = engine.on_bar(&bars[16], true, Instant::now()).unwrap_err().to_string();
+    assert!(err.contains("locked"), "{err}");
+    let halted = engine.on_bar(&bars[17], true, Instant::now()).unwrap_err().to_string();
+    assert!(halted.contains("bar") && halted.contains("failed"), "{halted}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let closed = engine.close().unwrap_err().to_string();
+    assert!(closed.contains("failed") && closed.contains("restart"), "{closed}");
+    drop(engine);
+    assert_eq!(accounts(&blocker), committed, "the accounts are those of the last commit, byte for byte");
+    let traded: i64 = blocker.query_row("SELECT COUNT(*) FROM bars WHERE phase = 'traded'", [], |r| r.get(0)).unwrap();
+    assert_eq!(traded, 8, "the failed bar is not journaled");
+}

@@ -7,8 +7,11 @@
 //!
 //! Each strategy still decides on its own row: its hysteresis, its account and its
 //! risk check are its own, exactly as after its own inference. ONNX Runtime's CPU
-//! kernels compute each row of a batch as they compute a batch of one (the test
-//! `batched_copies_of_one_model_decide_as_one_alone` checks it bit for bit).
+//! kernels compute each row of a batch as they compute a batch of one
+//! (`tests/serve_cli.rs::copies_of_one_model_infer_as_a_batch_and_each_trades_like_the_backtest`
+//! checks it bit for bit). A batched run that fails (a foreign ONNX file whose batch
+//! dimension is fixed at 1, say) is logged and each strategy infers alone, as without
+//! batching.
 
 use std::time::Instant;
 
@@ -27,12 +30,12 @@ pub(super) struct BatchBuffers {
 
 /// Runs, for every model shared by at least two strategies that decide at this bar, one
 /// batched inference, and hands each strategy its row ([`rltrade_policy::OnnxPolicy::preset_outputs`]).
-/// A failed batched run makes each of its strategies hold, as its own failed inference
-/// would ([`rltrade_policy::OnnxPolicy::preset_failure`]). Strategies alone on their
-/// model infer themselves when they decide.
+/// When a batched run fails, its strategies get nothing and infer alone when they
+/// decide, as do the strategies alone on their model.
 ///
-/// `prepared[i]` belongs to `runners[i]`. Returns, per runner, the time of the batched
-/// run its outputs came from, µs (`None` for the others).
+/// `prepared[i]` belongs to `runners[i]`. Returns, per runner, its share of the batched
+/// run its outputs came from, µs: the run's time over the strategies in it (`None` for
+/// the others), so that the inference-latency metric sums to the time spent.
 pub(super) fn infer_shared_models(
     runners: &mut [StrategyRunner],
     prepared: &[(Option<u64>, PreparedBar)],
@@ -71,21 +74,21 @@ pub(super) fn infer_shared_models(
             }
             StrategyPolicy::Baseline(_) => continue,
         };
-        let us = started.elapsed().as_secs_f64() * 1e6;
+        let share_us = started.elapsed().as_secs_f64() * 1e6 / group.len() as f64;
+        if let Err(e) = result {
+            tracing::warn!(
+                strategies = group.len(),
+                "batched inference failed ({e}); each strategy of the model infers alone"
+            );
+            continue;
+        }
         for (row, &i) in group.iter().enumerate() {
             let StrategyPolicy::Model(policy) = runners[i].policy_mut() else { continue };
             let rows = row * n_actions..(row + 1) * n_actions;
-            let preset = match &result {
-                Ok(()) => policy.preset_outputs(&buffers.probs[rows.clone()], &buffers.logits[rows]),
-                Err(e) => Err(rltrade_policy::Error::Onnx {
-                    path: policy.model().export_dir().to_path_buf(),
-                    message: format!("batched inference of {} strategies: {e}", group.len()),
-                }),
-            };
-            if let Err(e) = preset {
+            if let Err(e) = policy.preset_outputs(&buffers.probs[rows.clone()], &buffers.logits[rows]) {
                 policy.preset_failure(e);
             }
-            batched_us[i] = Some(us);
+            batched_us[i] = Some(share_us);
         }
     }
     batched_us
