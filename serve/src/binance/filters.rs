@@ -49,14 +49,19 @@ impl Decimal {
     }
 
     /// `value` moved onto the grid of multiples of `self` in the direction `rounding`,
-    /// tolerating 1e-6 of a step of binary error (`0.7 − 0.4`, held as
+    /// tolerating 16 ulps of binary error in the number of steps (`0.7 − 0.4`, held as
     /// `0.29999999999999993`, is 3 steps of 0.1): the exact decimal to send and its value.
     /// `None` when the multiple does not fit a `u64`.
+    ///
+    /// The tolerance is relative to the number of steps, not a fixed fraction of a step:
+    /// a fixed 1e-6 of a step rounded 0.001 on a step of 0.0010000001 *up* to
+    /// 0.0010000001, more than asked (found by the `exchange_info` fuzz target).
     fn round(self, value: f64, rounding: Rounding) -> Option<(String, f64)> {
         let steps = value / self.to_f64();
+        let tolerance = steps.abs() * 16.0 * f64::EPSILON;
         let steps = match rounding {
-            Rounding::Down => (steps + 1e-6).floor(),
-            Rounding::Up => (steps - 1e-6).ceil(),
+            Rounding::Down => (steps + tolerance).floor(),
+            Rounding::Up => (steps - tolerance).ceil(),
         };
         Some((self.times(steps as u64)?, steps * self.to_f64()))
     }
@@ -523,6 +528,20 @@ mod tests {
             let sent: f64 = f.market_quantity(q).unwrap().parse().unwrap();
             assert!(sent <= q * (1.0 + 1e-15) && q - sent < 0.00001, "{q} sent as {sent}");
         }
+    }
+
+    /// Regression (fuzz target `exchange_info`): a quantity just under a multiple of
+    /// the step is never rounded up past it; binary error is still forgiven.
+    #[test]
+    fn a_quantity_just_under_a_step_is_not_rounded_up() {
+        let odd = BTCUSDT.replace("\"stepSize\":\"0.00001000\"", "\"stepSize\":\"0.0010000001\"");
+        let f = SymbolFilters::from_exchange_info(odd.as_bytes(), "BTCUSDT").unwrap();
+        assert!(f.market_quantity(0.001).is_err(), "0.001 is under one step of 0.0010000001");
+        assert_eq!(f.market_quantity(0.0020000002).unwrap(), "0.0020000002");
+        let tenth = BTCUSDT.replace("\"stepSize\":\"0.00001000\"", "\"stepSize\":\"0.1\"");
+        let f = SymbolFilters::from_exchange_info(tenth.as_bytes(), "BTCUSDT").unwrap();
+        assert_eq!(f.market_quantity(0.7 - 0.4).unwrap(), "0.3", "0.29999999999999993 is 3 steps");
+        assert_eq!(f.market_quantity(3.0 - 1e-9).unwrap(), "2.9");
     }
 
     #[test]
