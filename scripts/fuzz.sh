@@ -6,7 +6,7 @@
 #
 #   bash scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 10)
 #   bash scripts/fuzz.sh run TARGET SECONDS [EXECS] one target for SECONDS or until EXECS
-#                                                 executions, findings kept in fuzz/out/TARGET
+#                                                 executions, into fuzz/out/TARGET-<time>
 #   bash scripts/fuzz.sh list                     the targets
 #
 # Each run prints one line per target: executions, crashes, hangs, and the coverage
@@ -36,7 +36,12 @@ install_afl() {
   fi
   # the install builds AFL++ for this toolchain; for another toolchain it is built here
   # (`config --build` refuses, harmlessly, when it is built already)
-  cargo afl config --build >/dev/null 2>&1 || true
+  local out
+  if ! out=$(cargo afl config --build 2>&1) && ! grep -q "already built" <<<"$out"; then
+    echo "$out" >&2
+    echo "cargo afl config --build failed: AFL++ could not be built (it needs make and cc)" >&2
+    exit 1
+  fi
 }
 
 build() {
@@ -46,16 +51,18 @@ build() {
 
 # fuzz TARGET SECONDS OUT [EXECS]: one afl-fuzz run; prints the target's line, returns 1 on a finding.
 fuzz() {
-  local target="$1" seconds="$2" out="$3" execs_limit=()
-  if [ -n "${4:-}" ]; then execs_limit=(-E "$4"); fi
+  local target="$1" seconds="$2" out="$3" limits=(-V "$seconds")
+  if [ -n "${4:-}" ]; then limits+=(-E "$4"); fi
   rm -rf "$out"
   mkdir -p "$out/seeds"
   cp "fuzz/corpus/$target"/* "$out/seeds/"
   if [ "$target" = config_toml ]; then cp configs/*.toml "$out/seeds/"; fi
   # no UI, no CPU pinning or governor checks (shared CI machines), crashes reported by
-  # the process's abort signal whatever the kernel's core_pattern says
+  # the process's abort signal whatever the kernel's core_pattern says; a hang is an
+  # input that runs over 5 s (AFL's own limit, set from its first runs, would count a
+  # moment's stall on a busy 2-core machine as one)
   AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-    cargo afl fuzz -V "$seconds" "${execs_limit[@]}" -i "$out/seeds" -o "$out/afl" -- "$CARGO_TARGET_DIR/release/$target" \
+    cargo afl fuzz "${limits[@]}" -t 5000 -i "$out/seeds" -o "$out/afl" -- "$CARGO_TARGET_DIR/release/$target" \
     >"$out/afl.log" 2>&1 || { tail -20 "$out/afl.log" >&2; echo "$target: afl-fuzz failed (log: $out/afl.log)" >&2; return 1; }
   local stats="$out/afl/default/fuzzer_stats"
   value() { sed -n "s/^$1 *: *//p" "$stats"; }
@@ -95,7 +102,7 @@ case "${1:-}" in
     [ -d "fuzz/corpus/$target" ] || { echo "no target $target (scripts/fuzz.sh list)" >&2; exit 2; }
     install_afl
     build
-    fuzz "$target" "$seconds" "fuzz/out/$target" "${4:-}"
+    fuzz "$target" "$seconds" "fuzz/out/$target-$(date -u +%Y%m%dT%H%M%SZ)" "${4:-}"
     ;;
   *)
     sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
