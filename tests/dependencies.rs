@@ -75,15 +75,21 @@ fn read_lock(relative: &str) -> toml::Table {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).parse().unwrap()
 }
 
-/// The config loader and the fuzz targets link no burn (issue 20: fuzz the config
-/// loader without the training stack); the training crate does.
+/// The config loader links neither training nor the daemon, and the fuzz targets link no
+/// burn (issue 20: fuzz the config loader without the training stack); training does
+/// not wait for the daemon's crate to build, nor rebuild when it changes.
 #[test]
 fn the_config_crate_and_the_fuzz_targets_link_no_burn() {
     let lock = read_lock("Cargo.lock");
     let config = closure(&lock, "rltrade-config");
     assert!(config.contains("rltrade-env") && config.contains("toml"), "{config:?}");
     assert!(!config.iter().any(|p| p.starts_with("burn")), "rltrade-config links {config:?}");
-    assert!(closure(&lock, "rltrade-agent").contains("burn"), "the closure walk finds burn where it is");
+    for crate_ in ["rltrade-agent", "rltrade-serve", "rltrade-policy", "tokio", "rusqlite"] {
+        assert!(!config.contains(crate_), "rltrade-config depends on {crate_}");
+    }
+    let agent = closure(&lock, "rltrade-agent");
+    assert!(agent.contains("burn") && agent.contains("rltrade-config"), "the closure walk finds burn where it is");
+    assert!(!agent.contains("rltrade-serve"), "training depends on the daemon's crate");
     let fuzz = read_lock("fuzz/Cargo.lock");
     let targets = closure(&fuzz, "rltrade-fuzz");
     assert!(targets.contains("afl") && targets.contains("rltrade-config"), "{targets:?}");

@@ -1,14 +1,18 @@
 //! The resolved configuration of a run: one TOML file, every section optional, every
 //! field with a default (see `configs/backtest.toml`). The one config loader of rltrade.
 //!
-//! A crate of its own, without burn, so that what reads a config without training (the
-//! fuzz target `config_toml` in `fuzz/`, the daemon's settings) links no training code.
-//! The sections' types live with what they configure (`[env]` in `rltrade-env`,
-//! `[execution]` and `[risk]` in `rltrade-exec`, `[serve]` in `rltrade-serve`), except
-//! `[ppo]` ([`ppo`]) and `[walkforward]` ([`walkforward`]), which live here so that this
-//! crate needs no `rltrade-agent`.
+//! A crate of its own, on `rltrade-env` and `rltrade-exec` only, so that what reads a
+//! config links neither training (burn) nor the daemon: the fuzz target `config_toml`
+//! (`fuzz/`), and the crates that build on it (`rltrade-agent`, `rltrade-serve`). The
+//! sections' types live with what they configure (`[env]`, `[features]` and `[split]`
+//! in `rltrade-env`, `[execution]`, `[risk]` and `[protect]` in `rltrade-exec`), except
+//! the ones whose crates build on this one: `[ppo]` ([`ppo`]), `[walkforward]`
+//! ([`walkforward`]) and `[serve]` ([`serve`], with the strategy names of
+//! `[[serve.strategies]]`, [`strategy_name`]).
 
 pub mod ppo;
+pub mod serve;
+pub mod strategy_name;
 pub mod walkforward;
 
 use std::path::{Path, PathBuf};
@@ -126,7 +130,7 @@ pub struct Config {
     /// The train command.
     pub train: TrainConfig,
     /// The serving daemon.
-    pub serve: rltrade_serve::ServeConfig,
+    pub serve: serve::ServeConfig,
     /// The walk-forward command.
     pub walkforward: WalkForwardConfig,
 }

@@ -217,8 +217,8 @@ impl Api {
     async fn start(setup: &DaemonSetup, engine: &Arc<Mutex<Engine>>) -> Result<Self> {
         let serve = &setup.serve;
         let access = Access {
-            control: serve.api_token()?,
-            read: serve.read_token()?,
+            control: crate::api::access::control_token(serve)?,
+            read: crate::api::access::read_token(serve)?,
             hosts: AllowedHosts::new(serve.listen, &serve.http.allowed_hosts),
             failures: FailedAuthLimiter::new(serve.http.auth_failures_per_minute),
         };

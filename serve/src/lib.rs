@@ -30,7 +30,8 @@ pub mod metrics;
 mod shutdown;
 pub mod signal;
 pub mod strategy;
-pub mod strategy_name;
+/// Strategy names (`rltrade-config`, where `[[serve.strategies]]` is read).
+pub use rltrade_config::strategy_name;
 
 pub use config::ServeConfig;
 pub use error::{Error, Result};

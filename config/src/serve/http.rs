@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use rltrade_env::{Error, Result};
 
 /// The longest timeout any `serve.http.*_ms` key takes: one hour.
 pub const MAX_TIMEOUT_MS: u64 = 3_600_000;

@@ -10,13 +10,25 @@ use rltrade_env::SplitName;
 use rltrade_env::baselines::MaSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::journal::SyncMode;
+use rltrade_env::{Error, Result};
+
 use crate::strategy_name::StrategyName;
 
 mod http;
 
 pub use http::{HttpConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_TIMEOUT_MS, RESERVED_FDS};
+
+/// SQLite's `synchronous` setting of the daemon's journal (`serve.synchronous`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `synchronous=NORMAL`: survives the process being killed (not a power cut); the
+    /// default for replay and paper.
+    Normal,
+    /// `synchronous=FULL`: every commit reaches the disk; what an exchange broker uses,
+    /// committing each order before sending it.
+    Full,
+}
 
 /// Replay speed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -324,41 +336,6 @@ impl ServeConfig {
         }
         Ok(())
     }
-
-    /// The control token: the first line of `token_file`, else `RLTRADE_API_TOKEN`;
-    /// `None` when neither is set (every POST is then refused with 403).
-    ///
-    /// # Errors
-    /// An unreadable or empty token file, naming `serve.token_file`.
-    pub fn api_token(&self) -> Result<Option<crate::api::ApiToken>> {
-        if !self.token_file.as_os_str().is_empty() {
-            return read_token(&self.token_file, "serve.token_file").map(Some);
-        }
-        Ok(std::env::var("RLTRADE_API_TOKEN").ok().filter(|t| !t.is_empty()).map(crate::api::ApiToken::new))
-    }
-
-    /// The read token: the first line of `read_token_file`; `None` when it is not set
-    /// (the read routes are then open, which [`ServeConfig::validate`] allows on
-    /// loopback only).
-    ///
-    /// # Errors
-    /// An unreadable or empty token file, naming `serve.read_token_file`.
-    pub fn read_token(&self) -> Result<Option<crate::api::ApiToken>> {
-        if self.read_token_file.as_os_str().is_empty() {
-            return Ok(None);
-        }
-        read_token(&self.read_token_file, "serve.read_token_file").map(Some)
-    }
-}
-
-/// The first line of `path`, trimmed, as a token.
-fn read_token(path: &std::path::Path, field: &str) -> Result<crate::api::ApiToken> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let token = text.lines().next().unwrap_or("").trim().to_string();
-    if token.is_empty() {
-        return Err(Error::Config { field: field.into(), message: format!("{} is empty", path.display()) });
-    }
-    Ok(crate::api::ApiToken::new(token))
 }
 
 impl ServeConfig {

@@ -13,6 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{AppState, error};
+use crate::config::ServeConfig;
+use crate::error::{Error, Result};
 
 /// A bearer token. Its `Debug` never prints it.
 #[derive(Clone)]
@@ -236,6 +238,41 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
+}
+
+/// The control token: the first line of `serve.token_file`, else `RLTRADE_API_TOKEN`;
+/// `None` when neither is set (every POST is then refused with 403).
+///
+/// # Errors
+/// An unreadable or empty token file, naming `serve.token_file`.
+pub fn control_token(serve: &ServeConfig) -> Result<Option<ApiToken>> {
+    if !serve.token_file.as_os_str().is_empty() {
+        return token_from_file(&serve.token_file, "serve.token_file").map(Some);
+    }
+    Ok(std::env::var("RLTRADE_API_TOKEN").ok().filter(|t| !t.is_empty()).map(ApiToken::new))
+}
+
+/// The read token: the first line of `serve.read_token_file`; `None` when it is not set
+/// (the read routes are then open, which [`ServeConfig::validate`] allows on loopback
+/// only).
+///
+/// # Errors
+/// An unreadable or empty token file, naming `serve.read_token_file`.
+pub fn read_token(serve: &ServeConfig) -> Result<Option<ApiToken>> {
+    if serve.read_token_file.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    token_from_file(&serve.read_token_file, "serve.read_token_file").map(Some)
+}
+
+/// The first line of `path`, trimmed, as a token.
+fn token_from_file(path: &std::path::Path, field: &str) -> Result<ApiToken> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(Error::Config { field: field.into(), message: format!("{} is empty", path.display()) });
+    }
+    Ok(ApiToken::new(token))
 }
 
 #[cfg(test)]

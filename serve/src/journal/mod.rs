@@ -47,17 +47,7 @@ use crate::strategy::StrategySpec;
 /// The journal's format; a file of another format is refused.
 pub const JOURNAL_FORMAT: u32 = 1;
 
-/// SQLite's `synchronous` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyncMode {
-    /// `synchronous=NORMAL`: survives the process being killed (not a power cut); the
-    /// default for replay and paper.
-    Normal,
-    /// `synchronous=FULL`: every commit reaches the disk; what an exchange broker uses,
-    /// committing each order before sending it.
-    Full,
-}
+pub use rltrade_config::serve::SyncMode;
 
 /// What a journal was started with: a restart must match it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
