@@ -27,9 +27,9 @@ pub struct OnnxPolicy {
     logits: Vec<f32>,
     invalid_outputs: u64,
     first_error: Option<Error>,
-    /// The outputs of the next `act`, inferred by the caller in a batch
-    /// ([`Self::preset_outputs`], [`Self::preset_failure`]).
-    preset: Option<Result<(), Error>>,
+    /// `probs` and `logits` hold the next `act`'s outputs, inferred by the caller in a
+    /// batch ([`Self::preset_outputs`]).
+    preset: bool,
 }
 
 impl OnnxPolicy {
@@ -44,7 +44,7 @@ impl OnnxPolicy {
             logits: vec![0.0; n],
             invalid_outputs: 0,
             first_error: None,
-            preset: None,
+            preset: false,
         }
     }
 
@@ -70,32 +70,17 @@ impl OnnxPolicy {
     /// Sets the outputs of the next [`Policy::act`], which then runs no inference of its
     /// own: `probs` and `logits` are this policy's row of a batched inference of its
     /// model, `[n_actions]` each. `act` checks them as it checks its own (an invalid
-    /// output holds the current target).
-    ///
-    /// # Errors
-    /// [`Error::Onnx`] when a slice is not `[n_actions]` long; nothing is set.
-    pub fn preset_outputs(&mut self, probs: &[f32], logits: &[f32]) -> Result<(), Error> {
+    /// output holds the current target). Returns false, setting nothing (the next `act`
+    /// infers), when a slice is not `[n_actions]` long.
+    #[must_use]
+    pub fn preset_outputs(&mut self, probs: &[f32], logits: &[f32]) -> bool {
         if probs.len() != self.probs.len() || logits.len() != self.logits.len() {
-            return Err(Error::Onnx {
-                path: self.model.export_dir().to_path_buf(),
-                message: format!(
-                    "preset outputs of {} probabilities and {} logits for {} actions",
-                    probs.len(),
-                    logits.len(),
-                    self.probs.len()
-                ),
-            });
+            return false;
         }
         self.probs.copy_from_slice(probs);
         self.logits.copy_from_slice(logits);
-        self.preset = Some(Ok(()));
-        Ok(())
-    }
-
-    /// Makes the next [`Policy::act`] fail with `error` (the batched inference it was
-    /// part of failed): it holds the current target, as after its own failed inference.
-    pub fn preset_failure(&mut self, error: Error) {
-        self.preset = Some(Err(error));
+        self.preset = true;
+        true
     }
 
     /// The probabilities of the last decision, `[n_actions]`.
@@ -132,9 +117,10 @@ impl Policy for OnnxPolicy {
     }
 
     fn act(&mut self, obs: &[f32], context: &DecisionContext<'_>) -> usize {
-        let inferred = match self.preset.take() {
-            Some(preset) => preset,
-            None => self.model.infer(obs, 1, &mut self.probs, &mut self.logits),
+        let inferred = if std::mem::take(&mut self.preset) {
+            Ok(())
+        } else {
+            self.model.infer(obs, 1, &mut self.probs, &mut self.logits)
         };
         if let Err(e) = inferred {
             return self.hold(context, e);
@@ -156,7 +142,7 @@ impl Policy for OnnxPolicy {
     }
 
     fn reset(&mut self) {
-        self.preset = None;
+        self.preset = false;
         self.probs.fill(0.0);
         self.logits.fill(0.0);
         self.invalid_outputs = 0;

@@ -105,9 +105,6 @@ pub struct Engine {
     /// Each strategy's protective order list at the exchange, while one may be on the
     /// book ([`protection`]).
     protections: Vec<Option<ActiveProtection>>,
-    /// This bar's outcome per strategy with the id of the order that was pending at its
-    /// open, between deciding and journaling (kept to reuse its allocation).
-    outcomes: Vec<(Option<u64>, BarOutcome)>,
     /// Buffers of the batched inference of strategies sharing a model ([`batch`]).
     batch: batch::BatchBuffers,
 }
@@ -239,7 +236,6 @@ impl Engine {
             last_bar: None,
             uncommitted: 0,
             feed_stale: false,
-            outcomes: Vec::new(),
             batch: batch::BatchBuffers::default(),
             halt: None,
             commits: Some(tokio::sync::watch::channel(Committed::default()).0),
@@ -491,8 +487,7 @@ impl Engine {
             prepared.push((pending_id, runner.prepare(bar, decide, first)?));
         }
         let batched_us = batch::infer_shared_models(&mut self.runners, &prepared, &mut self.batch);
-        let mut outcomes = std::mem::take(&mut self.outcomes);
-        outcomes.clear();
+        let mut outcomes = Vec::with_capacity(self.runners.len());
         for ((runner, (pending_id, prepared)), batched_us) in self.runners.iter_mut().zip(prepared).zip(batched_us) {
             outcomes.push((pending_id, runner.conclude(bar, prepared, arrived, batched_us)?));
         }
@@ -503,7 +498,6 @@ impl Engine {
             }
             self.record(i, bar, first, *pending_id, outcome)?;
         }
-        self.outcomes = outcomes;
         self.history.push(*bar);
         self.last_bar = Some(*bar);
         self.metrics.last_bar_ms.set(bar.time_ms);

@@ -85,10 +85,9 @@ pub(super) fn infer_shared_models(
         for (row, &i) in group.iter().enumerate() {
             let StrategyPolicy::Model(policy) = runners[i].policy_mut() else { continue };
             let rows = row * n_actions..(row + 1) * n_actions;
-            if let Err(e) = policy.preset_outputs(&buffers.probs[rows.clone()], &buffers.logits[rows]) {
-                policy.preset_failure(e);
+            if policy.preset_outputs(&buffers.probs[rows.clone()], &buffers.logits[rows]) {
+                batched_us[i] = Some(share_us);
             }
-            batched_us[i] = Some(share_us);
         }
     }
     batched_us
