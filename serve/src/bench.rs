@@ -3,6 +3,8 @@
 //! on in both synchronous modes.
 
 pub mod fleet;
+#[cfg(feature = "mock-exchange")]
+pub mod soak;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -16,10 +16,11 @@ use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
 use crate::api::server::{self, ServerLimits, fd_limit};
 use crate::api::{Access, AllowedHosts, AppState, FailedAuthLimiter, router};
+use crate::binance::ExchangeClock;
 use crate::binance::klines::{Interval, KlinesClient, KlinesRequest, Sequencer};
 use crate::binance::signing::Credentials;
 use crate::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
-use crate::config::{BrokerKind, ServeConfig, Speed, StrategySource};
+use crate::config::{BrokerKind, ClockSource, ServeConfig, Speed, StrategySource};
 use crate::engine::{Engine, EngineSettings, ListCheck};
 use crate::error::{Error, Result};
 use crate::fault;
@@ -353,7 +354,17 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
         field: "serve.exchange.interval".into(),
         message: format!("`{}`: expected one of {}", exchange.interval, Interval::names()),
     })?;
-    let client = KlinesClient::new(&exchange.base_url, Duration::from_secs(10))?;
+    let mut client = KlinesClient::new(&exchange.base_url, Duration::from_millis(exchange.timeout_ms))?;
+    let exchange_clock = match exchange.clock {
+        ClockSource::Local => None,
+        ClockSource::Exchange => {
+            let clock = ExchangeClock::new();
+            let offset = clock.sync(&client).await.map_err(Error::from)?;
+            tracing::info!(offset_ms = offset, "going by the exchange's clock");
+            client = client.with_clock(clock.clock());
+            Some(clock)
+        }
+    };
     let feed_name = format!("exchange:{}", exchange.base_url);
     let (journal, lineup) = open_journal(&setup)?;
     let engine = open_engine(&setup, journal, &lineup, &exchange.symbol, interval.ms(), feed_name)?;
@@ -380,7 +391,10 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let broker = match setup.serve.broker {
         BrokerKind::Paper => None,
         BrokerKind::Binance => {
-            let broker = exchange_broker(&setup)?;
+            let mut broker = exchange_broker(&setup)?;
+            if let Some(clock) = &exchange_clock {
+                broker = broker.with_exchange_clock(clock.clone())?;
+            }
             // the symbol's filters, cached for every order; a start without them fails here
             broker.filters().await?;
             // what the exchange's protective orders did while the daemon was down
@@ -404,6 +418,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let api = Api::start(&setup, &engine).await?;
     let mut config = ExchangeFeedConfig::new(&exchange.symbol, interval);
     config.poll = Duration::from_millis(exchange.poll_ms.max(1));
+    config.sync_clock = exchange_clock;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let (feed_stop, feed_stop_rx) = tokio::sync::watch::channel(false);
     let after = lock(&engine).last_bar().map(|b| b.time_ms);
@@ -450,6 +465,8 @@ fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
     let exchange = &setup.serve.exchange;
     let mut config = ExchangeBrokerConfig::testnet(&exchange.symbol, &exchange.base_asset, &exchange.quote_asset);
     config.live = setup.serve.live;
+    config.timeout = Duration::from_millis(exchange.timeout_ms);
+    config.recv_window_ms = exchange.recv_window_ms;
     config.base_url = if setup.serve.live { exchange.base_url.clone() } else { exchange.testnet_url.clone() };
     let credentials = Credentials::from_env(&exchange.api_key_env, &exchange.api_secret_env)?;
     tracing::info!(url = %config.base_url, live = config.live, "orders go to Binance");

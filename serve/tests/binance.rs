@@ -8,9 +8,10 @@ use rltrade_exec::Side;
 use rltrade_serve::binance::fetch::{FetchRequest, fetch};
 use rltrade_serve::binance::mock_server::{Endpoint, Fault, MockConfig, MockServer};
 use rltrade_serve::binance::{
-    ApiError, Credentials, Interval, KlinesClient, KlinesRequest, ManualClock, TESTNET_URL, sign,
+    ApiError, Credentials, ExchangeClock, Interval, KlinesClient, KlinesRequest, ManualClock, TESTNET_URL, sign,
+    system_clock,
 };
-use rltrade_serve::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig};
+use rltrade_serve::broker::exchange::{ExchangeBroker, ExchangeBrokerConfig, QUERY_ATTEMPTS};
 use rltrade_serve::broker::{OrderOutcome, OrderRequest};
 use rltrade_serve::feed::exchange::{ExchangeFeed, ExchangeFeedConfig};
 use rltrade_serve::feed::{BadInputKind, FeedEvent};
@@ -461,6 +462,64 @@ async fn timeout_then_order_does_not_exist_resends_with_the_same_id() {
     assert_eq!(orders.len(), 1, "one execution");
     assert_eq!(orders[0].client_order_id, "rt1-0-8", "the same client order id");
     assert!(started.elapsed() >= Duration::from_millis(500), "resent only after the first request's recvWindow");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_order_is_resent_after_its_retry_after_and_executes_once() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    mock.inject(Endpoint::NewOrder, Fault::RateLimited { retry_after_s: 1 }, 1);
+    let broker = broker(&mock, |_| {});
+    let started = Instant::now();
+    let outcome = broker.submit(&order("rt1-0-10", Side::Buy, 0.1)).await.unwrap();
+    assert!(matches!(outcome, OrderOutcome::Filled { .. }), "{outcome:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", started.elapsed());
+    assert_eq!(mock.requests(Endpoint::NewOrder), 2, "refused once, then sent again");
+    assert_eq!(mock.orders().len(), 1, "one execution");
+
+    // past max_resends, or banned for longer than the broker waits: an error, nothing placed
+    mock.inject(Endpoint::NewOrder, Fault::Banned { retry_after_s: 120 }, 1);
+    let err = broker.submit(&order("rt1-0-11", Side::Buy, 0.1)).await.unwrap_err().to_string();
+    assert!(err.contains("418") && err.contains("120000 ms"), "{err}");
+    assert_eq!(mock.orders().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_after_execution_is_settled_by_queries_that_are_asked_again() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    mock.inject(Endpoint::NewOrder, Fault::Drop, 1);
+    mock.inject(Endpoint::QueryOrder, Fault::ServerError, 2);
+    let broker = broker(&mock, |c| c.timeout = Duration::from_millis(500));
+    let outcome = broker.submit(&order("rt1-0-12", Side::Buy, 0.1)).await.unwrap();
+    assert!(matches!(outcome, OrderOutcome::Filled { price, .. } if price == 20_000.0), "{outcome:?}");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 1, "executed once, never resent");
+    assert_eq!(mock.requests(Endpoint::QueryOrder), 3, "two 500s, then the answer");
+    assert_eq!(mock.orders().len(), 1);
+
+    // a query that keeps failing: the fate stays unknown after QUERY_ATTEMPTS, not resent
+    mock.inject(Endpoint::NewOrder, Fault::Drop, 1);
+    mock.inject(Endpoint::QueryOrder, Fault::ServerError, 10);
+    let err = broker.submit(&order("rt1-0-13", Side::Buy, 0.1)).await.unwrap_err().to_string();
+    assert!(err.contains("fate unknown") && err.contains("not resent"), "{err}");
+    assert_eq!(mock.requests(Endpoint::QueryOrder), 3 + QUERY_ATTEMPTS as usize);
+    assert_eq!(mock.orders().len(), 2, "the second order executed once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exchange_clock_is_the_servers_time_less_the_round_trip() {
+    let exchange = ManualClock::new(T0);
+    let mock = MockServer::start(MockConfig { clock: exchange.clock(), ..MockConfig::default() }).await.unwrap();
+    let client = KlinesClient::new(mock.base_url(), Duration::from_secs(5)).unwrap();
+    let clock = ExchangeClock::new();
+    let local = system_clock();
+    let offset = clock.sync(&client).await.unwrap();
+    assert_eq!(offset, clock.offset_ms());
+    assert!((offset - (T0 - local())).abs() < 1_000, "{offset}");
+    let now = clock.clock();
+    assert!((now() - T0).abs() < 1_000, "now on the exchange's clock: {}", now());
+    // the exchange's clock jumps: the next sync follows it
+    exchange.advance(3_600_000);
+    clock.sync(&client).await.unwrap();
+    assert!((now() - (T0 + 3_600_000)).abs() < 1_000, "{}", now());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

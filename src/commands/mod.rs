@@ -7,6 +7,7 @@ pub mod bench_env;
 pub mod bench_fleet;
 pub mod bench_ppo;
 pub mod bench_serve;
+pub mod bench_soak;
 pub mod compare;
 pub mod config_show;
 pub mod dashboard;

@@ -139,7 +139,34 @@ pub struct ExchangeConfig {
     pub api_key_env: String,
     /// Environment variable holding the API secret. Default `BINANCE_API_SECRET`.
     pub api_secret_env: String,
+    /// Whose clock decides "now": which bars are closed, when the feed is stale, and
+    /// the `timestamp` of signed requests. Default [`ClockSource::Local`].
+    pub clock: ClockSource,
+    /// Per-request timeout of every exchange call (klines, orders, queries), ms.
+    /// Default 10,000.
+    pub timeout_ms: u64,
+    /// `recvWindow` of signed requests, ms: the exchange refuses a request older than
+    /// this, and an order whose fate is unknown is resent only once it has passed.
+    /// Binance's default and this one: 5,000; at most 60,000.
+    pub recv_window_ms: u64,
 }
+
+/// Whose clock the exchange feed and broker go by (`serve.exchange.clock`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockSource {
+    /// The machine's clock (`local`): keep it synchronised (NTP); a clock behind the
+    /// exchange's sees bars close late, one ahead makes signed requests fail `-1021`.
+    #[default]
+    Local,
+    /// The exchange's (`exchange`): the offset to `GET /api/v3/time` is measured before
+    /// every poll of the feed (one request of weight 1 each, the round trip's midpoint
+    /// taken as the server's instant) and applied to every reading of the local clock.
+    Exchange,
+}
+
+/// The longest `serve.exchange.recv_window_ms` Binance accepts.
+pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
 
 impl Default for ExchangeConfig {
     fn default() -> Self {
@@ -154,6 +181,9 @@ impl Default for ExchangeConfig {
             warmup_bars: 500,
             api_key_env: "BINANCE_API_KEY".into(),
             api_secret_env: "BINANCE_API_SECRET".into(),
+            clock: ClockSource::Local,
+            timeout_ms: 10_000,
+            recv_window_ms: 5_000,
         }
     }
 }
@@ -294,6 +324,18 @@ impl ServeConfig {
             return Err(Error::Config {
                 field: "serve.exchange.warmup_bars".into(),
                 message: format!("must be at most {MAX_WARMUP_BARS} bars, found {}", exchange.warmup_bars),
+            });
+        }
+        if exchange.timeout_ms == 0 {
+            return Err(Error::Config { field: "serve.exchange.timeout_ms".into(), message: "must be >= 1 ms".into() });
+        }
+        if !(1..=MAX_RECV_WINDOW_MS).contains(&exchange.recv_window_ms) {
+            return Err(Error::Config {
+                field: "serve.exchange.recv_window_ms".into(),
+                message: format!(
+                    "must be in 1..={MAX_RECV_WINDOW_MS} ms (Binance's limit), found {}",
+                    exchange.recv_window_ms
+                ),
             });
         }
         self.http.validate()?;

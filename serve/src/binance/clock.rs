@@ -47,3 +47,45 @@ impl ManualClock {
         Arc::new(move || inner.load(Ordering::SeqCst))
     }
 }
+
+/// The local clock corrected by an offset to the exchange's (`serve.exchange.clock =
+/// "exchange"`); clones share one offset. [`ExchangeClock::sync`] measures it.
+#[derive(Clone, Debug, Default)]
+pub struct ExchangeClock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl ExchangeClock {
+    /// A clock with no offset yet (the local clock until the first sync).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The offset last measured: exchange minus local, ms.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// This clock as a [`Clock`]: the system clock plus the offset (sharing it).
+    pub fn clock(&self) -> Clock {
+        let offset = self.offset_ms.clone();
+        let local = system_clock();
+        Arc::new(move || local().saturating_add(offset.load(Ordering::SeqCst)))
+    }
+
+    /// Measures the offset with one `GET /api/v3/time` through `client`: the server's
+    /// reading minus the local clock at the round trip's midpoint (the NTP estimate,
+    /// RFC 5905 §8, with one sample).
+    ///
+    /// # Errors
+    /// The request's [`super::error::ApiError`]; the offset is kept.
+    pub async fn sync(&self, client: &super::klines::KlinesClient) -> Result<i64, super::error::ApiError> {
+        let local = system_clock();
+        let sent = local();
+        let server = client.server_time().await?;
+        let received = local();
+        let offset = server - (sent + (received - sent) / 2);
+        self.offset_ms.store(offset, Ordering::SeqCst);
+        Ok(offset)
+    }
+}

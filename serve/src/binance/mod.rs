@@ -8,7 +8,7 @@
 //!   rows, orders that never answer) and OCO order lists triggered by its own klines.
 //! - [`filters`]: a symbol's `exchangeInfo` filters and quantities rounded down to them.
 //! - [`error`]: the typed errors of a request ([`ApiError`]).
-//! - [`clock`]: the injectable wall clock ([`Clock`]).
+//! - [`clock`]: the injectable wall clock ([`Clock`]) and the exchange-synchronised one ([`ExchangeClock`]).
 //!
 //! Source of every shape and code: Binance spot API docs,
 //! <https://developers.binance.com/docs/binance-spot-api-docs/rest-api>.
@@ -24,7 +24,7 @@ pub mod klines;
 pub mod mock_server;
 pub mod signing;
 
-pub use clock::{Clock, ManualClock, system_clock};
+pub use clock::{Clock, ExchangeClock, ManualClock, system_clock};
 pub use error::ApiError;
 pub use klines::{Interval, Kline, KlinePage, KlinesClient, KlinesRequest};
 pub use signing::{Credentials, Secret, sign};

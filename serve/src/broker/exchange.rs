@@ -11,7 +11,13 @@
 //! client id, and only once the original request's `recvWindow` has passed (the
 //! exchange refuses a request older than its `recvWindow`, so a late copy of the first
 //! one can no longer execute). Binance itself refuses a repeated `newClientOrderId`
-//! only while the first order is open, so this query is the real guard.
+//! only while the first order is open, so this query is the real guard. A query that
+//! fails in a way that says nothing about the order (no answer, a 5XX) is asked again
+//! with backoff, [`QUERY_ATTEMPTS`] times in all, before the fate is declared unknown.
+//!
+//! **Rate limits.** A 429 or 418 means the request was refused before it reached the
+//! matching engine: nothing was placed. The broker waits the `Retry-After` (up to
+//! [`MAX_RATE_LIMIT_WAIT_MS`]) and sends the same request again, within `max_resends`.
 
 mod protection;
 
@@ -23,16 +29,27 @@ use rltrade_exec::Side;
 use serde::Deserialize;
 
 use super::{OrderOutcome, OrderRequest};
-use crate::binance::clock::{Clock, system_clock};
+use crate::binance::backoff::exponential;
+use crate::binance::clock::{Clock, ExchangeClock, system_clock};
 use crate::binance::error::ApiError;
 use crate::binance::filters::SymbolFilters;
 use crate::binance::http;
+use crate::binance::klines::KlinesClient;
 use crate::binance::signing::Credentials;
 use crate::binance::{LIVE_URL, TESTNET_URL};
 use crate::{Error, Result};
 
 /// Binance's code for "Order does not exist.".
 pub const ORDER_DOES_NOT_EXIST: i64 = -2013;
+/// The longest `Retry-After` the broker waits out before resending an order or a
+/// query, ms; a longer one (an IP ban) fails the call.
+pub const MAX_RATE_LIMIT_WAIT_MS: u64 = 60_000;
+/// Attempts of an order query whose failure says nothing about the order (see
+/// `ExchangeBroker::submit`).
+pub const QUERY_ATTEMPTS: u32 = 5;
+/// Binance's code for a request whose `timestamp` is outside its `recvWindow` (or more
+/// than a second ahead of the server): refused, nothing done.
+pub const TIMESTAMP_OUTSIDE_RECV_WINDOW: i64 = -1021;
 /// Binance's code for a refused new order (`Duplicate order sent.`, `Account has
 /// insufficient balance for requested action.`).
 pub const NEW_ORDER_REJECTED: i64 = -2010;
@@ -55,7 +72,8 @@ pub struct ExchangeBrokerConfig {
     pub recv_window_ms: u64,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Resends of an order the exchange says does not exist, at most.
+    /// Resends of one order, at most: after the exchange says it does not exist, or
+    /// after a rate limit's wait.
     pub max_resends: u32,
 }
 
@@ -111,6 +129,8 @@ pub struct ExchangeBroker {
     config: ExchangeBrokerConfig,
     credentials: Credentials,
     clock: Clock,
+    /// The exchange's clock and the client that measures it, when the broker goes by it.
+    exchange_clock: Option<(ExchangeClock, KlinesClient)>,
     /// The symbol's filters, fetched once ([`ExchangeBroker::filters`]).
     filters: tokio::sync::OnceCell<SymbolFilters>,
 }
@@ -215,6 +235,7 @@ impl ExchangeBroker {
             config: ExchangeBrokerConfig { base_url, ..config },
             credentials,
             clock: system_clock(),
+            exchange_clock: None,
             filters: tokio::sync::OnceCell::new(),
         })
     }
@@ -223,6 +244,19 @@ impl ExchangeBroker {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The same broker going by the exchange's clock: requests are timestamped with
+    /// `clock`, and one refused `-1021` measures its offset anew (`GET /api/v3/time` at
+    /// the broker's URL) and goes again once.
+    ///
+    /// # Errors
+    /// [`Error::Exchange`] if the HTTP client cannot be built.
+    pub fn with_exchange_clock(mut self, clock: ExchangeClock) -> Result<Self> {
+        let time_client = KlinesClient::new(&self.config.base_url, self.config.timeout)?;
+        self.clock = clock.clock();
+        self.exchange_clock = Some((clock, time_client));
+        Ok(self)
     }
 
     /// The symbol's trading filters from `GET /api/v3/exchangeInfo?symbol=`, fetched on
@@ -252,7 +286,33 @@ impl ExchangeBroker {
     /// Sends a SIGNED request; `params` go first, then `recvWindow`, `timestamp` and
     /// the `signature` of all of them. Returns the body of a 2XX answer and the
     /// timestamp sent.
+    /// A request refused `-1021` (its timestamp outside the `recvWindow`: nothing was
+    /// done) goes again once after the exchange clock's offset is measured anew, when
+    /// the broker goes by the exchange's clock ([`Self::with_exchange_clock`]).
     async fn signed(&self, method: Method, path: &str, params: &[(&str, String)]) -> (i64, Result<Vec<u8>, ApiError>) {
+        let (timestamp, answer) = self.signed_once(method.clone(), path, params).await;
+        let Some((clock, time_client)) = &self.exchange_clock else { return (timestamp, answer) };
+        if !matches!(&answer, Err(ApiError::Api { code: TIMESTAMP_OUTSIDE_RECV_WINDOW, .. })) {
+            return (timestamp, answer);
+        }
+        match clock.sync(time_client).await {
+            Ok(offset) => {
+                tracing::warn!(
+                    offset_ms = offset,
+                    "{method} {path}: -1021, the exchange's clock measured again; resent"
+                );
+                self.signed_once(method, path, params).await
+            }
+            Err(_) => (timestamp, answer),
+        }
+    }
+
+    async fn signed_once(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> (i64, Result<Vec<u8>, ApiError>) {
         let timestamp = (self.clock)();
         let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         query.push(format!("recvWindow={}", self.config.recv_window_ms));
@@ -277,8 +337,9 @@ impl ExchangeBroker {
     /// [`Error::Config`] for another symbol than the broker's; [`Error::Exchange`] when
     /// the symbol's filters cannot be fetched (nothing placed; the daemon fetches them at
     /// start, so this arises only for a broker used without that), when
-    /// rate limited (nothing placed), or when the fate stays unknown (the query failed
-    /// too: the order is **not** resent), or after `max_resends` resends.
+    /// rate limited for longer than [`MAX_RATE_LIMIT_WAIT_MS`] (nothing placed), or when
+    /// the fate stays unknown (the query failed [`QUERY_ATTEMPTS`] times too: the order
+    /// is **not** resent), or after `max_resends` resends.
     pub async fn submit(&self, order: &OrderRequest) -> Result<OrderOutcome> {
         if order.symbol != self.config.symbol {
             return Err(Error::Config {
@@ -318,7 +379,18 @@ impl ExchangeBroker {
                 ApiError::Api { code, msg, .. } if !duplicate => {
                     return Ok(OrderOutcome::Rejected { code: *code, message: msg.clone() });
                 }
-                ApiError::RateLimited { .. } => return Err(err.into()),
+                ApiError::RateLimited { retry_after_ms, .. } => {
+                    // refused by the rate limiter before it reached the matching engine:
+                    // nothing was placed, the same request may go again after the wait
+                    if resends >= self.config.max_resends || *retry_after_ms > MAX_RATE_LIMIT_WAIT_MS {
+                        return Err(err.into());
+                    }
+                    resends += 1;
+                    let shown = crate::log_text::untrusted(&err.to_string());
+                    tracing::warn!("order {id}: {shown}; resending after the wait ({resends})");
+                    tokio::time::sleep(Duration::from_millis(*retry_after_ms)).await;
+                    continue;
+                }
                 _ => {} // unknown fate (timeout, 5XX, malformed 2XX) or a duplicate: ask
             }
             let shown = crate::log_text::untrusted(&err.to_string());
@@ -357,13 +429,46 @@ impl ExchangeBroker {
     /// no clear answer: at once, and if it does not exist, again once that request is
     /// past its `recvWindow` (a late copy of it can no longer execute then).
     async fn query_unknown(&self, client_order_id: &str, sent_at: i64) -> Result<Option<OrderOutcome>, ApiError> {
-        if let Some(found) = self.query_api(client_order_id).await? {
+        if let Some(found) = self.query_retrying(client_order_id).await? {
             return Ok(Some(found));
         }
         if !self.wait_past_recv_window(sent_at).await {
             return Ok(None);
         }
-        self.query_api(client_order_id).await
+        self.query_retrying(client_order_id).await
+    }
+
+    /// [`Self::query_api`], asked again after a failure that says nothing about the
+    /// order (no answer, a 5XX, a malformed body, a rate limit): up to
+    /// [`QUERY_ATTEMPTS`] times in all, after the backoff of [`crate::binance::backoff`]
+    /// (from 100 ms) or the rate limit's `Retry-After`.
+    async fn query_retrying(&self, client_order_id: &str) -> Result<Option<OrderOutcome>, ApiError> {
+        let mut backoff = exponential(Duration::from_millis(100), Duration::from_secs(5));
+        let mut attempt = 1;
+        loop {
+            let err = match self.query_api(client_order_id).await {
+                Err(err @ (ApiError::Transport { .. } | ApiError::Http { .. } | ApiError::Malformed { .. })) => err,
+                Err(err @ ApiError::RateLimited { .. }) => err,
+                answer => return answer,
+            };
+            if attempt >= QUERY_ATTEMPTS {
+                return Err(err);
+            }
+            let wait = match &err {
+                ApiError::RateLimited { retry_after_ms, .. } if *retry_after_ms <= MAX_RATE_LIMIT_WAIT_MS => {
+                    Duration::from_millis(*retry_after_ms)
+                }
+                ApiError::RateLimited { .. } => return Err(err),
+                _ => backoff.next().unwrap_or(Duration::from_secs(5)),
+            };
+            tracing::warn!(
+                "order {client_order_id}: query failed ({}); asking again in {} ms",
+                crate::log_text::untrusted(&err.to_string()),
+                wait.as_millis()
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
     }
 
     /// Waits until a request timestamped `sent_at` is past its `recvWindow` (a late copy

@@ -17,12 +17,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::{BadInputKind, FeedEvent};
+use crate::binance::ExchangeClock;
 use crate::binance::backoff::exponential;
 use crate::binance::error::ApiError;
 use crate::binance::klines::{BadRow, Interval, KlinesClient, KlinesRequest, MAX_LIMIT, Sequencer};
 
 /// How an [`ExchangeFeed`] polls.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ExchangeFeedConfig {
     /// Symbol (`BTCUSDT`).
     pub symbol: String,
@@ -39,11 +40,14 @@ pub struct ExchangeFeedConfig {
     /// Intervals without a new closed bar, counted from the last bar's close, after
     /// which the feed is stale.
     pub stale_after_intervals: i64,
+    /// The exchange-synchronised clock to measure before every poll (its failure is a
+    /// failed poll); `None`: the client's clock as it is.
+    pub sync_clock: Option<ExchangeClock>,
 }
 
 impl ExchangeFeedConfig {
     /// Defaults: poll every 5 s, back off 0.5 s doubling to 30 s, stale after 2
-    /// intervals.
+    /// intervals, the client's clock unsynchronised.
     pub fn new(symbol: &str, interval: Interval) -> Self {
         Self {
             symbol: symbol.to_owned(),
@@ -52,6 +56,7 @@ impl ExchangeFeedConfig {
             first_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             stale_after_intervals: 2,
+            sync_clock: None,
         }
     }
 }
@@ -104,7 +109,14 @@ impl ExchangeFeed {
                 limit,
             };
             let mut wait = self.config.poll;
-            match self.client.klines(&request).await {
+            let answer = match &self.config.sync_clock {
+                Some(clock) => match clock.sync(&self.client).await {
+                    Ok(_) => self.client.klines(&request).await,
+                    Err(e) => Err(e),
+                },
+                None => self.client.klines(&request).await,
+            };
+            match answer {
                 Ok(page) => {
                     backoff = new_backoff();
                     // Rows that did not parse or have invalid prices first, then the bars

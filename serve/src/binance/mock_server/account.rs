@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Endpoint, Fault, MockOrder, Shared, State as MockState, api_error, begin, fault_response, lock};
+use super::{
+    Endpoint, Fault, MockOrder, Shared, State as MockState, api_error, begin, dropped_connection, fault_response, lock,
+};
 use crate::binance::signing::verify;
 
 /// Binance's default `recvWindow`, ms.
@@ -112,8 +114,10 @@ pub(super) async fn new_order(
             Err(response) => response,
         }
     };
-    if let Some(Fault::Hang(wait)) = fault {
-        tokio::time::sleep(wait).await;
+    match fault {
+        Some(Fault::Hang(wait)) => tokio::time::sleep(wait).await,
+        Some(Fault::Drop) => return dropped_connection(),
+        _ => {}
     }
     response
 }
@@ -155,7 +159,10 @@ fn place(state: &mut MockState, p: &Params) -> Response {
         return bad(-2010, "Duplicate order sent.");
     }
     let (base, quote) = (state.config.base_asset.clone(), state.config.quote_asset.clone());
-    let price = state.config.fill_price;
+    let price = match state.config.bars.last() {
+        Some(bar) if state.config.fill_at_last_close => bar.close,
+        _ => state.config.fill_price,
+    };
     let rate = state.config.commission_rate;
     let free = |asset: &str| state.balances.get(asset).map_or(0.0, |b| b.0);
     let fill = state.config.fill_market_orders;
@@ -270,8 +277,10 @@ pub(super) async fn signed_handler(
             Err(response) => response,
         }
     };
-    if let Some(Fault::Hang(wait)) = fault {
-        tokio::time::sleep(wait).await;
+    match fault {
+        Some(Fault::Hang(wait)) => tokio::time::sleep(wait).await,
+        Some(Fault::Drop) => return dropped_connection(),
+        _ => {}
     }
     response
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use rltrade_env::Bar;
 use serde_json::{Value, json};
 
-use super::{Endpoint, Fault, Shared, api_error, begin, fault_response, lock};
+use super::{Endpoint, Fault, Shared, api_error, begin, dropped_connection, fault_response, lock};
 use crate::binance::klines::{Interval, MAX_LIMIT};
 
 /// Binance's default `limit`.
@@ -23,6 +23,9 @@ async fn public_fault(shared: &Shared, endpoint: Endpoint) -> Result<Option<Faul
     let fault = begin(shared, endpoint);
     if let Some(response) = fault_response(fault) {
         return Err(response);
+    }
+    if fault == Some(Fault::Drop) {
+        return Err(dropped_connection());
     }
     if let Some(Fault::Hang(wait) | Fault::Lose(wait)) = fault {
         tokio::time::sleep(wait).await;

@@ -104,6 +104,12 @@ pub enum Fault {
     Hang(Duration),
     /// Lose the request (nothing executes) and wait this long before answering 500.
     Lose(Duration),
+    /// New orders: refused with `-2010 Market is closed.` (nothing executes), as the
+    /// exchange refuses an order it will not take.
+    Rejected,
+    /// Handle the request (an order executes), then drop the connection in the middle
+    /// of the answer: the client reads the status and part of the body, then a reset.
+    Drop,
 }
 
 /// An order the mock holds. Quantities in base units, prices and quote amounts in the
@@ -202,6 +208,9 @@ pub struct MockConfig {
     /// The symbol's `NOTIONAL` filter's `minNotional` (a decimal string), applied to
     /// market orders too.
     pub min_notional: String,
+    /// MARKET orders fill at the close of the last bar in `bars` (the price just after
+    /// it closed, as a soak that pushes bars one by one wants), else at `fill_price`.
+    pub fill_at_last_close: bool,
 }
 
 impl Default for MockConfig {
@@ -223,6 +232,7 @@ impl Default for MockConfig {
             lot_size: ["0.00001000".into(), "9000.00000000".into(), "0.00001000".into()],
             price_filter: ["0.01000000".into(), "1000000.00000000".into(), "0.01000000".into()],
             min_notional: "5.00000000".into(),
+            fill_at_last_close: false,
         }
     }
 }
@@ -275,12 +285,28 @@ fn fault_response(fault: Option<Fault>) -> Option<Response> {
                 .into_response(),
         ),
         Fault::ServerError => Some((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()),
+        Fault::Rejected => Some(api_error(StatusCode::BAD_REQUEST, -2010, "Market is closed.")),
         Fault::MalformedJson => Some(
             (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], "[[1499040000000,\"0.0163")
                 .into_response(),
         ),
         _ => None,
     }
+}
+
+/// An answer whose body breaks off after its first bytes ([`Fault::Drop`]): hyper
+/// closes the connection when the body stream fails.
+fn dropped_connection() -> Response {
+    let chunks: [Result<axum::body::Bytes, std::io::Error>; 2] = [
+        Ok(axum::body::Bytes::from_static(b"{\"symbol\":\"")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection dropped by the mock")),
+    ];
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// A Binance error answer `{"code", "msg"}`.
