@@ -93,7 +93,6 @@ pub struct Engine {
     settings: EngineSettings,
     metrics: Arc<Metrics>,
     handles: Vec<StrategyMetrics>,
-    history: Vec<Bar>,
     started: bool,
     last_bar: Option<Bar>,
     uncommitted: u64,
@@ -231,7 +230,6 @@ impl Engine {
             meta,
             settings,
             metrics,
-            history: Vec::new(),
             started: false,
             last_bar: None,
             uncommitted: 0,
@@ -261,7 +259,6 @@ impl Engine {
             for runner in &mut self.runners {
                 runner.warm(bar);
             }
-            self.history.push(*bar);
         }
         self.last_bar = bars.last().map(|(bar, _)| *bar);
         let mut accounts = self.journal.accounts()?;
@@ -437,7 +434,6 @@ impl Engine {
         for runner in &mut self.runners {
             runner.warm(bar);
         }
-        self.history.push(*bar);
         self.last_bar = Some(*bar);
         Ok(())
     }
@@ -498,7 +494,6 @@ impl Engine {
             }
             self.record(i, bar, first, *pending_id, outcome)?;
         }
-        self.history.push(*bar);
         self.last_bar = Some(*bar);
         self.metrics.last_bar_ms.set(bar.time_ms);
         self.metrics.bars_processed.inc();
@@ -865,7 +860,10 @@ impl Engine {
             });
         };
         self.flush()?;
-        self.runners[i].reload(path, &self.history)?;
+        // every bar so far, from the journal: the engine keeps none in memory (a daemon
+        // that runs for years would hold them all)
+        let history: Vec<Bar> = self.journal.bars()?.into_iter().map(|(bar, _)| bar).collect();
+        self.runners[i].reload(path, &history)?;
         let sha = self.runners[i].model_sha256().to_string();
         self.meta.strategies[i] = self.runners[i].spec.clone();
         self.journal.update_meta(&self.meta)?;

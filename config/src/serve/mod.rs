@@ -508,6 +508,26 @@ mod tests {
     }
 
     #[test]
+    fn exchange_clock_timeout_and_recv_window_are_read_and_checked_naming_the_key() {
+        let base = "baselines = [\"ma:2:4\"]\n[exchange]\n";
+        let config = serve(&format!("{base}clock = \"exchange\"\ntimeout_ms = 700\nrecv_window_ms = 2000\n"));
+        assert_eq!(config.exchange.clock, ClockSource::Exchange);
+        assert_eq!((config.exchange.timeout_ms, config.exchange.recv_window_ms), (700, 2_000));
+        config.validate().unwrap();
+        assert_eq!(serve(base).exchange.clock, ClockSource::Local, "the machine's clock by default");
+        for (line, field) in [
+            ("timeout_ms = 0", "serve.exchange.timeout_ms"),
+            ("recv_window_ms = 0", "serve.exchange.recv_window_ms"),
+            ("recv_window_ms = 60001", "serve.exchange.recv_window_ms"),
+        ] {
+            let err = serve(&format!("{base}{line}\n")).validate().unwrap_err();
+            assert!(matches!(&err, Error::Config { field: f, .. } if f == field), "{line}: {err}");
+        }
+        let err = toml::from_str::<ServeConfig>(&format!("{base}clock = \"ntp\"\n")).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `ntp`") && err.contains("local") && err.contains("exchange"), "{err}");
+    }
+
+    #[test]
     fn speeds_too_slow_for_a_duration_are_refused_naming_the_setting() {
         assert_eq!("max".parse::<Speed>(), Ok(Speed::Max(MaxSpeed::Max)));
         assert_eq!("3600".parse::<Speed>(), Ok(Speed::Factor(3600.0)));
