@@ -30,32 +30,35 @@ pub(crate) async fn send(endpoint: &str, request: reqwest::RequestBuilder) -> Re
     };
     let response = request.send().await.map_err(transport)?;
     let status = response.status();
-    let retry_after_ms = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| s.saturating_mul(1_000));
+    let retry_after = response.headers().get(RETRY_AFTER).map(|v| v.as_bytes().to_vec());
     let body = response.bytes().await.map_err(transport)?.to_vec();
     if status.is_success() {
         return Ok(body);
     }
-    if status == StatusCode::TOO_MANY_REQUESTS || status.as_u16() == 418 {
-        return Err(ApiError::RateLimited {
+    Err(error_from_answer(endpoint, status.as_u16(), retry_after.as_deref(), &body))
+}
+
+/// The [`ApiError`] of a non-2XX answer: its status, its `Retry-After` header's bytes
+/// (whole seconds; absent or unreadable: [`DEFAULT_RETRY_AFTER_MS`]) and its body.
+/// [`ApiError::RateLimited`] for 429 and 418, [`ApiError::Api`] for a `{"code","msg"}`
+/// body, else [`ApiError::Http`] with the body's first 200 characters. Pure: fuzzed as
+/// `fuzz/src/bin/exchange_answers.rs`.
+pub fn error_from_answer(endpoint: &str, status: u16, retry_after: Option<&[u8]>, body: &[u8]) -> ApiError {
+    if status == StatusCode::TOO_MANY_REQUESTS.as_u16() || status == 418 {
+        let seconds = retry_after
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return ApiError::RateLimited {
             endpoint: endpoint.to_owned(),
-            status: status.as_u16(),
-            retry_after_ms: retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-        });
+            status,
+            retry_after_ms: seconds.map_or(DEFAULT_RETRY_AFTER_MS, |s| s.saturating_mul(1_000)),
+        };
     }
-    if let Ok(CodeMsg { code, msg }) = serde_json::from_slice::<CodeMsg>(&body) {
-        return Err(ApiError::Api { endpoint: endpoint.to_owned(), status: status.as_u16(), code, msg });
+    if let Ok(CodeMsg { code, msg }) = serde_json::from_slice::<CodeMsg>(body) {
+        return ApiError::Api { endpoint: endpoint.to_owned(), status, code, msg };
     }
-    let text = String::from_utf8_lossy(&body);
-    Err(ApiError::Http {
-        endpoint: endpoint.to_owned(),
-        status: status.as_u16(),
-        body: text.chars().take(MAX_BODY_SHOWN).collect(),
-    })
+    let text = String::from_utf8_lossy(body);
+    ApiError::Http { endpoint: endpoint.to_owned(), status, body: text.chars().take(MAX_BODY_SHOWN).collect() }
 }
 
 /// Parses a 2XX body as `T`.

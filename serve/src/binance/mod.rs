@@ -26,6 +26,7 @@ pub mod signing;
 
 pub use clock::{Clock, ExchangeClock, ManualClock, system_clock};
 pub use error::ApiError;
+pub use http::error_from_answer;
 pub use klines::{Interval, Kline, KlinePage, KlinesClient, KlinesRequest};
 pub use signing::{Credentials, Secret, sign};
 

@@ -19,6 +19,7 @@
 //! matching engine: nothing was placed. The broker waits the `Retry-After` (up to
 //! [`MAX_RATE_LIMIT_WAIT_MS`]) and sends the same request again, within `max_resends`.
 
+pub mod answers;
 mod protection;
 
 use std::fmt;
@@ -26,8 +27,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use rltrade_exec::Side;
-use serde::Deserialize;
 
+use self::answers::{FillJson, OrderJson, number, order_outcome, parse_balances};
 use super::{OrderOutcome, OrderRequest};
 use crate::binance::backoff::exponential;
 use crate::binance::clock::{Clock, ExchangeClock, system_clock};
@@ -144,59 +145,9 @@ impl fmt::Debug for ExchangeBroker {
     }
 }
 
-/// The order as `POST`/`GET`/`DELETE /api/v3/order` return it (the fields used).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderJson {
-    order_id: u64,
-    client_order_id: String,
-    side: String,
-    orig_qty: String,
-    executed_qty: String,
-    cummulative_quote_qty: String,
-    transact_time: Option<i64>,
-    update_time: Option<i64>,
-    time: Option<i64>,
-    fills: Option<Vec<FillJson>>,
-    /// `NEW`, `FILLED`, … (absent in an ACK).
-    status: Option<String>,
-    /// `MARKET`, `STOP_LOSS`, `LIMIT_MAKER`, …
-    #[serde(rename = "type")]
-    order_type: Option<String>,
-}
-
-/// A fill of a FULL order response or a trade of `GET /api/v3/myTrades`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FillJson {
-    price: String,
-    commission: String,
-    commission_asset: String,
-}
-
-#[derive(Deserialize)]
-struct AccountJson {
-    balances: Vec<BalanceJson>,
-}
-
-#[derive(Deserialize)]
-struct BalanceJson {
-    asset: String,
-    free: String,
-    locked: String,
-}
-
 /// Whether `url` is a loopback address (a mock exchange).
 fn is_loopback(url: &str) -> bool {
     ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p))
-}
-
-/// A decimal string of Binance's (`"0.00100000"`) as f64.
-fn number(endpoint: &str, field: &str, text: &str) -> Result<f64, ApiError> {
-    text.parse::<f64>().map_err(|_| ApiError::Malformed {
-        endpoint: endpoint.to_owned(),
-        message: format!("field `{field}`: {text:?} is not a number"),
-    })
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
@@ -550,53 +501,14 @@ impl ExchangeBroker {
     pub async fn balances(&self) -> Result<Balances> {
         let endpoint = self.endpoint("GET", "/api/v3/account");
         let body = self.signed(Method::GET, "/api/v3/account", &[]).await.1?;
-        let account: AccountJson = http::parse_json(&endpoint, &body)?;
-        let mut balances = Balances::default();
-        for b in &account.balances {
-            let (free, locked) = (number(&endpoint, "free", &b.free)?, number(&endpoint, "locked", &b.locked)?);
-            if b.asset == self.config.base_asset {
-                (balances.base_free, balances.base_locked) = (free, locked);
-            } else if b.asset == self.config.quote_asset {
-                (balances.quote_free, balances.quote_locked) = (free, locked);
-            }
-        }
-        Ok(balances)
+        Ok(parse_balances(&endpoint, &body, &self.config.base_asset, &self.config.quote_asset)?)
     }
 
-    /// The outcome of an order answer, its fee from `fills` (FULL responses, trades).
-    /// Commissions in the base asset are converted at the fill's price and taken off the
-    /// reported quantity (a buy paying its fee in base receives `executedQty − commission`),
-    /// so the fill moves the account's position and cash exactly as the exchange moved the
-    /// balances; commissions in a third asset (BNB) are not known in quote and are left
-    /// out, with a warning.
     fn outcome(&self, endpoint: &str, json: &OrderJson, fills: Option<&[FillJson]>) -> Result<OrderOutcome, ApiError> {
-        let executed = number(endpoint, "executedQty", &json.executed_qty)?;
-        if executed <= 0.0 {
-            return Ok(OrderOutcome::Open);
-        }
-        let quote = number(endpoint, "cummulativeQuoteQty", &json.cummulative_quote_qty)?;
-        let mut fee = 0.0;
-        let mut base_commission = 0.0;
-        for fill in fills.unwrap_or_default() {
-            let commission = number(endpoint, "commission", &fill.commission)?;
-            if fill.commission_asset == self.config.quote_asset {
-                fee += commission;
-            } else if fill.commission_asset == self.config.base_asset {
-                fee += commission * number(endpoint, "price", &fill.price)?;
-                base_commission += commission;
-            } else if commission != 0.0 {
-                tracing::warn!(
-                    "order {}: commission {commission} {} not counted in the quote fee",
-                    crate::log_text::untrusted(&json.client_order_id),
-                    crate::log_text::untrusted(&fill.commission_asset)
-                );
-            }
-        }
-        let time_ms = json.transact_time.or(json.update_time).or(json.time).unwrap_or_default();
-        Ok(OrderOutcome::Filled { quantity: executed - base_commission, price: quote / executed, fee, time_ms })
+        order_outcome(endpoint, json, fills, &self.config.base_asset, &self.config.quote_asset)
     }
 
-    /// [`Self::outcome`] of an answer without fills, fetching the order's trades when
+    /// [`order_outcome`] of an answer without fills, fetching the order's trades when
     /// it executed something.
     async fn outcome_with_trades(&self, endpoint: &str, json: &OrderJson) -> Result<OrderOutcome, ApiError> {
         if number(endpoint, "executedQty", &json.executed_qty)? <= 0.0 {
