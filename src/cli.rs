@@ -322,12 +322,13 @@ pub enum BenchCommand {
         /// The seed of the fault schedules.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Mean gap between network faults (and stale feeds), ms (1 to 3,600,000).
-        #[arg(long, default_value_t = 2_000, value_parser = u64_in(1..=3_600_000))]
-        fault_every_ms: u64,
-        /// Mean gap between kill -9s, s (1 to 86,400).
-        #[arg(long, default_value_t = 180, value_parser = u64_in(1..=86_400))]
-        kill_every_s: u64,
+        /// Mean gap between network faults (and stale feeds), in bars served (1 to
+        /// 10,000,000); counted in bars, so that a seed names the faults.
+        #[arg(long, default_value_t = 150, value_parser = u64_in(1..=10_000_000))]
+        fault_every_bars: u64,
+        /// Mean gap between kill -9s, in bars served, ± 50 % (1 to 10,000,000).
+        #[arg(long, default_value_t = 15_000, value_parser = u64_in(1..=10_000_000))]
+        kill_every_bars: u64,
         /// Every n-th kill restarts the daemon on a full disk (1 to 1,000).
         #[arg(long, default_value_t = 3, value_parser = u64_in(1..=1_000))]
         disk_full_every: u64,

@@ -52,8 +52,8 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Soak {
             duration_s,
             seed,
-            fault_every_ms,
-            kill_every_s,
+            fault_every_bars,
+            kill_every_bars,
             disk_full_every,
             baseline,
             data,
@@ -63,8 +63,8 @@ fn main() -> ExitCode {
             commands::bench_soak::SoakArgs {
                 duration: std::time::Duration::from_secs(duration_s),
                 seed,
-                fault_every: std::time::Duration::from_millis(fault_every_ms),
-                kill_every: std::time::Duration::from_secs(kill_every_s),
+                fault_every: fault_every_bars,
+                kill_every: kill_every_bars,
                 disk_full_every: disk_full_every as u32,
                 baseline,
                 data,

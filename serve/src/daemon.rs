@@ -359,7 +359,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
         ClockSource::Local => None,
         ClockSource::Exchange => {
             let clock = ExchangeClock::new();
-            let offset = clock.sync(&client).await.map_err(Error::from)?;
+            let offset = sync_at_start(&clock, &client).await?;
             tracing::info!(offset_ms = offset, "going by the exchange's clock");
             client = client.with_clock(clock.clock());
             Some(clock)
@@ -392,14 +392,20 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
         BrokerKind::Paper => None,
         BrokerKind::Binance => {
             let mut broker = exchange_broker(&setup)?;
-            if let Some(clock) = &exchange_clock {
-                broker = broker.with_exchange_clock(clock.clone())?;
+            if exchange_clock.is_some() {
+                // its own offset, to its own server (the testnet's clock is not the
+                // market data's); measured again on a -1021
+                let clock = ExchangeClock::new();
+                let time_client =
+                    KlinesClient::new(&broker.config().base_url, Duration::from_millis(exchange.timeout_ms))?;
+                sync_at_start(&clock, &time_client).await?;
+                broker = broker.with_exchange_clock(clock)?;
             }
             // the symbol's filters, cached for every order; a start without them fails here
             broker.filters().await?;
             // what the exchange's protective orders did while the daemon was down
             poll_protections(&engine, &broker).await?;
-            send_orders(&engine, &broker, &exchange.symbol).await?;
+            send_orders(&engine, &broker, &exchange.symbol, Resumed::Yes).await?;
             let balances = broker.balances().await?;
             let agreed = lock(&engine).reconcile_balances(
                 balances.base_free + balances.base_locked,
@@ -445,7 +451,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
                     break Err(e);
                 }
                 if let (true, Some(broker)) = (is_bar, &broker) {
-                    if let Err(e) = send_orders(&engine, broker, &exchange.symbol).await {
+                    if let Err(e) = send_orders(&engine, broker, &exchange.symbol, Resumed::No).await {
                         break Err(e);
                     }
                 }
@@ -457,6 +463,47 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let closed = lock(&engine).close();
     api.stop().await;
     outcome.and(closed)
+}
+
+/// Measures `clock`'s offset through `client` at start: up to 5 attempts with the
+/// exchange clients' backoff (0.2 s doubling, jitter), or a rate limit's `Retry-After`.
+///
+/// # Errors
+/// The last attempt's error.
+async fn sync_at_start(clock: &ExchangeClock, client: &KlinesClient) -> Result<i64> {
+    let mut waits = crate::binance::backoff::exponential(Duration::from_millis(200), Duration::from_secs(5));
+    let mut attempt = 1;
+    loop {
+        match clock.sync(client).await {
+            Ok(offset) => return Ok(offset),
+            Err(e) if attempt >= 5 => return Err(e.into()),
+            Err(e) => {
+                let wait = match &e {
+                    crate::binance::ApiError::RateLimited { retry_after_ms, .. } => {
+                        Duration::from_millis(*retry_after_ms)
+                    }
+                    _ => waits.next().unwrap_or(Duration::from_secs(5)),
+                };
+                tracing::warn!(
+                    "measuring the exchange's clock: {}; again in {} ms",
+                    untrusted(&e.to_string()),
+                    wait.as_millis()
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Whether the orders [`send_orders`] finds were journaled before this start (so may
+/// have executed already) or at this bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resumed {
+    /// At start: every outbound order is a dead daemon's; each is looked up first.
+    Yes,
+    /// At a bar: the orders are this bar's.
+    No,
 }
 
 /// The Binance broker of `[serve.exchange]`: orders to `testnet_url`, or to
@@ -480,7 +527,7 @@ fn exchange_broker(setup: &DaemonSetup) -> Result<ExchangeBroker> {
 /// order pending until the next bar), then the orders go, then the lists their fills
 /// call for (journaled already) are placed. A list the exchange refuses queues a
 /// liquidation, sent in a second round at once.
-async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str) -> Result<()> {
+async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &str, resumed: Resumed) -> Result<()> {
     // stops the trailing rule moved at this close: the replacements are journaled first
     lock(engine).trail_protections()?;
     for _round in 0..2 {
@@ -507,7 +554,12 @@ async fn send_orders(engine: &Mutex<Engine>, broker: &ExchangeBroker, symbol: &s
         let outbound = lock(engine).outbound_orders(symbol)?;
         for order in outbound.into_iter().filter(|o| !blocked.contains(&o.runner)) {
             fault::point(fault::ORDER_JOURNALED_BEFORE_FILL);
-            match broker.submit(&order.request).await {
+            let answer = match resumed {
+                // journaled by the daemon that died: maybe executed already
+                Resumed::Yes => broker.submit_resumed(&order.request).await,
+                Resumed::No => broker.submit(&order.request).await,
+            };
+            match answer {
                 Ok(outcome) => lock(engine).apply_outcome(&order, Some(&outcome), None)?,
                 Err(e) => lock(engine).apply_outcome(&order, None, Some(&e.to_string()))?,
             }

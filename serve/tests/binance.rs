@@ -505,6 +505,47 @@ async fn a_dropped_connection_after_execution_is_settled_by_queries_that_are_ask
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_resumed_after_a_restart_is_looked_up_before_it_is_sent() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let broker = broker(&mock, |c| c.recv_window_ms = 300);
+    // executed before the daemon died: found, not sent again (the exchange would take
+    // a filled order's client id again, as Binance does)
+    assert!(matches!(broker.submit(&order("rt1-0-14", Side::Buy, 0.1)).await.unwrap(), OrderOutcome::Filled { .. }));
+    let resumed = broker.submit_resumed(&order("rt1-0-14", Side::Buy, 0.1)).await.unwrap();
+    assert!(matches!(resumed, OrderOutcome::Filled { .. }), "{resumed:?}");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 1, "not sent again");
+    // never reached the exchange: looked up twice (before and after a recvWindow), then sent
+    let started = Instant::now();
+    let sent = broker.submit_resumed(&order("rt1-0-15", Side::Sell, 0.1)).await.unwrap();
+    assert!(matches!(sent, OrderOutcome::Filled { .. }), "{sent:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "sent only after a recvWindow");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 2);
+    let ids: Vec<String> = mock.orders().into_iter().map(|o| o.client_order_id).collect();
+    assert_eq!(ids, ["rt1-0-14", "rt1-0-15"], "each executed once");
+    // a plain resend of a filled order's id executes again: what the lookup prevents
+    broker.submit(&order("rt1-0-14", Side::Buy, 0.1)).await.unwrap();
+    assert_eq!(mock.orders().len(), 3, "the mock, like Binance, refuses a client id only while it is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_with_a_code_is_an_unknown_fate_not_a_refusal() {
+    let err = rltrade_serve::binance::error_from_answer(
+        "POST /api/v3/order",
+        503,
+        None,
+        br#"{"code":-1007,"msg":"Timeout waiting for response from backend server. Send status unknown; execution status unknown."}"#,
+    );
+    assert!(matches!(err, ApiError::Http { status: 503, .. }), "{err:?}");
+    let err = rltrade_serve::binance::error_from_answer(
+        "GET /x",
+        400,
+        None,
+        br#"{"code":-2013,"msg":"Order does not exist."}"#,
+    );
+    assert!(matches!(err, ApiError::Api { code: -2013, .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exchange_clock_is_the_servers_time_less_the_round_trip() {
     let exchange = ManualClock::new(T0);
     let mock = MockServer::start(MockConfig { clock: exchange.clock(), ..MockConfig::default() }).await.unwrap();

@@ -17,10 +17,10 @@ pub struct SoakArgs {
     pub duration: Duration,
     /// The fault schedules' seed.
     pub seed: u64,
-    /// Mean gap between network faults.
-    pub fault_every: Duration,
-    /// Mean gap between kills.
-    pub kill_every: Duration,
+    /// Mean gap between network faults, bars.
+    pub fault_every: u64,
+    /// Mean gap between kills, bars.
+    pub kill_every: u64,
     /// Every n-th kill is a full disk.
     pub disk_full_every: u32,
     /// `ma:FAST:SLOW`.

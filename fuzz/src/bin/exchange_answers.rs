@@ -6,7 +6,7 @@
 //! - `1`: the account's balances (`parse_balances`): all finite and non-negative;
 //! - else: an error answer (`binance::error_from_answer`): two bytes of HTTP status,
 //!   the `Retry-After` header up to the first newline, then the body; rate limits only
-//!   for 429 and 418.
+//!   for 429 and 418, and a 5XX never read as a refusal.
 //!
 //! Never a panic (overflow checks are on).
 
@@ -44,6 +44,8 @@ fn main() {
                 let err = error_from_answer("GET /api/v3/order", status, retry_after, body);
                 let limited = matches!(err, ApiError::RateLimited { .. });
                 assert_eq!(limited, status == 429 || status == 418, "{status}: {err:?}");
+                // a 5XX is an unknown outcome, never a refusal
+                assert!(status < 500 || !matches!(err, ApiError::Api { .. }), "{status}: {err:?}");
                 let _ = err.to_string();
             }
         }

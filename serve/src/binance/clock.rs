@@ -78,13 +78,20 @@ impl ExchangeClock {
     /// RFC 5905 §8, with one sample).
     ///
     /// # Errors
-    /// The request's [`super::error::ApiError`]; the offset is kept.
+    /// The request's [`super::error::ApiError`], or `Malformed` for a server time whose
+    /// offset overflows; the offset is kept.
     pub async fn sync(&self, client: &super::klines::KlinesClient) -> Result<i64, super::error::ApiError> {
         let local = system_clock();
         let sent = local();
         let server = client.server_time().await?;
         let received = local();
-        let offset = server - (sent + (received - sent) / 2);
+        let midpoint = sent + (received - sent) / 2;
+        // any offset is followed (a mock exchange replaying history runs years behind),
+        // but not one that overflows
+        let offset = server.checked_sub(midpoint).ok_or_else(|| super::error::ApiError::Malformed {
+            endpoint: format!("GET {}/api/v3/time", client.base_url()),
+            message: format!("serverTime {server} is out of range"),
+        })?;
         self.offset_ms.store(offset, Ordering::SeqCst);
         Ok(offset)
     }

@@ -41,21 +41,24 @@ pub(crate) async fn send(endpoint: &str, request: reqwest::RequestBuilder) -> Re
 /// The [`ApiError`] of a non-2XX answer: its status, its `Retry-After` header's bytes
 /// (whole seconds; absent or unreadable: [`DEFAULT_RETRY_AFTER_MS`]) and its body.
 /// [`ApiError::RateLimited`] for 429 and 418, [`ApiError::Api`] for a `{"code","msg"}`
-/// body, else [`ApiError::Http`] with the body's first 200 characters. Pure: fuzzed as
+/// body below 500, else [`ApiError::Http`] with the body's first 200 characters (a 5XX
+/// is always `Http`: the request's fate is unknown, even with a code). Pure: fuzzed as
 /// `fuzz/src/bin/exchange_answers.rs`.
 pub fn error_from_answer(endpoint: &str, status: u16, retry_after: Option<&[u8]>, body: &[u8]) -> ApiError {
     if status == StatusCode::TOO_MANY_REQUESTS.as_u16() || status == 418 {
-        let seconds = retry_after
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let seconds = retry_after.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u64>().ok());
         return ApiError::RateLimited {
             endpoint: endpoint.to_owned(),
             status,
             retry_after_ms: seconds.map_or(DEFAULT_RETRY_AFTER_MS, |s| s.saturating_mul(1_000)),
         };
     }
-    if let Ok(CodeMsg { code, msg }) = serde_json::from_slice::<CodeMsg>(body) {
-        return ApiError::Api { endpoint: endpoint.to_owned(), status, code, msg };
+    // a 5XX is an unknown outcome whatever its body says (Binance's 503 carries
+    // `-1007`, "execution status unknown"): never a refusal
+    if status < 500 {
+        if let Ok(CodeMsg { code, msg }) = serde_json::from_slice::<CodeMsg>(body) {
+            return ApiError::Api { endpoint: endpoint.to_owned(), status, code, msg };
+        }
     }
     let text = String::from_utf8_lossy(body);
     ApiError::Http { endpoint: endpoint.to_owned(), status, body: text.chars().take(MAX_BODY_SHOWN).collect() }

@@ -254,7 +254,10 @@ impl ExchangeBroker {
                 );
                 self.signed_once(method, path, params).await
             }
-            Err(_) => (timestamp, answer),
+            Err(e) => {
+                tracing::warn!("{method} {path}: -1021, and measuring the exchange's clock failed: {e}");
+                (timestamp, answer)
+            }
         }
     }
 
@@ -373,6 +376,32 @@ impl ExchangeBroker {
                     });
                 }
             }
+        }
+    }
+
+    /// Sends `order` again after a restart: it was journaled (and maybe sent) by a daemon
+    /// that died before its answer was journaled, so it may have executed. The exchange
+    /// refuses a repeated client order id only while the first order is open: a filled
+    /// one would execute twice. So the order is looked up by its client id first, and
+    /// again once a `recvWindow` has passed since now (a copy sent before the restart can
+    /// no longer execute then); only an order the exchange still does not know is sent,
+    /// through [`Self::submit`].
+    ///
+    /// # Errors
+    /// As [`Self::submit`]; a lookup that keeps failing is [`Error::Exchange`] (nothing sent).
+    pub async fn submit_resumed(&self, order: &OrderRequest) -> Result<OrderOutcome> {
+        let id = &order.client_order_id;
+        let now = (self.clock)();
+        match self.query_unknown(id, now).await {
+            Ok(Some(outcome)) => {
+                tracing::info!("order {id}: sent before the restart; the exchange has it, not sent again");
+                Ok(outcome)
+            }
+            Ok(None) => self.submit(order).await,
+            Err(e) => Err(Error::Exchange {
+                endpoint: e.endpoint().to_owned(),
+                message: format!("order {id}: journaled before the restart, lookup failed ({}); not sent", e.detail()),
+            }),
         }
     }
 

@@ -102,18 +102,23 @@ impl SoakFault {
     }
 }
 
-/// When each fault comes: the network faults and stale episodes one every
-/// `fault_every` on average (exponential gaps, a Poisson process), a kill every
-/// `kill_every` ± 50 %, and every `disk_full_every`-th kill a full disk instead.
+/// When each fault comes, counted in bars served, so that a seed names the whole
+/// sequence whatever the machine's speed: the network faults and stale episodes one
+/// every `fault_every` bars on average (exponential gaps, a Poisson process), a kill
+/// every `kill_every` bars ± 50 % (landing a random 0 to 20 ms after its bar is served:
+/// in the middle of the bar, its orders in flight or not), and every
+/// `disk_full_every`-th kill a full disk instead.
 #[derive(Debug)]
 pub struct FaultSchedule {
     rng: ChaCha8Rng,
     kinds: Vec<SoakFault>,
-    fault_every: Duration,
-    kill_every: Option<Duration>,
+    fault_every: f64,
+    kill_every: Option<u64>,
     disk_full_every: u32,
-    next_fault: Duration,
-    next_kill: Option<Duration>,
+    next_fault: u64,
+    next_kill: Option<u64>,
+    /// A new-order fault drawn while another waited for its order: injected first.
+    held: Option<SoakFault>,
     kills: u32,
     /// Faults injected so far, by kind.
     pub injected: BTreeMap<SoakFault, u64>,
@@ -121,17 +126,18 @@ pub struct FaultSchedule {
 
 impl FaultSchedule {
     /// A schedule over `kinds` (kills and full disks come from `kill_every`, not from
-    /// `kinds`) from `seed`; `kill_every: None` never kills.
+    /// `kinds`) from `seed`; gaps in bars; `kill_every: None` never kills.
     pub fn new(
         seed: u64,
         kinds: &[SoakFault],
-        fault_every: Duration,
-        kill_every: Option<Duration>,
+        fault_every: u64,
+        kill_every: Option<u64>,
         disk_full_every: u32,
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let kinds: Vec<SoakFault> =
             kinds.iter().copied().filter(|k| !matches!(k, SoakFault::Kill9 | SoakFault::DiskFull)).collect();
+        let fault_every = fault_every.max(1) as f64;
         let next_fault = exponential(&mut rng, fault_every);
         let next_kill = kill_every.map(|every| jittered(&mut rng, every));
         Self {
@@ -142,50 +148,57 @@ impl FaultSchedule {
             disk_full_every: disk_full_every.max(1),
             next_fault,
             next_kill,
+            held: None,
             kills: 0,
             injected: BTreeMap::new(),
         }
     }
 
-    /// The network fault or stale episode due at `elapsed` (since the lane started), if
-    /// any; `order_fault_queued` holds one back while a new-order fault still waits for
-    /// its order.
-    pub fn due_fault(&mut self, elapsed: Duration, order_fault_queued: bool) -> Option<SoakFault> {
-        if self.kinds.is_empty() || elapsed < self.next_fault {
+    /// The network fault or stale episode due at bar `bar` (counted from the first
+    /// served), if any; `order_fault_queued` holds a new-order fault back (to a later
+    /// bar) while another still waits for its order.
+    pub fn due_fault(&mut self, bar: u64, order_fault_queued: bool) -> Option<SoakFault> {
+        if self.held.is_none() {
+            if self.kinds.is_empty() || bar < self.next_fault {
+                return None;
+            }
+            self.held = Some(self.kinds[self.rng.random_range(0..self.kinds.len())]);
+            self.next_fault = bar + exponential(&mut self.rng, self.fault_every);
+        }
+        let kind = self.held?;
+        if kind.is_order_fault() && order_fault_queued {
             return None;
         }
-        let kind = self.kinds[self.rng.random_range(0..self.kinds.len())];
-        if kind.is_order_fault() && order_fault_queued {
-            return None; // drawn again at the next bar
-        }
-        self.next_fault = elapsed + exponential(&mut self.rng, self.fault_every);
+        self.held = None;
         *self.injected.entry(kind).or_default() += 1;
         Some(kind)
     }
 
-    /// A kill ([`SoakFault::Kill9`] or [`SoakFault::DiskFull`]) due at `elapsed`, if any.
-    pub fn due_kill(&mut self, elapsed: Duration) -> Option<SoakFault> {
+    /// A kill ([`SoakFault::Kill9`] or [`SoakFault::DiskFull`]) due at bar `bar`, if
+    /// any, with how long after serving the bar it lands.
+    pub fn due_kill(&mut self, bar: u64) -> Option<(SoakFault, Duration)> {
         let (every, next) = (self.kill_every?, self.next_kill?);
-        if elapsed < next {
+        if bar < next {
             return None;
         }
-        self.next_kill = Some(elapsed + jittered(&mut self.rng, every));
+        self.next_kill = Some(bar + jittered(&mut self.rng, every));
         self.kills += 1;
         let kind = if self.kills % self.disk_full_every == 0 { SoakFault::DiskFull } else { SoakFault::Kill9 };
         *self.injected.entry(kind).or_default() += 1;
-        Some(kind)
+        Some((kind, Duration::from_micros(self.rng.random_range(0..20_000))))
     }
 }
 
-/// An exponential gap of mean `mean` (inverse transform of a uniform draw).
-fn exponential(rng: &mut ChaCha8Rng, mean: Duration) -> Duration {
+/// An exponential gap of mean `mean` bars (inverse transform of a uniform draw), at
+/// least 1.
+fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
     let u: f64 = rng.random();
-    mean.mul_f64(-(1.0 - u).ln())
+    ((mean * -(1.0 - u).ln()).round() as u64).max(1)
 }
 
-/// `every` times a uniform factor in [0.5, 1.5).
-fn jittered(rng: &mut ChaCha8Rng, every: Duration) -> Duration {
-    every.mul_f64(0.5 + rng.random::<f64>())
+/// `every` times a uniform factor in [0.5, 1.5), at least 1.
+fn jittered(rng: &mut ChaCha8Rng, every: u64) -> u64 {
+    ((every as f64 * (0.5 + rng.random::<f64>())).round() as u64).max(1)
 }
 
 #[cfg(test)]
@@ -193,39 +206,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_seed_names_one_schedule_and_every_kth_kill_is_a_full_disk() {
+    fn a_seed_names_one_schedule_by_bar_and_every_kth_kill_is_a_full_disk() {
         let draw = |seed| {
-            let mut s = FaultSchedule::new(
-                seed,
-                &SoakFault::NO_TRACE,
-                Duration::from_millis(100),
-                Some(Duration::from_secs(1)),
-                3,
-            );
+            let mut s = FaultSchedule::new(seed, &SoakFault::NO_TRACE, 10, Some(100), 3);
             let mut seen = Vec::new();
-            for ms in (0..20_000).step_by(10) {
-                let t = Duration::from_millis(ms);
-                seen.extend(s.due_kill(t).map(|k| (ms, k)));
-                seen.extend(s.due_fault(t, false).map(|k| (ms, k)));
+            for bar in 0..2_000 {
+                seen.extend(s.due_kill(bar).map(|(k, delay)| (bar, k, delay)));
+                seen.extend(s.due_fault(bar, false).map(|k| (bar, k, Duration::ZERO)));
             }
             seen
         };
         let (a, b, c) = (draw(7), draw(7), draw(8));
-        assert_eq!(a, b, "the same seed, the same faults at the same times");
+        assert_eq!(a, b, "the same seed, the same faults at the same bars");
         assert_ne!(a, c);
-        let kills: Vec<SoakFault> =
-            a.iter().map(|(_, k)| *k).filter(|k| matches!(k, SoakFault::Kill9 | SoakFault::DiskFull)).collect();
-        assert!((13..=27).contains(&kills.len()), "a kill every 1 s ± 50 % over 20 s: {}", kills.len());
-        assert!(kills.iter().enumerate().all(|(i, k)| (*k == SoakFault::DiskFull) == ((i + 1) % 3 == 0)));
+        let kills: Vec<(SoakFault, Duration)> = a
+            .iter()
+            .filter(|(_, k, _)| matches!(k, SoakFault::Kill9 | SoakFault::DiskFull))
+            .map(|x| (x.1, x.2))
+            .collect();
+        assert!((13..=27).contains(&kills.len()), "a kill every 100 bars ± 50 % over 2,000: {}", kills.len());
+        assert!(kills.iter().enumerate().all(|(i, (k, _))| (*k == SoakFault::DiskFull) == ((i + 1) % 3 == 0)));
+        assert!(kills.iter().all(|(_, d)| *d < Duration::from_millis(20)));
         let faults = a.len() - kills.len();
-        assert!((120..=280).contains(&faults), "a fault every 100 ms on average over 20 s: {faults}");
+        assert!((120..=280).contains(&faults), "a fault every 10 bars on average over 2,000: {faults}");
     }
 
     #[test]
-    fn an_order_fault_waits_while_another_is_queued() {
-        let mut s = FaultSchedule::new(1, &[SoakFault::OrderLost], Duration::from_millis(1), None, 1);
-        assert_eq!(s.due_fault(Duration::from_secs(1), true), None);
-        assert_eq!(s.due_fault(Duration::from_secs(1), false), Some(SoakFault::OrderLost));
-        assert_eq!(s.due_kill(Duration::from_secs(100)), None, "no kills without kill_every");
+    fn an_order_fault_waits_while_another_is_queued_and_keeps_its_turn() {
+        let mut s = FaultSchedule::new(1, &[SoakFault::OrderLost], 1, None, 1);
+        assert_eq!(s.due_fault(5, true), None);
+        assert_eq!(s.due_fault(6, true), None);
+        assert_eq!(s.due_fault(7, false), Some(SoakFault::OrderLost));
+        assert_eq!(s.due_kill(100), None, "no kills without kill_every");
     }
 }

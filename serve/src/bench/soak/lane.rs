@@ -52,10 +52,10 @@ pub struct LaneSetup {
     pub cash: f64,
     /// The daemon's per-request timeout.
     pub timeout: Duration,
-    /// Mean gap between network faults.
-    pub fault_every: Duration,
-    /// Mean gap between kills (`None`: never).
-    pub kill_every: Option<Duration>,
+    /// Mean gap between network faults, bars.
+    pub fault_every: u64,
+    /// Mean gap between kills, bars (`None`: never).
+    pub kill_every: Option<u64>,
     /// Every n-th kill restarts on a full disk.
     pub disk_full_every: u32,
 }
@@ -164,6 +164,16 @@ fn bar_at(bars: &[Bar], interval_ms: i64, i: usize) -> Bar {
     let mut bar = bars[i % n];
     bar.time_ms += span * (i / n) as i64;
     bar
+}
+
+/// What a poll of the journal found.
+enum Check {
+    /// What was waited for holds.
+    Ready,
+    /// Not yet: poll again.
+    NotYet,
+    /// It never will: the lane fails with this.
+    Failed(String),
 }
 
 /// The lane's driver state.
@@ -293,9 +303,10 @@ impl Lane<'_> {
         // warm-up would take that bar too
         let last_warm = initial.last().map_or(0, |b| b.time_ms);
         if let Err(e) = self.wait("the warm-up", |conn| {
-            let warm: Option<i64> =
-                conn.query_row("SELECT MAX(time_ms) FROM bars WHERE phase = 'warmup'", [], |r| r.get(0))?;
-            Ok(warm == Some(last_warm))
+            let warm: Option<i64> = conn
+                .query_row("SELECT MAX(time_ms) FROM bars WHERE phase = 'warmup'", [], |r| r.get(0))
+                .map_err(|e| Error::Journal { path: PathBuf::new(), message: e.to_string() })?;
+            Ok(if warm == Some(last_warm) { Check::Ready } else { Check::NotYet })
         }) {
             return Err((served, e));
         }
@@ -317,17 +328,12 @@ impl Lane<'_> {
                 None if started.elapsed() >= setup.duration => break,
                 None => {}
             }
-            let elapsed = started.elapsed();
-            if let Some(kill) = schedule.due_kill(elapsed) {
-                if let Err(e) = self.kill_and_restart(kill == SoakFault::DiskFull) {
-                    return Err((served, e));
-                }
-            }
+            let n = (i - setup.warmup) as u64;
             if order_fault_at.is_some_and(|at| mock.requests(Endpoint::NewOrder) > at) {
                 order_fault_at = None;
             }
             let bar = bar_at(&setup.bars, interval_ms, i);
-            if let Some(fault) = schedule.due_fault(elapsed, order_fault_at.is_some()) {
+            if let Some(fault) = schedule.due_fault(n, order_fault_at.is_some()) {
                 if fault == SoakFault::FeedStale {
                     if let Err(e) = self.go_stale(clock, &bar) {
                         return Err((served, e));
@@ -342,6 +348,14 @@ impl Lane<'_> {
             clock.set(bar.time_ms + interval_ms + 1);
             mock.push_bars(&[bar]);
             served.push(bar);
+            if let Some((kill, after)) = schedule.due_kill(n) {
+                // in the middle of the bar: polled or not, its order journaled, sent,
+                // answered or not
+                std::thread::sleep(after);
+                if let Err(e) = self.kill_and_restart(kill == SoakFault::DiskFull) {
+                    return Err((served, e));
+                }
+            }
             if let Err(e) = self.settle(&bar) {
                 return Err((served, e));
             }
@@ -397,12 +411,15 @@ impl Lane<'_> {
     /// The exchange's clock runs three intervals past the last bar with none new; waits
     /// until the journal records the stale feed.
     fn go_stale(&mut self, clock: &SoakClock, next: &Bar) -> std::result::Result<(), String> {
-        let conn = open_read_only(&self.journal).map_err(|e| e.to_string())?;
-        let before = check::events(&conn, EventKind::Feed).map_err(|e| e.to_string())?;
+        let mut before = None;
+        self.wait("the feed's events", |conn| {
+            before = Some(check::events(conn, EventKind::Feed)?);
+            Ok(Check::Ready)
+        })?;
         clock.set(next.time_ms + 2 * self.setup.interval.ms() + 1);
         self.wait("the stale feed", |conn| {
-            Ok(check::events(conn, EventKind::Feed).map_err(|e| rusqlite::Error::InvalidPath(e.to_string().into()))?
-                > before)
+            let now = check::events(conn, EventKind::Feed)?;
+            Ok(if before.is_some_and(|b| now > b) { Check::Ready } else { Check::NotYet })
         })
     }
 
@@ -412,41 +429,50 @@ impl Lane<'_> {
         let unsettled = [OrderStatus::Pending.as_str(), OrderStatus::Open.as_str()];
         let unknown = OrderStatus::Unknown.as_str();
         self.wait(&format!("bar {}", rltrade_env::bar::format_time_ms(time_ms)), |conn| {
-            let last: Option<i64> =
-                conn.query_row("SELECT MAX(time_ms) FROM bars WHERE phase = 'traded'", [], |r| r.get(0))?;
+            let read = |e: rusqlite::Error| Error::Journal { path: PathBuf::new(), message: e.to_string() };
+            let last: Option<i64> = conn
+                .query_row("SELECT MAX(time_ms) FROM bars WHERE phase = 'traded'", [], |r| r.get(0))
+                .map_err(read)?;
             if last.is_none_or(|t| t < time_ms) {
-                return Ok(false);
+                return Ok(Check::NotYet);
             }
-            let (open, lost): (i64, i64) = conn.query_row(
-                "SELECT COUNT(*) FILTER (WHERE status IN (?1, ?2)), COUNT(*) FILTER (WHERE status = ?3) FROM orders",
-                [unsettled[0], unsettled[1], unknown],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if lost > 0 {
-                return Err(rusqlite::Error::InvalidPath("an order's fate is unknown: its strategy halted".into()));
-            }
-            Ok(open == 0)
+            let (open, lost): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*) FILTER (WHERE status IN (?1, ?2)), COUNT(*) FILTER (WHERE status = ?3) \
+                     FROM orders",
+                    [unsettled[0], unsettled[1], unknown],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(read)?;
+            Ok(match (lost, open) {
+                (1.., _) => Check::Failed("an order's fate is unknown: its strategy halted".into()),
+                (_, 0) => Check::Ready,
+                _ => Check::NotYet,
+            })
         })
     }
 
-    /// Polls the journal until `ready` holds, restarting a daemon that exited, sampling
-    /// memory; fails after [`BAR_DEADLINE`].
+    /// Polls the journal until `ready` says [`Check::Ready`], restarting a daemon that
+    /// exited on a full disk, sampling memory; fails on [`Check::Failed`], on any other
+    /// exit, or after [`BAR_DEADLINE`]. A read error (a busy moment, a table not made
+    /// yet, a journal being recovered after a kill) is asked again.
     fn wait(
         &mut self,
         what: &str,
-        mut ready: impl FnMut(&rusqlite::Connection) -> rusqlite::Result<bool>,
+        mut ready: impl FnMut(&rusqlite::Connection) -> Result<Check>,
     ) -> std::result::Result<(), String> {
         let deadline = Instant::now() + BAR_DEADLINE;
         let mut conn: Option<rusqlite::Connection> = None;
         loop {
             self.sample_rss();
             if let Some(status) = self.daemon.as_mut().and_then(DaemonProcess::exited) {
-                // a daemon on a full disk fails on it: the disk is cleared and it restarts
-                if self.capped {
-                    self.report.disk_full_failures += 1;
-                } else {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let full = log.lines().rev().take(20).any(|l| l.contains("database or disk is full"));
+                if !(self.capped && full) {
                     return Err(format!("the daemon exited ({status}) waiting for {what}; see {}", self.log.display()));
                 }
+                // it failed on the full disk, as it must: the disk is cleared, it restarts
+                self.report.disk_full_failures += 1;
                 self.daemon = None;
                 self.report.restarts += 1;
                 self.start(false)?;
@@ -456,12 +482,9 @@ impl Lane<'_> {
             }
             if let Some(c) = &conn {
                 match ready(c) {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => {}
-                    Err(rusqlite::Error::InvalidPath(message)) => {
-                        return Err(format!("{what}: {}; see {}", message.display(), self.log.display()));
-                    }
-                    // a table the daemon has not created yet, a busy moment: asked again
+                    Ok(Check::Ready) => return Ok(()),
+                    Ok(Check::NotYet) => {}
+                    Ok(Check::Failed(message)) => return Err(format!("{what}: {message}; see {}", self.log.display())),
                     Err(_) => conn = None,
                 }
             }

@@ -48,10 +48,10 @@ pub struct SoakConfig {
     pub duration: Duration,
     /// The seed of the fault schedules.
     pub seed: u64,
-    /// Mean gap between network faults.
-    pub fault_every: Duration,
-    /// Mean gap between kills.
-    pub kill_every: Duration,
+    /// Mean gap between network faults (and stale feeds in the changing lane), bars.
+    pub fault_every: u64,
+    /// Mean gap between kills, bars (± 50 %).
+    pub kill_every: u64,
     /// Every n-th kill restarts on a full disk.
     pub disk_full_every: u32,
     /// The strategy, `ma:FAST:SLOW`.

@@ -155,7 +155,8 @@ fn place(state: &mut MockState, p: &Params) -> Response {
     }
     let order_id = state.orders.len() as u64 + 1;
     let client_order_id = p.get("newClientOrderId").cloned().unwrap_or_else(|| format!("mock-{order_id}"));
-    if state.orders.iter().any(|o| o.client_order_id == client_order_id) {
+    // as on Binance: a client order id is refused only while an order with it is open
+    if state.orders.iter().any(|o| o.client_order_id == client_order_id && o.status == "NEW") {
         return bad(-2010, "Duplicate order sent.");
     }
     let (base, quote) = (state.config.base_asset.clone(), state.config.quote_asset.clone());

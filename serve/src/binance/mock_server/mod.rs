@@ -20,9 +20,10 @@
 //! requests to it; [`MockServer::requests`] counts requests per endpoint, so a test can
 //! assert that an order was sent once.
 //!
-//! One simplification: the real exchange refuses a `newClientOrderId` only while an
-//! order with that id is open; the mock refuses any reuse (`-2010 Duplicate order
-//! sent.`), which makes a broker's accidental resend visible.
+//! As on the real exchange, a `newClientOrderId` is refused (`-2010 Duplicate order
+//! sent.`) only while an order with that id is open: a resend of a filled order
+//! executes again, and [`MockServer::orders`] then lists the id twice, which is how a
+//! test sees a broker's double execution.
 
 mod account;
 mod market;

@@ -135,7 +135,12 @@ pub(crate) fn order_outcome(
 ///
 /// # Errors
 /// [`ApiError::Malformed`] for a body that is not an order or makes no sense.
-pub fn parse_order_answer(endpoint: &str, body: &[u8], base_asset: &str, quote_asset: &str) -> Result<OrderOutcome, ApiError> {
+pub fn parse_order_answer(
+    endpoint: &str,
+    body: &[u8],
+    base_asset: &str,
+    quote_asset: &str,
+) -> Result<OrderOutcome, ApiError> {
     let json: OrderJson = http::parse_json(endpoint, body)?;
     order_outcome(endpoint, &json, json.fills.as_deref(), base_asset, quote_asset)
 }
@@ -199,7 +204,8 @@ mod tests {
         let account = r#"{"balances":[{"asset":"BTC","free":"NaN","locked":"0"}]}"#;
         let err = parse_balances("GET /api/v3/account", account.as_bytes(), "BTC", "USDT").unwrap_err();
         assert!(err.to_string().contains("field `free`"), "{err}");
-        let account = r#"{"balances":[{"asset":"BTC","free":"1.5","locked":"0.5"},{"asset":"ETH","free":"9","locked":"0"}]}"#;
+        let account =
+            r#"{"balances":[{"asset":"BTC","free":"1.5","locked":"0.5"},{"asset":"ETH","free":"9","locked":"0"}]}"#;
         let balances = parse_balances("GET /api/v3/account", account.as_bytes(), "BTC", "USDT").unwrap();
         assert_eq!((balances.base_free, balances.base_locked, balances.quote_free), (1.5, 0.5, 0.0));
     }
