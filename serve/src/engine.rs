@@ -974,7 +974,7 @@ impl Engine {
     /// into the account and the journal; a rejection closes the order; an order still
     /// open stays pending. `None` (fate unknown after the broker's own query) halts the
     /// strategy and keeps the order pending: a restart re-sends it under the same client
-    /// order id, which the exchange deduplicates.
+    /// order id once the broker has looked it up and found the exchange without it.
     ///
     /// # Errors
     /// SQLite errors.

@@ -528,6 +528,24 @@ async fn an_order_resumed_after_a_restart_is_looked_up_before_it_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_1021_measures_the_exchange_clock_again_and_goes_once_more() {
+    // the exchange's clock is years behind the machine's, and the broker has not measured it
+    let exchange = ManualClock::new(T0);
+    let mock = MockServer::start(MockConfig { clock: exchange.clock(), ..MockConfig::default() }).await.unwrap();
+    let clock = ExchangeClock::new();
+    let synced = broker(&mock, |_| {}).with_exchange_clock(clock.clone()).unwrap();
+    let outcome = synced.submit(&order("rt1-0-16", Side::Buy, 0.1)).await.unwrap();
+    assert!(matches!(outcome, OrderOutcome::Filled { .. }), "{outcome:?}");
+    assert_eq!(mock.requests(Endpoint::NewOrder), 2, "refused -1021, then sent again");
+    assert_eq!(mock.requests(Endpoint::Time), 1, "measured once");
+    assert!((clock.offset_ms() - (T0 - system_clock()())).abs() < 1_000);
+    // without the exchange's clock the refusal stands
+    let plain = broker(&mock, |_| {}).with_clock(system_clock());
+    let refused = plain.submit(&order("rt1-0-17", Side::Buy, 0.1)).await.unwrap();
+    assert!(matches!(refused, OrderOutcome::Rejected { code: -1021, .. }), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_with_a_code_is_an_unknown_fate_not_a_refusal() {
     let err = rltrade_serve::binance::error_from_answer(
         "POST /api/v3/order",

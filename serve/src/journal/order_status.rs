@@ -25,7 +25,7 @@ pub enum OrderStatus {
     Rejected,
     /// Sent, and neither the answer nor the broker's own query told what became of it
     /// (`unknown`): the strategy is halted, and a restart sends it again under the same
-    /// client order id, which the exchange deduplicates.
+    /// client order id once the broker has looked it up and found the exchange without it.
     Unknown,
 }
 
