@@ -60,16 +60,16 @@ fn main() -> ExitCode {
             dir,
             json,
         }) => commands::bench_soak::run(
-            commands::bench_soak::SoakArgs {
+            rltrade_serve::bench::soak::SoakPlan {
                 duration: std::time::Duration::from_secs(duration_s),
                 seed,
                 fault_every: fault_every_bars,
                 kill_every: kill_every_bars,
                 disk_full_every: disk_full_every as u32,
                 baseline,
-                data,
-                dir,
             },
+            &data,
+            dir,
             json,
         ),
         Command::Bench(BenchCommand::Ppo { data, config, updates, update_threads, json }) => {

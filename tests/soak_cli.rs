@@ -51,3 +51,12 @@ fn two_minutes_of_faults_leave_the_journal_of_an_uninterrupted_run() {
     }
     assert!(reference["rss"]["process_seconds"].as_f64().unwrap() >= 100.0, "{reference:#}");
 }
+
+#[test]
+fn a_bad_baseline_or_data_file_is_refused_naming_it_before_anything_runs() {
+    let dir = Dir::new();
+    let (_, stderr) = util::expect_code(dir.path(), &["bench", "soak", "--baseline", "ma:20:5"], 1);
+    assert!(stderr.contains("--baseline") && stderr.contains("FAST < SLOW"), "{stderr}");
+    let (_, stderr) = util::expect_code(dir.path(), &["bench", "soak", "--data", "nope.csv"], 1);
+    assert!(stderr.contains("nope.csv"), "{stderr}");
+}

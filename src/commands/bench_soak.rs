@@ -1,35 +1,14 @@
 //! `rltrade bench soak`: the daemon against the mock exchange with faults injected (see
 //! `rltrade_serve::bench::soak`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use rltrade_serve::bench::soak::{self, SoakConfig};
+use rltrade_serve::bench::soak::{self, SoakConfig, SoakPlan};
 
 use crate::output::{print_json, table};
-
-/// The flags of `bench soak`.
-#[derive(Clone, Debug)]
-pub struct SoakArgs {
-    /// How long the faulted lanes serve bars.
-    pub duration: Duration,
-    /// The fault schedules' seed.
-    pub seed: u64,
-    /// Mean gap between network faults, bars.
-    pub fault_every: u64,
-    /// Mean gap between kills, bars.
-    pub kill_every: u64,
-    /// Every n-th kill is a full disk.
-    pub disk_full_every: u32,
-    /// `ma:FAST:SLOW`.
-    pub baseline: String,
-    /// The bars.
-    pub data: PathBuf,
-    /// The lanes' folder (`None`: a temporary one).
-    pub dir: Option<PathBuf>,
-}
 
 /// Runs the soak and prints its report; exit code 1 when a check failed (the lanes'
 /// folder is then kept and named).
@@ -37,11 +16,11 @@ pub struct SoakArgs {
 /// # Errors
 /// A bad `--data` or `--baseline`, a folder that cannot be made, a mock exchange that
 /// cannot bind.
-pub fn run(args: SoakArgs, json: bool) -> anyhow::Result<ExitCode> {
-    rltrade_config::serve::parse_baseline(&args.baseline).context("--baseline")?;
-    let series = rltrade_env::data::load_csv(&args.data)?;
-    let (dir, temporary) = match &args.dir {
-        Some(dir) => (dir.clone(), None),
+pub fn run(plan: SoakPlan, data: &Path, dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    rltrade_config::serve::parse_baseline(&plan.baseline).context("--baseline")?;
+    let series = rltrade_env::data::load_csv(data)?;
+    let (dir, temporary) = match dir {
+        Some(dir) => (dir, None),
         None => {
             let temp = tempfile::Builder::new().prefix("rltrade-soak-").tempdir()?;
             (temp.path().to_path_buf(), Some(temp))
@@ -50,12 +29,7 @@ pub fn run(args: SoakArgs, json: bool) -> anyhow::Result<ExitCode> {
     let config = SoakConfig {
         exe: std::env::current_exe().context("the rltrade executable")?,
         dir: dir.clone(),
-        duration: args.duration,
-        seed: args.seed,
-        fault_every: args.fault_every,
-        kill_every: args.kill_every,
-        disk_full_every: args.disk_full_every,
-        baseline: args.baseline,
+        plan,
         warmup: 100,
         timeout: Duration::from_millis(500),
     };

@@ -37,13 +37,9 @@ pub const MAX_RSS_GROWTH_PCT: f64 = 10.0;
 /// A process must live this long for its memory to be judged, s.
 pub const MIN_RSS_LIFE_S: f64 = 30.0;
 
-/// What a soak runs.
+/// The soak's knobs, as `rltrade bench soak` takes them.
 #[derive(Clone, Debug)]
-pub struct SoakConfig {
-    /// The `rltrade` executable the daemons run.
-    pub exe: PathBuf,
-    /// The folder of the lanes' journals, configs and logs.
-    pub dir: PathBuf,
+pub struct SoakPlan {
     /// How long the faulted lanes serve bars.
     pub duration: Duration,
     /// The seed of the fault schedules.
@@ -56,6 +52,17 @@ pub struct SoakConfig {
     pub disk_full_every: u32,
     /// The strategy, `ma:FAST:SLOW`.
     pub baseline: String,
+}
+
+/// What a soak runs.
+#[derive(Clone, Debug)]
+pub struct SoakConfig {
+    /// The `rltrade` executable the daemons run.
+    pub exe: PathBuf,
+    /// The folder of the lanes' journals, configs and logs.
+    pub dir: PathBuf,
+    /// The knobs.
+    pub plan: SoakPlan,
     /// Bars the exchange holds before the daemon starts.
     pub warmup: usize,
     /// The daemon's per-request timeout.
@@ -106,34 +113,34 @@ pub fn run(config: &SoakConfig, series: &BarSeries) -> Result<SoakReport> {
         bars: Arc::new(series.bars.clone()),
         interval,
         warmup: config.warmup,
-        duration: config.duration,
-        baseline: config.baseline.clone(),
+        duration: config.plan.duration,
+        baseline: config.plan.baseline.clone(),
         cash: 10_000.0,
         timeout: config.timeout,
-        fault_every: config.fault_every,
-        kill_every: Some(config.kill_every),
-        disk_full_every: config.disk_full_every,
+        fault_every: config.plan.fault_every,
+        kill_every: Some(config.plan.kill_every),
+        disk_full_every: config.plan.disk_full_every,
     };
     let faulted = Arc::new(Progress::default());
     let specs = [
         LaneSpec {
             name: "faulted",
             faults: SoakFault::NO_TRACE.to_vec(),
-            seed: config.seed,
+            seed: config.plan.seed,
             follow: None,
             progress: faulted.clone(),
         },
         LaneSpec {
             name: "uninterrupted",
             faults: Vec::new(),
-            seed: config.seed,
+            seed: config.plan.seed,
             follow: Some(faulted),
             progress: Arc::default(),
         },
         LaneSpec {
             name: "changing",
             faults: SoakFault::NO_TRACE.iter().chain(&SoakFault::CHANGING).copied().collect(),
-            seed: config.seed.wrapping_add(1),
+            seed: config.plan.seed.wrapping_add(1),
             follow: None,
             progress: Arc::default(),
         },
@@ -178,7 +185,7 @@ pub fn run(config: &SoakConfig, series: &BarSeries) -> Result<SoakReport> {
         failures.push("the faulted lane served no bar".into());
     }
     Ok(SoakReport {
-        seed: config.seed,
+        seed: config.plan.seed,
         data: format!("{} {}", series.symbol, interval.name()),
         journals_equal: first_difference.is_none(),
         first_difference,
