@@ -14,7 +14,7 @@ use crate::binance::mock_server::{Endpoint, Fault, MockServer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SoakFault {
-    /// `kill -9` of the daemon at a random instant, then a restart.
+    /// `kill -9` of the daemon 0 to 20 ms after a bar is served (mid-bar), then a restart.
     Kill9,
     /// `kill -9`, then a restart on a journal that cannot grow (SQLite's
     /// `max_page_count`, through `RLTRADE_JOURNAL_MAX_PAGES`) until the daemon fails
