@@ -399,7 +399,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
                 let time_client =
                     KlinesClient::new(&broker.config().base_url, Duration::from_millis(exchange.timeout_ms))?;
                 sync_at_start(&clock, &time_client).await?;
-                broker = broker.with_exchange_clock(clock)?;
+                broker = broker.with_exchange_clock(clock, time_client);
             }
             // the symbol's filters, cached for every order; a start without them fails here
             broker.filters().await?;

@@ -533,7 +533,8 @@ async fn a_request_refused_1021_measures_the_exchange_clock_again_and_goes_once_
     let exchange = ManualClock::new(T0);
     let mock = MockServer::start(MockConfig { clock: exchange.clock(), ..MockConfig::default() }).await.unwrap();
     let clock = ExchangeClock::new();
-    let synced = broker(&mock, |_| {}).with_exchange_clock(clock.clone()).unwrap();
+    let time_client = KlinesClient::new(mock.base_url(), Duration::from_secs(5)).unwrap();
+    let synced = broker(&mock, |_| {}).with_exchange_clock(clock.clone(), time_client);
     let outcome = synced.submit(&order("rt1-0-16", Side::Buy, 0.1)).await.unwrap();
     assert!(matches!(outcome, OrderOutcome::Filled { .. }), "{outcome:?}");
     assert_eq!(mock.requests(Endpoint::NewOrder), 2, "refused -1021, then sent again");

@@ -198,16 +198,12 @@ impl ExchangeBroker {
     }
 
     /// The same broker going by the exchange's clock: requests are timestamped with
-    /// `clock`, and one refused `-1021` measures its offset anew (`GET /api/v3/time` at
-    /// the broker's URL) and goes again once.
-    ///
-    /// # Errors
-    /// [`Error::Exchange`] if the HTTP client cannot be built.
-    pub fn with_exchange_clock(mut self, clock: ExchangeClock) -> Result<Self> {
-        let time_client = KlinesClient::new(&self.config.base_url, self.config.timeout)?;
+    /// `clock`, and one refused `-1021` measures its offset anew through `time_client`
+    /// (`GET /api/v3/time` at the broker's own URL) and goes again once.
+    pub fn with_exchange_clock(mut self, clock: ExchangeClock, time_client: KlinesClient) -> Self {
         self.clock = clock.clock();
         self.exchange_clock = Some((clock, time_client));
-        Ok(self)
+        self
     }
 
     /// The symbol's trading filters from `GET /api/v3/exchangeInfo?symbol=`, fetched on

@@ -279,7 +279,6 @@ pub fn run(setup: &LaneSetup, spec: &LaneSpec, dir: &Path) -> Result<LaneReport>
 
 impl Lane<'_> {
     /// Serves bars until the time is up: the bars served, or with the reason it failed.
-    #[allow(clippy::result_large_err)]
     fn drive(
         &mut self,
         mock: &MockServer,
