@@ -14,6 +14,7 @@ use rltrade_exec::{ExecutionConfig, FillSource, ProtectConfig, RiskConfig};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{MODEL_CARD_FILE, resolve_export_dir};
 
+use crate::alerts::{Alerts, AlertsPlan};
 use crate::api::server::{self, ServerLimits, fd_limit};
 use crate::api::{Access, AllowedHosts, AppState, FailedAuthLimiter, router};
 use crate::binance::ExchangeClock;
@@ -266,10 +267,31 @@ fn journal_sync(setup: &DaemonSetup) -> SyncMode {
 
 /// Opens the journal, taking its lock (a second daemon is refused here, before
 /// anything else), and resolves the strategies against it.
-fn open_journal(setup: &DaemonSetup) -> Result<(Journal, Lineup)> {
-    let journal = Journal::open(&setup.serve.journal, journal_sync(setup))?;
+/// Then reads the alerts' secrets and turns the outbox on ([`AlertsPlan::prepare`]),
+/// before the engine writes anything.
+fn open_journal(setup: &DaemonSetup) -> Result<(Journal, Lineup, Option<AlertsPlan>)> {
+    let mut journal = Journal::open(&setup.serve.journal, journal_sync(setup))?;
     let lineup = Lineup::resolve(&setup.serve, journal.meta()?.as_ref(), journal.path())?;
-    Ok((journal, lineup))
+    let alerts = AlertsPlan::prepare(&setup.serve.alerts, &mut journal)?;
+    Ok((journal, lineup, alerts))
+}
+
+/// Announces the start in the outbox and starts delivering it (when alerts are
+/// configured).
+fn start_alerts(engine: &Arc<Mutex<Engine>>, plan: Option<AlertsPlan>) -> Result<Option<Alerts>> {
+    let Some(plan) = plan else { return Ok(None) };
+    let journal_id = {
+        let mut engine = lock(engine);
+        engine.announce_start()?;
+        engine.journal_id().to_string()
+    };
+    Ok(Some(plan.start(engine, &journal_id)))
+}
+
+async fn stop_alerts(alerts: Option<Alerts>) {
+    if let Some(alerts) = alerts {
+        alerts.stop().await;
+    }
 }
 
 fn open_engine(
@@ -299,7 +321,7 @@ fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
 }
 
 async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
-    let (journal, lineup) = open_journal(&setup)?;
+    let (journal, lineup, alerts) = open_journal(&setup)?;
     let plan = replay_plan(&setup, &lineup, &series)?;
     let feed = format!("replay:{}:{}", series.sha256, setup.serve.split);
     let engine = open_engine(&setup, journal, &lineup, &series.symbol, series.interval_ms, feed)?;
@@ -312,6 +334,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
     // which the journal survives)
     let mut signals = ShutdownSignals::listen()?;
     let api = Api::start(&setup, &engine).await?;
+    let alerts = start_alerts(&engine, alerts)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let feed_engine = Arc::clone(&engine);
@@ -341,6 +364,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
         }
     };
     let closed = lock(&engine).close();
+    stop_alerts(alerts).await;
     api.stop().await;
     outcome.and(closed)
 }
@@ -366,8 +390,10 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
         }
     };
     let feed_name = format!("exchange:{}", exchange.base_url);
-    let (journal, lineup) = open_journal(&setup)?;
+    let (journal, lineup, alerts) = open_journal(&setup)?;
     let engine = open_engine(&setup, journal, &lineup, &exchange.symbol, interval.ms(), feed_name)?;
+    // delivering from here on: what the start finds (a restart, a mismatch) is sent too
+    let alerts = start_alerts(&engine, alerts)?;
     let last_bar = lock(&engine).last_bar();
     if let Some(last) = last_bar {
         // a bar that has not closed yet cannot have been traded: the feed would wait for
@@ -461,6 +487,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let _ = feed_stop.send(true);
     let _ = feed.await;
     let closed = lock(&engine).close();
+    stop_alerts(alerts).await;
     api.stop().await;
     outcome.and(closed)
 }
@@ -471,7 +498,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
 /// # Errors
 /// The last attempt's error.
 async fn sync_at_start(clock: &ExchangeClock, client: &KlinesClient) -> Result<i64> {
-    let mut waits = crate::binance::backoff::exponential(Duration::from_millis(200), Duration::from_secs(5));
+    let mut waits = crate::backoff::exponential(Duration::from_millis(200), Duration::from_secs(5));
     let mut attempt = 1;
     loop {
         match clock.sync(client).await {

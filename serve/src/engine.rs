@@ -17,11 +17,12 @@ use rltrade_env::Bar;
 use rltrade_exec::{FillOutcome, HaltReason, TargetOrder, TradingState};
 use serde::Serialize;
 
+use crate::alerts::Alert;
 use crate::broker::client_order_id;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::halt::DaemonHalt;
-use crate::journal::{BarPhase, EventKind, Journal, JournalMeta, OrderStatus, SyncMode};
+use crate::journal::{BarPhase, DAY_MS, EventKind, Journal, JournalMeta, OrderStatus, SyncMode};
 use crate::log_text::untrusted;
 use crate::metrics::{Metrics, ReasonLabels, StrategyMetrics};
 use crate::strategy::{BarOutcome, StrategyRunner, StrategySpec};
@@ -470,6 +471,13 @@ impl Engine {
     fn trade_bar(&mut self, bar: &Bar, decide: bool, arrived: Instant) -> Result<Instant> {
         self.journal.begin()?;
         self.journal.insert_bar(bar, BarPhase::Traded)?;
+        if let (true, Some(last)) = (self.started, self.last_bar) {
+            let day = |ms: i64| ms.div_euclid(DAY_MS) * DAY_MS;
+            if day(bar.time_ms) > day(last.time_ms) {
+                let names: Vec<String> = self.runners.iter().map(|r| r.name().to_string()).collect();
+                self.journal.insert_daily_summaries(&names, day(last.time_ms), bar.time_ms)?;
+            }
+        }
         let first = !self.started;
         if first {
             self.started = true;
@@ -694,6 +702,11 @@ impl Engine {
             self.publish(i);
         }
         tracing::error!("halted: {halt}");
+        // best effort: the journal that failed may refuse this too
+        let alert = Alert::DaemonHalted { reason: halt.to_string() };
+        if let Err(e) = self.journal.insert_alert(self.last_bar.map(|b| b.time_ms), &alert) {
+            tracing::warn!("the halt's alert is not in the outbox: {e}");
+        }
         self.halt = Some(halt);
     }
 
@@ -709,6 +722,10 @@ impl Engine {
     /// the kill switch is journaled now).
     pub fn close(&mut self) -> Result<()> {
         let closed = self.close_journal();
+        let stopped = Alert::Stopped { halt: self.halt.as_ref().map(ToString::to_string) };
+        if let Err(e) = self.journal.insert_alert(self.last_bar.map(|b| b.time_ms), &stopped) {
+            tracing::warn!("the stop's alert is not in the outbox: {e}");
+        }
         // the event streams end, after the last commit was announced
         self.commits = None;
         closed
@@ -871,6 +888,25 @@ impl Engine {
         self.journal.insert_event(self.last_bar.map(|b| b.time_ms), Some(strategy), EventKind::Reload, &message)?;
         tracing::info!(strategy, "{}", untrusted(&message));
         Ok(sha)
+    }
+
+    /// The journal's id (part of every client order id and alert id).
+    pub fn journal_id(&self) -> &str {
+        &self.meta.journal_id
+    }
+
+    /// Writes the [`Alert::Started`] of this start to the outbox (committed with the
+    /// open transaction, or at once).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn announce_start(&mut self) -> Result<()> {
+        let alert = Alert::Started {
+            symbol: self.settings.symbol.clone(),
+            strategies: self.runners.iter().map(|r| r.name().to_string()).collect(),
+            feed: self.settings.feed.clone(),
+        };
+        self.journal.insert_alert(self.last_bar.map(|b| b.time_ms), &alert)
     }
 
     /// Every strategy's position.

@@ -11,7 +11,9 @@
 #![deny(missing_docs)]
 
 pub mod ab;
+pub mod alerts;
 pub mod api;
+pub mod backoff;
 pub mod bench;
 pub mod binance;
 pub mod broker;
@@ -27,6 +29,7 @@ pub mod journal;
 pub mod lineup;
 pub mod log_text;
 pub mod metrics;
+pub mod secret;
 mod shutdown;
 pub mod signal;
 pub mod strategy;

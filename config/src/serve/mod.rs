@@ -14,8 +14,13 @@ use rltrade_env::{Error, Result};
 
 use crate::strategy_name::StrategyName;
 
+mod alerts;
 mod http;
 
+pub use alerts::{
+    AlertsConfig, DeliveryConfig, MAX_ALERT_WAIT_MS, MAX_POLL_TIMEOUT_S, TELEGRAM_MAX_TEXT_CHARS, TelegramConfig,
+    WebhookConfig,
+};
 pub use http::{HttpConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_TIMEOUT_MS, RESERVED_FDS};
 
 /// SQLite's `synchronous` setting of the daemon's journal (`serve.synchronous`).
@@ -273,6 +278,8 @@ pub struct ServeConfig {
     pub live: bool,
     /// The exchange feed and broker.
     pub exchange: ExchangeConfig,
+    /// Alerts and remote control (`[serve.alerts]`): Telegram, webhooks. Default none.
+    pub alerts: AlertsConfig,
 }
 
 impl Default for ServeConfig {
@@ -295,6 +302,7 @@ impl Default for ServeConfig {
             broker: BrokerKind::Paper,
             live: false,
             exchange: ExchangeConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -339,6 +347,7 @@ impl ServeConfig {
             });
         }
         self.http.validate()?;
+        self.alerts.validate()?;
         if !self.listen.ip().is_loopback() && self.read_token_file.as_os_str().is_empty() {
             return Err(Error::Config {
                 field: "serve.listen".into(),

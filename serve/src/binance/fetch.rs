@@ -19,9 +19,9 @@ use rltrade_env::bar::format_time_ms;
 use rltrade_env::data::{HEADER, load_csv, load_csv_with_symbol};
 use rltrade_env::quality::{QualityReport, quality_report};
 
-use super::backoff::exponential;
 use super::error::ApiError;
 use super::klines::{BadRow, Interval, KlinesClient, KlinesRequest, MAX_LIMIT, Sequencer};
+use crate::backoff::exponential;
 use crate::{Error, Result};
 
 /// First wait after a transport error or 5XX; doubles up to [`MAX_BACKOFF`].

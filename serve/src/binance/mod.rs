@@ -13,7 +13,6 @@
 //! Source of every shape and code: Binance spot API docs,
 //! <https://developers.binance.com/docs/binance-spot-api-docs/rest-api>.
 
-pub mod backoff;
 pub mod clock;
 pub mod error;
 pub mod fetch;

@@ -5,41 +5,9 @@
 //! parameter `signature`; the API key goes in the `X-MBX-APIKEY` header. Source:
 //! <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security>.
 
-use std::fmt;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::{Error, Result};
 
-/// A secret string (API key or secret) whose `Debug` and `Display` print `***`, so it
-/// never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; only for a header or a signature.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// An API key and its secret (HMAC key). `Debug` shows neither.
 #[derive(Clone, Debug)]
@@ -80,21 +48,12 @@ impl Credentials {
 
 /// Lower-case hex HMAC-SHA256 of `total_params` keyed with `secret` (64 characters).
 pub fn sign(secret: &str, total_params: &str) -> String {
-    // HMAC accepts keys of any length: new_from_slice cannot fail for Hmac<Sha256>.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(total_params.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    crate::secret::hmac_sha256_hex(secret.as_bytes(), total_params.as_bytes())
 }
 
 /// Whether `signature` is [`sign`]`(secret, total_params)`, compared in constant time.
 pub fn verify(secret: &str, total_params: &str, signature: &str) -> bool {
-    let Ok(bytes) = hex::decode(signature) else { return false };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
-    mac.update(total_params.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
+    crate::secret::verify_hmac_sha256_hex(secret.as_bytes(), total_params.as_bytes(), signature)
 }
 
 #[cfg(test)]

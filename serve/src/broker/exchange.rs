@@ -30,7 +30,7 @@ use rltrade_exec::Side;
 
 use self::answers::{FillJson, OrderJson, number, order_outcome, parse_balances};
 use super::{OrderOutcome, OrderRequest};
-use crate::binance::backoff::exponential;
+use crate::backoff::exponential;
 use crate::binance::clock::{Clock, ExchangeClock, system_clock};
 use crate::binance::error::ApiError;
 use crate::binance::filters::SymbolFilters;
@@ -416,7 +416,7 @@ impl ExchangeBroker {
 
     /// [`Self::query_api`], asked again after a failure that says nothing about the
     /// order (no answer, a 5XX, a malformed body, a rate limit): up to
-    /// [`QUERY_ATTEMPTS`] times in all, after the backoff of [`crate::binance::backoff`]
+    /// [`QUERY_ATTEMPTS`] times in all, after the backoff of [`crate::backoff`]
     /// (from 100 ms) or the rate limit's `Retry-After`.
     async fn query_retrying(&self, client_order_id: &str) -> Result<Option<OrderOutcome>, ApiError> {
         let mut backoff = exponential(Duration::from_millis(100), Duration::from_secs(5));

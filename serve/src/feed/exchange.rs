@@ -6,7 +6,7 @@
 //! skipped row becomes a [`FeedEvent::BadInput`]. Errors never end the task:
 //! rate limits (429/418) wait `Retry-After`, other failures back off exponentially
 //! ([`ExchangeFeedConfig::first_backoff`] doubling to [`ExchangeFeedConfig::max_backoff`],
-//! each wait with up to +100% jitter: [`crate::binance::backoff`]),
+//! each wait with up to +100% jitter: [`crate::backoff`]),
 //! each announced as [`FeedEvent::Retrying`]. No new closed bar for
 //! [`ExchangeFeedConfig::stale_after_intervals`] intervals after the last bar's close
 //! sends one [`FeedEvent::Stale`]; the next bar is preceded by [`FeedEvent::Fresh`].
@@ -17,8 +17,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::{BadInputKind, FeedEvent};
+use crate::backoff::exponential;
 use crate::binance::ExchangeClock;
-use crate::binance::backoff::exponential;
 use crate::binance::error::ApiError;
 use crate::binance::klines::{BadRow, Interval, KlinesClient, KlinesRequest, MAX_LIMIT, Sequencer};
 

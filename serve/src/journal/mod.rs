@@ -16,6 +16,7 @@ mod event_kind;
 mod lock;
 mod order_reason;
 mod order_status;
+mod outbox;
 mod protection;
 mod read;
 mod spelling;
@@ -26,6 +27,7 @@ pub use event_kind::EventKind;
 pub use lock::JournalLock;
 pub use order_reason::OrderReason;
 pub use order_status::OrderStatus;
+pub use outbox::{DAY_MS, OutboxSettings};
 pub use protection::{ProtectionRow, ProtectionStatus};
 pub use read::{EquityRow, EventRow, FillRow, OrderRow};
 pub use views::{
@@ -40,6 +42,7 @@ use rltrade_exec::{Account, Decision, Fill, FillOutcome, Mark, TargetOrder};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::Alert;
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 use crate::strategy::StrategySpec;
@@ -102,6 +105,8 @@ pub struct Journal {
     in_transaction: bool,
     /// The daemon's exclusive hold (`None` for a reader).
     lock: Option<JournalLock>,
+    /// What the outbox records (`None`: no alert is written).
+    outbox: Option<OutboxSettings>,
 }
 
 impl Journal {
@@ -136,7 +141,7 @@ impl Journal {
             conn.pragma_update(None, "max_page_count", pages)
                 .map_err(|e| journal_error(path, "cannot cap its size", e))?;
         }
-        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: Some(lock) };
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: Some(lock), outbox: None };
         journal.check_format()?;
         Ok(journal)
     }
@@ -182,7 +187,7 @@ impl Journal {
                 conn
             }
         };
-        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: None };
+        let journal = Self { conn, path: path.to_path_buf(), in_transaction: false, lock: None, outbox: None };
         journal.check_format()?;
         Ok(journal)
     }
@@ -441,7 +446,14 @@ impl Journal {
             }
             Some(Err(refused)) => {
                 let reason = format!("{}: {:?}", refused.reason.name(), refused.reason);
-                self.insert_risk(strategy, bar_ms, &refused.order, "refused", None, Some(reason))?;
+                self.insert_risk(strategy, bar_ms, &refused.order, "refused", None, Some(reason.clone()))?;
+                let alert = Alert::RiskRefusal {
+                    strategy: strategy.to_string(),
+                    order_id: refused.order.id,
+                    requested: refused.order.target_exposure,
+                    reason,
+                };
+                self.insert_alert(Some(bar_ms), &alert)?;
             }
             None => {}
         }
@@ -591,7 +603,22 @@ impl Journal {
                 ])
             });
         self.sql("inserting a fill", result)?;
-        self.set_order_status(strategy, fill.order_id, OrderStatus::Filled, None)
+        self.set_order_status(strategy, fill.order_id, OrderStatus::Filled, None)?;
+        if self.outbox.is_some() {
+            let reason = self.order_reason(strategy, fill.order_id)?.unwrap_or(OrderReason::Signal);
+            let alert = Alert::Fill {
+                strategy: strategy.to_string(),
+                order_id: fill.order_id,
+                reason,
+                side: fill.side,
+                quantity: fill.quantity,
+                price: fill.price,
+                fee: fill.fee,
+                time_ms: fill.time_ms,
+            };
+            self.insert_alert(None, &alert)?;
+        }
+        Ok(())
     }
 
     /// Journals the equity mark of a traded bar.
@@ -646,8 +673,8 @@ impl Journal {
     }
 
     /// Logs an operator event of `kind` (trading state change, kill switch, resume,
-    /// reload, reconciliation, feed, restart, rejected or unknown order), committed at
-    /// once when no transaction is open.
+    /// reload, reconciliation, feed, restart, rejected or unknown order), with its alert
+    /// in the outbox; committed at once when no transaction is open.
     ///
     /// # Errors
     /// SQLite errors.
@@ -658,14 +685,33 @@ impl Journal {
         kind: EventKind,
         message: &str,
     ) -> Result<()> {
-        let wall =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let own_transaction = !self.in_transaction && self.outbox.is_some();
+        if own_transaction {
+            // the event and its alert commit together
+            self.begin()?;
+        }
         let result = self.conn.execute(
             "INSERT INTO events (bar_ms, strategy, kind, message, at_wall_ms) VALUES (?1,?2,?3,?4,?5)",
-            params![bar_ms, strategy, kind, message, wall],
+            params![bar_ms, strategy, kind, message, wall_ms()],
         );
-        self.sql("inserting an event", result).map(|_| ())
+        let inserted = self.sql("inserting an event", result).map(|_| ()).and_then(|()| {
+            let alert = Alert::Event { event: kind, strategy: strategy.map(str::to_string), message: message.into() };
+            self.insert_alert(bar_ms, &alert)
+        });
+        match (own_transaction, inserted) {
+            (true, Ok(())) => self.commit(),
+            (true, Err(e)) => {
+                self.rollback();
+                Err(e)
+            }
+            (false, inserted) => inserted,
+        }
     }
+}
+
+/// The wall clock, ms since epoch UTC (0 before 1970).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `<journal>-wal`, SQLite's write-ahead log beside the journal.

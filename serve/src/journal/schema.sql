@@ -52,3 +52,9 @@ CREATE TABLE IF NOT EXISTS protections (
     replacement INTEGER NOT NULL, long INTEGER NOT NULL, quantity REAL NOT NULL, stop REAL NOT NULL,
     take_profit REAL NOT NULL, decided_bar_ms INTEGER, status TEXT NOT NULL, status_reason TEXT
 ) STRICT;
+-- Alerts for the operator ([serve.alerts]), written in the transaction of what they report, and only while a
+-- destination is configured. alert: JSON (rltrade_serve::alerts::Alert). Delivered at least once, in id order,
+-- to each destination; how far each got is kept in the `<journal>-alerts` file beside the journal.
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, bar_ms INTEGER, alert TEXT NOT NULL, at_wall_ms INTEGER NOT NULL
+) STRICT;

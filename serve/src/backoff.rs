@@ -1,11 +1,12 @@
 //! The wait before each retry after a transport error or an HTTP 5XX: exponential
-//! backoff with jitter (backon's `ExponentialBuilder`), the one policy of the exchange
-//! clients (`data fetch` and the exchange feed).
+//! backoff with jitter (backon's `ExponentialBuilder`), the one retry policy of the
+//! daemon: the exchange clients (`data fetch`, the feed, the broker) and the delivery
+//! of alerts.
 //!
 //! The n-th wait is `min(first · 2ⁿ⁻¹, max)` times a random factor in [1, 2): the jitter
 //! spreads out clients that failed together, so they do not come back at the same
 //! instant ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015). Rate limits
-//! (HTTP 429/418) wait the exchange's `Retry-After` instead.
+//! (HTTP 429/418, the Bot API's `retry_after`) wait the server's figure instead.
 
 use std::time::Duration;
 
