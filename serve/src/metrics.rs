@@ -34,6 +34,13 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// Label: an alert destination (`telegram:<chat id>`, `webhook:<name>`; never a URL).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabel {
+    /// The destination's key.
+    pub destination: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 fn latency_histogram() -> Histogram {
@@ -84,6 +91,12 @@ pub struct Metrics {
     pub halted: Family<StrategyLabel, Gauge>,
     /// `rltrade_reconciliation_mismatches_total{strategy}`: broker and journal disagreed.
     pub reconciliation_mismatches: Family<StrategyLabel, Counter>,
+    /// `rltrade_alerts_delivered_total`: outbox alerts a destination acknowledged (a
+    /// summary counts each alert it covers).
+    pub alerts_delivered: Family<DestinationLabel, Counter>,
+    /// `rltrade_alert_send_failures_total`: failed attempts at a delivery (each is
+    /// retried).
+    pub alert_send_failures: Family<DestinationLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -114,6 +127,8 @@ impl Metrics {
             exposure: Family::default(),
             halted: Family::default(),
             reconciliation_mismatches: Family::default(),
+            alerts_delivered: Family::default(),
+            alert_send_failures: Family::default(),
             registry: Registry::default(),
         };
         registry.register("bars_processed", "Traded bars taken by the engine", m.bars_processed.clone());
@@ -144,6 +159,12 @@ impl Metrics {
             "reconciliation_mismatches",
             "Broker and journal disagreed",
             m.reconciliation_mismatches.clone(),
+        );
+        registry.register("alerts_delivered", "Alerts acknowledged by a destination", m.alerts_delivered.clone());
+        registry.register(
+            "alert_send_failures",
+            "Failed attempts at delivering alerts (retried)",
+            m.alert_send_failures.clone(),
         );
         for kind in crate::feed::BadInputKind::ALL {
             let _ = m.bad_input.get_or_create(&KindLabel { kind: kind.as_str().into() });

@@ -249,6 +249,12 @@ async fn every_event_reaches_telegram_and_the_webhook_and_commands_obey_only_the
         assert!(all.contains(words), "no message with {words:?} in:\n{all}");
     }
     assert_eq!(mock.unconfirmed_updates(), 0, "every update confirmed");
+    let metrics = lock(&engine).metrics().encode();
+    for destination in [format!("telegram:{CHAT}"), "webhook:hook".into()] {
+        let line = format!("rltrade_alerts_delivered_total{{destination=\"{destination}\"}} {last}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(!metrics.contains(TOKEN) && !metrics.contains(&mock.hook_url()));
 
     // the webhook: every alert once, signed (the mock refuses bad signatures)
     assert_eq!(mock.bad_signatures(), 0);
@@ -345,4 +351,9 @@ async fn faults_are_retried_in_order_retry_after_is_waited_and_a_backlog_is_coal
         .collect();
     assert_eq!(hook_ids, (1..=last).collect::<Vec<_>>());
     assert_eq!(hooks[0].1["alerts"].as_array().unwrap().len(), backlog, "the backlog in one POST");
+    let metrics = lock(&engine).metrics().encode();
+    for destination in [format!("telegram:{CHAT}"), "webhook:hook".into()] {
+        let line = format!("rltrade_alert_send_failures_total{{destination=\"{destination}\"}} 4");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }

@@ -28,6 +28,7 @@ use crate::backoff::exponential;
 use crate::engine::Engine;
 use crate::journal::Journal;
 use crate::log_text::untrusted;
+use crate::metrics::{DestinationLabel, Metrics};
 
 /// How often an idle destination looks at the outbox again.
 const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -151,7 +152,17 @@ impl Stopping {
 
 /// Delivers the outbox to `destination` until `stop` turns true and the outbox is empty
 /// (or the drain time is up). Errors are logged and retried; nothing is dropped.
-pub async fn deliver(destination: Destination, settings: DeliverySettings, stop: watch::Receiver<bool>) {
+pub async fn deliver(
+    destination: Destination,
+    settings: DeliverySettings,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) {
+    let label = DestinationLabel { destination: destination.key.clone() };
+    let (delivered, failures) = (
+        metrics.alerts_delivered.get_or_create(&label).clone(),
+        metrics.alert_send_failures.get_or_create(&label).clone(),
+    );
     let mut stopping = Stopping { stop, drain: settings.drain, deadline: None };
     let key = destination.key.as_str();
     let mut waits = exponential(settings.first_retry, settings.max_retry);
@@ -209,6 +220,7 @@ pub async fn deliver(destination: Destination, settings: DeliverySettings, stop:
             match destination.sink.send(batch, &settings.journal_id).await {
                 Ok(()) => break,
                 Err(e) => {
+                    failures.inc();
                     let wait = e.retry_after.unwrap_or_else(|| waits.next().unwrap_or(settings.max_retry));
                     tracing::warn!(
                         destination = key,
@@ -222,6 +234,7 @@ pub async fn deliver(destination: Destination, settings: DeliverySettings, stop:
                 }
             }
         }
+        delivered.inc_by(batch.len() as u64);
         let last = batch.last().map_or(cursor, |r| r.id);
         if let Err(e) = progress.set_delivered(key, last) {
             // sent, but not recorded: sent again after a restart (at least once)

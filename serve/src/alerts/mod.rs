@@ -131,14 +131,15 @@ impl AlertsPlan {
     }
 
     /// Starts a delivery task per destination and the command listener, on the current
-    /// tokio runtime. `journal_id` is the journal's id (known once the engine opened it).
+    /// tokio runtime; their counters go to the engine's metrics. `journal_id` is the journal's id (known once the engine opened it).
     pub fn start(mut self, engine: &Arc<Mutex<Engine>>, journal_id: &str) -> Alerts {
         self.settings.journal_id = journal_id.to_string();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let metrics = Arc::clone(engine.lock().unwrap_or_else(|p| p.into_inner()).metrics());
         let mut tasks: Vec<tokio::task::JoinHandle<()>> = self
             .destinations
             .into_iter()
-            .map(|d| tokio::spawn(delivery::deliver(d, self.settings.clone(), stop_rx.clone())))
+            .map(|d| tokio::spawn(delivery::deliver(d, self.settings.clone(), Arc::clone(&metrics), stop_rx.clone())))
             .collect();
         if let Some((api, settings)) = self.bot {
             tasks.push(tokio::spawn(delivery::listen_for_commands(api, settings, Arc::clone(engine), stop_rx)));
