@@ -30,5 +30,20 @@ echo
 "$bin" serve --config configs/serve_btc_1h.toml --journal "$out/serve/journal.db" --listen 127.0.0.1:0 --exit-at-end
 "$bin" ab-report --journal "$out/serve/journal.db"
 echo
+# The Python package (python/) in the project's virtual environment .venv: the same
+# environment, backtest and exported policies from Python; fold 6's seed-1 model acts on
+# the environment's first observation.
+python="$(bash scripts/install_python.sh)"
+"$python" - "$out" <<'PY'
+import sys
+import rltrade
+model = f"{sys.argv[1]}/fold-6/seed-1"
+policy = rltrade.load_policy(model)
+env = rltrade.TradingEnv(config="configs/btc_1h_ppo.toml", split="test", seed=1)
+obs, info = env.reset(seed=1)
+print(f"python: rltrade.load_policy({model!r}) acts {policy.act(obs)} at bar {info['time_ms']}; "
+      f"rltrade.VecEnv and rltrade.backtest are ready in {sys.executable}")
+PY
+echo
 echo "The dashboard over these runs, the walk-forward's report and the daemon's journal (then open http://127.0.0.1:8050):"
 echo "  $bin dashboard --runs $out --journal $out/serve/journal.db"

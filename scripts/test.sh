@@ -3,7 +3,8 @@
 # release mode (tests train networks). TensorBoard's Python reader (into .tools/py)
 # lets a test read the event files back; lightweight-charts (npm, bundled into the
 # binary) and Debian's Chromium with ChromeDriver let the dashboard's tests run in a
-# real browser. Last, every fuzz target runs as a 10 s smoke (scripts/fuzz.sh).
+# real browser. The Python package is built into .venv and its pytest suite runs. Last,
+# every fuzz target runs as a 10 s smoke (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,5 +15,9 @@ cargo_deny="$(bash scripts/install_cargo_deny.sh)"
 "$cargo_deny" check bans licenses sources
 export PYTHONPATH="$PWD/.tools/py${PYTHONPATH:+:$PYTHONPATH}"
 cargo test --release --workspace "$@"
+# the Python package (python/, pyo3 + maturin) built into .venv, and its tests (pytest);
+# they train and export one small model with the binary just built
+python="$(bash scripts/install_python.sh)"
+RLTRADE_BIN="$CARGO_TARGET_DIR/release/rltrade" "$python" -m pytest -q python/tests
 # every fuzz target for 10 s from its seed corpus (AFL++ through cargo-afl): fails on a crash or hang
 bash scripts/fuzz.sh smoke 10

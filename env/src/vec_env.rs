@@ -199,9 +199,18 @@ impl VecEnv {
     /// # Errors
     /// [`Error::BufferSize`] when `obs` has the wrong length.
     pub fn reset(&mut self, obs: &mut [f32]) -> Result<()> {
+        self.reset_seeded(None, obs)
+    }
+
+    /// [`Self::reset`], re-seeding every env's generator with `seed` first (each keeps
+    /// its own stream, so the envs still differ): gymnasium's `reset(seed=...)`.
+    ///
+    /// # Errors
+    /// [`Error::BufferSize`] when `obs` has the wrong length.
+    pub fn reset_seeded(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<()> {
         check_len("obs", obs.len(), self.slots.len() * self.obs_dim)?;
         for (slot, o) in self.slots.iter_mut().zip(obs.chunks_exact_mut(self.obs_dim)) {
-            slot.env.reset_into(None, o);
+            slot.env.reset_into(seed, o);
             slot.episode_return = 0.0;
             slot.episode_length = 0;
         }

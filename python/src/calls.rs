@@ -1,0 +1,215 @@
+//! Thin calls into the crates: bars through the CSV loader, a backtest through
+//! `rltrade_env::backtest`, an exported policy through `rltrade_policy`, and a run's
+//! `metrics.jsonl`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rltrade_config::Strategy;
+use rltrade_env::backtest::run_backtest;
+use rltrade_env::baselines::{BuyAndHold, MaCrossover};
+use rltrade_env::policy::greedy_action;
+use rltrade_env::{MarketData, Policy, TradingSetup};
+use rltrade_policy::{OnnxModel, OnnxPolicy};
+
+use crate::convert::json_to_py;
+use crate::setup::{load_config, path_arg};
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Loads a CSV of OHLCV bars with the project's loader (the CLI's errors: file, line,
+/// field). Returns `{"symbol", "interval_ms", "time_ms", "open", "high", "low",
+/// "close", "volume"}`, the columns as numpy arrays (int64 ms since epoch UTC, float64
+/// prices in the quote currency).
+#[pyfunction]
+pub fn load_bars<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let series = rltrade_env::data::load_csv(&path).map_err(value_error)?;
+    let dict = PyDict::new(py);
+    dict.set_item("symbol", &series.symbol)?;
+    dict.set_item("interval_ms", series.interval_ms)?;
+    let bars = &series.bars;
+    dict.set_item("time_ms", PyArray1::from_iter(py, bars.iter().map(|b| b.time_ms)))?;
+    for (name, field) in [
+        ("open", (|b: &rltrade_env::Bar| b.open) as fn(&rltrade_env::Bar) -> f64),
+        ("high", |b| b.high),
+        ("low", |b| b.low),
+        ("close", |b| b.close),
+        ("volume", |b| b.volume),
+    ] {
+        dict.set_item(name, PyArray1::from_iter(py, bars.iter().map(field)))?;
+    }
+    Ok(dict)
+}
+
+/// Backtests the `[backtest]` strategy of the config (`strategy`, `fast`, `slow`,
+/// `split`, as `overrides` set them), or the exported model at `model`, as `rltrade
+/// backtest` does. Returns the result as a dict: `metrics`, `trades`, `equity_curve`
+/// (one point per close), `window`, `risk_refusals`, ….
+#[pyfunction]
+#[pyo3(signature = (config=None, data=None, model=None, overrides=None))]
+pub fn backtest(
+    py: Python<'_>,
+    config: Option<&Bound<'_, PyAny>>,
+    data: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
+    overrides: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let data_path = path_arg(data)?;
+    let mut config = load_config(path_arg(config)?.as_deref(), data_path.as_deref(), overrides)?;
+    let model_dir = path_arg(model)?;
+    let onnx = match &model_dir {
+        Some(dir) => {
+            let model = OnnxModel::load(dir).map_err(value_error)?;
+            let card = model.card();
+            if data_path.is_none() {
+                config.data.path = card.data.locate(model.export_dir()).map_err(value_error)?;
+            }
+            // the model's own environment, features, splits and protective orders
+            config.env = card.env_config();
+            config.features = card.features.clone();
+            config.split = card.split.clone();
+            config.protect = card.protect;
+            Some(model)
+        }
+        None if config.backtest.strategy == Strategy::Model => {
+            return Err(PyValueError::new_err("backtest.strategy = \"model\" needs model=DIR"));
+        }
+        None => None,
+    };
+    let series = config.load_series().map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
+    let data = Arc::new(match &onnx {
+        Some(model) => model.card().market_data(series).map_err(value_error)?,
+        None => {
+            MarketData::new(series, &config.features, &config.split, &config.env, config.risk.lookback_bars(), None)
+                .map_err(value_error)?
+        }
+    });
+    let mut policy: Box<dyn Policy + Send> = match onnx {
+        Some(model) => Box::new(OnnxPolicy::new(model)),
+        None => match config.backtest.strategy {
+            Strategy::MaCrossover => Box::new(
+                MaCrossover::new(
+                    config.backtest.fast,
+                    config.backtest.slow,
+                    &config.env.actions,
+                    config.risk.allow_short,
+                )
+                .map_err(value_error)?,
+            ),
+            _ => Box::new(BuyAndHold::new(&config.env.actions).map_err(value_error)?),
+        },
+    };
+    let setup = TradingSetup {
+        data,
+        env: config.env.clone(),
+        execution: config.execution.clone(),
+        risk: config.risk.clone(),
+        protect: config.protect,
+    };
+    let split = config.backtest.split;
+    let result = py.detach(|| {
+        let window = setup.evaluation_window(split, &[(policy.name(), policy.warmup())])?;
+        run_backtest(&setup, window, policy.as_mut())
+    });
+    let result = result.map_err(value_error)?;
+    let value = serde_json::to_value(&result).map_err(value_error)?;
+    json_to_py(py, &value)
+}
+
+/// A run's `metrics.jsonl` (one JSON object per line: training updates and
+/// validations) as a list of dicts, in file order.
+///
+/// Raises `ValueError` naming the file and line of a malformed line, `OSError` for an
+/// unreadable file.
+#[pyfunction]
+pub fn read_run(py: Python<'_>, run_dir: PathBuf) -> PyResult<Vec<Py<PyAny>>> {
+    let path = run_dir.join("metrics.jsonl");
+    let file = std::fs::File::open(&path)
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let mut rows = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{}: {e}", path.display())))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| PyValueError::new_err(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        rows.push(json_to_py(py, &value)?);
+    }
+    Ok(rows)
+}
+
+/// An exported policy (an export folder or a run folder) run by ONNX Runtime, checked
+/// against its model card.
+#[pyclass(module = "rltrade._rltrade")]
+pub struct RawPolicy {
+    model: OnnxModel,
+}
+
+#[pymethods]
+impl RawPolicy {
+    /// Loads the export at `path` (needs the ONNX Runtime library: `ORT_DYLIB_PATH`).
+    #[new]
+    fn new(path: PathBuf) -> PyResult<Self> {
+        Ok(Self { model: OnnxModel::load(&path).map_err(value_error)? })
+    }
+
+    /// The model card as a dict.
+    fn card(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let value = serde_json::to_value(self.model.card()).map_err(value_error)?;
+        json_to_py(py, &value)
+    }
+
+    /// Observation length.
+    #[getter]
+    fn obs_dim(&self) -> usize {
+        self.model.obs_dim()
+    }
+
+    /// Number of actions.
+    #[getter]
+    fn n_actions(&self) -> usize {
+        self.model.n_actions()
+    }
+
+    /// The action probabilities of `obs` (float32 `[batch, obs_dim]`): float32
+    /// `[batch, n_actions]`.
+    fn probs<'py>(&mut self, py: Python<'py>, obs: PyReadonlyArray2<'_, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (probs, batch) = self.infer(&obs)?;
+        let n = self.model.n_actions();
+        PyArray1::from_vec(py, probs).reshape([batch, n]).map_err(value_error)
+    }
+
+    /// The greedy actions of `obs` (float32 `[batch, obs_dim]`; ties go to the lowest
+    /// index, as in the daemon): int64 `[batch]`.
+    fn act<'py>(&mut self, py: Python<'py>, obs: PyReadonlyArray2<'_, f32>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (probs, _) = self.infer(&obs)?;
+        let n = self.model.n_actions();
+        Ok(PyArray1::from_iter(py, probs.chunks_exact(n).map(|p| greedy_action(p) as i64)))
+    }
+}
+
+impl RawPolicy {
+    fn infer(&mut self, obs: &PyReadonlyArray2<'_, f32>) -> PyResult<(Vec<f32>, usize)> {
+        let shape = obs.shape();
+        let (batch, dim) = (shape[0], shape[1]);
+        if dim != self.model.obs_dim() {
+            return Err(PyValueError::new_err(format!(
+                "observations of {dim} values, the policy takes {} (its model card's obs_dim)",
+                self.model.obs_dim()
+            )));
+        }
+        let values = obs.as_slice().map_err(|e| PyValueError::new_err(format!("obs: {e}")))?;
+        let n = self.model.n_actions();
+        let (mut probs, mut logits) = (vec![0.0; batch * n], vec![0.0; batch * n]);
+        self.model.infer(values, batch, &mut probs, &mut logits).map_err(value_error)?;
+        Ok((probs, batch))
+    }
+}

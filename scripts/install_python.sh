@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The Python package `rltrade` (python/, pyo3 + maturin) in the project's virtual
+# environment .venv/, with the pinned packages its tests use; prints the venv's python.
+# Only the registries are reached: PyPI (numpy, gymnasium, pandas, pytest, and maturin,
+# the build backend) and crates.io (pyo3, numpy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh >/dev/null
+venv="$PWD/.venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv" >&2
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  numpy==2.4.6 gymnasium==1.4.0 pandas==3.1.1 pytest==9.2.0 onnxruntime==1.31.1 >&2
+# the wheel is rebuilt when the Rust or Python sources changed (maturin reuses the
+# cargo target directory of scripts/env.sh)
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./python >&2
+echo "$venv/bin/python"
