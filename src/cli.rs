@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use rltrade_env::SplitName;
 use rltrade_env::indicators::MAX_PERIOD;
 
-use rltrade_agent::compare::arms::BaselineSpec;
+use rltrade_eval::compare::arms::BaselineSpec;
 use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::walkforward::folds::Scheme;
 

@@ -79,6 +79,9 @@ pub enum Error {
     /// The exported policy could not be loaded or run.
     #[error(transparent)]
     Policy(#[from] rltrade_policy::Error),
+    /// A comparison, backtest or trial-ledger error (`rltrade-eval`).
+    #[error(transparent)]
+    Eval(#[from] rltrade_eval::Error),
 }
 
 /// Result alias of `rltrade-agent`.

@@ -4,13 +4,11 @@
 pub mod actor_critic;
 pub mod cartpole;
 pub mod checkpoint;
-pub mod compare;
 pub mod error;
 pub mod export;
 pub mod fused_linear;
 pub mod gae;
 pub mod init;
-pub mod ledger;
 pub mod mlp;
 pub mod onnx_graph;
 pub mod policy;

@@ -122,11 +122,10 @@ pub fn read_run_json(dir: &Path) -> Result<serde_json::Value> {
 /// # Errors
 /// [`Error::Io`] naming `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file = rltrade_env::output_file::beside(path).map_err(|e| io(path, e))?;
-    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(|e| io(path, e))?;
-    file.persist(path).map_err(|e| io(path, e.error))?;
-    Ok(())
+    rltrade_eval::output::write_atomically(path, bytes).map_err(|e| match e {
+        rltrade_eval::Error::Io { path, source } => Error::Io { path, source },
+        other => Error::Eval(other),
+    })
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

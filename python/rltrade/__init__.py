@@ -3,14 +3,14 @@ checks are the live daemon's, and thin calls into rltrade's backtest, exported
 policies and training runs.
 
 - :class:`TradingEnv`, :class:`VecEnv`: the environment (``rltrade.envs``).
-- :func:`backtest`, :func:`load_bars`, :func:`load_policy`, :func:`read_run`
+- :func:`backtest`, :func:`compare`, :func:`load_bars`, :func:`load_policy`, :func:`read_run`
   (``rltrade.calls``).
 
 Training stays in the ``rltrade`` binary (PPO on burn); this package links the
 environment, execution and policy crates only.
 """
 
-from .calls import Policy, backtest, load_bars, load_policy, read_run
+from .calls import Policy, backtest, compare, load_bars, load_policy, read_run
 from .envs import RewardFn, TradingEnv, VecEnv
 
 import gymnasium as _gym
@@ -19,5 +19,5 @@ import gymnasium as _gym
 if "rltrade/Trading-v0" not in _gym.registry:
     _gym.register(id="rltrade/Trading-v0", entry_point="rltrade.envs:TradingEnv")
 
-__all__ = ["Policy", "RewardFn", "TradingEnv", "VecEnv", "backtest", "load_bars", "load_policy", "read_run"]
+__all__ = ["Policy", "RewardFn", "TradingEnv", "VecEnv", "backtest", "compare", "load_bars", "load_policy", "read_run"]
 __version__ = "0.1.0"

@@ -92,3 +92,18 @@ def backtest(
     overrides: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, Any]: ...
 def read_run(run_dir: _Path) -> list[dict[str, Any]]: ...
+def compare(
+    models: list[_Path],
+    config: Optional[_Path] = None,
+    data: Optional[_Path] = None,
+    baselines: Optional[list[str]] = None,
+    split: str = "test",
+    fee_bps: Optional[float] = None,
+    fee_levels: Optional[list[float]] = None,
+    resamples: int = 10_000,
+    block_len: Optional[float] = None,
+    bootstrap_seed: int = 0,
+    ledger: Optional[_Path] = None,
+    out: Optional[_Path] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]: ...

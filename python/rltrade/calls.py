@@ -1,11 +1,11 @@
 """Thin calls into rltrade's Rust crates: bars through the CSV loader, backtests,
-exported policies and a training run's metrics. Nothing here computes anything of its
+comparisons, exported policies and a training run's metrics. Nothing here computes anything of its
 own; results come back as dicts, numpy arrays and pandas DataFrames."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,53 @@ def backtest(
         keys.setdefault("backtest.strategy", "model")
     result = _rltrade.backtest(config, data, None if model is None else os.fspath(model), keys)
     result["equity"] = pd.DataFrame(result.pop("equity_curve"))
+    return result
+
+
+def compare(
+    models: Sequence[PathLike],
+    config: Optional[PathLike] = None,
+    data: Optional[PathLike] = None,
+    baselines: Optional[Sequence[str]] = None,
+    split: str = "test",
+    fee_bps: Optional[float] = None,
+    fee_levels: Optional[Sequence[float]] = None,
+    resamples: int = 10_000,
+    block_len: Optional[float] = None,
+    bootstrap_seed: int = 0,
+    ledger: Optional[PathLike] = None,
+    out: Optional[PathLike] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+) -> dict:
+    """Compares exported RL policies with baselines out of sample, after costs, as
+    ``rltrade compare`` does: seeds of one configuration form one arm; every arm is
+    backtested on ``split`` at the main fee and the ``fee_levels``; the stationary
+    bootstrap gives 95 % intervals and paired differences; the verdicts are deflated
+    for the trials of the trial ledger (``ledger``, or the ``trials.jsonl`` beside the
+    models' runs). ``report.md``, ``equity.png``/``.svg``, ``equity.csv`` and
+    ``compare.json`` are written into ``out`` (default ``<first run>/compare/``).
+
+    Args:
+        baselines: ``"buy-and-hold"``, ``"ma:FAST:SLOW"``, ``"ma:auto"``; default
+            buy-and-hold, ma:50:200 and ma:auto.
+        fee_bps: the main fee (bps of notional); default ``execution.fee_bps``.
+
+    Returns:
+        ``compare.json`` as a dict (``arms``, ``differences`` with their ``verdict``,
+        ``fee_sensitivity``, ``trials``, ``pbo``, the window and costs), plus
+        ``equity``: the arms' equity curves as a DataFrame (``equity.csv``).
+
+    Raises:
+        ValueError: a bad baseline or setting (naming it), a model that cannot be loaded
+            or does not fit the data, a data error (file and line), a malformed ledger.
+    """
+    result = _rltrade.compare(
+        [os.fspath(m) for m in models], config, data, list(baselines) if baselines is not None else None, split,
+        fee_bps, list(fee_levels) if fee_levels is not None else None, int(resamples), block_len,
+        int(bootstrap_seed), None if ledger is None else os.fspath(ledger), None if out is None else os.fspath(out),
+        dict(overrides or {}),
+    )
+    result["equity"] = pd.read_csv(result["equity_csv_path"])
     return result
 
 

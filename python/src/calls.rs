@@ -213,3 +213,59 @@ impl RawPolicy {
         Ok((probs, batch))
     }
 }
+
+/// Compares exported RL policies with baselines out of sample, as `rltrade compare`
+/// does (`rltrade_eval::compare::study`): bootstrap intervals, paired differences,
+/// verdicts deflated for the trial ledger's trials, fee sensitivity; `report.md`,
+/// the plot, `equity.csv` and `compare.json` are written into `out` (default
+/// `<first run>/compare/`). Returns `compare.json` as a dict.
+#[pyfunction]
+#[pyo3(signature = (models, config=None, data=None, baselines=None, split="test", fee_bps=None, fee_levels=None,
+    resamples=10_000, block_len=None, bootstrap_seed=0, ledger=None, out=None, overrides=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn compare(
+    py: Python<'_>,
+    models: Vec<PathBuf>,
+    config: Option<&Bound<'_, PyAny>>,
+    data: Option<&Bound<'_, PyAny>>,
+    baselines: Option<Vec<String>>,
+    split: &str,
+    fee_bps: Option<f64>,
+    fee_levels: Option<Vec<f64>>,
+    resamples: usize,
+    block_len: Option<f64>,
+    bootstrap_seed: u64,
+    ledger: Option<PathBuf>,
+    out: Option<PathBuf>,
+    overrides: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    use rltrade_eval::compare::arms::BaselineSpec;
+    use rltrade_eval::compare::bootstrap::BootstrapConfig;
+    use rltrade_eval::compare::study::{StudyRequest, run_study};
+    let config = load_config(path_arg(config)?.as_deref(), None, overrides)?;
+    let baselines = baselines
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            text.parse::<BaselineSpec>().map_err(|e| PyValueError::new_err(format!("baselines[{i}]: {e}")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    if resamples == 0 {
+        return Err(PyValueError::new_err("resamples must be >= 1"));
+    }
+    let request = StudyRequest {
+        config,
+        models,
+        data: path_arg(data)?,
+        baselines,
+        split: crate::setup::parse_split(split)?,
+        fee_bps,
+        fee_levels,
+        bootstrap: BootstrapConfig { resamples, mean_block_len: block_len, seed: bootstrap_seed },
+        ledger,
+        out,
+    };
+    let outcome = py.detach(|| run_study(&request)).map_err(value_error)?;
+    json_to_py(py, &outcome.json)
+}

@@ -1,11 +1,11 @@
 //! `rltrade._rltrade`: the Rust side of the Python package `rltrade` (pyo3, abi3).
 //! Each item calls the crates (`rltrade-env`, `rltrade-exec`, `rltrade-policy`,
-//! `rltrade-config`) and converts; nothing here computes anything of its own. The
+//! `rltrade-config`, `rltrade-eval`) and converts; nothing here computes anything of its own. The
 //! package's Python modules (`rltrade/`) wrap these in gymnasium's classes.
 //!
 //! - `setup`: a config from a TOML file, a data path and `overrides`.
 //! - `env`: `RawEnv` (`TradingEnv`) and `RawVecEnv` (`VecEnv`, stepped without the GIL).
-//! - `calls`: `load_bars`, `backtest`, `read_run`, `RawPolicy`.
+//! - `calls`: `load_bars`, `backtest`, `compare`, `read_run`, `RawPolicy`.
 //! - `convert`: Rust values as Python objects.
 
 mod calls;
@@ -25,5 +25,6 @@ fn _rltrade(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(calls::load_bars, module)?)?;
     module.add_function(wrap_pyfunction!(calls::backtest, module)?)?;
     module.add_function(wrap_pyfunction!(calls::read_run, module)?)?;
+    module.add_function(wrap_pyfunction!(calls::compare, module)?)?;
     Ok(())
 }

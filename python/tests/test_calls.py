@@ -78,3 +78,19 @@ def test_a_runs_metrics_are_a_dataframe_and_bad_lines_are_named(trained_run, tmp
         rltrade.read_run(bad)
     with pytest.raises(OSError):
         rltrade.read_run(tmp_path / "none")
+
+
+def test_a_comparison_gives_arms_verdicts_and_the_equity_curves(trained_run, tmp_path):
+    result = rltrade.compare([trained_run], config=CONFIG, data=DATA, baselines=["buy-and-hold", "ma:50:200"],
+                             resamples=200, out=tmp_path / "compare")
+    names = [arm["name"] for arm in result["arms"]]
+    assert len(names) == 3 and "buy-and-hold" in names and "ma:50:200" in names
+    assert {d["baseline"] for d in result["differences"]} == {"buy-and-hold", "ma:50:200"}
+    assert all(d["verdict"] for d in result["differences"])
+    assert result["split"] == "test" and result["bars"] > 100
+    assert isinstance(result["equity"], pd.DataFrame) and len(result["equity"]) > 100
+    assert (tmp_path / "compare" / "report.md").is_file() and (tmp_path / "compare" / "compare.json").is_file()
+    with pytest.raises(ValueError, match=r"baselines\[0\]"):
+        rltrade.compare([trained_run], config=CONFIG, data=DATA, baselines=["ma:9:3"])
+    with pytest.raises(ValueError, match="nowhere"):
+        rltrade.compare([tmp_path / "nowhere"], config=CONFIG, data=DATA)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_agent::export::{CheckpointChoice, ExportReport};
-use rltrade_agent::ledger::Ledger;
+use rltrade_eval::ledger::Ledger;
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;

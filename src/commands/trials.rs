@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_agent::compare::bootstrap::returns_from_equity;
-use rltrade_agent::ledger::{Ledger, TrialRecord, TrialStatus, write_returns};
+use rltrade_eval::compare::bootstrap::returns_from_equity;
+use rltrade_eval::ledger::{Ledger, TrialRecord, TrialStatus, write_returns};
 use rltrade_env::backtest::{BacktestResult, run_backtest};
 use rltrade_env::{BarSeries, Policy, SplitName, TradingSetup};
 use rltrade_policy::model_dir::EXPORT_DIR;

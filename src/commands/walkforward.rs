@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail, ensure};
-use rltrade_agent::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
-use rltrade_agent::compare::bootstrap::BootstrapConfig;
-use rltrade_agent::compare::equity_csv::{equity_table, write_table};
-use rltrade_agent::compare::plot::write_equity_plot;
-use rltrade_agent::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
-use rltrade_agent::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
+use rltrade_eval::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
+use rltrade_eval::compare::bootstrap::BootstrapConfig;
+use rltrade_eval::compare::equity_csv::{equity_table, write_table};
+use rltrade_eval::compare::plot::write_equity_plot;
+use rltrade_eval::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
+use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_agent::resume::first_difference;
 use rltrade_agent::run_dir::{RunDir, write_atomically};
 use rltrade_agent::trading_run::TrainingEnv;

@@ -7,7 +7,7 @@ use rltrade_env::bar::{format_interval, format_time_ms};
 use serde::{Deserialize, Serialize};
 
 use super::folds::FoldTimes;
-use crate::compare::{ArmKind, ArmReport, CompareReport};
+use rltrade_eval::compare::{ArmKind, ArmReport, CompareReport};
 
 /// One fold: its windows and the comparison on its test window (N of its DSR: the RL
 /// arms; the walk-forward's verdict uses the stitched one).
@@ -120,7 +120,7 @@ pub fn render(report: &WalkForwardReport, plot_file: &str, setup: &[String]) -> 
         );
     }
     if let Some(p) = &s.pbo {
-        let _ = writeln!(md, "- {}", crate::compare::report::pbo_sentence(p));
+        let _ = writeln!(md, "- {}", rltrade_eval::compare::report::pbo_sentence(p));
     }
     for a in s.arms.iter().filter(|a| a.kind == ArmKind::Rl) {
         if let Some(d) = &a.deflated_sharpe {

@@ -17,7 +17,7 @@ use rltrade_env::backtest::{BacktestResult, EquityPoint, EvaluationWindow};
 use rltrade_env::metrics::{MetricsInput, compute_metrics};
 use rltrade_exec::trades::Trade;
 
-use crate::compare::ArmBacktests;
+use rltrade_eval::compare::ArmBacktests;
 use crate::error::{Error, Result};
 
 /// Joins one run's fold backtests `folds` (in time order, each starting from
@@ -133,7 +133,7 @@ pub fn stitch_backtests(folds: &[ArmBacktests]) -> Result<ArmBacktests> {
     }
     let last = &folds[folds.len() - 1];
     Ok(ArmBacktests {
-        arms: first.arms.iter().map(|a| crate::compare::ArmIdentity { chosen: None, ..a.clone() }).collect(),
+        arms: first.arms.iter().map(|a| rltrade_eval::compare::ArmIdentity { chosen: None, ..a.clone() }).collect(),
         fees_bps: first.fees_bps.clone(),
         runs,
         window: EvaluationWindow { split: first.window.split, start: first.window.start, end: last.window.end },

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod equity_csv;
 pub mod plot;
 pub mod report;
+pub mod study;
 pub mod verdict;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{ArmKind, CompareReport};
 use crate::error::{Error, Result};
-use crate::run_dir::write_atomically;
+use crate::output::write_atomically;
 
 /// The header and rows of `equity.csv` for `report` (see [`write_equity_csv`]).
 ///

@@ -64,7 +64,7 @@ fn money(v: f64) -> String {
 /// window begins; empty for a plain comparison).
 ///
 /// # Errors
-/// [`Error::Export`] naming the file when it cannot be drawn or written (no arms,
+/// [`Error::Report`] naming the file when it cannot be drawn or written (no arms,
 /// fewer than two bars, arms over different bars, a bar missing from `bars`, I/O).
 pub fn write_equity_plot(
     report: &CompareReport,
@@ -84,7 +84,7 @@ pub fn write_equity_plot(
 }
 
 fn plot_error(path: &Path, message: String) -> Error {
-    Error::Export { path: path.to_path_buf(), message: format!("cannot draw the plot: {message}") }
+    Error::Report { path: path.to_path_buf(), message: format!("cannot draw the plot: {message}") }
 }
 
 /// Registers DejaVu Sans as plotters' `sans-serif`, once: the text of the PNG, and the

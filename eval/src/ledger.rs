@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compare::TrialCount;
 use crate::error::{Error, Result};
-use crate::run_dir::write_atomically;
+use crate::output::write_atomically;
 
 /// The ledger's file name inside a study folder.
 pub const LEDGER_FILE: &str = "trials.jsonl";
