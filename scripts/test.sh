@@ -18,6 +18,7 @@ cargo test --release --workspace "$@"
 # the Python package (python/, pyo3 + maturin) built into .venv, and its tests (pytest);
 # they train and export one small model with the binary just built
 python="$(bash scripts/install_python.sh)"
-RLTRADE_BIN="$CARGO_TARGET_DIR/release/rltrade" "$python" -m pytest -q python/tests
+# (without the PYTHONPATH of .tools/py, whose packages would shadow the venv's pinned ones)
+RLTRADE_BIN="$CARGO_TARGET_DIR/release/rltrade" env -u PYTHONPATH "$python" -m pytest -q python/tests
 # every fuzz target for 10 s from its seed corpus (AFL++ through cargo-afl): fails on a crash or hang
 bash scripts/fuzz.sh smoke 10

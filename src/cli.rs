@@ -11,9 +11,9 @@ use clap::{Args, Parser, Subcommand};
 use rltrade_env::SplitName;
 use rltrade_env::indicators::MAX_PERIOD;
 
-use rltrade_eval::compare::arms::BaselineSpec;
 use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::walkforward::folds::Scheme;
+use rltrade_eval::compare::arms::BaselineSpec;
 
 use self::values::{
     MAX_BENCH_CALLS, MAX_BENCH_UPDATES, MAX_FOLDS, MAX_MIN_GAP_MS, MAX_RESAMPLES, MAX_THREADS, MAX_TIMEOUT_S, SeedList,

@@ -48,18 +48,16 @@ class RawVecEnv:
     @property
     def actions(self) -> list[float]: ...
     def observation_bounds(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
-    def reset_into(self, obs: npt.NDArray[np.float32], seed: Optional[int] = None) -> None: ...
-    def step_into(
-        self,
-        actions: npt.NDArray[np.int64],
-        obs: npt.NDArray[np.float32],
-        final_obs: npt.NDArray[np.float32],
-        rewards: npt.NDArray[np.float64],
-        terminated: npt.NDArray[np.bool_],
-        truncated: npt.NDArray[np.bool_],
-        episode_return: npt.NDArray[np.float64],
-        episode_length: npt.NDArray[np.int64],
-    ) -> None: ...
+    def reset(self, copy: bool, seed: Optional[int] = None) -> npt.NDArray[np.float32]: ...
+    def step(
+        self, actions: npt.NDArray[np.int64], copy: bool
+    ) -> tuple[
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.bool_],
+        Optional[tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.int64]]],
+    ]: ...
     def accounts(
         self,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

@@ -137,7 +137,12 @@ class VecEnv(VectorEnv):
             Python call and three small arrays per batch.
 
     ``infos`` holds ``episode_return`` and ``episode_length`` where an episode ended
-    (masked by ``_episode_return``), and ``final_obs``.
+    (masked by ``_episode_return``), and ``final_obs``; the per-step infos of
+    :class:`TradingEnv` (equity, fill, ...) are not gathered for a batch, and there is
+    no ``final_info``. Rewards have float32 precision (the Rust batch's, as the PPO
+    trainer uses them) in float64 arrays; ``episode_return`` sums the Rust rewards,
+    also with a ``reward_fn``. With ``copy=False`` the arrays are this object's own:
+    read them from one thread, before the next step.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
@@ -166,36 +171,40 @@ class VecEnv(VectorEnv):
         self.actions: list = self._raw.actions
         self._copy = bool(copy)
         self._reward_fn = reward_fn
-        (self._obs, self._final_obs, self._rewards, self._terminated, self._truncated, self._episode_return,
-         self._episode_length) = self._raw.outputs()
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
-        """Resets every env; ``seed`` re-seeds each env's generator first (env ``i``
-        keeps stream ``i``).
+        """Resets every env; ``seed`` (one int) re-seeds each env's generator first
+        (env ``i`` keeps stream ``i``).
 
         Returns:
             ``(obs [num_envs, obs_dim], infos)``.
+
+        Raises:
+            ValueError: ``seed`` is not an int (per-env seed lists are not taken: the
+                envs' streams already differ).
         """
-        self._raw.reset(None if seed is None else int(seed))
-        return (self._obs.copy() if self._copy else self._obs), {}
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be one int (each env keeps its own stream), not {seed!r}")
+        return self._raw.reset(self._copy, None if seed is None else int(seed)), {}
 
     def step(self, actions):
-        """Steps env ``i`` with ``actions[i]`` (int ``[num_envs]``).
+        """Steps env ``i`` with ``actions[i]`` (integers, ``[num_envs]``).
 
         Returns:
             ``(obs, rewards, terminations, truncations, infos)``.
 
         Raises:
-            ValueError: an action out of range (nothing is stepped).
+            ValueError: actions of the wrong shape, not integers, or out of range
+                (nothing is stepped).
         """
         if not (isinstance(actions, np.ndarray) and actions.dtype == np.int64 and actions.flags.c_contiguous):
-            actions = np.ascontiguousarray(actions, dtype=np.int64)
-        any_done = self._raw.step(actions)
-        if self._copy:
-            obs, rewards = self._obs.copy(), self._rewards.copy()
-            terminated, truncated = self._terminated.copy(), self._truncated.copy()
-        else:
-            obs, rewards, terminated, truncated = self._obs, self._rewards, self._terminated, self._truncated
+            given = np.asarray(actions)
+            if given.dtype == np.bool_ or not np.issubdtype(given.dtype, np.integer):
+                raise ValueError(f"actions must be integers, got dtype {given.dtype}")
+            actions = np.ascontiguousarray(given, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
+        obs, rewards, terminated, truncated, finished = self._raw.step(actions, self._copy)
         if self._reward_fn is not None:
             equity, position, exposure = self._raw.accounts()
             batch = {
@@ -204,17 +213,18 @@ class VecEnv(VectorEnv):
             }
             rewards = np.asarray(self._reward_fn(batch), dtype=np.float64)
         infos: dict = {}
-        if any_done:
+        if finished is not None:
+            final_obs_rows, episode_return, episode_length = finished
             done = terminated | truncated
             final_obs = np.empty(self.num_envs, dtype=object)
             for i in np.flatnonzero(done):
-                final_obs[i] = self._final_obs[i].copy()
+                final_obs[i] = final_obs_rows[i]
             infos = {
                 "final_obs": final_obs,
                 "_final_obs": done,
-                "episode_return": np.where(done, self._episode_return, 0.0),
+                "episode_return": np.where(done, episode_return, 0.0),
                 "_episode_return": done,
-                "episode_length": np.where(done, self._episode_length, 0),
+                "episode_length": np.where(done, episode_length, 0),
                 "_episode_length": done,
             }
         return obs, rewards, terminated, truncated, infos

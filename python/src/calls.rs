@@ -206,10 +206,12 @@ impl RawPolicy {
                 self.model.obs_dim()
             )));
         }
-        let values = obs.as_slice().map_err(|e| PyValueError::new_err(format!("obs: {e}")))?;
+        let values = obs.as_slice().map_err(|e| PyValueError::new_err(format!("obs: {e}")))?.to_vec();
         let n = self.model.n_actions();
         let (mut probs, mut logits) = (vec![0.0; batch * n], vec![0.0; batch * n]);
-        self.model.infer(values, batch, &mut probs, &mut logits).map_err(value_error)?;
+        let model = &mut self.model;
+        // ONNX Runtime runs without the GIL
+        obs.py().detach(|| model.infer(&values, batch, &mut probs, &mut logits)).map_err(value_error)?;
         Ok((probs, batch))
     }
 }

@@ -103,9 +103,10 @@ impl RawEnv {
     }
 
     /// One step: `(obs, reward, terminated, truncated, info)`.
-    fn step<'py>(&mut self, py: Python<'py>, action: i64) -> PyResult<StepTuple<'py>> {
+    fn step<'py>(&mut self, py: Python<'py>, action: &Bound<'py, PyAny>) -> PyResult<StepTuple<'py>> {
         let n = self.env.n_actions();
-        let action = usize::try_from(action).ok().filter(|a| *a < n).ok_or_else(|| {
+        let index = action.extract::<i64>().ok().and_then(|a| usize::try_from(a).ok()).filter(|a| *a < n);
+        let action = index.ok_or_else(|| {
             PyValueError::new_err(format!("action {action} is out of range: the env has {n} actions (0..{n})"))
         })?;
         let out = self.env.step_into(action, &mut self.obs).map_err(env_error)?;
@@ -113,19 +114,27 @@ impl RawEnv {
     }
 }
 
-/// The arrays one batch step writes, owned by [`RawVecEnv`] and handed to Python once.
+/// The arrays `copy=False` steps write into, owned by [`RawVecEnv`].
 struct Outputs {
     obs: Py<PyArray2<f32>>,
-    final_obs: Py<PyArray2<f32>>,
     rewards: Py<PyArray1<f64>>,
     terminated: Py<PyArray1<bool>>,
     truncated: Py<PyArray1<bool>>,
-    episode_return: Py<PyArray1<f64>>,
-    episode_length: Py<PyArray1<i64>>,
 }
 
+/// What a batch step returns: `(obs, rewards, terminated, truncated, finished)`, where
+/// `finished` is `None` unless an episode ended, else `(final_obs, episode_return,
+/// episode_length)` (fresh arrays; rows of envs that did not finish are meaningless).
+type BatchStep<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<bool>>,
+    Option<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>)>,
+);
+
 /// N environments stepped as a batch in Rust (the Rust `VecEnv`), with same-step
-/// auto-reset. Each step writes into arrays this object owns ([`RawVecEnv::outputs`]).
+/// auto-reset.
 #[pyclass(module = "rltrade._rltrade")]
 pub struct RawVecEnv {
     env: VecEnv,
@@ -161,12 +170,9 @@ impl RawVecEnv {
         let buffers = VecStepBuffers::new(num_envs, d);
         let outputs = Outputs {
             obs: PyArray2::zeros(py, [num_envs, d], false).unbind(),
-            final_obs: PyArray2::zeros(py, [num_envs, d], false).unbind(),
             rewards: PyArray1::zeros(py, num_envs, false).unbind(),
             terminated: PyArray1::from_vec(py, vec![false; num_envs]).unbind(),
             truncated: PyArray1::from_vec(py, vec![false; num_envs]).unbind(),
-            episode_return: PyArray1::zeros(py, num_envs, false).unbind(),
-            episode_length: PyArray1::zeros(py, num_envs, false).unbind(),
         };
         Ok(Self { env, buffers, actions: vec![0; num_envs], n_actions, action_targets, clip, outputs })
     }
@@ -195,50 +201,35 @@ impl RawVecEnv {
         (PyArray1::from_vec(py, low), PyArray1::from_vec(py, high))
     }
 
-    /// The arrays every step overwrites, as `(obs, final_obs, rewards, terminated,
-    /// truncated, episode_return, episode_length)`: float32 `[num_envs, obs_dim]`
-    /// twice, then `[num_envs]` float64, bool, bool, float64, int64.
-    #[allow(clippy::type_complexity)]
-    fn outputs<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> (
-        Bound<'py, PyArray2<f32>>,
-        Bound<'py, PyArray2<f32>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<i64>>,
-    ) {
-        let o = &self.outputs;
-        (
-            o.obs.bind(py).clone(),
-            o.final_obs.bind(py).clone(),
-            o.rewards.bind(py).clone(),
-            o.terminated.bind(py).clone(),
-            o.truncated.bind(py).clone(),
-            o.episode_return.bind(py).clone(),
-            o.episode_length.bind(py).clone(),
-        )
+    /// Resets every env, re-seeding each env's generator with `seed` first when given
+    /// (each keeps its own stream). Returns the observations, float32
+    /// `[num_envs, obs_dim]`: a fresh array with `copy`, else the env's own buffer.
+    #[pyo3(signature = (copy, seed=None))]
+    fn reset<'py>(&mut self, py: Python<'py>, copy: bool, seed: Option<u64>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (n, d) = (self.env.n_envs(), self.env.obs_dim());
+        let mut obs = vec![0.0; n * d];
+        self.env.reset_seeded(seed, &mut obs).map_err(env_error)?;
+        self.buffers.obs.copy_from_slice(&obs);
+        if copy {
+            return PyArray1::from_vec(py, obs).reshape([n, d]).map_err(|e| PyValueError::new_err(e.to_string()));
+        }
+        let out = self.outputs.obs.bind(py).clone();
+        write(&out, &obs)?;
+        Ok(out)
     }
 
-    /// Resets every env into the `obs` output array, re-seeding each env's generator
-    /// with `seed` first when given (each keeps its own stream).
-    #[pyo3(signature = (seed=None))]
-    fn reset(&mut self, py: Python<'_>, seed: Option<u64>) -> PyResult<()> {
-        let obs = self.outputs.obs.bind(py);
-        // SAFETY: the array was made C-contiguous by this object; no Rust borrow of it
-        // is alive, and Python cannot run while the GIL is held here
-        let slice = unsafe { obs.as_slice_mut() }.map_err(|e| PyValueError::new_err(format!("obs: {e}")))?;
-        self.env.reset_seeded(seed, slice).map_err(env_error)
-    }
-
-    /// Steps env i with `actions[i]` (int64 `[num_envs]`) without the GIL, then
-    /// writes the outputs ([`Self::outputs`]). Returns whether any episode ended.
+    /// Steps env i with `actions[i]` (int64 `[num_envs]`) without the GIL. With `copy`
+    /// every array returned is new; without, `obs`, `rewards`, `terminated` and
+    /// `truncated` are the env's own buffers, overwritten at the next step (through
+    /// numpy's checked borrow: a buffer someone made read-only raises).
     ///
     /// Raises `ValueError` for an action outside `0..n_actions` (nothing is stepped).
-    fn step(&mut self, py: Python<'_>, actions: PyReadonlyArray1<'_, i64>) -> PyResult<bool> {
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions: PyReadonlyArray1<'_, i64>,
+        copy: bool,
+    ) -> PyResult<BatchStep<'py>> {
         let given = actions.as_slice().map_err(|e| PyValueError::new_err(format!("actions: {e}")))?;
         if given.len() != self.actions.len() {
             return Err(PyValueError::new_err(format!("{} actions for {} envs", given.len(), self.actions.len())));
@@ -253,27 +244,39 @@ impl RawVecEnv {
         }
         let (env, buffers, actions) = (&mut self.env, &mut self.buffers, &self.actions);
         py.detach(|| env.step(actions, buffers)).map_err(env_error)?;
-        let (b, o) = (&self.buffers, &self.outputs);
-        // SAFETY: as in `reset`: arrays this object made C-contiguous, written under the
-        // GIL with no other borrow alive
-        unsafe {
-            write(o.obs.bind(py).as_slice_mut(), &b.obs)?;
-            write(o.final_obs.bind(py).as_slice_mut(), &b.final_obs)?;
-            write(o.terminated.bind(py).as_slice_mut(), &b.terminated)?;
-            write(o.truncated.bind(py).as_slice_mut(), &b.truncated)?;
-            write(o.episode_return.bind(py).as_slice_mut(), &b.episode_return)?;
-            let rewards = o.rewards.bind(py);
-            let rewards = rewards.as_slice_mut().map_err(|e| PyValueError::new_err(e.to_string()))?;
-            for (out, from) in rewards.iter_mut().zip(&b.rewards) {
-                *out = f64::from(*from);
-            }
-            let lengths = o.episode_length.bind(py);
-            let lengths = lengths.as_slice_mut().map_err(|e| PyValueError::new_err(e.to_string()))?;
-            for (out, from) in lengths.iter_mut().zip(&b.episode_length) {
-                *out = i64::from(*from);
-            }
+        let b = &self.buffers;
+        let (n, d) = (self.env.n_envs(), self.env.obs_dim());
+        let rewards: Vec<f64> = b.rewards.iter().map(|r| f64::from(*r)).collect();
+        let done = b.terminated.iter().zip(&b.truncated).any(|(t, u)| *t || *u);
+        let finished = if done {
+            let final_obs = PyArray1::from_slice(py, &b.final_obs).reshape([n, d]).map_err(value_error)?;
+            let lengths = PyArray1::from_iter(py, b.episode_length.iter().map(|l| i64::from(*l)));
+            Some((final_obs, PyArray1::from_slice(py, &b.episode_return), lengths))
+        } else {
+            None
+        };
+        if copy {
+            let obs = PyArray1::from_slice(py, &b.obs).reshape([n, d]).map_err(value_error)?;
+            return Ok((
+                obs,
+                PyArray1::from_vec(py, rewards),
+                PyArray1::from_slice(py, &b.terminated),
+                PyArray1::from_slice(py, &b.truncated),
+                finished,
+            ));
         }
-        Ok(b.terminated.iter().zip(&b.truncated).any(|(t, u)| *t || *u))
+        let o = &self.outputs;
+        let (obs, r, t, u) = (
+            o.obs.bind(py).clone(),
+            o.rewards.bind(py).clone(),
+            o.terminated.bind(py).clone(),
+            o.truncated.bind(py).clone(),
+        );
+        write(&obs, &b.obs)?;
+        write(&r, &rewards)?;
+        write(&t, &b.terminated)?;
+        write(&u, &b.truncated)?;
+        Ok((obs, r, t, u, finished))
     }
 
     /// Every env's equity, position and exposure now (after any auto-reset), float64
@@ -293,9 +296,19 @@ impl RawVecEnv {
     }
 }
 
-/// Copies `from` into an output array.
-fn write<T: Copy>(out: Result<&mut [T], numpy::AsSliceError>, from: &[T]) -> PyResult<()> {
-    let out = out.map_err(|e| PyValueError::new_err(e.to_string()))?;
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Copies `from` into one of the env's own arrays, through numpy's checked borrow.
+fn write<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
+    out: &Bound<'_, numpy::PyArray<T, D>>,
+    from: &[T],
+) -> PyResult<()> {
+    let mut out = out
+        .try_readwrite()
+        .map_err(|e| PyValueError::new_err(format!("the env's output array cannot be written: {e}")))?;
+    let out = out.as_slice_mut().map_err(value_error)?;
     if out.len() != from.len() {
         return Err(PyValueError::new_err(format!("an output of {} values, expected {}", out.len(), from.len())));
     }

@@ -12,16 +12,23 @@ use rltrade_config::Config;
 use rltrade_env::{MarketData, SplitName, TradingSetup};
 
 /// A Python value as TOML (bool, int, float, str, and lists of them).
+/// Python values accepted: bool (and numpy's), int (and numpy integers: anything with
+/// `__index__`), float (and numpy floats), str, and lists or tuples of them.
 fn toml_value(key: &str, value: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
-    let bad = || PyValueError::new_err(format!("overrides[`{key}`]: {value} is not a bool, int, float, str or list"));
-    if value.is_instance_of::<PyBool>() {
-        return Ok(toml::Value::Boolean(value.extract()?));
+    let bad = |what: String| PyValueError::new_err(format!("overrides[`{key}`]: {what}"));
+    let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    if value.is_instance_of::<PyBool>() || type_name == "bool_" {
+        return Ok(toml::Value::Boolean(value.is_truthy()?));
     }
-    if value.is_instance_of::<PyInt>() {
-        return Ok(toml::Value::Integer(value.extract()?));
+    if value.is_instance_of::<PyInt>() || (value.hasattr("__index__")? && !value.is_instance_of::<PyFloat>()) {
+        let index = value.call_method0("__index__")?;
+        return index
+            .extract::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| bad(format!("{index} does not fit a 64-bit integer")));
     }
-    if value.is_instance_of::<PyFloat>() {
-        return Ok(toml::Value::Float(value.extract()?));
+    if value.is_instance_of::<PyFloat>() || value.hasattr("__float__")? && !value.is_instance_of::<PyString>() {
+        return Ok(toml::Value::Float(value.call_method0("__float__")?.extract()?));
     }
     if value.is_instance_of::<PyString>() {
         return Ok(toml::Value::String(value.extract()?));
@@ -30,7 +37,7 @@ fn toml_value(key: &str, value: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
         let items: Vec<Bound<'_, PyAny>> = value.try_iter()?.collect::<PyResult<_>>()?;
         return items.iter().map(|item| toml_value(key, item)).collect::<PyResult<Vec<_>>>().map(toml::Value::Array);
     }
-    Err(bad())
+    Err(bad(format!("{value} ({type_name}) is not a bool, int, float, str or list")))
 }
 
 /// Sets the dotted `key` (`env.reward.kind`) in `table`, creating tables on the way.
@@ -69,17 +76,10 @@ pub fn load_config(
             .map_err(|e| PyValueError::new_err(format!("cannot read config {}: {e}", path.display())))?,
         None => String::new(),
     };
-    let mut table: toml::Table = text.parse().map_err(|e| {
-        PyValueError::new_err(format!("config {}: {e}", config.map_or("".into(), |p| p.display().to_string())))
-    })?;
-    // the file alone first, so its errors name the file
-    let base = from_table(&table).map_err(|e| {
-        PyValueError::new_err(format!(
-            "config {}: {e}",
-            config.map_or("(defaults)".into(), |p| p.display().to_string())
-        ))
-    })?;
-    drop(base);
+    // the file alone first, parsed from its text: its errors name the file, line and key
+    let name = config.map_or_else(|| "(defaults)".to_string(), |p| p.display().to_string());
+    toml::from_str::<Config>(&text).map_err(|e| PyValueError::new_err(format!("config {name}: {e}")))?;
+    let mut table: toml::Table = text.parse().map_err(|e| PyValueError::new_err(format!("config {name}: {e}")))?;
     if let Some(overrides) = overrides {
         for (key, value) in overrides.iter() {
             let key: String =

@@ -73,6 +73,20 @@ def test_overrides_set_keys_and_bad_ones_name_the_key():
         rltrade.TradingEnv(config=CONFIG, data=DATA, overrides={"env.window": 0})
     with pytest.raises(ValueError, match=r"split: "):
         rltrade.TradingEnv(config=CONFIG, data=DATA, split="tset")
+    with pytest.raises(ValueError, match=r"overrides\[`env.window`\]: .* does not fit a 64-bit integer"):
+        rltrade.TradingEnv(config=CONFIG, data=DATA, overrides={"env.window": 2**70})
+    numpy_scalars = rltrade.TradingEnv(config=CONFIG, data=DATA, overrides={"env.window": np.int64(8),
+                                                                            "execution.fee_bps": np.float32(4.0)})
+    assert numpy_scalars.observation_space.shape == (8 * 8 + 3,)
+
+
+def test_a_bad_config_file_names_its_file_line_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[env]\nwindow = 16\nwindw = 3\n")
+    with pytest.raises(ValueError) as error:
+        rltrade.TradingEnv(config=bad, data=DATA)
+    text = str(error.value)
+    assert "bad.toml" in text and "line 3" in text and "windw" in text, text
 
 
 def test_an_action_out_of_range_raises_and_steps_nothing():
@@ -81,12 +95,28 @@ def test_an_action_out_of_range_raises_and_steps_nothing():
     for bad in (2, -1, 1.5, "1", [0]):
         with pytest.raises(ValueError):
             env.step(bad)
+    with pytest.raises(ValueError):
+        env.step(2**63)
+    # nothing was stepped: the next step is a fresh env's first
+    twin = rltrade.TradingEnv(config=CONFIG, data=DATA, seed=2)
+    twin.reset(seed=2)
+    np.testing.assert_array_equal(env.step(1)[0], twin.step(1)[0])
+
     vec = rltrade.VecEnv(4, config=CONFIG, data=DATA, seed=2)
-    obs, _ = vec.reset(seed=2)
+    vec.reset(seed=2)
     with pytest.raises(ValueError, match=r"actions\[2\] = 7 is out of range"):
         vec.step(np.array([0, 1, 7, 0]))
-    with pytest.raises(ValueError, match="3 actions for 4 envs"):
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
         vec.step(np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match="integers"):
+        vec.step(np.array([0.0, 1.7, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="integers"):
+        vec.step(np.array([True, False, True, False]))
+    with pytest.raises(ValueError, match="one int"):
+        vec.reset(seed=[1, 2, 3, 4])
+    twin = rltrade.VecEnv(4, config=CONFIG, data=DATA, seed=2)
+    twin.reset(seed=2)
+    np.testing.assert_array_equal(vec.step(np.ones(4, dtype=np.int64))[0], twin.step(np.ones(4, dtype=np.int64))[0])
 
 
 def test_data_errors_name_the_file_and_line(tmp_path):

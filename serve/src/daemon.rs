@@ -288,6 +288,15 @@ fn start_alerts(engine: &Arc<Mutex<Engine>>, plan: Option<AlertsPlan>) -> Result
     Ok(Some(plan.start(engine, &journal_id)))
 }
 
+/// Stops the bot's commands: before the engine closes, so that none is carried out
+/// after the last commit.
+async fn stop_commands(alerts: &mut Option<Alerts>) {
+    if let Some(alerts) = alerts {
+        alerts.stop_commands().await;
+    }
+}
+
+/// Lets delivery drain the outbox (after the engine closed: its stop is in it).
 async fn stop_alerts(alerts: Option<Alerts>) {
     if let Some(alerts) = alerts {
         alerts.stop().await;
@@ -334,7 +343,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
     // which the journal survives)
     let mut signals = ShutdownSignals::listen()?;
     let api = Api::start(&setup, &engine).await?;
-    let alerts = start_alerts(&engine, alerts)?;
+    let mut alerts = start_alerts(&engine, alerts)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let feed_engine = Arc::clone(&engine);
@@ -363,6 +372,7 @@ async fn serve_replay(setup: DaemonSetup, series: BarSeries) -> Result<()> {
             feed.await.unwrap_or_else(|e| Err(Error::Config { field: "feed".into(), message: e.to_string() }))
         }
     };
+    stop_commands(&mut alerts).await;
     let closed = lock(&engine).close();
     stop_alerts(alerts).await;
     api.stop().await;
@@ -393,7 +403,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     let (journal, lineup, alerts) = open_journal(&setup)?;
     let engine = open_engine(&setup, journal, &lineup, &exchange.symbol, interval.ms(), feed_name)?;
     // delivering from here on: what the start finds (a restart, a mismatch) is sent too
-    let alerts = start_alerts(&engine, alerts)?;
+    let mut alerts = start_alerts(&engine, alerts)?;
     let last_bar = lock(&engine).last_bar();
     if let Some(last) = last_bar {
         // a bar that has not closed yet cannot have been traded: the feed would wait for
@@ -486,6 +496,7 @@ async fn serve_exchange(setup: DaemonSetup) -> Result<()> {
     };
     let _ = feed_stop.send(true);
     let _ = feed.await;
+    stop_commands(&mut alerts).await;
     let closed = lock(&engine).close();
     stop_alerts(alerts).await;
     api.stop().await;

@@ -163,18 +163,22 @@ async fn every_event_reaches_telegram_and_the_webhook_and_commands_obey_only_the
         engine.flush().unwrap();
     }
 
-    // commands: the allowed chat's are carried out and answered; a stranger's /kill is not
+    // commands: the allowed chat's are carried out and answered; a stranger's /kill is
+    // not; one sent ten minutes ago (while nobody polled) has expired
+    let ten_minutes_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 600;
+    mock.push_message_sent_at(CHAT, "/kill", ten_minutes_ago);
     mock.push_message(STRANGER, "/kill flatten\u{1b}[31m");
     for command in ["/status", "/positions", "/pnl", "/help", "/bogus"] {
         mock.push_message(CHAT, command);
     }
     let mock = &mock;
     let answered = |n: usize| move || mock.sent().iter().filter(|m| !m.text.contains('#')).count() >= n;
-    wait_for("5 answers", answered(5)).await;
+    wait_for("6 answers", answered(6)).await;
     mock.push_message(CHAT, "/kill");
-    wait_for("the kill's answer", answered(6)).await;
+    wait_for("the kill's answer", answered(7)).await;
     mock.push_message(CHAT, "/resume@rltrade_bot");
-    wait_for("the resume's answer", answered(7)).await;
+    wait_for("the resume's answer", answered(8)).await;
 
     // a stale feed, fresh again, and balances that disagree with the accounts
     {
@@ -215,7 +219,7 @@ async fn every_event_reaches_telegram_and_the_webhook_and_commands_obey_only_the
         assert!(kinds.contains(kind), "no {kind} alert in {kinds:?}");
     }
     let kills = events.iter().filter(|e| e.kind == EventKind::Kill).count();
-    assert_eq!(kills, 2, "one kill (two strategies), the stranger's refused");
+    assert_eq!(kills, 2, "one kill (two strategies): the stranger's refused, the old one expired");
 
     // Telegram: one message per alert, each id once, in order, the words of each kind
     let sent = mock.sent();
@@ -245,6 +249,7 @@ async fn every_event_reaches_telegram_and_the_webhook_and_commands_obey_only_the
         "unknown command `/bogus`",
         "kill switch engaged",
         "trading resumed",
+        "expired: sent 60",
     ] {
         assert!(all.contains(words), "no message with {words:?} in:\n{all}");
     }
@@ -334,12 +339,12 @@ async fn faults_are_retried_in_order_retry_after_is_waited_and_a_backlog_is_coal
     assert_eq!(sent[0], sent[1], "the dropped answer's message is sent again, the same");
     let rows = outbox(dir.path());
     let last = rows.last().unwrap().id;
-    let mut ids: Vec<i64> = sent.iter().skip(1).flat_map(covered_ids).collect();
+    let ids: Vec<i64> = sent.iter().skip(1).flat_map(covered_ids).collect();
     assert_eq!(ids, (1..=last).collect::<Vec<_>>(), "in order, none lost; redelivered once");
-    // after the backlog, few alerts at a time go one by one
-    ids.dedup();
-    let singles = sent.iter().skip(2).filter(|m| !m.text.starts_with('⏩')).count();
-    assert!(singles >= 1, "{sent:?}");
+    // after the backlog, the three alerts of the kill and the stop (at most
+    // `coalesce_above` waiting at once) go one by one
+    assert!(sent[2..].iter().all(|m| !m.text.starts_with('⏩')), "{sent:?}");
+    assert_eq!(sent.len() - 2, last as usize - backlog, "{sent:?}");
 
     let hooks = mock.hooks();
     assert_eq!(hooks[0].1, hooks[1].1, "the webhook's dropped delivery is posted again, the same body");

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rltrade_agent::export::{CheckpointChoice, ExportReport};
-use rltrade_eval::ledger::Ledger;
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
 use rltrade_env::{MarketData, SplitName, TradingSetup};
+use rltrade_eval::ledger::Ledger;
 use serde_json::json;
 
 use super::trials::Trial;

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_eval::compare::bootstrap::returns_from_equity;
-use rltrade_eval::ledger::{Ledger, TrialRecord, TrialStatus, write_returns};
 use rltrade_env::backtest::{BacktestResult, run_backtest};
 use rltrade_env::{BarSeries, Policy, SplitName, TradingSetup};
+use rltrade_eval::compare::bootstrap::returns_from_equity;
+use rltrade_eval::ledger::{Ledger, TrialRecord, TrialStatus, write_returns};
 use rltrade_policy::model_dir::EXPORT_DIR;
 use rltrade_policy::{OnnxModel, OnnxPolicy};
 

@@ -10,12 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail, ensure};
-use rltrade_eval::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
-use rltrade_eval::compare::bootstrap::BootstrapConfig;
-use rltrade_eval::compare::equity_csv::{equity_table, write_table};
-use rltrade_eval::compare::plot::write_equity_plot;
-use rltrade_eval::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
-use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_agent::resume::first_difference;
 use rltrade_agent::run_dir::{RunDir, write_atomically};
 use rltrade_agent::trading_run::TrainingEnv;
@@ -24,6 +18,12 @@ use rltrade_agent::walkforward::report::{FoldResult, WalkForwardReport, fold_sha
 use rltrade_agent::walkforward::stitch::stitch_backtests;
 use rltrade_env::bar::{format_interval, format_time_ms};
 use rltrade_env::{BarSeries, MarketData, SplitConfig, SplitName, TradingSetup};
+use rltrade_eval::compare::arms::{DEFAULT_BASELINES, MA_AUTO_GRID, RlArmSpec};
+use rltrade_eval::compare::bootstrap::BootstrapConfig;
+use rltrade_eval::compare::equity_csv::{equity_table, write_table};
+use rltrade_eval::compare::plot::write_equity_plot;
+use rltrade_eval::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
+use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE};
 use serde_json::{Value, json};

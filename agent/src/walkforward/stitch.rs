@@ -17,8 +17,8 @@ use rltrade_env::backtest::{BacktestResult, EquityPoint, EvaluationWindow};
 use rltrade_env::metrics::{MetricsInput, compute_metrics};
 use rltrade_exec::trades::Trade;
 
-use rltrade_eval::compare::ArmBacktests;
 use crate::error::{Error, Result};
+use rltrade_eval::compare::ArmBacktests;
 
 /// Joins one run's fold backtests `folds` (in time order, each starting from
 /// `initial_cash`) into one backtest over the stitched window, with metrics recomputed

@@ -72,6 +72,13 @@ pub enum Alert {
         /// The halt, in words.
         reason: String,
     },
+    /// An outbox row that does not decode (a corrupt journal, or a number JSON cannot
+    /// hold): delivered as such, so that one bad row never stops the ones after it.
+    /// Never written, only read.
+    Unreadable {
+        /// The decoder's message.
+        error: String,
+    },
     /// A strategy's UTC day, sent at the first bar of the next.
     DailySummary {
         /// The strategy.
@@ -102,6 +109,7 @@ impl Alert {
             Alert::Started { .. } => "started",
             Alert::Stopped { .. } => "stopped",
             Alert::DaemonHalted { .. } => "daemon_halted",
+            Alert::Unreadable { .. } => "unreadable",
             Alert::DailySummary { .. } => "daily_summary",
         }
     }
@@ -112,7 +120,9 @@ impl Alert {
         match self {
             Alert::Fill { .. } | Alert::RiskRefusal { .. } | Alert::DailySummary { .. } => false,
             Alert::Event { event, .. } => !matches!(event, EventKind::Feed | EventKind::Reload),
-            Alert::Started { .. } | Alert::Stopped { .. } | Alert::DaemonHalted { .. } => true,
+            Alert::Started { .. } | Alert::Stopped { .. } | Alert::DaemonHalted { .. } | Alert::Unreadable { .. } => {
+                true
+            }
         }
     }
 }

@@ -30,6 +30,20 @@ use crate::journal::Journal;
 use crate::log_text::untrusted;
 use crate::metrics::{DestinationLabel, Metrics};
 
+/// The longest wait a server's `retry_after` is granted (longer ones are cut to it).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_millis(rltrade_config::serve::MAX_ALERT_WAIT_MS);
+
+/// `wait` cut to [`MAX_RETRY_AFTER`].
+fn capped(wait: Duration) -> Duration {
+    wait.min(MAX_RETRY_AFTER)
+}
+
+/// Runs a SQLite call (the outbox, the delivery state) off the async workers, so that a
+/// slow disk never holds up the tasks that feed bars and answer the API.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
 /// How often an idle destination looks at the outbox again.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
@@ -168,7 +182,9 @@ pub async fn deliver(
     let mut waits = exponential(settings.first_retry, settings.max_retry);
     // the journal and the progress, opened (again) until they open
     let (reader, progress) = loop {
-        match (Journal::open_read_only(&settings.journal), DeliveryProgress::open(&settings.journal)) {
+        let opened =
+            blocking(|| (Journal::open_read_only(&settings.journal), DeliveryProgress::open(&settings.journal)));
+        match opened {
             (Ok(reader), Ok(progress)) => break (reader, progress),
             (Err(e), _) | (_, Err(e)) => {
                 tracing::error!(destination = key, "alerts cannot be read: {e}");
@@ -178,7 +194,7 @@ pub async fn deliver(
             }
         }
     };
-    let mut cursor = match progress.delivered(key) {
+    let mut cursor = match blocking(|| progress.delivered(key)) {
         Ok(Some(id)) => id,
         Ok(None) => 0,
         Err(e) => {
@@ -188,7 +204,7 @@ pub async fn deliver(
     };
     let mut last_sent: Option<Instant> = None;
     loop {
-        let rows = match reader.outbox_after(cursor, destination.sink.max_batch()) {
+        let rows = match blocking(|| reader.outbox_after(cursor, destination.sink.max_batch())) {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(destination = key, "reading the outbox: {e}");
@@ -221,7 +237,7 @@ pub async fn deliver(
                 Ok(()) => break,
                 Err(e) => {
                     failures.inc();
-                    let wait = e.retry_after.unwrap_or_else(|| waits.next().unwrap_or(settings.max_retry));
+                    let wait = e.retry_after.map_or_else(|| waits.next().unwrap_or(settings.max_retry), capped);
                     tracing::warn!(
                         destination = key,
                         attempt,
@@ -236,7 +252,7 @@ pub async fn deliver(
         }
         delivered.inc_by(batch.len() as u64);
         let last = batch.last().map_or(cursor, |r| r.id);
-        if let Err(e) = progress.set_delivered(key, last) {
+        if let Err(e) = blocking(|| progress.set_delivered(key, last)) {
             // sent, but not recorded: sent again after a restart (at least once)
             tracing::error!(destination = key, "{e}");
         }
@@ -264,24 +280,30 @@ pub struct CommandSettings {
 /// Attempts at sending a command's answer (an answer is not an alert: it is not kept).
 const ANSWER_ATTEMPTS: u32 = 5;
 
+/// A command older than this (by its message's `date`) is not carried out: Telegram
+/// keeps updates for a day, and a `/resume` sent while the daemon was down must not
+/// resume it hours later. It is answered "expired".
+pub const COMMAND_MAX_AGE_S: i64 = 60;
+
 /// Long-polls `getUpdates` and carries out the commands of allowed chats on `engine`,
-/// answering each; a message from any other chat is refused and logged (escaped, cut).
-/// The update offset is recorded after each message, so a restart does not carry out
-/// a command twice unless it crashed in between. Ends when `stop` turns true.
+/// answering each; a message from any other chat is refused and logged (escaped, cut),
+/// and a command older than [`COMMAND_MAX_AGE_S`] is answered "expired". The update
+/// offset is recorded after each message, so a restart does not carry out a command
+/// twice unless it crashed in between. Ends when `stop` turns true.
 pub async fn listen_for_commands(
     api: BotApi,
     settings: CommandSettings,
     engine: Arc<Mutex<Engine>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let progress = match DeliveryProgress::open(&settings.journal) {
+    let progress = match blocking(|| DeliveryProgress::open(&settings.journal)) {
         Ok(progress) => progress,
         Err(e) => {
             tracing::error!("Telegram commands off: {e}");
             return;
         }
     };
-    let mut offset = progress.update_offset().unwrap_or_else(|e| {
+    let mut offset = blocking(|| progress.update_offset()).unwrap_or_else(|e| {
         tracing::error!("{e}");
         0
     });
@@ -300,7 +322,7 @@ pub async fn listen_for_commands(
                 messages
             }
             Err(e) => {
-                let wait = e.retry_after.unwrap_or_else(|| waits.next().unwrap_or(settings.max_retry));
+                let wait = e.retry_after.map_or_else(|| waits.next().unwrap_or(settings.max_retry), capped);
                 tracing::warn!(wait_ms = wait.as_millis() as u64, "Telegram getUpdates failed: {e}");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => continue,
@@ -309,10 +331,22 @@ pub async fn listen_for_commands(
             }
         };
         for message in messages {
+            if *stop.borrow() {
+                // the rest is fetched again (its offset was not recorded)
+                return;
+            }
             offset = offset.max(message.update_id + 1);
             match message.chat_id {
                 Some(chat) if settings.allowed_chats.contains(&chat) => {
+                    let age_s = wall_s() - message.date;
                     let answer = match Command::parse(&message.text) {
+                        Ok(command) if age_s > COMMAND_MAX_AGE_S => {
+                            tracing::warn!(chat, ?command, age_s, "Telegram command expired: not carried out");
+                            format!(
+                                "expired: sent {age_s} s ago (more than {COMMAND_MAX_AGE_S} s), not carried out; \
+                                 send it again"
+                            )
+                        }
                         Ok(command) => {
                             tracing::info!(chat, ?command, "Telegram command");
                             let engine = Arc::clone(&engine);
@@ -322,7 +356,7 @@ pub async fn listen_for_commands(
                         }
                         Err(answer) => answer,
                     };
-                    answer_chat(&api, chat, &answer, &settings).await;
+                    answer_chat(&api, chat, &answer, &settings, &mut stop).await;
                 }
                 chat => tracing::warn!(
                     chat_id = ?chat,
@@ -330,23 +364,43 @@ pub async fn listen_for_commands(
                     "Telegram message from a chat that is not allowed: refused"
                 ),
             }
-            if let Err(e) = progress.set_update_offset(offset) {
+            if let Err(e) = blocking(|| progress.set_update_offset(offset)) {
                 tracing::error!("{e}");
             }
         }
     }
 }
 
-async fn answer_chat(api: &BotApi, chat: i64, text: &str, settings: &CommandSettings) {
+/// The wall clock, s since epoch UTC.
+fn wall_s() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Sends a command's answer, retrying [`ANSWER_ATTEMPTS`] times; gives up at once when
+/// `stop` turns true.
+async fn answer_chat(
+    api: &BotApi,
+    chat: i64,
+    text: &str,
+    settings: &CommandSettings,
+    stop: &mut watch::Receiver<bool>,
+) {
     let mut waits = exponential(settings.first_retry, settings.max_retry);
     for attempt in 1..=ANSWER_ATTEMPTS {
-        match api.send_message(chat, text).await {
+        let sent = tokio::select! {
+            sent = api.send_message(chat, text) => sent,
+            _ = stop.changed() => return,
+        };
+        match sent {
             Ok(()) => return,
             Err(e) => {
-                let wait = e.retry_after.unwrap_or_else(|| waits.next().unwrap_or(settings.max_retry));
+                let wait = e.retry_after.map_or_else(|| waits.next().unwrap_or(settings.max_retry), capped);
                 tracing::warn!(chat, attempt, "answer to a command not sent: {e}");
                 if attempt < ANSWER_ATTEMPTS {
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => return,
+                    }
                 }
             }
         }

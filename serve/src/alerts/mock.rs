@@ -67,7 +67,7 @@ struct State_ {
     sent: Vec<SentMessage>,
     hooks: Vec<(HeaderMap, Value)>,
     bad_signatures: u64,
-    updates: Vec<(i64, i64, String)>,
+    updates: Vec<(i64, i64, String, i64)>,
     next_update: i64,
 }
 
@@ -150,12 +150,18 @@ impl MockBotApi {
         self.state().bad_signatures
     }
 
-    /// A user writes `text` in `chat_id`: the next `getUpdates` returns it.
+    /// A user writes `text` in `chat_id` now: the next `getUpdates` returns it.
     pub fn push_message(&self, chat_id: i64, text: &str) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        self.push_message_sent_at(chat_id, text, now);
+    }
+
+    /// A message sent at `date` (s since epoch UTC), as one sent while nobody polled.
+    pub fn push_message_sent_at(&self, chat_id: i64, text: &str, date: i64) {
         let mut state = self.state();
         let id = state.next_update;
         state.next_update += 1;
-        state.updates.push((id, chat_id, text.to_string()));
+        state.updates.push((id, chat_id, text.to_string(), date));
         drop(state);
         self.shared.1.notify_waiters();
     }
@@ -275,13 +281,14 @@ async fn get_updates(shared: &Shared, request: &Value) -> Response {
         {
             let mut state = shared.0.lock().unwrap_or_else(|p| p.into_inner());
             // an offset confirms every update before it (the Bot API forgets them)
-            state.updates.retain(|(id, _, _)| *id >= offset);
+            state.updates.retain(|(id, ..)| *id >= offset);
             if !state.updates.is_empty() || tokio::time::Instant::now() >= deadline {
                 let result: Vec<Value> = state
                     .updates
                     .iter()
-                    .map(|(id, chat, text)| {
-                        json!({"update_id": id, "message": {"message_id": id, "chat": {"id": chat, "type": "private"}, "text": text}})
+                    .map(|(id, chat, text, date)| {
+                        json!({"update_id": id, "message": {"message_id": id, "date": date,
+                            "chat": {"id": chat, "type": "private"}, "text": text}})
                     })
                     .collect();
                 return axum::Json(json!({"ok": true, "result": result})).into_response();

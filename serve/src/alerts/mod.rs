@@ -59,8 +59,10 @@ pub struct AlertsPlan {
 /// The running delivery and command tasks.
 #[derive(Debug)]
 pub struct Alerts {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop_delivery: tokio::sync::watch::Sender<bool>,
+    delivery: Vec<tokio::task::JoinHandle<()>>,
+    stop_commands: tokio::sync::watch::Sender<bool>,
+    commands: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl AlertsPlan {
@@ -115,6 +117,11 @@ impl AlertsPlan {
         }
         journal.enable_outbox(OutboxSettings { daily_summary: delivery.daily_summary });
         let progress = DeliveryProgress::open(journal.path())?;
+        match journal.meta()? {
+            // a delivery state left by another journal (deleted, replaced) is forgotten
+            Some(meta) => progress.bind_journal(&meta.journal_id)?,
+            None => progress.forget_deliveries()?,
+        }
         let last = journal.outbox_last_id()?;
         for destination in &destinations {
             progress.register(&destination.key, last)?;
@@ -134,27 +141,43 @@ impl AlertsPlan {
     /// tokio runtime; their counters go to the engine's metrics. `journal_id` is the journal's id (known once the engine opened it).
     pub fn start(mut self, engine: &Arc<Mutex<Engine>>, journal_id: &str) -> Alerts {
         self.settings.journal_id = journal_id.to_string();
-        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        if let Err(e) = DeliveryProgress::open(&self.settings.journal).and_then(|p| p.bind_journal(journal_id)) {
+            tracing::error!("{e}");
+        }
+        let (stop_delivery, delivery_rx) = tokio::sync::watch::channel(false);
+        let (stop_commands, commands_rx) = tokio::sync::watch::channel(false);
         let metrics = Arc::clone(engine.lock().unwrap_or_else(|p| p.into_inner()).metrics());
-        let mut tasks: Vec<tokio::task::JoinHandle<()>> = self
+        let delivery = self
             .destinations
             .into_iter()
-            .map(|d| tokio::spawn(delivery::deliver(d, self.settings.clone(), Arc::clone(&metrics), stop_rx.clone())))
+            .map(|d| {
+                tokio::spawn(delivery::deliver(d, self.settings.clone(), Arc::clone(&metrics), delivery_rx.clone()))
+            })
             .collect();
-        if let Some((api, settings)) = self.bot {
-            tasks.push(tokio::spawn(delivery::listen_for_commands(api, settings, Arc::clone(engine), stop_rx)));
-        }
-        Alerts { stop, tasks }
+        let commands = self.bot.map(|(api, settings)| {
+            tokio::spawn(delivery::listen_for_commands(api, settings, Arc::clone(engine), commands_rx))
+        });
+        Alerts { stop_delivery, delivery, stop_commands, commands }
     }
 }
 
 impl Alerts {
-    /// Stops the command listener and lets each destination deliver what is left for
+    /// Stops the command listener (a command in flight finishes first): called before
+    /// the engine closes, so that no command is carried out after the last commit.
+    pub async fn stop_commands(&mut self) {
+        let _ = self.stop_commands.send(true);
+        if let Some(task) = self.commands.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops the command listener, then lets each destination deliver what is left for
     /// up to `serve.alerts.delivery.drain_ms` (plus a send in flight); what is still
     /// undelivered then is sent after the next start.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
+    pub async fn stop(mut self) {
+        self.stop_commands().await;
+        let _ = self.stop_delivery.send(true);
+        for task in self.delivery {
             let _ = task.await;
         }
     }

@@ -41,7 +41,8 @@ impl DeliveryProgress {
             .and_then(|()| {
                 conn.execute_batch(
                     "CREATE TABLE IF NOT EXISTS delivered (destination TEXT PRIMARY KEY, last_id INTEGER NOT NULL) \
-                     STRICT; CREATE TABLE IF NOT EXISTS bot (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;",
+                     STRICT; CREATE TABLE IF NOT EXISTS bot (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT; \
+                     CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
                 )
             })
             .map_err(fail)?;
@@ -93,6 +94,45 @@ impl DeliveryProgress {
             .map_err(|e| self.fail("recording a delivery", e))
     }
 
+    /// Ties this state to the journal with id `journal_id`: when it was another
+    /// journal's (a journal deleted or replaced while this file stayed), every
+    /// destination's place is forgotten first, so that none skips the new journal's
+    /// alerts.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn bind_journal(&self, journal_id: &str) -> Result<()> {
+        let bound: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM journal WHERE key = 'journal_id'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.fail("reading the journal id", e))?;
+        if bound.as_deref() == Some(journal_id) {
+            return Ok(());
+        }
+        if bound.is_some() {
+            self.forget_deliveries()?;
+        }
+        self.conn
+            .execute(
+                "INSERT INTO journal (key, value) VALUES ('journal_id', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [journal_id],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail("recording the journal id", e))
+    }
+
+    /// Forgets every destination's place (a new journal: its outbox starts at 1).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn forget_deliveries(&self) -> Result<()> {
+        self.conn
+            .execute_batch("DELETE FROM delivered; DELETE FROM journal;")
+            .map_err(|e| self.fail("forgetting deliveries", e))
+    }
+
     /// The next `getUpdates` offset (0 before the first update).
     ///
     /// # Errors
@@ -140,5 +180,11 @@ mod tests {
         assert_eq!(again.delivered("webhook:x").unwrap(), None);
         assert_eq!(again.update_offset().unwrap(), 7);
         assert!(dir.path().join("journal.db-alerts").is_file());
+        again.bind_journal("j1").unwrap();
+        again.bind_journal("j1").unwrap();
+        assert_eq!(again.delivered("telegram:1").unwrap(), Some(45), "the same journal keeps its places");
+        again.bind_journal("j2").unwrap();
+        assert_eq!(again.delivered("telegram:1").unwrap(), None, "another journal's places are forgotten");
+        assert_eq!(again.update_offset().unwrap(), 7, "the bot's offset is the bot's, not the journal's");
     }
 }

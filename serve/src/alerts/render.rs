@@ -52,6 +52,7 @@ pub fn line(alert: &Alert) -> String {
         }
         Alert::Stopped { halt: None } => "⏹ rltrade stopped".to_string(),
         Alert::Stopped { halt: Some(halt) } => format!("⏹ rltrade stopped, halted: {halt}"),
+        Alert::Unreadable { error } => format!("⁉️ an alert could not be read from the journal: {error}"),
         Alert::DaemonHalted { reason } => format!("🚨 rltrade halted, no more bars are traded: {reason}"),
         Alert::DailySummary { strategy, day_ms, equity_open, equity_close, fills, fees, trading_state } => {
             let change = if *equity_open != 0.0 { (equity_close / equity_open - 1.0) * 100.0 } else { 0.0 };

@@ -34,6 +34,8 @@ pub struct IncomingMessage {
     pub chat_id: Option<i64>,
     /// Its text (`message.text`), empty for a message without text.
     pub text: String,
+    /// When it was sent (`message.date`), s since epoch UTC (0 when absent).
+    pub date: i64,
 }
 
 /// The Bot API's answer envelope.
@@ -61,6 +63,8 @@ struct Update {
 struct Message {
     chat: Chat,
     text: Option<String>,
+    #[serde(default)]
+    date: i64,
 }
 
 #[derive(Deserialize)]
@@ -76,10 +80,15 @@ impl BotApi {
     /// # Errors
     /// [`Error::Config`] when the HTTP client cannot be built.
     pub fn new(api_url: &str, token: Secret, timeout: Duration) -> Result<Self> {
-        let http = reqwest::Client::builder().timeout(timeout).build().map_err(|e| Error::Config {
-            field: "serve.alerts.telegram".into(),
-            message: e.without_url().to_string(),
-        })?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            // a redirect would send the request (and the token in its path) elsewhere
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config {
+                field: "serve.alerts.telegram".into(),
+                message: e.without_url().to_string(),
+            })?;
         Ok(Self { http, api_url: api_url.trim_end_matches('/').to_string(), token })
     }
 
@@ -127,6 +136,7 @@ impl BotApi {
             .map(|u| IncomingMessage {
                 update_id: u.update_id,
                 chat_id: u.message.as_ref().map(|m| m.chat.id),
+                date: u.message.as_ref().map_or(0, |m| m.date),
                 text: u.message.and_then(|m| m.text).unwrap_or_default(),
             })
             .collect())

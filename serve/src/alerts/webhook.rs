@@ -99,6 +99,9 @@ impl Webhook {
         }
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // a redirect would turn the POST into a GET elsewhere, with our headers: a
+            // 3XX is a failure
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config { field, message: e.without_url().to_string() })?;
         Ok(Self { name: name.to_string(), url, secret, http })
@@ -132,15 +135,18 @@ impl Webhook {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        // redacted whole, then cut (by `untrusted`), so that no part of the URL survives
         let text = response.text().await.unwrap_or_default();
-        let text: String = text.chars().take(200).collect();
         Err(SendError::new(format!("webhook {}: HTTP {status}: {}", self.name, self.redact(&text)))
             .retry_after_s(retry))
     }
 
-    /// `text` with the URL replaced by `<url>`, escaped for a log.
+    /// `text` with the URL (as it is, and JSON-escaped) replaced by `<url>`, then
+    /// escaped and cut for a log ([`untrusted`]).
     fn redact(&self, text: &str) -> String {
-        untrusted(&text.replace(self.url.expose(), "<url>"))
+        let url = self.url.expose();
+        let escaped = url.replace('/', "\\/");
+        untrusted(&text.replace(url, "<url>").replace(&escaped, "<url>"))
     }
 }
 

@@ -247,7 +247,11 @@ impl Journal {
         }
         let unused = Self::open_read_only(path)?.is_unused()?;
         if unused {
-            for file in [path.to_path_buf(), wal_path(path), sidecar(path, "-shm")] {
+            // with the alerts' delivery state beside it (a new journal must not inherit it)
+            let alerts = sidecar(path, "-alerts");
+            let files = [path.to_path_buf(), wal_path(path), sidecar(path, "-shm")];
+            let delivery = [sidecar(&alerts, "-wal"), sidecar(&alerts, "-shm"), alerts.clone()];
+            for file in files.into_iter().chain(delivery) {
                 match std::fs::remove_file(&file) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(file, e)),
                     _ => {}

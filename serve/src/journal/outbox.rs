@@ -47,10 +47,12 @@ impl Journal {
         self.sql("inserting an alert", result).map(|_| ())
     }
 
-    /// The outbox's alerts after id `after`, in id order, at most `limit`.
+    /// The outbox's alerts after id `after`, in id order, at most `limit`. An alert
+    /// that does not decode comes back as [`Alert::Unreadable`] with the decoder's
+    /// message, so that delivery goes on past it.
     ///
     /// # Errors
-    /// SQLite errors; an alert that does not decode (a corrupt journal), named by id.
+    /// SQLite errors.
     pub fn outbox_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxRow>> {
         let rows = self
             .conn
@@ -62,13 +64,16 @@ impl Journal {
                 .collect::<rusqlite::Result<Vec<(i64, Option<i64>, i64, String)>>>()
             });
         let rows = self.sql("reading the outbox", rows)?;
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|(id, bar_ms, at_wall_ms, text)| {
-                let alert = serde_json::from_str(&text)
-                    .map_err(|e| self.error(format!("outbox alert {id} is corrupt: {e}")))?;
-                Ok(OutboxRow { id, bar_ms, at_wall_ms, alert })
+                let alert = serde_json::from_str(&text).unwrap_or_else(|e| {
+                    tracing::error!(journal = %self.path.display(), "outbox alert {id} does not decode: {e}");
+                    Alert::Unreadable { error: format!("outbox alert {id}: {e}") }
+                });
+                OutboxRow { id, bar_ms, at_wall_ms, alert }
             })
-            .collect()
+            .collect::<Vec<_>>())
     }
 
     /// The last alert's id, 0 for an empty outbox.
