@@ -79,9 +79,16 @@ pub enum Error {
     /// The exported policy could not be loaded or run.
     #[error(transparent)]
     Policy(#[from] rltrade_policy::Error),
-    /// A comparison, backtest or trial-ledger error (`rltrade-eval`).
+    /// A comparison, backtest or trial-ledger error (`rltrade-eval`), boxed: it is
+    /// larger than every other variant.
     #[error(transparent)]
-    Eval(#[from] rltrade_eval::Error),
+    Eval(Box<rltrade_eval::Error>),
+}
+
+impl From<rltrade_eval::Error> for Error {
+    fn from(e: rltrade_eval::Error) -> Self {
+        Error::Eval(Box::new(e))
+    }
 }
 
 /// Result alias of `rltrade-agent`.

@@ -124,7 +124,7 @@ pub fn read_run_json(dir: &Path) -> Result<serde_json::Value> {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     rltrade_eval::output::write_atomically(path, bytes).map_err(|e| match e {
         rltrade_eval::Error::Io { path, source } => Error::Io { path, source },
-        other => Error::Eval(other),
+        other => Error::from(other),
     })
 }
 
