@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod interrupt;
 mod output;
 
 /// The run configuration (`rltrade-config`), as `crate::config` for the commands.

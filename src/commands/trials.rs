@@ -44,6 +44,20 @@ impl Trial<'_> {
     /// # Errors
     /// A missing or bad export, backtest errors, an unwritable run folder or ledger.
     pub fn record_finished(&self, series: &BarSeries) -> anyhow::Result<TrialRecord> {
+        self.record_trained(series, TrialStatus::Finished)
+    }
+
+    /// As [`Self::record_finished`] for a run stopped before the end of its budget (a
+    /// signal, a sweep's scheduler): its export is backtested the same way, and the
+    /// line says `stopped_early`.
+    ///
+    /// # Errors
+    /// As [`Self::record_finished`].
+    pub fn record_stopped_early(&self, series: &BarSeries) -> anyhow::Result<TrialRecord> {
+        self.record_trained(series, TrialStatus::StoppedEarly)
+    }
+
+    fn record_trained(&self, series: &BarSeries, status: TrialStatus) -> anyhow::Result<TrialRecord> {
         let model = OnnxModel::load(&self.run_dir.join(EXPORT_DIR))?;
         let data = Arc::new(model.card().market_data(series.clone())?);
         let setup = TradingSetup {
@@ -66,7 +80,7 @@ impl Trial<'_> {
         }
         let record = TrialRecord {
             trial_id: self.trial_id.clone(),
-            status: TrialStatus::Finished,
+            status,
             config_hash: self.config.configuration_hash()?,
             seed: self.seed,
             fold: self.fold,
