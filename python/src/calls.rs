@@ -271,3 +271,15 @@ pub fn compare(
     let outcome = py.detach(|| run_study(&request)).map_err(value_error)?;
     json_to_py(py, &outcome.json)
 }
+
+/// The resolved config of `config` (a TOML file; `None`: the defaults) with
+/// `overrides` applied and validated, as TOML text: what a trial's `config.toml` holds.
+/// Reads no data.
+///
+/// Raises `ValueError` as `TradingEnv` does for a bad file, key, type or value.
+#[pyfunction]
+#[pyo3(signature = (config=None, overrides=None))]
+pub fn resolve_config(config: Option<&Bound<'_, PyAny>>, overrides: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+    let config = load_config(path_arg(config)?.as_deref(), None, overrides)?;
+    config.to_toml().map_err(|e| PyValueError::new_err(format!("{e:#}")))
+}

@@ -5,7 +5,7 @@
 //!
 //! - `setup`: a config from a TOML file, a data path and `overrides`.
 //! - `env`: `RawEnv` (`TradingEnv`) and `RawVecEnv` (`VecEnv`, stepped without the GIL).
-//! - `calls`: `load_bars`, `backtest`, `compare`, `read_run`, `RawPolicy`.
+//! - `calls`: `load_bars`, `backtest`, `compare`, `read_run`, `resolve_config`, `RawPolicy`.
 //! - `convert`: Rust values as Python objects.
 
 mod calls;
@@ -26,5 +26,6 @@ fn _rltrade(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(calls::backtest, module)?)?;
     module.add_function(wrap_pyfunction!(calls::read_run, module)?)?;
     module.add_function(wrap_pyfunction!(calls::compare, module)?)?;
+    module.add_function(wrap_pyfunction!(calls::resolve_config, module)?)?;
     Ok(())
 }
