@@ -57,25 +57,6 @@ pub enum Error {
         /// What failed, with the numbers.
         message: String,
     },
-    /// A line of a file read line by line (the trial ledger `trials.jsonl`, a per-bar
-    /// returns CSV) is malformed.
-    #[error("{path}: line {line}: {message}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong (serde's or csv's message, or the rule broken).
-        message: String,
-    },
-    /// A report file (`equity.csv`) cannot be written from the results given.
-    #[error("{path}: {message}")]
-    Report {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
     /// The exported policy could not be loaded or run.
     #[error(transparent)]
     Policy(#[from] rltrade_policy::Error),
