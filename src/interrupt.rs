@@ -2,8 +2,9 @@
 //! stop after the update under way, whose `last` checkpoint is saved as after every
 //! update; the run's best checkpoint is then exported and the process exits 0 (a sweep
 //! scheduler stopping a trial early, or an operator stopping a run, loses nothing and
-//! can `--resume` it). A second signal ends the process at once (status 128 + signal),
-//! as if no handler were installed. Through signal-hook's async-signal-safe flags.
+//! can `--resume` it). A second signal ends the process at once, exiting with status
+//! 128 + the signal's number (143 for SIGTERM, 130 for Ctrl-C). Through signal-hook's
+//! async-signal-safe flags.
 
 use std::sync::Arc;
 use std::sync::OnceLock;

@@ -12,10 +12,11 @@ One table per config key, its dotted path quoted, with exactly one distribution:
     ["env.reward.kind"]
     choice = ["log_return", "differential_sharpe"]
 
-Every key is checked against the config's own schema (an unknown key, or a value of
-the wrong type, names the key), with each end of a range and every choice; an empty
-range (``low >= high``), a non-positive log-uniform low, or an empty choice names the
-key too.
+Each key is checked alone against the base config's own schema, with each end of its
+range and every choice (an unknown key, or a value of the wrong type or out of the
+key's range, names the key); an empty range (``low >= high``), a non-positive
+log-uniform low, or an empty choice names the key too. Rules between keys (a batch no
+larger than ``n_envs × n_steps``) are checked when a trial's config is resolved.
 """
 
 from __future__ import annotations

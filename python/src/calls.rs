@@ -253,9 +253,6 @@ pub fn compare(
             text.parse::<BaselineSpec>().map_err(|e| PyValueError::new_err(format!("baselines[{i}]: {e}")))
         })
         .collect::<PyResult<Vec<_>>>()?;
-    if resamples == 0 {
-        return Err(PyValueError::new_err("resamples must be >= 1"));
-    }
     let request = StudyRequest {
         config,
         models,

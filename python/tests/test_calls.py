@@ -94,3 +94,8 @@ def test_a_comparison_gives_arms_verdicts_and_the_equity_curves(trained_run, tmp
         rltrade.compare([trained_run], config=CONFIG, data=DATA, baselines=["ma:9:3"])
     with pytest.raises(ValueError, match="nowhere"):
         rltrade.compare([tmp_path / "nowhere"], config=CONFIG, data=DATA)
+    for bad, field in [({"resamples": 0}, "resamples"), ({"resamples": 10**7}, "resamples"),
+                       ({"fee_bps": -1.0}, "fee_bps"), ({"fee_levels": [float("nan")]}, "fee_levels"),
+                       ({"block_len": 0.5}, "block_len")]:
+        with pytest.raises(ValueError, match=f"config `{field}`"):
+            rltrade.compare([trained_run], config=CONFIG, data=DATA, **bad)

@@ -22,10 +22,10 @@ pub const MAX_BENCH_CALLS: u64 = 100_000_000;
 pub const MAX_BENCH_UPDATES: u64 = 10_000;
 /// Most threads a flag may ask for (`--update-threads`, `--jobs`): the config's bound.
 pub const MAX_THREADS: u64 = rltrade_config::ppo::MAX_THREADS as u64;
-/// Most bootstrap resamples (`--resamples`): each arm keeps two f64 per resample.
-pub const MAX_RESAMPLES: u64 = 1_000_000;
-/// Largest mean block length of the bootstrap (`--block-len`), bars.
-pub const MAX_BLOCK_LEN: f64 = 1_000_000.0;
+/// Most bootstrap resamples (`--resamples`): the comparison's bound.
+pub const MAX_RESAMPLES: u64 = rltrade_eval::compare::bootstrap::MAX_RESAMPLES as u64;
+/// Largest mean block length of the bootstrap (`--block-len`), bars: the comparison's bound.
+pub const MAX_BLOCK_LEN: f64 = rltrade_eval::compare::bootstrap::MAX_BLOCK_LEN;
 /// Most walk-forward folds (`--folds`); the data usually allows far fewer, which the
 /// fold planner then says.
 pub const MAX_FOLDS: u64 = 10_000;

@@ -79,7 +79,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut reports = Vec::new();
+    let mut stopped_by_signal = false;
     for &seed in &seeds {
+        if crate::interrupt::requested() {
+            // a signal between two runs (or during the start): no run is started after it
+            stopped_by_signal = true;
+            break;
+        }
         let run_dir = match (&args.resume, &args.out, args.seeds.is_some()) {
             (Some(dir), _, _) => dir.clone(),
             (None, Some(out), true) => out.join(format!("seed-{seed}")),
@@ -142,13 +148,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         reports.push(result?.report);
         if stopped {
             // the seeds after it are not started
+            stopped_by_signal = true;
             break;
         }
     }
-    let stopped = crate::interrupt::requested();
     if args.json {
         let mut value = report_json(&reports, args.seeds.is_some(), args.out.as_deref());
-        value["stopped_by_signal"] = json!(stopped);
+        value["stopped_by_signal"] = json!(stopped_by_signal);
         print_json(&value)?;
     } else {
         for r in &reports {
@@ -222,8 +228,9 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<SeedOutcome> {
             Some(bar) => bar.show(p),
             None => tracing::info!("{}: {}", run_dir.display(), p.line()),
         }
-        // after the update's checkpoints were saved (SIGTERM, Ctrl-C: crate::interrupt)
-        stopped = crate::interrupt::requested();
+        // after the update's checkpoints were saved (SIGTERM, Ctrl-C: crate::interrupt);
+        // a signal during the last update stops nothing: the run has finished
+        stopped = crate::interrupt::requested() && p.update < p.num_updates;
         if stopped { Control::Stop } else { Control::Continue }
     });
     if let Some(bar) = bar.as_mut() {
@@ -245,7 +252,10 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<SeedOutcome> {
     );
     match job.env {
         TrainingEnv::Trading(_) => {
-            let export = super::export::export_run(run_dir, CheckpointChoice::Best, None)
+            // a run stopped before its first validation has no `best` yet: its `last`
+            let best_saved = run_dir.join("checkpoints").join("best").exists();
+            let choice = if stopped && !best_saved { CheckpointChoice::Last } else { CheckpointChoice::Best };
+            let export = super::export::export_run(run_dir, choice, None)
                 .with_context(|| format!("exporting {}", run_dir.display()))?;
             let p = &export.card.parity;
             tracing::info!(
@@ -265,11 +275,14 @@ pub fn train_and_export(job: &SeedRun<'_>) -> anyhow::Result<SeedOutcome> {
 /// relative to `study` (`trial-0003`, `trial-0003/seed-1`), with `/` separators.
 ///
 /// # Errors
-/// `run` is not inside `study` (both compared as absolute paths).
+/// `run` is not inside `study` (both compared as absolute paths; a `..` in the part
+/// below `study` is refused).
 fn trial_id_in(study: &Path, run: &Path) -> anyhow::Result<String> {
     let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
     let (study_abs, run_abs) = (absolute(study)?, absolute(run)?);
-    let relative = run_abs.strip_prefix(&study_abs).ok().filter(|r| !r.as_os_str().is_empty()).with_context(|| {
+    let inside =
+        |r: &Path| !r.as_os_str().is_empty() && r.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let relative = run_abs.strip_prefix(&study_abs).ok().filter(|r| inside(r)).with_context(|| {
         format!(
             "--trial-of {}: the run folder {} is not inside it (give --out inside the experiment's folder)",
             study.display(),

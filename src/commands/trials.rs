@@ -76,7 +76,11 @@ impl Trial<'_> {
         for (name, result) in [("validation.csv", &validation), ("test.csv", &test)] {
             let path = returns_dir.join(name);
             write_returns(&path, &per_bar_returns(result, self.config.execution.initial_cash))?;
-            relative.push(path.strip_prefix(self.ledger.dir()).unwrap_or(&path).to_path_buf());
+            // relative to the ledger's folder, compared as absolute paths (`./sweep` and
+            // `sweep/trial-7` are one folder)
+            let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            let (file, dir) = (absolute(&path), absolute(self.ledger.dir()));
+            relative.push(file.strip_prefix(&dir).map_or(path.clone(), std::path::Path::to_path_buf));
         }
         let record = TrialRecord {
             trial_id: self.trial_id.clone(),
@@ -95,19 +99,23 @@ impl Trial<'_> {
         Ok(record)
     }
 
-    /// Appends a `failed` line (no returns) to the ledger, unless the trial is already
-    /// recorded as finished there (an error that came before training, such as a run
-    /// folder that is not empty, does not undo a finished trial).
+    /// Appends a `failed` line (no returns) to the ledger, unless the trial's latest line
+    /// there is finished or stopped early (an error that came before training, such as a
+    /// run folder that is not empty or a resume with other settings, does not undo it).
     ///
     /// # Errors
     /// An unreadable or unwritable ledger.
     pub fn record_failed(&self) -> anyhow::Result<()> {
-        let finished = self
+        // a trial already finished or stopped early (a resume that failed before
+        // training) keeps its record and returns
+        let recorded = self
             .ledger
             .read_if_exists()?
-            .iter()
-            .any(|r| r.trial_id == self.trial_id && r.status == TrialStatus::Finished);
-        if finished {
+            .into_iter()
+            .rev()
+            .find(|r| r.trial_id == self.trial_id)
+            .is_some_and(|r| r.status != TrialStatus::Failed);
+        if recorded {
             return Ok(());
         }
         self.ledger.append(&TrialRecord {

@@ -12,6 +12,11 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Most bootstrap resamples: each arm keeps two f64 per resample.
+pub const MAX_RESAMPLES: usize = 1_000_000;
+/// Largest mean block length of the stationary bootstrap, bars.
+pub const MAX_BLOCK_LEN: f64 = 1_000_000.0;
+
 /// Bootstrap settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BootstrapConfig {

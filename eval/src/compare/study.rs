@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::arms::{BaselineSpec, DEFAULT_BASELINES, arm_name, group_by_seed};
-use super::bootstrap::{BootstrapConfig, Interval};
+use super::bootstrap::{BootstrapConfig, Interval, MAX_BLOCK_LEN, MAX_RESAMPLES};
 use super::equity_csv::write_equity_csv;
 use super::plot::write_equity_plot;
 use super::report::render;
@@ -82,13 +82,40 @@ pub struct StudyOutcome {
     pub paths: StudyPaths,
 }
 
+impl StudyRequest {
+    /// Checks the request's numbers (the CLI's flags take the same bounds).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `resamples` (1 to [`MAX_RESAMPLES`]), `block_len` (1 to
+    /// [`MAX_BLOCK_LEN`] bars), `fee_bps` or `fee_levels` (finite, in [0, 10,000) bps).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, message: String| Error::Config { field: field.into(), message };
+        let b = &self.bootstrap;
+        if !(1..=MAX_RESAMPLES).contains(&b.resamples) {
+            return Err(bad("resamples", format!("must be in 1..={MAX_RESAMPLES}, found {}", b.resamples)));
+        }
+        if let Some(len) = b.mean_block_len.filter(|l| !(1.0..=MAX_BLOCK_LEN).contains(l)) {
+            return Err(bad("block_len", format!("must be in [1, {MAX_BLOCK_LEN}] bars, found {len}")));
+        }
+        let fee_ok = |f: &f64| (0.0..rltrade_exec::MAX_COST_BPS).contains(f);
+        if let Some(fee) = self.fee_bps.filter(|f| !fee_ok(f)) {
+            return Err(bad("fee_bps", format!("must be in [0, {}) bps, found {fee}", rltrade_exec::MAX_COST_BPS)));
+        }
+        if let Some(fee) = self.fee_levels.iter().flatten().find(|f| !fee_ok(f)) {
+            return Err(bad("fee_levels", format!("must be in [0, {}) bps, found {fee}", rltrade_exec::MAX_COST_BPS)));
+        }
+        Ok(())
+    }
+}
+
 /// Runs the comparison and writes its files (see the module documentation).
 ///
 /// # Errors
-/// No model; a model that cannot be loaded or does not fit the data; a data error
+/// A number out of range ([`StudyRequest::validate`]); no model; a model that cannot be loaded or does not fit the data; a data error
 /// (file and line); a malformed ledger or returns file; an output that cannot be
 /// written.
 pub fn run_study(request: &StudyRequest) -> Result<StudyOutcome> {
+    request.validate()?;
     let Some(first_model) = request.models.first() else {
         return Err(Error::Config { field: "models".into(), message: "give at least one exported model".into() });
     };
