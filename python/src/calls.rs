@@ -2,20 +2,16 @@
 //! `rltrade_env::backtest`, an exported policy through `rltrade_policy`, and a run's
 //! `metrics.jsonl`.
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rltrade_config::Strategy;
-use rltrade_env::backtest::run_backtest;
-use rltrade_env::baselines::{BuyAndHold, MaCrossover};
 use rltrade_env::policy::greedy_action;
-use rltrade_env::{MarketData, Policy, TradingSetup};
-use rltrade_policy::{OnnxModel, OnnxPolicy};
+use rltrade_eval::backtest::backtest_configured;
+use rltrade_policy::OnnxModel;
 
 use crate::convert::json_to_py;
 use crate::setup::{load_config, path_arg};
@@ -49,8 +45,8 @@ pub fn load_bars<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyD
 }
 
 /// Backtests the `[backtest]` strategy of the config (`strategy`, `fast`, `slow`,
-/// `split`, as `overrides` set them), or the exported model at `model`, as `rltrade
-/// backtest` does. Returns the result as a dict: `metrics`, `trades`, `equity_curve`
+/// `split`, as `overrides` set them), or the exported model at `model`, through
+/// `rltrade_eval::backtest::backtest_configured`, as `rltrade backtest` does. Returns the result as a dict: `metrics`, `trades`, `equity_curve`
 /// (one point per close), `window`, `risk_refusals`, ….
 #[pyfunction]
 #[pyo3(signature = (config=None, data=None, model=None, overrides=None))]
@@ -62,88 +58,33 @@ pub fn backtest(
     overrides: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let data_path = path_arg(data)?;
-    let mut config = load_config(path_arg(config)?.as_deref(), data_path.as_deref(), overrides)?;
+    let config = load_config(path_arg(config)?.as_deref(), data_path.as_deref(), overrides)?;
     let model_dir = path_arg(model)?;
-    let onnx = match &model_dir {
-        Some(dir) => {
-            let model = OnnxModel::load(dir).map_err(value_error)?;
-            let card = model.card();
-            if data_path.is_none() {
-                config.data.path = card.data.locate(model.export_dir()).map_err(value_error)?;
-            }
-            // the model's own environment, features, splits and protective orders
-            config.env = card.env_config();
-            config.features = card.features.clone();
-            config.split = card.split.clone();
-            config.protect = card.protect;
-            Some(model)
-        }
-        None if config.backtest.strategy == Strategy::Model => {
-            return Err(PyValueError::new_err("backtest.strategy = \"model\" needs model=DIR"));
-        }
-        None => None,
-    };
-    let series = config.load_series().map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
-    let data = Arc::new(match &onnx {
-        Some(model) => model.card().market_data(series).map_err(value_error)?,
-        None => {
-            MarketData::new(series, &config.features, &config.split, &config.env, config.risk.lookback_bars(), None)
-                .map_err(value_error)?
-        }
-    });
-    let mut policy: Box<dyn Policy + Send> = match onnx {
-        Some(model) => Box::new(OnnxPolicy::new(model)),
-        None => match config.backtest.strategy {
-            Strategy::MaCrossover => Box::new(
-                MaCrossover::new(
-                    config.backtest.fast,
-                    config.backtest.slow,
-                    &config.env.actions,
-                    config.risk.allow_short,
-                )
-                .map_err(value_error)?,
-            ),
-            _ => Box::new(BuyAndHold::new(&config.env.actions).map_err(value_error)?),
-        },
-    };
-    let setup = TradingSetup {
-        data,
-        env: config.env.clone(),
-        execution: config.execution.clone(),
-        risk: config.risk.clone(),
-        protect: config.protect,
-    };
-    let split = config.backtest.split;
-    let result = py.detach(|| {
-        let window = setup.evaluation_window(split, &[(policy.name(), policy.warmup())])?;
-        run_backtest(&setup, window, policy.as_mut())
-    });
-    let result = result.map_err(value_error)?;
+    if model_dir.is_none() && config.backtest.strategy == Strategy::Model {
+        return Err(PyValueError::new_err("backtest.strategy = \"model\" needs model=DIR"));
+    }
+    let data_from_card = data_path.is_none();
+    let run = py.detach(|| backtest_configured(config, model_dir.as_deref(), data_from_card));
+    let result = run.map_err(value_error)?.result;
     let value = serde_json::to_value(&result).map_err(value_error)?;
     json_to_py(py, &value)
 }
 
 /// A run's `metrics.jsonl` (one JSON object per line: training updates and
-/// validations) as a list of dicts, in file order.
+/// validations) as a list of dicts, in file order, through
+/// `rltrade_eval::run_metrics::read_metrics` (a last line cut short by a killed run is
+/// skipped).
 ///
 /// Raises `ValueError` naming the file and line of a malformed line, `OSError` for an
 /// unreadable file.
 #[pyfunction]
 pub fn read_run(py: Python<'_>, run_dir: PathBuf) -> PyResult<Vec<Py<PyAny>>> {
-    let path = run_dir.join("metrics.jsonl");
-    let file = std::fs::File::open(&path)
-        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{}: {e}", path.display())))?;
-    let mut rows = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{}: {e}", path.display())))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|e| PyValueError::new_err(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        rows.push(json_to_py(py, &value)?);
-    }
-    Ok(rows)
+    let path = run_dir.join(rltrade_eval::run_metrics::METRICS_FILE);
+    let rows = rltrade_eval::run_metrics::read_metrics(&path).map_err(|e| match e {
+        rltrade_eval::Error::Io { .. } => pyo3::exceptions::PyOSError::new_err(e.to_string()),
+        other => value_error(other),
+    })?;
+    rows.into_iter().map(|row| json_to_py(py, &serde_json::Value::Object(row))).collect()
 }
 
 /// An exported policy (an export folder or a run folder) run by ONNX Runtime, checked

@@ -2,16 +2,13 @@
 //! same environment and execution code as training.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use rltrade_env::TradingSetup;
-use rltrade_env::backtest::{BacktestResult, run_backtest};
+use rltrade_env::MarketData;
+use rltrade_env::backtest::BacktestResult;
 use rltrade_env::bar::{format_interval, format_time_ms};
-use rltrade_env::baselines::{BuyAndHold, MaCrossover};
-use rltrade_env::{MarketData, Policy};
+use rltrade_eval::backtest::{ConfiguredBacktest, backtest_configured};
 use rltrade_exec::TradeSide;
-use rltrade_policy::{OnnxModel, OnnxPolicy};
 use serde_json::{Value, json};
 
 use crate::cli::BacktestArgs;
@@ -27,56 +24,13 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     apply_overrides(&mut config, args);
     config.validate()?;
 
-    let mut onnx = None;
-    if config.backtest.strategy == Strategy::Model {
-        let dir = args.model.as_deref().context("--strategy model needs --model DIR")?;
-        let model = OnnxModel::load(dir)?;
-        let card = model.card();
-        if args.data.is_none() && args.config.is_none() {
-            // the data the model was trained on
-            config.data.path = card.data.locate(model.export_dir())?;
-        }
-        config.env = card.env_config();
-        if config.protect != card.protect {
-            tracing::warn!(
-                "{} was trained with protective orders {:?}; they win over the config and flags ({:?})",
-                card.name,
-                card.protect,
-                config.protect
-            );
-            config.protect = card.protect;
-        }
-        config.features = card.features.clone();
-        config.split = card.split.clone();
-        onnx = Some(model);
+    if config.backtest.strategy == Strategy::Model && args.model.is_none() {
+        anyhow::bail!("--strategy model needs --model DIR");
     }
-    let series = config.load_series()?;
-    let data = Arc::new(match &onnx {
-        Some(model) => model.card().market_data(series)?,
-        None => {
-            MarketData::new(series, &config.features, &config.split, &config.env, config.risk.lookback_bars(), None)?
-        }
-    });
-
-    let mut policy: Box<dyn Policy> = match config.backtest.strategy {
-        Strategy::Model => Box::new(OnnxPolicy::new(onnx.take().context("the model was loaded above")?)),
-        Strategy::MaCrossover => Box::new(MaCrossover::new(
-            config.backtest.fast,
-            config.backtest.slow,
-            &config.env.actions,
-            config.risk.allow_short,
-        )?),
-        Strategy::BuyAndHold => Box::new(BuyAndHold::new(&config.env.actions)?),
-    };
-    let setup = TradingSetup {
-        data: Arc::clone(&data),
-        env: config.env.clone(),
-        execution: config.execution.clone(),
-        risk: config.risk.clone(),
-        protect: config.protect,
-    };
-    let window = setup.evaluation_window(config.backtest.split, &[(policy.name(), policy.warmup())])?;
-    let result = run_backtest(&setup, window, policy.as_mut())?;
+    let model = args.model.as_deref().filter(|_| config.backtest.strategy == Strategy::Model);
+    // without --data and --config, the data the model was trained on
+    let data_from_card = args.data.is_none() && args.config.is_none();
+    let ConfiguredBacktest { config, data, result } = backtest_configured(config, model, data_from_card)?;
     tracing::info!("{}", result.summary());
 
     if let Some(out) = &args.equity_out {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The file that makes a folder a training run.
-pub const METRICS_FILE: &str = "metrics.jsonl";
+pub use rltrade_eval::run_metrics::METRICS_FILE;
 
 /// The curves drawn, `(field of metrics.jsonl, price scale)`: the two main ones on the
 /// right and left axes, the others on scales of their own.
@@ -66,32 +66,19 @@ pub struct RunFolder {
     pub metrics: PathBuf,
 }
 
-/// Reads a run's `metrics.jsonl`: one object per line.
+/// Reads a run's `metrics.jsonl` ([`rltrade_eval::run_metrics::read_metrics`]).
 ///
 /// # Errors
 /// The file cannot be read, or a line is not a JSON object ([`Error::Data`] naming the
 /// file and line). A last line cut short by a killed run is skipped.
 pub fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, Value>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut rows = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    rltrade_eval::run_metrics::read_metrics(path).map_err(|e| match e {
+        rltrade_eval::Error::Io { path, source } => Error::io(path, source),
+        rltrade_eval::Error::Malformed { path, line, message } => {
+            Error::Data { path, message: format!("line {line}: {message}") }
         }
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(row)) => rows.push(row),
-            // a run killed mid-write leaves its last line short: not an error
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
-            Ok(_) => return Err(bad_line(path, i, "not a JSON object")),
-            Err(e) => return Err(bad_line(path, i, &e.to_string())),
-        }
-    }
-    Ok(rows)
-}
-
-fn bad_line(path: &Path, index: usize, message: &str) -> Error {
-    Error::Data { path: path.to_path_buf(), message: format!("line {}: {message}", index + 1) }
+        other => Error::Data { path: path.to_path_buf(), message: other.to_string() },
+    })
 }
 
 fn number(row: &serde_json::Map<String, Value>, field: &str) -> Option<f64> {
