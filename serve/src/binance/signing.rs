@@ -5,7 +5,7 @@
 //! parameter `signature`; the API key goes in the `X-MBX-APIKEY` header. Source:
 //! <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security>.
 
-use crate::{Error, Result};
+use crate::Result;
 
 pub use crate::secret::Secret;
 
@@ -28,16 +28,10 @@ impl Credentials {
     /// `secret_var` (the config holds the names, never the values).
     ///
     /// # Errors
-    /// [`Error::Config`] naming the variable that is unset, empty or not UTF-8.
+    /// [`crate::Error::Config`] naming the variable that is unset, empty or not UTF-8.
     pub fn from_env(key_var: &str, secret_var: &str) -> Result<Self> {
-        let read = |name: &str| match std::env::var(name) {
-            Ok(value) if !value.is_empty() => Ok(value),
-            _ => Err(Error::Config {
-                field: name.to_owned(),
-                message: "environment variable is not set (or empty or not UTF-8)".to_owned(),
-            }),
-        };
-        Ok(Self::new(read(key_var)?, read(secret_var)?))
+        let read = |name: &str| Secret::read(std::path::Path::new(""), name, name);
+        Ok(Self { api_key: read(key_var)?, secret: read(secret_var)? })
     }
 
     /// The signature of `total_params` with this secret ([`sign`]).
