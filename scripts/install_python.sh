@@ -5,6 +5,9 @@
 # the build backend) and crates.io (pyo3, numpy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the venv's own packages only: scripts/test.sh puts .tools/py (TensorBoard's, numpy
+# among them) on PYTHONPATH, and pip would take those as already installed
+unset PYTHONPATH
 source scripts/env.sh >/dev/null
 venv="$PWD/.venv"
 if [[ ! -x "$venv/bin/python" ]]; then
