@@ -16,8 +16,8 @@ use rltrade_agent::walkforward::folds::Scheme;
 use rltrade_eval::compare::arms::BaselineSpec;
 
 use self::values::{
-    MAX_BENCH_CALLS, MAX_BENCH_UPDATES, MAX_FOLDS, MAX_MIN_GAP_MS, MAX_RESAMPLES, MAX_THREADS, MAX_TIMEOUT_S, SeedList,
-    block_len, bps, cash, fraction, seconds, seed_list, u64_in, usize_in,
+    MAX_BENCH_CALLS, MAX_BENCH_UPDATES, MAX_FOLDS, MAX_MIN_GAP_MS, MAX_RESAMPLES, MAX_THREADS, MAX_TIMEOUT_S,
+    MAX_TRIALS, SeedList, block_len, bps, cash, cpus, fraction, seconds, seed_list, u64_in, usize_in,
 };
 use crate::config::Strategy;
 
@@ -77,6 +77,10 @@ pub enum Command {
     /// curve with bootstrap intervals, PSR and DSR.
     #[command(name = "walkforward")]
     WalkForward(WalkForwardArgs),
+    /// Hyperparameter sweep on a Ray cluster: Ray Tune with Optuna's TPE sampler and
+    /// ASHA early stopping on the validation Sharpe; each trial an `rltrade train` run,
+    /// recorded in the sweep's trial ledger (runs `python -m rltrade.sweep`).
+    Sweep(SweepArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -532,6 +536,62 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub trial_of: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rltrade sweep ...`: checked here, then handed to `python -m rltrade.sweep` (the
+/// Python package), which checks the files and runs Ray Tune.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The base config TOML every trial starts from (a new sweep). [default: none;
+    /// with --resume, the sweep's own copy]
+    #[arg(long, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
+    /// The search space TOML: one table per config key, with `uniform`, `loguniform`,
+    /// `integer` or `choice` (a new sweep). [default: none; with --resume, the
+    /// sweep's own copy]
+    #[arg(long, required_unless_present = "resume")]
+    pub space: Option<PathBuf>,
+    /// The number of trials, at least 1 (a new sweep). [default: none; with --resume,
+    /// the sweep's]
+    #[arg(long, required_unless_present = "resume", value_parser = u64_in(1..=MAX_TRIALS))]
+    pub trials: Option<u64>,
+    /// The Ray cluster: `auto` (the one `ray start` runs on this machine) or
+    /// HOST:PORT of its head (the GCS port, 6379 by default). [default: none, a Ray
+    /// started for this sweep on this machine]
+    #[arg(long)]
+    pub address: Option<String>,
+    /// CPUs Ray reserves for each trial: trials run side by side as CPUs allow.
+    #[arg(long, default_value = "1", value_parser = cpus)]
+    pub cpus_per_trial: f64,
+    /// The sweep folder, new or empty: trial runs, their ledger `trials.jsonl`, Tune's
+    /// state, the best exports. Shared storage on a multi-machine cluster. [default:
+    /// none; required for a new sweep]
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the sweep in DIR (killed or interrupted) through Tune's restore:
+    /// finished trials are not trained again. [default: none, a new sweep]
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// The TPE sampler's seed.
+    #[arg(long, default_value = "0")]
+    pub seed: u64,
+    /// ASHA: validations a trial makes before it may be stopped, at least 1.
+    #[arg(long, default_value = "2", value_parser = u64_in(1..=MAX_TRIALS))]
+    pub grace_period: u64,
+    /// ASHA's reduction factor: about 1 in this many trials goes on at each rung.
+    #[arg(long, default_value = "2", value_parser = u64_in(2..=100))]
+    pub reduction_factor: u64,
+    /// How many of the best trials (by validation Sharpe, finished first) are copied to
+    /// `<out>/best/<rank>/`.
+    #[arg(long, default_value = "3", value_parser = u64_in(0..=MAX_TRIALS))]
+    pub export_best: u64,
+    /// The Python with the `rltrade` package, ray and optuna (`bash
+    /// scripts/install_python.sh` makes `.venv/`).
+    #[arg(long, env = "RLTRADE_PYTHON", default_value = "python3")]
+    pub python: PathBuf,
+    /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }

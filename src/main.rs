@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
         Command::WalkForward(args) => commands::walkforward::run(&args),
+        Command::Sweep(args) => commands::sweep::run(&args),
         Command::Config(ConfigCommand::Show { config }) => commands::config_show::run(config.as_deref()),
         Command::Bench(BenchCommand::Env { data, seconds, json }) => commands::bench_env::run(&data, seconds, json),
         Command::Bench(BenchCommand::Serve { model, data, calls, json }) => {

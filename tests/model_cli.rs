@@ -288,7 +288,8 @@ fn a_trained_run_exports_backtests_and_compares() {
     assert!(stderr.contains("bad.jsonl") && stderr.contains("line 2"), "{stderr}");
 
     // A valid ledger next to the run folders is found and counted: N = its distinct
-    // configurations (finished trials only), and the PBO of their validation returns.
+    // configurations (finished or stopped early; the failed one not), and the PBO of
+    // their validation returns.
     write_ledger(&dir.path().join("arm"), &csv_timestamps(&dir.path().join("cmp/equity.csv")));
     let args = ["compare", "--models", "arm/seed-3", "arm/seed-4", "--resamples", "200", "--out", "cmp2", "--json"];
     let (stdout, _) = expect_code(dir.path(), &args, 0);

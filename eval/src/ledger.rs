@@ -43,10 +43,11 @@ pub const RETURNS_HEADER: [&str; 2] = ["timestamp", "return"];
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrialStatus {
-    /// Trained to the end of its budget (`finished`). Only finished trials are counted
-    /// in N and V and enter the PBO.
+    /// Trained to the end of its budget (`finished`). Counted in N, V and the PBO.
     Finished,
-    /// Stopped before the end of its budget, e.g. by a pruner (`stopped_early`).
+    /// Stopped before the end of its budget, e.g. by a sweep's scheduler or SIGTERM
+    /// (`stopped_early`). Counted in N (its configuration was tried), not in V or the
+    /// PBO (its policy was not trained to the end).
     StoppedEarly,
     /// Failed with an error (`failed`).
     Failed,
@@ -315,13 +316,19 @@ pub fn read_returns(path: &Path) -> Result<Vec<(i64, f64)>> {
     Ok(points)
 }
 
-/// The finished trials of `records`, grouped by configuration hash (in hash order).
-fn finished_configurations(records: &[TrialRecord]) -> BTreeMap<&str, Vec<&TrialRecord>> {
+/// The trials of `records` with a status in `statuses`, grouped by configuration hash
+/// (in hash order).
+fn configurations<'a>(records: &'a [TrialRecord], statuses: &[TrialStatus]) -> BTreeMap<&'a str, Vec<&'a TrialRecord>> {
     let mut configs: BTreeMap<&str, Vec<&TrialRecord>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.status == TrialStatus::Finished) {
+    for r in records.iter().filter(|r| statuses.contains(&r.status)) {
         configs.entry(r.config_hash.as_str()).or_default().push(r);
     }
     configs
+}
+
+/// The finished trials of `records`, grouped by configuration hash (in hash order).
+fn finished_configurations(records: &[TrialRecord]) -> BTreeMap<&str, Vec<&TrialRecord>> {
+    configurations(records, &[TrialStatus::Finished])
 }
 
 /// One configuration's per-bar returns: the returns files `file(trial)` of its trials
@@ -352,11 +359,15 @@ fn mean_returns(
 /// `records`, for a selection judged on the bars whose open times lie in `window`
 /// (`(first, last)`, ms since epoch UTC, both included):
 ///
-/// - only trials with status [`TrialStatus::Finished`] count;
+/// - trials with status [`TrialStatus::Finished`] or [`TrialStatus::StoppedEarly`]
+///   count in N: a configuration a sweep's scheduler stopped early was tried and lost,
+///   and leaving it out would deflate the winner too little; a failed trial was never
+///   judged and counts nowhere;
 /// - N (`n_trials`) = the number of distinct `config_hash` among them (each
 ///   configuration is one trial of the selection, however many seeds or folds it ran);
-/// - `n_runs` = the number of finished trials;
-/// - for each configuration: the per-bar test returns of its trials (`test_returns`
+/// - `n_runs` = the number of those trials (finished or stopped early);
+/// - V comes from the finished configurations only (a run stopped early has no test
+///   returns of its final policy): for each, the per-bar test returns of its trials (`test_returns`
 ///   files, relative to `ledger_dir`), restricted to the window, averaged per timestamp
 ///   over the trials that have that bar (so seeds are averaged, and folds with disjoint
 ///   test bars are joined), then its per-bar Sharpe ratio
@@ -366,24 +377,25 @@ fn mean_returns(
 ///   ([`trials_sharpe_variance`]); 0 when fewer than 2 are defined.
 ///
 /// A configuration without test returns in the window (no files, or bars elsewhere, or
-/// an undefined Sharpe ratio) counts in N but not in V. `None` when no trial finished.
+/// an undefined Sharpe ratio) counts in N but not in V. `None` when no trial finished
+/// or stopped early.
 ///
 /// # Errors
 /// A returns file that cannot be read or is malformed ([`read_returns`]).
 pub fn trial_count(ledger_dir: &Path, records: &[TrialRecord], window: (i64, i64)) -> Result<Option<TrialCount>> {
-    let configs = finished_configurations(records);
-    if configs.is_empty() {
+    let tried = configurations(records, &[TrialStatus::Finished, TrialStatus::StoppedEarly]);
+    if tried.is_empty() {
         return Ok(None);
     }
     let mut sharpes = Vec::new();
-    for trials in configs.values() {
+    for trials in finished_configurations(records).values() {
         let returns = mean_returns(ledger_dir, trials, |t| t.test_returns.as_ref(), Some(window))?;
         let returns: Vec<f64> = returns.into_values().collect();
         sharpes.extend(sharpe_per_bar(&returns));
     }
     Ok(Some(TrialCount {
-        n_trials: configs.len(),
-        n_runs: configs.values().map(Vec::len).sum(),
+        n_trials: tried.len(),
+        n_runs: tried.values().map(Vec::len).sum(),
         sharpe_variance: trials_sharpe_variance(&sharpes).unwrap_or(0.0),
     }))
 }
@@ -676,25 +688,33 @@ mod tests {
         }
         // Configuration C finished without test returns: in N, not in V.
         trials.push(record("c", TrialStatus::Finished, "C", 1));
-        // Unfinished trials count nowhere, even with returns.
+        // Trials stopped early count in N and n_runs, never in V, even with returns:
+        // one more seed of A, and E, a configuration only ever stopped early.
         let mut stopped = record("a3", TrialStatus::StoppedEarly, "A", 3);
         stopped.test_returns = Some(returns_file(d, "a3.csv", 1, &[1.0, -1.0, 1.0]));
         trials.push(stopped);
+        let mut pruned = record("e", TrialStatus::StoppedEarly, "E", 1);
+        pruned.test_returns = Some(returns_file(d, "e.csv", 1, &[1.0, -1.0, 0.5]));
+        trials.push(pruned);
+        // A failed trial counts nowhere.
         trials.push(record("d", TrialStatus::Failed, "D", 1));
 
         let count = trial_count(d, &trials, (1, 3)).unwrap().unwrap();
         let (sharpe_a, sharpe_b) = (0.04 / 0.0012f64.sqrt(), 0.02 / 0.0021f64.sqrt());
-        assert_eq!((count.n_trials, count.n_runs), (3, 5));
+        assert_eq!((count.n_trials, count.n_runs), (4, 7));
         let v = (sharpe_a - sharpe_b).powi(2) / 2.0;
         assert!((count.sharpe_variance - v).abs() < 1e-12, "{} vs {v}", count.sharpe_variance);
 
         // One configuration with a defined Sharpe: V = 0. No finished trial: None.
         let count = trial_count(d, &trials[..2], (1, 3)).unwrap().unwrap();
         assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (1, 2, 0.0));
-        assert_eq!(trial_count(d, &trials[5..], (1, 3)).unwrap(), None);
+        assert_eq!(trial_count(d, &trials[7..], (1, 3)).unwrap(), None);
+        // Only stopped early: counted, V = 0.
+        let count = trial_count(d, &trials[5..7], (1, 3)).unwrap().unwrap();
+        assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (2, 2, 0.0));
         // A window with none of the bars: N still counts every configuration.
         let count = trial_count(d, &trials, (100, 200)).unwrap().unwrap();
-        assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (3, 5, 0.0));
+        assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (4, 7, 0.0));
         // A missing returns file is an error naming it.
         trials[0].test_returns = Some(PathBuf::from("gone.csv"));
         let err = trial_count(d, &trials, (1, 3)).unwrap_err().to_string();

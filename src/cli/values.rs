@@ -79,6 +79,20 @@ pub fn cash(text: &str) -> Result<f64, String> {
     float(text, |x| x > 0.0 && x <= MAX_INITIAL_CASH, &format!("an amount in (0, {MAX_INITIAL_CASH:e}]"))
 }
 
+/// The most trials a sweep may have (and the bound of its other counts).
+pub const MAX_TRIALS: u64 = 100_000;
+
+/// The most CPUs a sweep trial may reserve.
+pub const MAX_CPUS_PER_TRIAL: f64 = 1024.0;
+
+/// CPUs per sweep trial: finite, in (0, [`MAX_CPUS_PER_TRIAL`]] (Ray takes fractions).
+///
+/// # Errors
+/// Not a number, not finite, 0 or below, or above the bound.
+pub fn cpus(text: &str) -> Result<f64, String> {
+    float(text, |x| x > 0.0 && x <= MAX_CPUS_PER_TRIAL, &format!("CPUs in (0, {MAX_CPUS_PER_TRIAL}]"))
+}
+
 /// A fraction in [0, 1) (0 = off): protective-order distances and the VaR limit.
 ///
 /// # Errors

@@ -15,6 +15,7 @@ pub mod data_check;
 pub mod data_fetch;
 pub mod export;
 pub mod serve;
+pub mod sweep;
 pub mod train;
 pub mod trials;
 pub mod walkforward;

@@ -1,0 +1,368 @@
+"""A sweep from start to end: check the input, connect to Ray, run Tune (Optuna's TPE
+sampler, ASHA early stopping on the validation Sharpe), wait for every trial's ledger
+line, export the best trials and write the summary.
+
+- TPE: J. Bergstra, R. Bardenet, Y. Bengio and B. Kégl, "Algorithms for
+  Hyper-Parameter Optimization", NeurIPS 2011 (``optuna.samplers.TPESampler``).
+- ASHA: L. Li, K. Jamieson, A. Rostamizadeh, E. Gonina, J. Ben-tzur, M. Hardt,
+  B. Recht and A. Talwalkar, "A System for Massively Parallel Hyperparameter Tuning",
+  MLSys 2020 (``ray.tune.schedulers.ASHAScheduler``); its time unit here is one
+  validation (``train.validation_every`` updates).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .. import _rltrade
+from ..space import SearchSpace, SpaceError, load_space
+from . import folder
+from .folder import SweepError
+from .trial import METRIC, TrialSetup, make_trainable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.9 and 3.10
+    import tomli as tomllib
+
+#: Seconds to wait, after Tune returns, for the ledger line of a trial whose ``train``
+#: is still exporting (a trial stopped as the sweep ended).
+LEDGER_WAIT_S = 180.0
+#: Seconds a ``HOST:PORT`` address gets to accept a TCP connection.
+CONNECT_TIMEOUT_S = 5.0
+#: The keys that set how many validations a run makes.
+_LENGTH_KEYS = ("ppo.total_steps", "ppo.n_envs", "ppo.n_steps", "train.validation_every")
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """``rltrade sweep``'s flags (see ``python -m rltrade.sweep --help``).
+
+    Attributes:
+        config: the base config (new sweep; optional with ``resume``).
+        space: the search space TOML (new sweep; optional with ``resume``).
+        trials: the number of trials, at least 1 (new sweep; optional with ``resume``).
+        address: ``auto``, ``HOST:PORT`` of a running cluster, or ``None`` for a Ray
+            started in this process for this machine.
+        cpus_per_trial: CPUs Ray reserves per trial (> 0).
+        out: the new sweep's folder.
+        resume: the folder of a sweep to continue.
+        rltrade_bin: the ``rltrade`` executable the trials run.
+        seed: TPE's seed.
+        grace_period: ASHA's minimum validations before a trial may be stopped (≥ 1).
+        reduction_factor: ASHA's reduction factor (≥ 2).
+        export_best: how many of the best trials to copy to ``best/`` (≥ 0).
+    """
+
+    config: Optional[Path]
+    space: Optional[Path]
+    trials: Optional[int]
+    address: Optional[str]
+    cpus_per_trial: float
+    out: Optional[Path]
+    resume: Optional[Path]
+    rltrade_bin: str
+    seed: int = 0
+    grace_period: int = 2
+    reduction_factor: int = 2
+    export_best: int = 3
+
+
+def run_sweep(request: SweepRequest) -> dict:
+    """Runs (or continues) a sweep; returns its summary (also ``<out>/summary.json``).
+
+    Raises:
+        SweepError: bad input (a missing or invalid config, a space with an unknown
+            key or empty range, ``--out`` not empty, ``--resume`` on a folder that is
+            not this sweep's), a cluster that cannot be reached, or an ``rltrade``
+            executable that is missing.
+    """
+    if not (request.cpus_per_trial > 0 and math.isfinite(request.cpus_per_trial)):
+        raise SweepError(f"--cpus-per-trial {request.cpus_per_trial}: must be a number above 0")
+    if not Path(request.rltrade_bin).is_file():
+        raise SweepError(f"--rltrade-bin {request.rltrade_bin}: no such file")
+    if request.resume is not None:
+        out = request.resume.resolve()
+        manifest = folder.load(out)
+        folder.check_same_sweep(out, manifest, request.config, request.space, request.trials)
+        try:
+            space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
+        except SpaceError as error:
+            raise SweepError(str(error)) from None
+        _connect(request.address)
+    else:
+        _check_new(request)
+        # connected first: a cluster that cannot be reached leaves no folder behind
+        _connect(request.address)
+        manifest, out = _start(request)
+        space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
+    try:
+        errors = _fit(out, manifest, space, request.rltrade_bin, request.resume is not None)
+    finally:
+        import ray
+
+        ray.shutdown()
+    return _finish(out, manifest, space, errors)
+
+
+def _check_new(request: SweepRequest) -> None:
+    for flag, value in (("--config", request.config), ("--space", request.space), ("--trials", request.trials),
+                        ("--out", request.out)):
+        if value is None:
+            raise SweepError(f"{flag} is required for a new sweep (or continue one with --resume DIR)")
+    if request.trials < 1:
+        raise SweepError(f"--trials {request.trials}: must be at least 1")
+    if request.grace_period < 1:
+        raise SweepError(f"--grace-period {request.grace_period}: must be at least 1")
+    if request.reduction_factor < 2:
+        raise SweepError(f"--reduction-factor {request.reduction_factor}: must be at least 2")
+    if request.export_best < 0:
+        raise SweepError(f"--export-best {request.export_best}: must be at least 0")
+    if not request.config.is_file():
+        raise SweepError(f"--config {request.config}: no such file")
+    if not request.space.is_file():
+        raise SweepError(f"--space {request.space}: no such file")
+    out = request.out.resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SweepError(
+            f"--out {request.out}: exists and is not an empty folder; continue a sweep with --resume {request.out}, "
+            "or give a new folder"
+        )
+    try:
+        _rltrade.resolve_config(request.config)
+        load_space(request.space, request.config)
+    except SpaceError as error:
+        raise SweepError(str(error)) from None
+    except ValueError as error:
+        raise SweepError(f"--config {request.config}: {error}") from None
+
+
+def _start(request: SweepRequest) -> tuple:
+    out = request.out.resolve()
+    manifest = folder.create(
+        out,
+        request.config,
+        request.space,
+        trials=request.trials,
+        cpus_per_trial=request.cpus_per_trial,
+        workdir=os.getcwd(),
+        seed=request.seed,
+        grace_period=request.grace_period,
+        reduction_factor=request.reduction_factor,
+        export_best=request.export_best,
+    )
+    return manifest, out
+
+
+def _connect(address: Optional[str]) -> None:
+    """``ray.init``: a local Ray for ``None``; the running cluster otherwise.
+
+    Raises:
+        SweepError: naming the address, when it cannot be reached.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # a Tune checkpoint per validation snapshots the experiment each time, by design
+    # (what --resume restores); Tune's warning about it is noise here
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import ray
+
+    if address not in (None, "auto"):
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise SweepError(f"--address {address}: expected auto or HOST:PORT (the head's GCS port, 6379 by default)")
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as error:
+            raise SweepError(
+                f"--address {address}: cannot reach the Ray cluster ({error.strerror or error}); "
+                "is `ray start --head` running there, and is the port open?"
+            ) from None
+    try:
+        if address is None:
+            ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except ConnectionError as error:
+        raise SweepError(f"--address {address}: cannot connect to the Ray cluster: {error}") from None
+
+
+def _optuna_space(space: SearchSpace) -> tuple:
+    """Optuna distributions for the space; choices that are not scalars travel as
+    JSON strings (returned: the distributions, and the keys so encoded)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    distributions, encoded = {}, []
+    for p in space.params:
+        if p.kind == "uniform":
+            distributions[p.key] = FloatDistribution(p.low, p.high)
+        elif p.kind == "loguniform":
+            distributions[p.key] = FloatDistribution(p.low, p.high, log=True)
+        elif p.kind == "integer":
+            distributions[p.key] = IntDistribution(int(p.low), int(p.high))
+        elif all(c is None or isinstance(c, (bool, int, float, str)) for c in p.choices):
+            distributions[p.key] = CategoricalDistribution(list(p.choices))
+        else:
+            distributions[p.key] = CategoricalDistribution([json.dumps(c) for c in p.choices])
+            encoded.append(p.key)
+    return distributions, tuple(encoded)
+
+
+def max_validations(base: Path, space: SearchSpace) -> int:
+    """The most validations any trial can make: over the corners of the space's
+    length keys (``ppo.total_steps``, ``ppo.n_envs``, ``ppo.n_steps``,
+    ``train.validation_every``). ASHA's ``max_t``, so that no trial is cut short by it.
+    """
+    corners = []
+    for p in space.params:
+        if p.key in _LENGTH_KEYS:
+            corners.append([(p.key, v) for v in p.values_to_check()])
+    best = 1
+    for combination in itertools.product(*corners):
+        try:
+            config = tomllib.loads(_rltrade.resolve_config(base, dict(combination)))
+        except ValueError:
+            continue  # a corner breaking a rule between keys is not a trial
+        ppo, train = config["ppo"], config["train"]
+        updates = max(1, ppo["total_steps"] // (ppo["n_envs"] * ppo["n_steps"]))
+        every = max(1, train["validation_every"])
+        best = max(best, updates // every + (1 if updates % every else 0))
+    return best
+
+
+def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: str, resuming: bool) -> list:
+    """Runs (or restores and continues) Tune; returns the errors of the trials that
+    failed, as strings naming the trial."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+    import optuna
+
+    distributions, encoded = _optuna_space(space)
+    setup = TrialSetup(
+        out=str(out),
+        base_config=str(out / folder.BASE_CONFIG),
+        rltrade_bin=str(Path(rltrade_bin).resolve()),
+        workdir=manifest.workdir,
+        choice_json=encoded,
+    )
+    trainable = tune.with_resources(make_trainable(setup), {"cpu": manifest.cpus_per_trial})
+    experiment = out / folder.TUNE_DIR
+    if resuming and tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True)
+    else:
+        max_t = max_validations(out / folder.BASE_CONFIG, space)
+        searcher = OptunaSearch(
+            space=distributions,
+            metric=METRIC,
+            mode="max",
+            sampler=optuna.samplers.TPESampler(seed=manifest.seed),
+        )
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=max_t,
+            grace_period=min(manifest.grace_period, max_t),
+            reduction_factor=manifest.reduction_factor,
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=manifest.trials,
+                metric=METRIC,
+                mode="max",
+                reuse_actors=False,
+            ),
+            run_config=tune.RunConfig(
+                name=folder.TUNE_DIR,
+                storage_path=str(out),
+                verbose=1,
+                failure_config=tune.FailureConfig(max_failures=0),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_frequency=1),
+            ),
+        )
+    grid = tuner.fit()
+    return [f"{Path(result.path).name}: {result.error}" for result in grid if result.error is not None]
+
+
+def _read_ledger(out: Path) -> dict:
+    records = {}
+    try:
+        with open(out / "trials.jsonl", "rb") as file:
+            for line in file:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line; `train` cuts it off at its next append
+                if isinstance(row, dict) and "trial_id" in row:
+                    records[row["trial_id"]] = row
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def _finish(out: Path, manifest: folder.Manifest, space: SearchSpace, errors: list) -> dict:
+    """Waits for each trial's ledger line, exports the best, writes ``summary.json``."""
+    started = sorted(p.name for p in (out / "trials").iterdir() if p.is_dir()) if (out / "trials").is_dir() else []
+    deadline = time.monotonic() + LEDGER_WAIT_S
+    while True:
+        ledger = _read_ledger(out)
+        missing = [t for t in started if f"trials/{t}" not in ledger]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    rows = []
+    for trial in started:
+        record = ledger.get(f"trials/{trial}", {})
+        params = {}
+        config = out / "configs" / f"{trial}.toml"
+        if config.is_file():
+            resolved = tomllib.loads(config.read_text())
+            for key in space.keys():
+                value = resolved
+                for part in key.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                params[key] = value
+        rows.append({
+            "trial_id": f"trials/{trial}",
+            "status": record.get("status", "unrecorded"),
+            "validation_sharpe": record.get("validation_sharpe"),
+            "params": params,
+        })
+    ranked = sorted(
+        (r for r in rows if r["validation_sharpe"] is not None and (out / r["trial_id"] / "export").is_dir()),
+        key=lambda r: (r["status"] == "finished", r["validation_sharpe"]),
+        reverse=True,
+    )
+    best_dir = out / "best"
+    shutil.rmtree(best_dir, ignore_errors=True)
+    best = []
+    for rank, row in enumerate(ranked[: manifest.export_best], start=1):
+        target = best_dir / str(rank)
+        shutil.copytree(out / row["trial_id"] / "export", target)
+        best.append({"rank": rank, "export": str(target), **row})
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = {
+        "sweep_id": manifest.sweep_id,
+        "out": str(out),
+        "trials": rows,
+        "status_counts": counts,
+        "best": best,
+        "ledger": str(out / "trials.jsonl"),
+        "unrecorded": [r["trial_id"] for r in rows if r["status"] == "unrecorded"],
+        "errors": errors,
+    }
+    folder.write_atomic(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    return summary
