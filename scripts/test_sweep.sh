@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh >/dev/null
 export RLTRADE_BIN="${RLTRADE_BIN:-$CARGO_TARGET_DIR/release/rltrade}"
 python="$PWD/.venv/bin/python"
+if ! command -v ip >/dev/null; then
+  # `ip link set lo up` inside the namespace (Debian's iproute2)
+  sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends iproute2 >&2
+fi
 if ! unshare --net --pid --fork --mount-proc true 2>/dev/null; then
   echo "error: unshare --net --pid cannot make the namespaces the Ray tests run in (needs root, or user namespaces)" >&2
   exit 1

@@ -736,6 +736,11 @@ pub struct WalkForwardArgs {
     /// [default: none, a new walk-forward]
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// The trial ledger of the search this config came from (a sweep's
+    /// `trials.jsonl`): its configurations that finished or were stopped early add to
+    /// the DSR's N. [default: none, N from the walk-forward's own ledger]
+    #[arg(long, value_name = "FILE")]
+    pub prior_ledger: Option<PathBuf>,
     /// Print one JSON object on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,

@@ -72,6 +72,31 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
         if rolling {
             args.extend(["--scheme".into(), "rolling".into()]);
         }
+        // the BTC 1d config came from a sweep: its ledger's tried configurations (one
+        // finished, one stopped early twice; the failed one not) add 2 to N
+        let prior = config.starts_with("btc_1d");
+        if prior {
+            let line = |id: &str, status: &str, hash: &str| {
+                format!(
+                    r#"{{"trial_id":"{id}","status":"{status}","config_hash":"{hash}","seed":1,"fold":null,"validation_sharpe":null,"test_sharpe":null,"validation_bars":0,"test_bars":0,"validation_returns":null,"test_returns":null}}"#
+                )
+            };
+            let lines = [
+                line("trials/a", "finished", "A"),
+                line("trials/b", "stopped_early", "B"),
+                line("trials/c", "stopped_early", "B"),
+                line("trials/d", "failed", "D"),
+            ];
+            dir.write("sweep.jsonl", &(lines.join("\n") + "\n"));
+            // a malformed one is refused before any training, naming file and line
+            dir.write("bad.jsonl", &format!("{}\nnot a record\n{}\n", lines[0], lines[1]));
+            let mut bad = args.clone();
+            bad.extend(["--prior-ledger".into(), "bad.jsonl".into()]);
+            let (_, stderr) = expect_code(dir.path(), &refs(&bad), 1);
+            assert!(stderr.contains("--prior-ledger bad.jsonl") && stderr.contains("line 2"), "{stderr}");
+            assert!(!dir.path().join("wf").exists(), "nothing trained");
+            args.extend(["--prior-ledger".into(), "sweep.jsonl".into()]);
+        }
         let v = json(dir.path(), &refs(&args));
         let f = v["folds"].as_array().unwrap();
         assert_eq!(f.len(), folds, "{config}");
@@ -122,8 +147,10 @@ fn every_shipped_dataset_has_a_walk_forward_config_that_runs() {
             assert_eq!(t["config_hash"], trials[0]["config_hash"]);
             assert!(dir.path().join("wf").join(t["test_returns"].as_str().unwrap()).is_file());
         }
-        assert_eq!(v["stitched"]["trials"]["n_trials"], 1, "{config}");
-        assert_eq!(v["stitched"]["trials"]["n_runs"].as_u64(), Some(folds as u64), "{config}");
+        let (n, extra_runs) = if prior { (3, 3) } else { (1, 0) };
+        assert_eq!(v["stitched"]["trials"]["n_trials"], n, "{config}");
+        assert_eq!(v["stitched"]["trials"]["n_runs"].as_u64(), Some(folds as u64 + extra_runs), "{config}");
+        assert_eq!(rl["deflated_sharpe"]["n_trials"], n, "{config}");
         let svg = std::fs::read_to_string(dir.path().join("wf/equity.svg")).unwrap();
         for label in ["drawdown", "starting cash", "buy-and-hold", "ma:50:200", "ma:auto", "close", "entries", "exits"]
         {

@@ -400,6 +400,25 @@ pub fn trial_count(ledger_dir: &Path, records: &[TrialRecord], window: (i64, i64
     }))
 }
 
+/// `count` (a walk-forward's own, from [`trial_count`]) with the configurations of a
+/// prior search added to N and `n_runs`: the distinct `config_hash` of `prior`'s trials
+/// that finished or were stopped early (a sweep's ledger, whose winner the walk-forward
+/// retrains). V is left as it is: the prior trials were judged on another window.
+///
+/// N counts the configuration under test twice, as the search's trial and as the
+/// walk-forward's: one more than strictly needed, which deflates a little more.
+/// `None` for `count` (no own trial) takes the prior's alone, `None` when both are
+/// empty.
+pub fn with_prior_trials(count: Option<TrialCount>, prior: &[TrialRecord]) -> Option<TrialCount> {
+    let tried = configurations(prior, &[TrialStatus::Finished, TrialStatus::StoppedEarly]);
+    let (n, runs) = (tried.len(), tried.values().map(Vec::len).sum::<usize>());
+    match count {
+        Some(c) => Some(TrialCount { n_trials: c.n_trials + n, n_runs: c.n_runs + runs, ..c }),
+        None if n > 0 => Some(TrialCount { n_trials: n, n_runs: runs, sharpe_variance: 0.0 }),
+        None => None,
+    }
+}
+
 /// The Probability of Backtest Overfitting of the ledger's configurations, by
 /// combinatorially symmetric cross-validation (CSCV) over `partitions` = S blocks
 /// (D. H. Bailey, J. M. Borwein, M. López de Prado and Q. J. Zhu, "The Probability of
@@ -719,6 +738,23 @@ mod tests {
         trials[0].test_returns = Some(PathBuf::from("gone.csv"));
         let err = trial_count(d, &trials, (1, 3)).unwrap_err().to_string();
         assert!(err.contains("gone.csv"), "{err}");
+    }
+
+    #[test]
+    fn prior_trials_add_their_tried_configurations_to_n_and_keep_v() {
+        let own = TrialCount { n_trials: 1, n_runs: 3, sharpe_variance: 0.25 };
+        let prior = vec![
+            record("t1", TrialStatus::Finished, "A", 1),
+            record("t2", TrialStatus::StoppedEarly, "B", 1),
+            record("t3", TrialStatus::StoppedEarly, "B", 2),
+            record("t4", TrialStatus::Failed, "C", 1),
+        ];
+        let count = with_prior_trials(Some(own), &prior).unwrap();
+        assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (3, 6, 0.25));
+        let alone = with_prior_trials(None, &prior).unwrap();
+        assert_eq!((alone.n_trials, alone.n_runs, alone.sharpe_variance), (2, 3, 0.0));
+        assert_eq!(with_prior_trials(Some(own), &prior[3..]), Some(own));
+        assert_eq!(with_prior_trials(None, &prior[3..]), None);
     }
 
     /// Standard normal draws by Box–Muller.

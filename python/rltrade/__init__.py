@@ -6,6 +6,8 @@ policies and training runs.
 - :func:`backtest`, :func:`compare`, :func:`load_bars`, :func:`load_policy`, :func:`read_run`
   (``rltrade.calls``).
 - :mod:`rltrade.space`: a sweep's search space over config keys, checked first.
+- :mod:`rltrade.sweep`: hyperparameter sweeps on Ray Tune (``rltrade sweep``; imported
+  on its own, as it needs ``ray[tune]`` and ``optuna``).
 
 Training stays in the ``rltrade`` binary (PPO on burn); this package links the
 environment, execution, policy, config and evaluation crates only.

@@ -64,7 +64,9 @@ def _check_complete(out: Path, trials: int) -> dict:
     runs = {p.name for p in (out / "trials").iterdir() if p.is_dir()}
     assert len(runs) == trials, runs
     assert set(ledger) == {f"trials/{r}" for r in runs}, (sorted(ledger), sorted(runs))
-    assert _tune_trials(out) == runs
+    # every run belongs to a trial of Tune's; a kill may leave a Tune trial folder of a
+    # trial it cut before Tune saved it, which never trained (no run, no ledger line)
+    assert runs <= _tune_trials(out), (runs, _tune_trials(out))
     for trial_id, row in ledger.items():
         assert row["status"] in ("finished", "stopped_early"), row
         assert (out / trial_id / "export" / "policy.onnx").is_file(), trial_id
@@ -84,6 +86,7 @@ def test_a_sweep_runs_to_its_end_and_its_ledger_deflates_compare(cluster, tmp_pa
     summary = json.loads(stdout)
     out = tmp_path / "sweep"
     ledger = _check_complete(out, 6)
+    assert not summary["unrecorded"] and not summary["orphans"] and not summary["errors"], summary
     assert summary["status_counts"] == {
         s: n for s in ("finished", "stopped_early") if (n := sum(r["status"] == s for r in ledger.values()))
     }
@@ -121,14 +124,14 @@ def test_a_killed_sweep_resumes_and_its_ledger_holds_each_trial_once(cluster, tm
                    "--out", "sweep", stdout=log, stderr=subprocess.STDOUT)
     out = tmp_path / "sweep"
     deadline = time.monotonic() + 300
-    # kill it once a trial is in the ledger and another one is training
+    # kill it once a trial finished and another one is training
     while True:
         assert sweep.poll() is None, (tmp_path / "first.log").read_text()[-4000:]
-        assert time.monotonic() < deadline, "no trial finished in 300 s"
+        assert time.monotonic() < deadline, "no trial finished while another trained, in 300 s"
         ledger = _ledger(out) if (out / "trials.jsonl").exists() else {}
         running = [p for p in (out / "trials").glob("*/metrics.jsonl") if f"trials/{p.parent.name}" not in ledger] \
             if (out / "trials").is_dir() else []
-        if ledger and running:
+        if any(r["status"] == "finished" for r in ledger.values()) and running:
             break
         time.sleep(0.2)
     sweep.send_signal(signal.SIGKILL)
@@ -141,7 +144,6 @@ def test_a_killed_sweep_resumes_and_its_ledger_holds_each_trial_once(cluster, tm
         time.sleep(0.2)
     before = _ledger(out)
     done_before = {t for t, r in before.items() if r["status"] == "finished"}
-    interrupted = {t for t, r in before.items() if r["status"] == "stopped_early"}
     assert done_before and before, before
 
     resumed = subprocess.run(
@@ -152,7 +154,7 @@ def test_a_killed_sweep_resumes_and_its_ledger_holds_each_trial_once(cluster, tm
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     summary = json.loads(resumed.stdout)
     ledger = _check_complete(out, 6)
-    assert len(summary["trials"]) == 6 and not summary["unrecorded"]
+    assert len(summary["trials"]) == 6 and not summary["unrecorded"] and not summary["orphans"]
     for trial_id in done_before:
         # finished before the kill: not trained again
         assert ledger[trial_id] == before[trial_id]
@@ -161,11 +163,10 @@ def test_a_killed_sweep_resumes_and_its_ledger_holds_each_trial_once(cluster, tm
         starts = _starts(out, trial_id.split("/")[1])
         # at most one start, and one `--resume` of its own run after the kill
         assert len(starts) <= 2 and all("--resume" in s for s in starts[1:]), starts
-    # a trial the kill interrupted went on from its checkpoint, and Tune's restore did
-    # not leave it stopped by the kill: it finished, or ASHA stopped it later
+    # a trial the kill interrupted went on from its checkpoint (whether ASHA stopped it
+    # later or it finished)
     continued = [t for t in ledger if len(_starts(out, t.split("/")[1])) == 2]
     assert continued, {t: _starts(out, t.split("/")[1]) for t in ledger}
-    assert interrupted <= set(continued) | done_before
     # every line of the ledger file is a whole record, and each trial's last says how it ended
     lines = _ledger_lines(out)
     assert {row["trial_id"] for row in lines} == set(ledger)

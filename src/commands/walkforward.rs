@@ -23,7 +23,7 @@ use rltrade_eval::compare::bootstrap::BootstrapConfig;
 use rltrade_eval::compare::equity_csv::{equity_table, write_table};
 use rltrade_eval::compare::plot::write_equity_plot;
 use rltrade_eval::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
-use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count};
+use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count, with_prior_trials};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE};
 use serde_json::{Value, json};
@@ -42,8 +42,13 @@ pub const WALKFORWARD_CONFIG: &str = "walkforward.toml";
 ///
 /// # Errors
 /// Bad config or data, folds that do not fit the data, a non-empty new output folder, a
-/// `--resume` folder of another config, training, export or backtest errors.
+/// `--resume` folder of another config, an unreadable or malformed `--prior-ledger`
+/// (before any training), training, export or backtest errors.
 pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
+    let prior = match &args.prior_ledger {
+        Some(path) => Ledger::at(path).read().with_context(|| format!("--prior-ledger {}", path.display()))?,
+        None => Vec::new(),
+    };
     let (config, out, resuming) = resolve(args)?;
     let series = config.load_series()?;
     let folds = plan(&config, &series)?;
@@ -106,7 +111,7 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
     // validation returns
     let first_ms = stitched_backtests.runs[0][0][0].first_bar_ms;
     let last_ms = stitched_backtests.runs[0][0][0].last_bar_ms;
-    let trials = trial_count(ledger.dir(), &records, (first_ms, last_ms))?;
+    let trials = with_prior_trials(trial_count(ledger.dir(), &records, (first_ms, last_ms))?, &prior);
     let mut stitched = analyze(&stitched_backtests, &bootstrap, trials.as_ref());
     stitched.pbo = ledger_pbo(ledger.dir(), &records, DEFAULT_PBO_PARTITIONS)?.as_ref().map(PboSummary::from);
     let report = WalkForwardReport { wins: fold_wins(&results), folds: results, stitched };

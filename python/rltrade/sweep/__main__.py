@@ -95,6 +95,8 @@ def _print(summary: dict) -> None:
     print(f"ledger: {summary['ledger']} (`rltrade compare --ledger` deflates by these trials)")
     for error in summary["errors"]:
         print(f"warning: trial failed: {error}", file=sys.stderr)
+    if summary["orphans"]:
+        print(f"warning: run folders no trial of Tune's owns: {', '.join(summary['orphans'])}", file=sys.stderr)
     if summary["unrecorded"]:
         print(f"warning: no ledger line for {', '.join(summary['unrecorded'])}", file=sys.stderr)
 

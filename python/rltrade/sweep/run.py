@@ -92,9 +92,10 @@ def run_sweep(request: SweepRequest) -> dict:
     if not Path(request.rltrade_bin).is_file():
         raise SweepError(f"--rltrade-bin {request.rltrade_bin}: no such file")
     if request.resume is not None:
+        # errors name the folder as given
+        manifest = folder.load(request.resume)
+        folder.check_same_sweep(request.resume, manifest, request.config, request.space, request.trials)
         out = request.resume.resolve()
-        manifest = folder.load(out)
-        folder.check_same_sweep(out, manifest, request.config, request.space, request.trials)
         try:
             space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
         except SpaceError as error:
@@ -107,12 +108,12 @@ def run_sweep(request: SweepRequest) -> dict:
         manifest, out = _start(request)
         space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
     try:
-        errors = _fit(out, manifest, space, request.rltrade_bin, request.resume is not None)
+        trials, errors = _fit(out, manifest, space, request.rltrade_bin, request.resume is not None)
     finally:
         import ray
 
         ray.shutdown()
-    return _finish(out, manifest, space, errors)
+    return _finish(out, manifest, space, trials, errors)
 
 
 def _check_new(request: SweepRequest) -> None:
@@ -171,9 +172,6 @@ def _connect(address: Optional[str]) -> None:
         SweepError: naming the address, when it cannot be reached.
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # a Tune checkpoint per validation snapshots the experiment each time, by design
-    # (what --resume restores); Tune's warning about it is noise here
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
     if address not in (None, "auto"):
@@ -192,8 +190,12 @@ def _connect(address: Optional[str]) -> None:
             ray.init(include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
-    except ConnectionError as error:
-        raise SweepError(f"--address {address}: cannot connect to the Ray cluster: {error}") from None
+    except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as error:
+        raise SweepError(
+            f"--address {address}: cannot connect to the Ray cluster: {error} (a cluster with token "
+            "authentication needs its token here: ~/.ray/auth_token or RAY_AUTH_TOKEN; a local sweep without "
+            "--address writes one, which `ray start` on this machine then uses)"
+        ) from None
 
 
 def _optuna_space(space: SearchSpace) -> tuple:
@@ -240,20 +242,31 @@ def max_validations(base: Path, space: SearchSpace) -> int:
 
 
 def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: str, resuming: bool) -> list:
-    """Runs (or restores and continues) Tune; returns the errors of the trials that
-    failed, as strings naming the trial."""
+    """Runs (or restores and continues) Tune; returns Tune's trial ids and the errors
+    of the trials that failed, as strings naming the trial."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
     import optuna
 
+    import ray
+
     distributions, encoded = _optuna_space(space)
+    # Tune lets a search algorithm have one trial pending at a time: a trial's actor
+    # would start only once the one before runs (seconds each); as many as fit at once
+    slots = int(ray.cluster_resources().get("CPU", 1) // manifest.cpus_per_trial)
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, slots)))
+    # Tune saves its experiment (what --resume restores) at most this often; a trial
+    # trains only once it is in a saved state (trial.py), so a short period starts
+    # trials sooner
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     setup = TrialSetup(
         out=str(out),
         base_config=str(out / folder.BASE_CONFIG),
         rltrade_bin=str(Path(rltrade_bin).resolve()),
         workdir=manifest.workdir,
         choice_json=encoded,
+        ort_dylib_path=os.environ.get("ORT_DYLIB_PATH"),
     )
     trainable = tune.with_resources(make_trainable(setup), {"cpu": manifest.cpus_per_trial})
     experiment = out / folder.TUNE_DIR
@@ -288,11 +301,14 @@ def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: 
                 storage_path=str(out),
                 verbose=1,
                 failure_config=tune.FailureConfig(max_failures=0),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_frequency=1),
+                # the trials' run folders are their checkpoints (see trial.py)
+                checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=0, checkpoint_at_end=False),
             ),
         )
     grid = tuner.fit()
-    return [f"{Path(result.path).name}: {result.error}" for result in grid if result.error is not None]
+    trials = [Path(result.path).name.split("_")[1] for result in grid]
+    errors = [f"{Path(result.path).name}: {result.error}" for result in grid if result.error is not None]
+    return trials, errors
 
 
 def _read_ledger(out: Path) -> dict:
@@ -311,9 +327,14 @@ def _read_ledger(out: Path) -> dict:
     return records
 
 
-def _finish(out: Path, manifest: folder.Manifest, space: SearchSpace, errors: list) -> dict:
-    """Waits for each trial's ledger line, exports the best, writes ``summary.json``."""
-    started = sorted(p.name for p in (out / "trials").iterdir() if p.is_dir()) if (out / "trials").is_dir() else []
+def _finish(out: Path, manifest: folder.Manifest, space: SearchSpace, trials: list, errors: list) -> dict:
+    """Waits for the ledger line of each of Tune's trials that started a run, exports
+    the best, writes ``summary.json``."""
+    runs = {p.name for p in (out / "trials").iterdir() if p.is_dir()} if (out / "trials").is_dir() else set()
+    started = sorted(t for t in trials if t in runs)
+    # a run folder Tune does not know: only a trial started against the rule of
+    # trial.py (it trains once Tune saved it) could leave one; it is reported
+    orphans = sorted(runs - set(trials))
     deadline = time.monotonic() + LEDGER_WAIT_S
     while True:
         ledger = _read_ledger(out)
@@ -363,6 +384,7 @@ def _finish(out: Path, manifest: folder.Manifest, space: SearchSpace, errors: li
         "ledger": str(out / "trials.jsonl"),
         "unrecorded": [r["trial_id"] for r in rows if r["status"] == "unrecorded"],
         "errors": errors,
+        "orphans": [f"trials/{t}" for t in orphans],
     }
     folder.write_atomic(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary

@@ -6,8 +6,12 @@ trainable: one ``step`` per validation).
   ``<out>/configs/<trial id>.toml`` (the base config with the trial's parameters), and
   ``train --trial-of <out>`` records it in the sweep's ledger (finished, stopped_early
   or failed).
-- Each step's Tune checkpoint holds the update of the validation it reported, so that a
-  restored trial neither reports a validation twice nor skips one.
+- No Tune checkpoints: the run folder is the checkpoint. A trial Tune restarts (a
+  resumed sweep) starts from its first validation in Tune's eyes, and reports again,
+  from ``metrics.jsonl``, the validations its run already made before training on
+  (ASHA keeps one result per trial and rung, so nothing counts twice). A checkpoint per
+  validation made Tune snapshot its experiment at every one, which cost the trials
+  about a tenth of their CPU.
 - When Tune stops the trial (ASHA, or the sweep's end), ``cleanup`` sends ``train``
   SIGTERM and waits: ``train`` finishes the update under way, exports its best
   checkpoint and records the trial ``stopped_early``.
@@ -17,6 +21,8 @@ trainable: one ``step`` per validation).
 - A restarted trial (a resumed sweep) continues its run with ``train --resume``. A run
   the ledger already has as finished is not trained again: its validations are
   reported from ``metrics.jsonl``.
+- A trial starts ``train`` only once a saved experiment state of Tune names it, so
+  that a sweep killed at any moment restores every trial that has a run folder.
 - One ``train`` at a time per trial: the child holds an exclusive ``flock`` on
   ``<out>/trials/<trial id>.lock`` until it exits, and a restarted trial waits for it.
 """
@@ -44,6 +50,8 @@ POLL_S = 0.2
 STOP_GRACE_S = 120.0
 #: Seconds a restarted trial waits for the previous ``train`` of its run to exit.
 LOCK_WAIT_S = 300.0
+#: Seconds a trial waits for Tune's saved experiment to name it before it trains.
+SAVED_WAIT_S = 60.0
 #: The metric reported to Tune and optimized (higher is better).
 METRIC = "validation_sharpe"
 
@@ -59,6 +67,8 @@ class TrialSetup:
         workdir: the folder ``train`` runs in (absolute).
         choice_json: the keys whose choices are JSON-encoded for Optuna (lists,
             tables), decoded here.
+        ort_dylib_path: the sweep driver's ``ORT_DYLIB_PATH`` (ONNX Runtime, which
+            ``train`` exports with), given to a trial whose worker has none.
     """
 
     out: str
@@ -66,6 +76,7 @@ class TrialSetup:
     rltrade_bin: str
     workdir: str
     choice_json: tuple = ()
+    ort_dylib_path: Optional[str] = None
 
 
 def trial_overrides(params: dict, choice_json: tuple) -> dict:
@@ -123,12 +134,6 @@ def make_trainable(setup: TrialSetup) -> type:
                 result["done"] = True
             return result
 
-        def save_checkpoint(self, checkpoint_dir: str) -> None:
-            (Path(checkpoint_dir) / "progress.json").write_text(json.dumps({"update": self._reported}))
-
-        def load_checkpoint(self, checkpoint_dir: str) -> None:
-            self._reported = json.loads((Path(checkpoint_dir) / "progress.json").read_text())["update"]
-
         def cleanup(self) -> None:
             if self._child is not None:
                 _stop(self._child)
@@ -144,6 +149,10 @@ def make_trainable(setup: TrialSetup) -> type:
             ppo = _toml(self._config_path)["ppo"]
             self._num_updates = max(1, ppo["total_steps"] // (ppo["n_envs"] * ppo["n_steps"]))
             metrics = self._run_dir / "metrics.jsonl"
+            # a run folder appears only for a trial that Tune's saved experiment holds:
+            # a sweep killed before Tune saved a new trial restores without it, and
+            # would leave its run behind as an orphan
+            _wait_until_saved(Path(setup.out) / "tune", self.trial_id, self._log_path)
             lock = _wait_for_lock(self._run_dir.with_suffix(".lock"))
             try:
                 if _finished_in_ledger(Path(setup.out), self._ledger_id):
@@ -161,9 +170,13 @@ def make_trainable(setup: TrialSetup) -> type:
                     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                     log.write(f"\n# {stamp} start: rltrade {' '.join(self._command)}\n".encode())
                     log.flush()
+                    env = dict(os.environ)
+                    if setup.ort_dylib_path and not env.get("ORT_DYLIB_PATH"):
+                        env["ORT_DYLIB_PATH"] = setup.ort_dylib_path
                     self._child = subprocess.Popen(
                         [setup.rltrade_bin, *self._command],
                         cwd=setup.workdir,
+                        env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=log,
@@ -271,6 +284,23 @@ def _stop(child: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def _wait_until_saved(experiment: Path, trial_id: str, log: Path) -> None:
+    """Waits until a saved experiment state of Tune (``experiment_state-*.json``)
+    names ``trial_id``; after ``SAVED_WAIT_S`` goes on with a line in the trial's log."""
+    deadline = time.monotonic() + SAVED_WAIT_S
+    needle = trial_id.encode()
+    while time.monotonic() < deadline:
+        for state in experiment.glob("experiment_state-*.json"):
+            try:
+                if needle in state.read_bytes():
+                    return
+            except OSError:
+                pass  # replaced while read: the next poll reads the new one
+        time.sleep(POLL_S)
+    with open(log, "ab") as file:
+        file.write(f"# no saved Tune state names trial {trial_id} after {SAVED_WAIT_S:.0f} s; training anyway\n".encode())
 
 
 def _wait_for_lock(path: Path) -> int:
