@@ -563,30 +563,35 @@ pub struct SweepArgs {
     #[arg(long)]
     pub address: Option<String>,
     /// CPUs Ray reserves for each trial: trials run side by side as CPUs allow.
-    #[arg(long, default_value = "1", value_parser = cpus)]
-    pub cpus_per_trial: f64,
+    /// [default: 1; with --resume, the sweep's]
+    #[arg(long, value_parser = cpus)]
+    pub cpus_per_trial: Option<f64>,
     /// The sweep folder, new or empty: trial runs, their ledger `trials.jsonl`, Tune's
     /// state, the best exports. Shared storage on a multi-machine cluster. [default:
     /// none; required for a new sweep]
     #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the sweep in DIR (killed or interrupted) through Tune's restore:
-    /// finished trials are not trained again. [default: none, a new sweep]
+    /// finished trials are not trained again. Settings given again must be the
+    /// sweep's. [default: none, a new sweep]
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// The TPE sampler's seed.
-    #[arg(long, default_value = "0")]
-    pub seed: u64,
-    /// ASHA: validations a trial makes before it may be stopped, at least 1.
-    #[arg(long, default_value = "2", value_parser = u64_in(1..=MAX_TRIALS))]
-    pub grace_period: u64,
+    /// The TPE sampler's seed, at most 2^32 - 1. [default: 0; with --resume, the
+    /// sweep's]
+    #[arg(long, value_parser = u64_in(0..=u64::from(u32::MAX)))]
+    pub seed: Option<u64>,
+    /// ASHA: validations a trial makes before it may be stopped, at least 1. [default:
+    /// 2; with --resume, the sweep's]
+    #[arg(long, value_parser = u64_in(1..=MAX_TRIALS))]
+    pub grace_period: Option<u64>,
     /// ASHA's reduction factor: about 1 in this many trials goes on at each rung.
-    #[arg(long, default_value = "2", value_parser = u64_in(2..=100))]
-    pub reduction_factor: u64,
+    /// [default: 2; with --resume, the sweep's]
+    #[arg(long, value_parser = u64_in(2..=100))]
+    pub reduction_factor: Option<u64>,
     /// How many of the best trials (by validation Sharpe, finished first) are copied to
-    /// `<out>/best/<rank>/`.
-    #[arg(long, default_value = "3", value_parser = u64_in(0..=MAX_TRIALS))]
-    pub export_best: u64,
+    /// `<out>/best/<rank>/`. [default: 3; with --resume, the sweep's]
+    #[arg(long, value_parser = u64_in(0..=MAX_TRIALS))]
+    pub export_best: Option<u64>,
     /// The Python with the `rltrade` package, ray and optuna (`bash
     /// scripts/install_python.sh` makes `.venv/`).
     #[arg(long, env = "RLTRADE_PYTHON", default_value = "python3")]

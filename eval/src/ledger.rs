@@ -46,8 +46,9 @@ pub enum TrialStatus {
     /// Trained to the end of its budget (`finished`). Counted in N, V and the PBO.
     Finished,
     /// Stopped before the end of its budget, e.g. by a sweep's scheduler or SIGTERM
-    /// (`stopped_early`). Counted in N (its configuration was tried), not in V or the
-    /// PBO (its policy was not trained to the end).
+    /// (`stopped_early`). Counted in N and V (its configuration was tried, and its best
+    /// checkpoint judged), not in the PBO (its validation returns are of a policy not
+    /// trained to the end).
     StoppedEarly,
     /// Failed with an error (`failed`).
     Failed,
@@ -360,17 +361,17 @@ fn mean_returns(
 /// (`(first, last)`, ms since epoch UTC, both included):
 ///
 /// - trials with status [`TrialStatus::Finished`] or [`TrialStatus::StoppedEarly`]
-///   count in N: a configuration a sweep's scheduler stopped early was tried and lost,
-///   and leaving it out would deflate the winner too little; a failed trial was never
+///   count: a configuration a sweep's scheduler stopped early was tried and lost, and
+///   leaving it out would deflate the winner too little; a failed trial was never
 ///   judged and counts nowhere;
 /// - N (`n_trials`) = the number of distinct `config_hash` among them (each
 ///   configuration is one trial of the selection, however many seeds or folds it ran);
-/// - `n_runs` = the number of those trials (finished or stopped early);
-/// - V comes from the finished configurations only (a run stopped early has no test
-///   returns of its final policy): for each, the per-bar test returns of its trials (`test_returns`
-///   files, relative to `ledger_dir`), restricted to the window, averaged per timestamp
-///   over the trials that have that bar (so seeds are averaged, and folds with disjoint
-///   test bars are joined), then its per-bar Sharpe ratio
+/// - `n_runs` = the number of those trials;
+/// - for each configuration: the per-bar test returns of its trials (`test_returns`
+///   files, relative to `ledger_dir`; a trial stopped early has those of its best
+///   checkpoint), restricted to the window, averaged per timestamp over the trials
+///   that have that bar (so seeds are averaged, and folds with disjoint test bars are
+///   joined), then its per-bar Sharpe ratio
 ///   ([`rltrade_env::selection_stats::sharpe::sharpe_per_bar`]: mean / std, ddof 1, not
 ///   annualized);
 /// - V (`sharpe_variance`) = the sample variance (ddof 1) of those Sharpe ratios
@@ -383,40 +384,39 @@ fn mean_returns(
 /// # Errors
 /// A returns file that cannot be read or is malformed ([`read_returns`]).
 pub fn trial_count(ledger_dir: &Path, records: &[TrialRecord], window: (i64, i64)) -> Result<Option<TrialCount>> {
-    let tried = configurations(records, &[TrialStatus::Finished, TrialStatus::StoppedEarly]);
-    if tried.is_empty() {
-        return Ok(None);
-    }
-    let mut sharpes = Vec::new();
-    for trials in finished_configurations(records).values() {
-        let returns = mean_returns(ledger_dir, trials, |t| t.test_returns.as_ref(), Some(window))?;
-        let returns: Vec<f64> = returns.into_values().collect();
-        sharpes.extend(sharpe_per_bar(&returns));
-    }
-    Ok(Some(TrialCount {
-        n_trials: tried.len(),
-        n_runs: tried.values().map(Vec::len).sum(),
-        sharpe_variance: trials_sharpe_variance(&sharpes).unwrap_or(0.0),
-    }))
+    trial_count_with_prior(ledger_dir, records, None, window)
 }
 
-/// `count` (a walk-forward's own, from [`trial_count`]) with the configurations of a
-/// prior search added to N and `n_runs`: the distinct `config_hash` of `prior`'s trials
-/// that finished or were stopped early (a sweep's ledger, whose winner the walk-forward
-/// retrains). V is left as it is: the prior trials were judged on another window.
+/// [`trial_count`] over two ledgers: a walk-forward's own (`ledger_dir`, `records`) and
+/// the one of the search its config came from (`prior`: a sweep's folder and records),
+/// whose configurations add to N, `n_runs` and the Sharpe ratios of V (each computed
+/// alone, on the same `window`: a sweep trial's test returns that lie in it).
 ///
 /// N counts the configuration under test twice, as the search's trial and as the
 /// walk-forward's: one more than strictly needed, which deflates a little more.
-/// `None` for `count` (no own trial) takes the prior's alone, `None` when both are
-/// empty.
-pub fn with_prior_trials(count: Option<TrialCount>, prior: &[TrialRecord]) -> Option<TrialCount> {
-    let tried = configurations(prior, &[TrialStatus::Finished, TrialStatus::StoppedEarly]);
-    let (n, runs) = (tried.len(), tried.values().map(Vec::len).sum::<usize>());
-    match count {
-        Some(c) => Some(TrialCount { n_trials: c.n_trials + n, n_runs: c.n_runs + runs, ..c }),
-        None if n > 0 => Some(TrialCount { n_trials: n, n_runs: runs, sharpe_variance: 0.0 }),
-        None => None,
+///
+/// # Errors
+/// As [`trial_count`], for either ledger's returns files.
+pub fn trial_count_with_prior(
+    ledger_dir: &Path,
+    records: &[TrialRecord],
+    prior: Option<(&Path, &[TrialRecord])>,
+    window: (i64, i64),
+) -> Result<Option<TrialCount>> {
+    let (mut n_trials, mut n_runs, mut sharpes) = (0, 0, Vec::new());
+    for (dir, records) in std::iter::once((ledger_dir, records)).chain(prior) {
+        for trials in configurations(records, &[TrialStatus::Finished, TrialStatus::StoppedEarly]).values() {
+            n_trials += 1;
+            n_runs += trials.len();
+            let returns = mean_returns(dir, trials, |t| t.test_returns.as_ref(), Some(window))?;
+            let returns: Vec<f64> = returns.into_values().collect();
+            sharpes.extend(sharpe_per_bar(&returns));
+        }
     }
+    if n_trials == 0 {
+        return Ok(None);
+    }
+    Ok(Some(TrialCount { n_trials, n_runs, sharpe_variance: trials_sharpe_variance(&sharpes).unwrap_or(0.0) }))
 }
 
 /// The Probability of Backtest Overfitting of the ledger's configurations, by
@@ -707,13 +707,14 @@ mod tests {
         }
         // Configuration C finished without test returns: in N, not in V.
         trials.push(record("c", TrialStatus::Finished, "C", 1));
-        // Trials stopped early count in N and n_runs, never in V, even with returns:
-        // one more seed of A, and E, a configuration only ever stopped early.
+        // Trials stopped early count in N, n_runs and V: one more seed of A, with its
+        // bars outside the window (A's mean is unchanged), and E, a configuration only
+        // ever stopped early: [0.01, 0.02, 0.0], Sharpe 0.01 / 0.01 = 1.
         let mut stopped = record("a3", TrialStatus::StoppedEarly, "A", 3);
-        stopped.test_returns = Some(returns_file(d, "a3.csv", 1, &[1.0, -1.0, 1.0]));
+        stopped.test_returns = Some(returns_file(d, "a3.csv", 10, &[1.0, -1.0, 1.0]));
         trials.push(stopped);
         let mut pruned = record("e", TrialStatus::StoppedEarly, "E", 1);
-        pruned.test_returns = Some(returns_file(d, "e.csv", 1, &[1.0, -1.0, 0.5]));
+        pruned.test_returns = Some(returns_file(d, "e.csv", 1, &[0.01, 0.02, 0.0]));
         trials.push(pruned);
         // A failed trial counts nowhere.
         trials.push(record("d", TrialStatus::Failed, "D", 1));
@@ -721,8 +722,9 @@ mod tests {
         let count = trial_count(d, &trials, (1, 3)).unwrap().unwrap();
         let (sharpe_a, sharpe_b) = (0.04 / 0.0012f64.sqrt(), 0.02 / 0.0021f64.sqrt());
         assert_eq!((count.n_trials, count.n_runs), (4, 7));
-        let v = (sharpe_a - sharpe_b).powi(2) / 2.0;
-        assert!((count.sharpe_variance - v).abs() < 1e-12, "{} vs {v}", count.sharpe_variance);
+        let mean = (sharpe_a + sharpe_b + 1.0) / 3.0;
+        let v = [sharpe_a, sharpe_b, 1.0].iter().map(|s| (s - mean).powi(2)).sum::<f64>() / 2.0;
+        assert!((count.sharpe_variance - v).abs() < 1e-9, "{} vs {v}", count.sharpe_variance);
 
         // One configuration with a defined Sharpe: V = 0. No finished trial: None.
         let count = trial_count(d, &trials[..2], (1, 3)).unwrap().unwrap();
@@ -741,20 +743,36 @@ mod tests {
     }
 
     #[test]
-    fn prior_trials_add_their_tried_configurations_to_n_and_keep_v() {
-        let own = TrialCount { n_trials: 1, n_runs: 3, sharpe_variance: 0.25 };
-        let prior = vec![
-            record("t1", TrialStatus::Finished, "A", 1),
-            record("t2", TrialStatus::StoppedEarly, "B", 1),
-            record("t3", TrialStatus::StoppedEarly, "B", 2),
-            record("t4", TrialStatus::Failed, "C", 1),
-        ];
-        let count = with_prior_trials(Some(own), &prior).unwrap();
-        assert_eq!((count.n_trials, count.n_runs, count.sharpe_variance), (3, 6, 0.25));
-        let alone = with_prior_trials(None, &prior).unwrap();
-        assert_eq!((alone.n_trials, alone.n_runs, alone.sharpe_variance), (2, 3, 0.0));
-        assert_eq!(with_prior_trials(Some(own), &prior[3..]), Some(own));
-        assert_eq!(with_prior_trials(None, &prior[3..]), None);
+    fn a_prior_ledger_adds_its_tried_configurations_to_n_and_their_sharpe_ratios_to_v() {
+        let (own_dir, prior_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // the walk-forward's one configuration W: [0.01, 0.03, -0.01], Sharpe 0.01 / 0.02
+        let mut own = record("fold-1/seed-1", TrialStatus::Finished, "W", 1);
+        own.test_returns = Some(returns_file(own_dir.path(), "w.csv", 1, &[0.01, 0.03, -0.01]));
+        // the sweep's: A finished, [0.01, 0.02, 0.0], Sharpe 1; B stopped early twice,
+        // mean [0.01, 0.0, 0.01], Sharpe (0.02 / 3) / √(0.0001 / 3) = 2 / √3; C failed
+        let mut a = record("trials/a", TrialStatus::Finished, "A", 1);
+        a.test_returns = Some(returns_file(prior_dir.path(), "a.csv", 1, &[0.01, 0.02, 0.0]));
+        let mut b1 = record("trials/b1", TrialStatus::StoppedEarly, "B", 1);
+        b1.test_returns = Some(returns_file(prior_dir.path(), "b1.csv", 1, &[0.02, 0.0, 0.01]));
+        let mut b2 = record("trials/b2", TrialStatus::StoppedEarly, "B", 2);
+        b2.test_returns = Some(returns_file(prior_dir.path(), "b2.csv", 1, &[0.0, 0.0, 0.01]));
+        let prior = vec![a, b1, b2, record("trials/c", TrialStatus::Failed, "C", 1)];
+        let own = vec![own];
+
+        let alone = trial_count(own_dir.path(), &own, (1, 3)).unwrap().unwrap();
+        assert_eq!((alone.n_trials, alone.n_runs, alone.sharpe_variance), (1, 1, 0.0));
+        let with = |prior: &[TrialRecord], own: &[TrialRecord]| {
+            trial_count_with_prior(own_dir.path(), own, Some((prior_dir.path(), prior)), (1, 3)).unwrap()
+        };
+        let count = with(&prior, &own).unwrap();
+        assert_eq!((count.n_trials, count.n_runs), (3, 4));
+        let sharpes = [0.5, 1.0, 2.0 / 3f64.sqrt()];
+        let mean = sharpes.iter().sum::<f64>() / 3.0;
+        let v = sharpes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / 2.0;
+        assert!((count.sharpe_variance - v).abs() < 1e-9, "{} vs {v}", count.sharpe_variance);
+        // a prior ledger of failed trials adds nothing; two empty ones give None
+        assert_eq!(with(&prior[3..], &own), Some(alone));
+        assert_eq!(with(&prior[3..], &[]), None);
     }
 
     /// Standard normal draws by Box–Muller.

@@ -92,6 +92,14 @@ def test_resume_refuses_a_folder_that_is_not_this_sweeps(work):
     assert "--space other.toml: differs from the sweep in" in done.stderr and "space.toml" in done.stderr, done.stderr
     done = _sweep(work, "--resume", "sweep", "--trials", "5", "--address", "127.0.0.1:1")
     assert "--trials 5: the sweep in" in done.stderr and "--trials 4" in done.stderr, done.stderr
+    # another setting than the sweep's
+    done = _sweep(work, "--resume", "sweep", "--seed", "5", "--address", "127.0.0.1:1")
+    assert "--seed 5: the sweep in sweep was started with --seed 0" in done.stderr, done.stderr
+    # a manifest that is not one
+    (work / "broken").mkdir()
+    (work / "broken" / "sweep.json").write_text('"just a string"')
+    done = _sweep(work, "--resume", "broken", "--address", "127.0.0.1:1")
+    assert "sweep.json: not a readable sweep manifest" in done.stderr, done.stderr
     # the sweep's own copy edited since
     (work / "sweep" / "space.toml").write_text('["ppo.clip_range"]\nuniform = [0.1, 0.3]\n')
     done = _sweep(work, "--resume", "sweep", "--address", "127.0.0.1:1")
@@ -108,6 +116,9 @@ def test_flags_are_checked_by_the_rltrade_entry_point(work):
     done = _sweep(work, "--config", "base.toml", "--space", "space.toml", "--trials", "2", "--out", "s",
                   "--cpus-per-trial", "0")
     assert done.returncode == 2 and "--cpus-per-trial" in done.stderr, done.stderr
+    done = _sweep(work, "--config", "base.toml", "--space", "space.toml", "--trials", "2", "--out", "s",
+                  "--seed", str(2**32))
+    assert done.returncode == 2 and "--seed" in done.stderr, done.stderr
     done = _sweep(work, "--config", "base.toml", "--space", "space.toml", "--trials", "2", "--out", "s",
                   python="/nonexistent/python3")
     assert done.returncode == 1, done.stderr
@@ -157,6 +168,16 @@ def test_the_space_becomes_optuna_distributions_and_choices_of_tables_travel_as_
     assert encoded == ("env.actions",)
     assert trial_overrides({"env.actions": distributions["env.actions"].choices[1], "ppo.n_epochs": 3}, encoded) == {
         "env.actions": [-1.0, 0.0, 1.0], "ppo.n_epochs": 3}
+
+
+def test_max_t_counts_corners_that_break_a_rule_between_keys(work):
+    # batch 128: n_envs 1 with n_steps 64 breaks `batch <= n_envs × n_steps`, though
+    # each end is valid alone; the corner still bounds the count: 40960 / 64 = 640
+    # updates, every 10: 64 validations (the valid corners give at most 32)
+    (work / "base.toml").write_text(
+        f'[ppo]\ntotal_steps = 40960\nn_envs = 2\nbatch_size = 128\n[data]\npath = "{DATA}"\n')
+    (work / "space.toml").write_text('["ppo.n_envs"]\ninteger = [1, 2]\n["ppo.n_steps"]\ninteger = [64, 2048]\n')
+    assert max_validations(work / "base.toml", load_space(work / "space.toml", work / "base.toml")) == 64
 
 
 def test_max_t_is_the_most_validations_over_the_corners_of_the_length_keys(work):

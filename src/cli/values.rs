@@ -79,7 +79,8 @@ pub fn cash(text: &str) -> Result<f64, String> {
     float(text, |x| x > 0.0 && x <= MAX_INITIAL_CASH, &format!("an amount in (0, {MAX_INITIAL_CASH:e}]"))
 }
 
-/// The most trials a sweep may have (and the bound of its other counts).
+/// The most trials a sweep may have; also the bound of its grace period and of the
+/// number of best trials it exports.
 pub const MAX_TRIALS: u64 = 100_000;
 
 /// The most CPUs a sweep trial may reserve.

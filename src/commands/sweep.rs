@@ -36,11 +36,20 @@ fn python_args(args: &SweepArgs, rltrade_bin: &std::path::Path) -> Vec<std::ffi:
     if let Some(folder) = &args.resume {
         flag("--resume", folder.into());
     }
-    flag("--cpus-per-trial", args.cpus_per_trial.to_string().into());
-    flag("--seed", args.seed.to_string().into());
-    flag("--grace-period", args.grace_period.to_string().into());
-    flag("--reduction-factor", args.reduction_factor.to_string().into());
-    flag("--export-best", args.export_best.to_string().into());
+    // settings only when given: a resumed sweep keeps its own, and refuses others
+    if let Some(cpus) = args.cpus_per_trial {
+        flag("--cpus-per-trial", cpus.to_string().into());
+    }
+    for (name, value) in [
+        ("--seed", args.seed),
+        ("--grace-period", args.grace_period),
+        ("--reduction-factor", args.reduction_factor),
+        ("--export-best", args.export_best),
+    ] {
+        if let Some(value) = value {
+            flag(name, value.to_string().into());
+        }
+    }
     flag("--rltrade-bin", rltrade_bin.into());
     if args.json {
         out.push("--json".into());

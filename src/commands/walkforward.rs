@@ -23,7 +23,7 @@ use rltrade_eval::compare::bootstrap::BootstrapConfig;
 use rltrade_eval::compare::equity_csv::{equity_table, write_table};
 use rltrade_eval::compare::plot::write_equity_plot;
 use rltrade_eval::compare::{ArmBacktests, ArmKind, CompareRequest, PboSummary, analyze, fee_levels, run_backtests};
-use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count, with_prior_trials};
+use rltrade_eval::ledger::{DEFAULT_PBO_PARTITIONS, Ledger, TrialStatus, ledger_pbo, trial_count_with_prior};
 use rltrade_policy::ModelCard;
 use rltrade_policy::model_dir::{EXPORT_DIR, MODEL_CARD_FILE};
 use serde_json::{Value, json};
@@ -111,7 +111,10 @@ pub fn run(args: &WalkForwardArgs) -> anyhow::Result<ExitCode> {
     // validation returns
     let first_ms = stitched_backtests.runs[0][0][0].first_bar_ms;
     let last_ms = stitched_backtests.runs[0][0][0].last_bar_ms;
-    let trials = with_prior_trials(trial_count(ledger.dir(), &records, (first_ms, last_ms))?, &prior);
+    let prior_ledger = args.prior_ledger.as_deref().map(Ledger::at);
+    let prior = prior_ledger.as_ref().map(|l| (l.dir(), prior.as_slice()));
+    let trials = trial_count_with_prior(ledger.dir(), &records, prior, (first_ms, last_ms))
+        .context("--prior-ledger: its trials' returns files")?;
     let mut stitched = analyze(&stitched_backtests, &bootstrap, trials.as_ref());
     stitched.pbo = ledger_pbo(ledger.dir(), &records, DEFAULT_PBO_PARTITIONS)?.as_ref().map(PboSummary::from);
     let report = WalkForwardReport { wins: fold_wins(&results), folds: results, stitched };

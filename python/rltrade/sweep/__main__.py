@@ -25,14 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--space", type=Path, help="the search space TOML (new sweep)")
     p.add_argument("--trials", type=int, help="the number of trials, at least 1 (new sweep)")
     p.add_argument("--address", help="auto, or HOST:PORT of the Ray head [default: a Ray on this machine]")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial [default: 1]")
+    p.add_argument("--cpus-per-trial", type=float, help="CPUs reserved per trial [default: 1]")
     p.add_argument("--out", type=Path, help="the sweep folder, new or empty (new sweep)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
-    p.add_argument("--seed", type=int, default=0, help="the TPE sampler's seed [default: 0]")
-    p.add_argument("--grace-period", type=int, default=2,
-                   help="ASHA: validations before a trial may be stopped [default: 2]")
-    p.add_argument("--reduction-factor", type=int, default=2, help="ASHA's reduction factor [default: 2]")
-    p.add_argument("--export-best", type=int, default=3, help="best trials copied to <out>/best/ [default: 3]")
+    p.add_argument("--seed", type=int, help="the TPE sampler's seed [default: 0]")
+    p.add_argument("--grace-period", type=int, help="ASHA: validations before a trial may be stopped [default: 2]")
+    p.add_argument("--reduction-factor", type=int, help="ASHA's reduction factor [default: 2]")
+    p.add_argument("--export-best", type=int, help="best trials copied to <out>/best/ [default: 3]")
     p.add_argument("--rltrade-bin", default=shutil.which("rltrade"),
                    help="the rltrade executable the trials run [default: rltrade on PATH]")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -46,12 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _parser().error("--resume and --out: give one (--resume continues the sweep in its own folder)")
     if args.rltrade_bin is None:
         _parser().error("--rltrade-bin: no rltrade on PATH; give the executable")
-    try:
-        from . import SweepError, SweepRequest, run_sweep
-    except ImportError as error:
-        print(f"error: {error}: the sweep needs ray[tune] and optuna (bash scripts/install_python.sh)",
-              file=sys.stderr)
-        return 1
+    from . import SweepError, SweepRequest, run_sweep
     request = SweepRequest(
         config=args.config, space=args.space, trials=args.trials, address=args.address,
         cpus_per_trial=args.cpus_per_trial, out=args.out, resume=args.resume, rltrade_bin=args.rltrade_bin,

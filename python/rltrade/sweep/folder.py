@@ -28,9 +28,13 @@ from typing import Optional
 
 #: The manifest's format tag.
 FORMAT = "rltrade-sweep/1"
+#: The manifest's file name in the sweep folder.
 MANIFEST = "sweep.json"
+#: The sweep folder's copy of the base config.
 BASE_CONFIG = "base.toml"
+#: The sweep folder's copy of the search space.
 SPACE = "space.toml"
+#: Ray Tune's experiment folder inside the sweep folder.
 TUNE_DIR = "tune"
 
 
@@ -122,9 +126,14 @@ def load(out: Path) -> Manifest:
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.pop("format", None) != FORMAT:
-            raise ValueError(f"format is not {FORMAT}")
+        if not isinstance(raw, dict) or raw.pop("format", None) != FORMAT:
+            raise ValueError(f"not an object with format {FORMAT}")
         manifest = Manifest(**raw)
+        for field, kind in (("sweep_id", str), ("trials", int), ("cpus_per_trial", (int, float)),
+                            ("config_sha256", str), ("space_sha256", str), ("workdir", str), ("seed", int),
+                            ("grace_period", int), ("reduction_factor", int), ("export_best", int)):
+            if not isinstance(getattr(manifest, field), kind) or isinstance(getattr(manifest, field), bool):
+                raise ValueError(f"{field} = {getattr(manifest, field)!r} is of the wrong type")
     except (OSError, ValueError, TypeError) as error:
         raise SweepError(f"{path}: not a readable sweep manifest: {error}") from None
     for name, digest in ((BASE_CONFIG, manifest.config_sha256), (SPACE, manifest.space_sha256)):
@@ -152,6 +161,26 @@ def check_same_sweep(out: Path, manifest: Manifest, config: Optional[Path], spac
             )
     if trials is not None and trials != manifest.trials:
         raise SweepError(f"--trials {trials}: the sweep in {out} was started with --trials {manifest.trials}")
+
+
+#: The flag of each setting, for errors.
+_FLAGS = {"cpus_per_trial": "--cpus-per-trial", "seed": "--seed", "grace_period": "--grace-period",
+          "reduction_factor": "--reduction-factor", "export_best": "--export-best"}
+
+
+def check_same_settings(out: Path, manifest: Manifest, given: dict) -> None:
+    """With ``--resume``, a setting given again (``given``: manifest field to value)
+    must be the sweep's own.
+
+    Raises:
+        SweepError: naming the flag, the value given and the sweep's.
+    """
+    for field, value in given.items():
+        if value != getattr(manifest, field):
+            raise SweepError(
+                f"{_FLAGS[field]} {value}: the sweep in {out} was started with {_FLAGS[field]} "
+                f"{getattr(manifest, field)}; --resume keeps a sweep's settings (leave it out)"
+            )
 
 
 def write_atomic(path: Path, data: bytes) -> None:

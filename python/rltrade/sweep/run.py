@@ -44,6 +44,10 @@ CONNECT_TIMEOUT_S = 5.0
 _LENGTH_KEYS = ("ppo.total_steps", "ppo.n_envs", "ppo.n_steps", "train.validation_every")
 
 
+#: The settings of a new sweep whose flags are not given.
+DEFAULTS = {"cpus_per_trial": 1.0, "seed": 0, "grace_period": 2, "reduction_factor": 2, "export_best": 3}
+
+
 @dataclass(frozen=True)
 class SweepRequest:
     """``rltrade sweep``'s flags (see ``python -m rltrade.sweep --help``).
@@ -55,6 +59,10 @@ class SweepRequest:
         address: ``auto``, ``HOST:PORT`` of a running cluster, or ``None`` for a Ray
             started in this process for this machine.
         cpus_per_trial: CPUs Ray reserves per trial (> 0).
+
+    The settings (``cpus_per_trial``, ``seed``, ``grace_period``,
+    ``reduction_factor``, ``export_best``) are ``None`` when not given: a new sweep
+    takes :data:`DEFAULTS`, a resumed one its own, and refuses a given one that differs.
         out: the new sweep's folder.
         resume: the folder of a sweep to continue.
         rltrade_bin: the ``rltrade`` executable the trials run.
@@ -68,14 +76,14 @@ class SweepRequest:
     space: Optional[Path]
     trials: Optional[int]
     address: Optional[str]
-    cpus_per_trial: float
+    cpus_per_trial: Optional[float]
     out: Optional[Path]
     resume: Optional[Path]
     rltrade_bin: str
-    seed: int = 0
-    grace_period: int = 2
-    reduction_factor: int = 2
-    export_best: int = 3
+    seed: Optional[int] = None
+    grace_period: Optional[int] = None
+    reduction_factor: Optional[int] = None
+    export_best: Optional[int] = None
 
 
 def run_sweep(request: SweepRequest) -> dict:
@@ -87,14 +95,14 @@ def run_sweep(request: SweepRequest) -> dict:
             not this sweep's), a cluster that cannot be reached, or an ``rltrade``
             executable that is missing.
     """
-    if not (request.cpus_per_trial > 0 and math.isfinite(request.cpus_per_trial)):
-        raise SweepError(f"--cpus-per-trial {request.cpus_per_trial}: must be a number above 0")
+    _require_packages()
     if not Path(request.rltrade_bin).is_file():
         raise SweepError(f"--rltrade-bin {request.rltrade_bin}: no such file")
     if request.resume is not None:
         # errors name the folder as given
         manifest = folder.load(request.resume)
         folder.check_same_sweep(request.resume, manifest, request.config, request.space, request.trials)
+        folder.check_same_settings(request.resume, manifest, _given_settings(request))
         out = request.resume.resolve()
         try:
             space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
@@ -116,19 +124,55 @@ def run_sweep(request: SweepRequest) -> dict:
     return _finish(out, manifest, space, trials, errors)
 
 
+def _require_packages() -> None:
+    """ray (with Tune) and optuna, imported before anything starts.
+
+    Raises:
+        SweepError: one is missing, naming it and the install script.
+    """
+    try:
+        import optuna  # noqa: F401
+        import ray  # noqa: F401
+        from ray import tune  # noqa: F401
+        from ray.tune.search.optuna import OptunaSearch  # noqa: F401
+    except ImportError as error:
+        raise SweepError(
+            f"{error}: the sweep needs ray[tune] and optuna (bash scripts/install_python.sh pins them into .venv; "
+            "or pip install 'rltrade[sweep]')"
+        ) from None
+
+
+def _given_settings(request: SweepRequest) -> dict:
+    """The settings flags given (not ``None``), by manifest field."""
+    given = {
+        "cpus_per_trial": request.cpus_per_trial,
+        "seed": request.seed,
+        "grace_period": request.grace_period,
+        "reduction_factor": request.reduction_factor,
+        "export_best": request.export_best,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _check_new(request: SweepRequest) -> None:
     for flag, value in (("--config", request.config), ("--space", request.space), ("--trials", request.trials),
                         ("--out", request.out)):
         if value is None:
             raise SweepError(f"{flag} is required for a new sweep (or continue one with --resume DIR)")
+    settings = {**DEFAULTS, **_given_settings(request)}
     if request.trials < 1:
         raise SweepError(f"--trials {request.trials}: must be at least 1")
-    if request.grace_period < 1:
-        raise SweepError(f"--grace-period {request.grace_period}: must be at least 1")
-    if request.reduction_factor < 2:
-        raise SweepError(f"--reduction-factor {request.reduction_factor}: must be at least 2")
-    if request.export_best < 0:
-        raise SweepError(f"--export-best {request.export_best}: must be at least 0")
+    cpus = settings["cpus_per_trial"]
+    if not (isinstance(cpus, (int, float)) and math.isfinite(cpus) and cpus > 0):
+        raise SweepError(f"--cpus-per-trial {cpus}: must be a number above 0")
+    if not 0 <= settings["seed"] < 2**32:
+        raise SweepError(f"--seed {settings['seed']}: must be in 0..=4294967295 (Optuna's sampler seed)")
+    if settings["grace_period"] < 1:
+        raise SweepError(f"--grace-period {settings['grace_period']}: must be at least 1")
+    if settings["reduction_factor"] < 2:
+        raise SweepError(f"--reduction-factor {settings['reduction_factor']}: must be at least 2")
+    if settings["export_best"] < 0:
+        raise SweepError(f"--export-best {settings['export_best']}: must be at least 0")
     if not request.config.is_file():
         raise SweepError(f"--config {request.config}: no such file")
     if not request.space.is_file():
@@ -155,12 +199,8 @@ def _start(request: SweepRequest) -> tuple:
         request.config,
         request.space,
         trials=request.trials,
-        cpus_per_trial=request.cpus_per_trial,
         workdir=os.getcwd(),
-        seed=request.seed,
-        grace_period=request.grace_period,
-        reduction_factor=request.reduction_factor,
-        export_best=request.export_best,
+        **{**DEFAULTS, **_given_settings(request)},
     )
     return manifest, out
 
@@ -187,7 +227,7 @@ def _connect(address: Optional[str]) -> None:
             ) from None
     try:
         if address is None:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as error:
@@ -222,26 +262,24 @@ def _optuna_space(space: SearchSpace) -> tuple:
 def max_validations(base: Path, space: SearchSpace) -> int:
     """The most validations any trial can make: over the corners of the space's
     length keys (``ppo.total_steps``, ``ppo.n_envs``, ``ppo.n_steps``,
-    ``train.validation_every``). ASHA's ``max_t``, so that no trial is cut short by it.
+    ``train.validation_every``), the others at the base config's values, counted from
+    the raw numbers (a corner need not be a valid config: validations only fall as
+    ``n_envs``, ``n_steps`` or ``validation_every`` grow, so no point inside the space
+    has more). ASHA's ``max_t``, so that no trial is cut short by it.
     """
-    corners = []
-    for p in space.params:
-        if p.key in _LENGTH_KEYS:
-            corners.append([(p.key, v) for v in p.values_to_check()])
+    config = tomllib.loads(_rltrade.resolve_config(base))
+    values = {key: config[key.split(".")[0]][key.split(".")[1]] for key in _LENGTH_KEYS}
+    corners = [[(p.key, v) for v in p.values_to_check()] for p in space.params if p.key in _LENGTH_KEYS]
     best = 1
     for combination in itertools.product(*corners):
-        try:
-            config = tomllib.loads(_rltrade.resolve_config(base, dict(combination)))
-        except ValueError:
-            continue  # a corner breaking a rule between keys is not a trial
-        ppo, train = config["ppo"], config["train"]
-        updates = max(1, ppo["total_steps"] // (ppo["n_envs"] * ppo["n_steps"]))
-        every = max(1, train["validation_every"])
+        v = {**values, **dict(combination)}
+        updates = max(1, int(v["ppo.total_steps"]) // max(1, int(v["ppo.n_envs"]) * int(v["ppo.n_steps"])))
+        every = max(1, int(v["train.validation_every"]))
         best = max(best, updates // every + (1 if updates % every else 0))
     return best
 
 
-def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: str, resuming: bool) -> list:
+def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: str, resuming: bool) -> tuple:
     """Runs (or restores and continues) Tune; returns Tune's trial ids and the errors
     of the trials that failed, as strings naming the trial."""
     from ray import tune
@@ -270,9 +308,14 @@ def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: 
     )
     trainable = tune.with_resources(make_trainable(setup), {"cpu": manifest.cpus_per_trial})
     experiment = out / folder.TUNE_DIR
-    if resuming and tune.Tuner.can_restore(str(experiment)):
+    restorable = tune.Tuner.can_restore(str(experiment)) and any(experiment.glob("experiment_state-*.json"))
+    if resuming and restorable:
         tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True)
     else:
+        if experiment.exists():
+            # killed before Tune saved a first state: no trial trained (trials wait for
+            # one), so the sweep starts over; the old folder is kept aside
+            experiment.rename(experiment.with_name(f"{folder.TUNE_DIR}.unsaved-{int(time.time())}"))
         max_t = max_validations(out / folder.BASE_CONFIG, space)
         searcher = OptunaSearch(
             space=distributions,
@@ -300,13 +343,17 @@ def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: 
                 name=folder.TUNE_DIR,
                 storage_path=str(out),
                 verbose=1,
-                failure_config=tune.FailureConfig(max_failures=0),
+                # a trial whose node was lost is restarted once (it resumes its run)
+                failure_config=tune.FailureConfig(max_failures=1),
                 # the trials' run folders are their checkpoints (see trial.py)
                 checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=0, checkpoint_at_end=False),
             ),
         )
-    grid = tuner.fit()
-    trials = [Path(result.path).name.split("_")[1] for result in grid]
+    try:
+        grid = tuner.fit()
+    except Exception as error:  # Tune's own failures (TuneError and others)
+        raise SweepError(f"{experiment}: Ray Tune failed: {error}") from error
+    trials = [(result.metrics or {}).get("trial_id") or Path(result.path).name.split("_")[1] for result in grid]
     errors = [f"{Path(result.path).name}: {result.error}" for result in grid if result.error is not None]
     return trials, errors
 

@@ -15,14 +15,16 @@ trainable: one ``step`` per validation).
 - When Tune stops the trial (ASHA, or the sweep's end), ``cleanup`` sends ``train``
   SIGTERM and waits: ``train`` finishes the update under way, exports its best
   checkpoint and records the trial ``stopped_early``.
-- When the sweep's driver is killed, Ray ends the trial's worker and kills its child
-  processes: ``train`` loses at most the update under way (every update's checkpoint is
-  saved atomically), and records nothing.
+- When the sweep's driver is killed, Ray ends the trial's worker and its child
+  processes (SIGTERM first): ``train`` finishes its update and records itself
+  stopped_early, or, killed harder, loses at most the update under way (every update's
+  checkpoint is saved atomically) and records nothing.
 - A restarted trial (a resumed sweep) continues its run with ``train --resume``. A run
   the ledger already has as finished is not trained again: its validations are
   reported from ``metrics.jsonl``.
-- A trial starts ``train`` only once a saved experiment state of Tune names it, so
-  that a sweep killed at any moment restores every trial that has a run folder.
+- A trial starts ``train`` only once a saved experiment state of Tune names it (it
+  waits up to ``SAVED_WAIT_S``, then trains anyway with a line in its log), so that a
+  sweep killed at any moment restores every trial that has a run folder.
 - One ``train`` at a time per trial: the child holds an exclusive ``flock`` on
   ``<out>/trials/<trial id>.lock`` until it exits, and a restarted trial waits for it.
 """
@@ -137,6 +139,8 @@ def make_trainable(setup: TrialSetup) -> type:
         def cleanup(self) -> None:
             if self._child is not None:
                 _stop(self._child)
+            if self._follower is not None:
+                self._follower.close()
 
         def _start(self) -> None:
             if not self._config_path.is_file():
@@ -160,10 +164,14 @@ def make_trainable(setup: TrialSetup) -> type:
                     # saved it: its validations are reported from its file, no training
                     self._follower = _Follower(metrics, None)
                     return
-                if (self._run_dir / "checkpoints" / "last").is_dir():
+                stale = None
+                if (self._run_dir / "config.toml").is_file():
+                    # `train --resume` recovers a checkpoint save cut between its renames,
+                    # and starts over a run killed before its first checkpoint
                     command = ["train", "--resume", str(self._run_dir)]
+                    stale = _inode(metrics)
                 else:
-                    shutil.rmtree(self._run_dir, ignore_errors=True)  # killed in its first update
+                    shutil.rmtree(self._run_dir, ignore_errors=True)  # killed before its config
                     command = ["train", "--config", str(self._config_path), "--out", str(self._run_dir)]
                 self._command = [*command, "--trial-of", setup.out, "--json"]
                 with open(self._log_path, "ab") as log:
@@ -185,7 +193,8 @@ def make_trainable(setup: TrialSetup) -> type:
             finally:
                 # the child holds the lock now (its inherited descriptor), until it exits
                 os.close(lock)
-            self._follower = _Follower(metrics, self._child)
+            # the killed run's file until `train --resume` cuts it back (a new file)
+            self._follower = _Follower(metrics, self._child, skip_inode=stale)
 
         def _wait_success(self) -> None:
             if self._child is None:
@@ -204,9 +213,10 @@ class _Follower:
     """Reads a run's ``metrics.jsonl`` as ``train`` appends to it, across the rewrite
     of ``train --resume`` (which cuts it back to its checkpoint: a new file)."""
 
-    def __init__(self, path: Path, child: Optional[subprocess.Popen]):
+    def __init__(self, path: Path, child: Optional[subprocess.Popen], skip_inode: Optional[int] = None):
         self._path = path
         self._child = child
+        self._skip_inode = skip_inode
         self._handle = None
         self._pending = b""
         self._rows: list = []
@@ -224,15 +234,23 @@ class _Follower:
             if self._rows:
                 continue
             if done:
+                self.close()
                 return None
             time.sleep(POLL_S)
+
+    def close(self) -> None:
+        """Closes the file (reading again reopens it)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle, self._pending = None, b""
 
     def _read(self) -> None:
         if self._handle is not None and _replaced(self._handle, self._path):
             self._handle.close()
             self._handle, self._pending = None, b""
         if self._handle is None:
-            if not self._path.exists():
+            inode = _inode(self._path)
+            if inode is None or inode == self._skip_inode:
                 return
             self._handle = open(self._path, "rb")
         self._pending += self._handle.read()
@@ -266,6 +284,13 @@ def _parse(line: bytes) -> Optional[dict]:
     except ValueError:
         return None
     return row if isinstance(row, dict) else None
+
+
+def _inode(path: Path) -> Optional[int]:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def _replaced(handle: Any, path: Path) -> bool:
@@ -330,11 +355,6 @@ def _finished_in_ledger(out: Path, trial_id: str) -> bool:
     except FileNotFoundError:
         return False
     return status == "finished"
-
-
-def _remove_partial_run(run_dir: Path) -> None:
-    """A run folder without a checkpoint (killed in its first update) starts over."""
-    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _tail(path: Path, lines: int = 20) -> str:
