@@ -16,7 +16,7 @@ import pytest
 
 from rltrade.space import load_space
 from rltrade.sweep import folder, max_validations
-from rltrade.sweep.run import _optuna_space
+from rltrade.sweep.search import optuna_space
 from rltrade.sweep.trial import _Follower, trial_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +160,7 @@ def test_the_space_becomes_optuna_distributions_and_choices_of_tables_travel_as_
         '["env.actions"]\nchoice = [[0.0, 1.0], [-1.0, 0.0, 1.0]]\n'
     )
     space = load_space(work / "space.toml", work / "base.toml")
-    distributions, encoded = _optuna_space(space)
+    distributions, encoded = optuna_space(space)
     assert distributions["ppo.learning_rate"].log and distributions["ppo.learning_rate"].low == 1e-4
     assert not distributions["ppo.clip_range"].log and distributions["ppo.clip_range"].high == 0.3
     assert (distributions["ppo.n_epochs"].low, distributions["ppo.n_epochs"].high) == (2, 8)

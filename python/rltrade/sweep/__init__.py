@@ -9,6 +9,7 @@ pins them).
 """
 
 from .folder import SweepError
-from .run import SweepRequest, max_validations, run_sweep
+from .run import SweepRequest, run_sweep
+from .search import max_validations
 
 __all__ = ["SweepError", "SweepRequest", "max_validations", "run_sweep"]

@@ -12,13 +12,8 @@ line, export the best trials and write the summary.
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import os
-import shutil
-import socket
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +22,11 @@ from typing import Optional
 from .. import _rltrade
 from ..space import SearchSpace, SpaceError, load_space
 from . import folder
+from .cluster import connect, require_packages
 from .folder import SweepError
+from .search import max_validations, optuna_space
+from .summary import finish
 from .trial import METRIC, TrialSetup, make_trainable
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9 and 3.10
-    import tomli as tomllib
-
-#: Seconds to wait, after Tune returns, for the ledger line of a trial whose ``train``
-#: is still exporting (a trial stopped as the sweep ended).
-LEDGER_WAIT_S = 180.0
-#: Seconds a ``HOST:PORT`` address gets to accept a TCP connection.
-CONNECT_TIMEOUT_S = 5.0
-#: The keys that set how many validations a run makes.
-_LENGTH_KEYS = ("ppo.total_steps", "ppo.n_envs", "ppo.n_steps", "train.validation_every")
 
 
 #: The settings of a new sweep whose flags are not given.
@@ -95,7 +80,7 @@ def run_sweep(request: SweepRequest) -> dict:
             not this sweep's), a cluster that cannot be reached, or an ``rltrade``
             executable that is missing.
     """
-    _require_packages()
+    require_packages()
     if not Path(request.rltrade_bin).is_file():
         raise SweepError(f"--rltrade-bin {request.rltrade_bin}: no such file")
     if request.resume is not None:
@@ -108,11 +93,11 @@ def run_sweep(request: SweepRequest) -> dict:
             space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
         except SpaceError as error:
             raise SweepError(str(error)) from None
-        _connect(request.address)
+        connect(request.address)
     else:
         _check_new(request)
         # connected first: a cluster that cannot be reached leaves no folder behind
-        _connect(request.address)
+        connect(request.address)
         manifest, out = _start(request)
         space = load_space(out / folder.SPACE, out / folder.BASE_CONFIG)
     try:
@@ -121,25 +106,7 @@ def run_sweep(request: SweepRequest) -> dict:
         import ray
 
         ray.shutdown()
-    return _finish(out, manifest, space, trials, errors)
-
-
-def _require_packages() -> None:
-    """ray (with Tune) and optuna, imported before anything starts.
-
-    Raises:
-        SweepError: one is missing, naming it and the install script.
-    """
-    try:
-        import optuna  # noqa: F401
-        import ray  # noqa: F401
-        from ray import tune  # noqa: F401
-        from ray.tune.search.optuna import OptunaSearch  # noqa: F401
-    except ImportError as error:
-        raise SweepError(
-            f"{error}: the sweep needs ray[tune] and optuna (bash scripts/install_python.sh pins them into .venv; "
-            "or pip install 'rltrade[sweep]')"
-        ) from None
+    return finish(out, manifest, space, trials, errors)
 
 
 def _given_settings(request: SweepRequest) -> dict:
@@ -205,80 +172,6 @@ def _start(request: SweepRequest) -> tuple:
     return manifest, out
 
 
-def _connect(address: Optional[str]) -> None:
-    """``ray.init``: a local Ray for ``None``; the running cluster otherwise.
-
-    Raises:
-        SweepError: naming the address, when it cannot be reached.
-    """
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
-    if address not in (None, "auto"):
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise SweepError(f"--address {address}: expected auto or HOST:PORT (the head's GCS port, 6379 by default)")
-        try:
-            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
-        except OSError as error:
-            raise SweepError(
-                f"--address {address}: cannot reach the Ray cluster ({error.strerror or error}); "
-                "is `ray start --head` running there, and is the port open?"
-            ) from None
-    try:
-        if address is None:
-            ray.init(address="local", include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as error:
-        raise SweepError(
-            f"--address {address}: cannot connect to the Ray cluster: {error} (a cluster with token "
-            "authentication needs its token here: ~/.ray/auth_token or RAY_AUTH_TOKEN; a local sweep without "
-            "--address writes one, which `ray start` on this machine then uses)"
-        ) from None
-
-
-def _optuna_space(space: SearchSpace) -> tuple:
-    """Optuna distributions for the space; choices that are not scalars travel as
-    JSON strings (returned: the distributions, and the keys so encoded)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    distributions, encoded = {}, []
-    for p in space.params:
-        if p.kind == "uniform":
-            distributions[p.key] = FloatDistribution(p.low, p.high)
-        elif p.kind == "loguniform":
-            distributions[p.key] = FloatDistribution(p.low, p.high, log=True)
-        elif p.kind == "integer":
-            distributions[p.key] = IntDistribution(int(p.low), int(p.high))
-        elif all(c is None or isinstance(c, (bool, int, float, str)) for c in p.choices):
-            distributions[p.key] = CategoricalDistribution(list(p.choices))
-        else:
-            distributions[p.key] = CategoricalDistribution([json.dumps(c) for c in p.choices])
-            encoded.append(p.key)
-    return distributions, tuple(encoded)
-
-
-def max_validations(base: Path, space: SearchSpace) -> int:
-    """The most validations any trial can make: over the corners of the space's
-    length keys (``ppo.total_steps``, ``ppo.n_envs``, ``ppo.n_steps``,
-    ``train.validation_every``), the others at the base config's values, counted from
-    the raw numbers (a corner need not be a valid config: validations only fall as
-    ``n_envs``, ``n_steps`` or ``validation_every`` grow, so no point inside the space
-    has more). ASHA's ``max_t``, so that no trial is cut short by it.
-    """
-    config = tomllib.loads(_rltrade.resolve_config(base))
-    values = {key: config[key.split(".")[0]][key.split(".")[1]] for key in _LENGTH_KEYS}
-    corners = [[(p.key, v) for v in p.values_to_check()] for p in space.params if p.key in _LENGTH_KEYS]
-    best = 1
-    for combination in itertools.product(*corners):
-        v = {**values, **dict(combination)}
-        updates = max(1, int(v["ppo.total_steps"]) // max(1, int(v["ppo.n_envs"]) * int(v["ppo.n_steps"])))
-        every = max(1, int(v["train.validation_every"]))
-        best = max(best, updates // every + (1 if updates % every else 0))
-    return best
-
-
 def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: str, resuming: bool) -> tuple:
     """Runs (or restores and continues) Tune; returns Tune's trial ids and the errors
     of the trials that failed, as strings naming the trial."""
@@ -289,7 +182,7 @@ def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: 
 
     import ray
 
-    distributions, encoded = _optuna_space(space)
+    distributions, encoded = optuna_space(space)
     # Tune lets a search algorithm have one trial pending at a time: a trial's actor
     # would start only once the one before runs (seconds each); as many as fit at once
     slots = int(ray.cluster_resources().get("CPU", 1) // manifest.cpus_per_trial)
@@ -358,80 +251,3 @@ def _fit(out: Path, manifest: folder.Manifest, space: SearchSpace, rltrade_bin: 
     return trials, errors
 
 
-def _read_ledger(out: Path) -> dict:
-    records = {}
-    try:
-        with open(out / "trials.jsonl", "rb") as file:
-            for line in file:
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue  # a torn last line; `train` cuts it off at its next append
-                if isinstance(row, dict) and "trial_id" in row:
-                    records[row["trial_id"]] = row
-    except FileNotFoundError:
-        pass
-    return records
-
-
-def _finish(out: Path, manifest: folder.Manifest, space: SearchSpace, trials: list, errors: list) -> dict:
-    """Waits for the ledger line of each of Tune's trials that started a run, exports
-    the best, writes ``summary.json``."""
-    runs = {p.name for p in (out / "trials").iterdir() if p.is_dir()} if (out / "trials").is_dir() else set()
-    started = sorted(t for t in trials if t in runs)
-    # a run folder Tune does not know: only a trial started against the rule of
-    # trial.py (it trains once Tune saved it) could leave one; it is reported
-    orphans = sorted(runs - set(trials))
-    deadline = time.monotonic() + LEDGER_WAIT_S
-    while True:
-        ledger = _read_ledger(out)
-        missing = [t for t in started if f"trials/{t}" not in ledger]
-        if not missing or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    rows = []
-    for trial in started:
-        record = ledger.get(f"trials/{trial}", {})
-        params = {}
-        config = out / "configs" / f"{trial}.toml"
-        if config.is_file():
-            resolved = tomllib.loads(config.read_text())
-            for key in space.keys():
-                value = resolved
-                for part in key.split("."):
-                    value = value.get(part) if isinstance(value, dict) else None
-                params[key] = value
-        rows.append({
-            "trial_id": f"trials/{trial}",
-            "status": record.get("status", "unrecorded"),
-            "validation_sharpe": record.get("validation_sharpe"),
-            "params": params,
-        })
-    ranked = sorted(
-        (r for r in rows if r["validation_sharpe"] is not None and (out / r["trial_id"] / "export").is_dir()),
-        key=lambda r: (r["status"] == "finished", r["validation_sharpe"]),
-        reverse=True,
-    )
-    best_dir = out / "best"
-    shutil.rmtree(best_dir, ignore_errors=True)
-    best = []
-    for rank, row in enumerate(ranked[: manifest.export_best], start=1):
-        target = best_dir / str(rank)
-        shutil.copytree(out / row["trial_id"] / "export", target)
-        best.append({"rank": rank, "export": str(target), **row})
-    counts = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    summary = {
-        "sweep_id": manifest.sweep_id,
-        "out": str(out),
-        "trials": rows,
-        "status_counts": counts,
-        "best": best,
-        "ledger": str(out / "trials.jsonl"),
-        "unrecorded": [r["trial_id"] for r in rows if r["status"] == "unrecorded"],
-        "errors": errors,
-        "orphans": [f"trials/{t}" for t in orphans],
-    }
-    folder.write_atomic(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-    return summary
