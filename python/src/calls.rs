@@ -87,6 +87,28 @@ pub fn read_run(py: Python<'_>, run_dir: PathBuf) -> PyResult<Vec<Py<PyAny>>> {
     rows.into_iter().map(|row| json_to_py(py, &serde_json::Value::Object(row))).collect()
 }
 
+/// An experiment's trial ledger (`trials.jsonl`) as `rltrade compare` reads it: one dict
+/// per trial (its last line), in the order of their first lines; a missing file is an
+/// empty list, a torn last line is skipped.
+///
+/// # Errors
+/// `OSError` when the file cannot be read; `ValueError` naming the file and line of a
+/// malformed line.
+#[pyfunction]
+pub fn read_ledger(py: Python<'_>, path: PathBuf) -> PyResult<Vec<Py<PyAny>>> {
+    let records = rltrade_eval::ledger::Ledger::at(&path).read_if_exists().map_err(|e| match e {
+        rltrade_eval::Error::Io { .. } => pyo3::exceptions::PyOSError::new_err(e.to_string()),
+        other => value_error(other),
+    })?;
+    records
+        .iter()
+        .map(|record| {
+            let value = serde_json::to_value(record).map_err(value_error)?;
+            json_to_py(py, &value)
+        })
+        .collect()
+}
+
 /// An exported policy (an export folder or a run folder) run by ONNX Runtime, checked
 /// against its model card.
 #[pyclass(module = "rltrade._rltrade")]

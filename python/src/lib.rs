@@ -25,6 +25,7 @@ fn _rltrade(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(calls::load_bars, module)?)?;
     module.add_function(wrap_pyfunction!(calls::backtest, module)?)?;
     module.add_function(wrap_pyfunction!(calls::read_run, module)?)?;
+    module.add_function(wrap_pyfunction!(calls::read_ledger, module)?)?;
     module.add_function(wrap_pyfunction!(calls::compare, module)?)?;
     module.add_function(wrap_pyfunction!(calls::resolve_config, module)?)?;
     Ok(())

@@ -127,6 +127,26 @@ def test_flags_are_checked_by_the_rltrade_entry_point(work):
     assert done.returncode == 2 and "--config" in done.stderr, done.stderr
 
 
+def test_the_sweep_reads_its_ledger_with_the_rust_reader_last_line_wins(tmp_path):
+    from rltrade.sweep.folder import SweepError
+    from rltrade.sweep.summary import read_ledger
+
+    def line(trial: str, status: str) -> str:
+        return json.dumps({"trial_id": trial, "status": status, "config_hash": "h", "seed": 1, "fold": None,
+                           "validation_sharpe": 0.5, "test_sharpe": None, "validation_bars": 3, "test_bars": 0,
+                           "validation_returns": None, "test_returns": None}) + "\n"
+
+    assert read_ledger(tmp_path) == {}
+    ledger = tmp_path / "trials.jsonl"
+    ledger.write_text(line("trials/a", "stopped_early") + line("trials/b", "finished") + line("trials/a", "finished")
+                      + '{"trial_id": "trials/c", "sta')
+    rows = read_ledger(tmp_path)
+    assert {t: r["status"] for t, r in rows.items()} == {"trials/a": "finished", "trials/b": "finished"}
+    ledger.write_text(line("trials/a", "finished") + "not a record\n" + line("trials/b", "finished"))
+    with pytest.raises(SweepError, match="line 2"):
+        read_ledger(tmp_path)
+
+
 def test_the_follower_reports_each_validation_once_across_a_resumed_runs_rewrite(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
 

@@ -20,6 +20,12 @@ else:  # pragma: no cover - Python 3.9 and 3.10
 _LENGTH_KEYS = ("ppo.total_steps", "ppo.n_envs", "ppo.n_steps", "train.validation_every")
 
 
+def num_updates(total_steps: int, n_envs: int, n_steps: int) -> int:
+    """PPO updates of a run: ``total_steps // (n_envs × n_steps)``, at least 1 (as
+    ``rltrade train`` counts them, ``PpoConfig::num_updates``)."""
+    return max(1, total_steps // max(1, n_envs * n_steps))
+
+
 def optuna_space(space: SearchSpace) -> tuple:
     """Optuna distributions for the space; choices that are not scalars travel as
     JSON strings (returned: the distributions, and the keys so encoded)."""
@@ -55,7 +61,7 @@ def max_validations(base: Path, space: SearchSpace) -> int:
     best = 1
     for combination in itertools.product(*corners):
         v = {**values, **dict(combination)}
-        updates = max(1, int(v["ppo.total_steps"]) // max(1, int(v["ppo.n_envs"]) * int(v["ppo.n_steps"])))
+        updates = num_updates(int(v["ppo.total_steps"]), int(v["ppo.n_envs"]), int(v["ppo.n_steps"]))
         every = max(1, int(v["train.validation_every"]))
         best = max(best, updates // every + (1 if updates % every else 0))
     return best

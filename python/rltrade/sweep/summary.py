@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from .. import _rltrade
 from ..space import SearchSpace
 from . import folder
+from .folder import SweepError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,21 +25,16 @@ LEDGER_WAIT_S = 180.0
 
 
 def read_ledger(out: Path) -> dict:
-    """The sweep's ledger: each trial's last line, by trial id (a torn last line
-    skipped)."""
-    records = {}
+    """The sweep's ledger as ``rltrade compare`` reads it (the Rust reader): each
+    trial's last line, by trial id.
+
+    Raises:
+        SweepError: a malformed ledger, naming the file and line.
+    """
     try:
-        with open(out / "trials.jsonl", "rb") as file:
-            for line in file:
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue  # a torn last line; `train` cuts it off at its next append
-                if isinstance(row, dict) and "trial_id" in row:
-                    records[row["trial_id"]] = row
-    except FileNotFoundError:
-        pass
-    return records
+        return {row["trial_id"]: row for row in _rltrade.read_ledger(out / "trials.jsonl")}
+    except (OSError, ValueError) as error:
+        raise SweepError(str(error)) from None
 
 
 def finish(out: Path, manifest: folder.Manifest, space: SearchSpace, trials: list, errors: list) -> dict:

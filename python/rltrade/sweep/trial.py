@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .folder import write_atomic
+from .search import num_updates
 
 #: Seconds between two reads of ``metrics.jsonl``.
 POLL_S = 0.2
@@ -151,7 +152,7 @@ def make_trainable(setup: TrialSetup) -> type:
                     raise RuntimeError(f"trial {self.trial_id}: parameters {overrides}: {error}") from None
                 write_atomic(self._config_path, resolved.encode())
             ppo = _toml(self._config_path)["ppo"]
-            self._num_updates = max(1, ppo["total_steps"] // (ppo["n_envs"] * ppo["n_steps"]))
+            self._num_updates = num_updates(ppo["total_steps"], ppo["n_envs"], ppo["n_steps"])
             metrics = self._run_dir / "metrics.jsonl"
             # a run folder appears only for a trial that Tune's saved experiment holds:
             # a sweep killed before Tune saved a new trial restores without it, and
@@ -344,17 +345,10 @@ def _wait_for_lock(path: Path) -> int:
 
 
 def _finished_in_ledger(out: Path, trial_id: str) -> bool:
-    """The last ledger line of ``trial_id`` says finished (later lines win)."""
-    status = None
-    try:
-        with open(out / "trials.jsonl", "rb") as file:
-            for line in file:
-                row = _parse(line)
-                if row is not None and row.get("trial_id") == trial_id:
-                    status = row.get("status")
-    except FileNotFoundError:
-        return False
-    return status == "finished"
+    """The ledger's line of ``trial_id`` (its last) says finished."""
+    from .summary import read_ledger
+
+    return read_ledger(out).get(trial_id, {}).get("status") == "finished"
 
 
 def _tail(path: Path, lines: int = 20) -> str:
